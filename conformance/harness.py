@@ -1,0 +1,470 @@
+#!/usr/bin/env python3
+"""Conformance harness: run the blog's four backpressure strategies on CPython.
+
+This script runs the four strategies of the asyncio backpressure blog post
+(batching, semaphore inside the task, semaphore before spawn released by a
+done callback, semaphore before spawn released in the task) with the REAL
+CPython asyncio implementation and prints one JSON object that the Rust test
+suite of ``bpsim`` compares, bit for bit, with the simulator's own output.
+Only the standard library is used; Python 3.11, 3.12 and 3.13 are supported.
+
+Workload
+--------
+Latencies come from a trace file holding one float per line; line ``i``
+(0-based) is the latency of request ``i``.  Request ``i`` performs exactly
+``await asyncio.sleep(latency[i])``; requests are numbered ``0..N-1`` in the
+order in which the strategy's main loop iterates over them.
+
+The virtual clock
+-----------------
+``VirtualClockLoop`` is a ``SelectorEventLoop`` whose ``time()`` returns a
+virtual clock (``_vtime``, starting at 0.0) and whose selector never sleeps.
+asyncio's ``BaseEventLoop._run_once`` is left untouched: it computes the
+select timeout as usual (0 when callbacks are ready, otherwise the distance
+to the earliest timer, clamped to 86400 s) and calls ``selector.select``.
+Our selector polls the real selector with ``select(0)`` (so the loop's
+self-pipe keeps working) and, when the timeout is positive, *jumps* the clock
+to the earliest timer's deadline: ``_vtime = _scheduled[0]._when`` (set
+exactly, never ``_vtime + timeout``, so the clock lands bit-exactly on the
+deadline) or, if that deadline is more than 86400 s away, ``_vtime += 86400``
+like the clamp in ``_run_once``.  A ``None`` timeout (nothing ready, nothing
+scheduled) is a deadlock and raises ``RuntimeError``.  Everything else
+(timer heap order, the 1 ns clock-resolution window, ready-queue FIFO order,
+Task/TaskGroup/Semaphore behaviour) is CPython's own, so the run is a
+deterministic replay of what CPython would do with zero CPU cost per step.
+The loop also counts ``_run_once`` calls in ``loop.iterations``.
+
+Modes
+-----
+* virtual (default): instrumented strategies on the virtual clock.  Each
+  request records ``(i, start, end)`` (``loop.time()`` around the sleep) in
+  completion order; the harness also reports the peak number of live tasks
+  created by the strategy (main excluded), the number of loop iterations from
+  main's first statement to its return (inclusive), the virtual duration and
+  the number of completed requests.  The bookkeeping never awaits or
+  schedules anything, so it does not perturb the schedule.
+* ``--tracemalloc``: uninstrumented copies of the strategies (exactly the
+  blog's shape) on the virtual clock, with ``tracemalloc`` started right
+  before the ``asyncio.Runner`` is created and read right after it closes;
+  reports the traced peak and final sizes and the virtual duration.
+* ``--real``: the same uninstrumented strategies on the default event loop
+  with real sleeps (``asyncio.run``), timed with ``time.perf_counter()``;
+  may be combined with ``--tracemalloc``.  Meant for later calibration.
+
+Usage::
+
+    python3 conformance/harness.py --trace FILE --concurrency C \\
+        [--requests N] [--strategy NAME ...] [--tracemalloc] [--real] \\
+        [--output FILE]
+"""
+
+import argparse
+import asyncio
+import gc
+import itertools
+import json
+import math
+import platform
+import selectors
+import sys
+import time
+import tracemalloc
+
+# asyncio's clamp on the select timeout (base_events.MAXIMUM_SELECT_TIMEOUT).
+MAXIMUM_SELECT_TIMEOUT = 24 * 3600
+
+STRATEGIES = (
+    "batching",
+    "semaphore_in_task",
+    "gated_spawn_callback",
+    "gated_spawn",
+)
+
+
+if hasattr(itertools, "batched"):  # Python 3.12+
+    batched = itertools.batched
+else:  # Python 3.11
+    def batched(iterable, n):
+        """Yield successive tuples of ``n`` items (last may be shorter)."""
+        if n < 1:
+            raise ValueError("n must be at least one")
+        it = iter(iterable)
+        while batch := tuple(itertools.islice(it, n)):
+            yield batch
+
+
+# ---------------------------------------------------------------------------
+# Virtual-clock event loop
+# ---------------------------------------------------------------------------
+
+class _VirtualClockSelector(selectors.DefaultSelector):
+    """Selector that never blocks and advances its loop's virtual clock."""
+
+    def __init__(self, loop):
+        super().__init__()
+        self._vloop = loop
+
+    def select(self, timeout=None):
+        loop = self._vloop
+        if timeout is None:
+            raise RuntimeError(
+                "virtual-clock deadlock: no ready callbacks and no timers")
+        if timeout > 0:
+            when = loop._scheduled[0]._when
+            if when - loop._vtime > MAXIMUM_SELECT_TIMEOUT:
+                loop._vtime += float(MAXIMUM_SELECT_TIMEOUT)
+            else:
+                loop._vtime = when
+        return super().select(0)
+
+
+class VirtualClockLoop(asyncio.SelectorEventLoop):
+    """SelectorEventLoop on a virtual clock that jumps to the next timer."""
+
+    def __init__(self):
+        self._vtime = 0.0
+        self.iterations = 0
+        super().__init__(_VirtualClockSelector(self))
+
+    def time(self):
+        return self._vtime
+
+    def _run_once(self):
+        self.iterations += 1
+        super()._run_once()
+
+
+# ---------------------------------------------------------------------------
+# Instrumented strategies (virtual mode)
+# ---------------------------------------------------------------------------
+
+class Recorder:
+    """Plain bookkeeping shared by an instrumented run (never awaits)."""
+
+    def __init__(self, latencies, concurrency):
+        self.lat = latencies
+        self.concurrency = concurrency
+        self.requests = []      # (i, start, end), in completion order
+        self.live = 0           # tasks created by main and not yet finished
+        self.peak = 0
+        self.first = None       # loop.iterations at main's first statement
+        self.last = None        # loop.iterations just before main returns
+        self.duration = None    # loop.time() just before main returns
+
+    def spawned(self):
+        self.live += 1
+        if self.live > self.peak:
+            self.peak = self.live
+
+
+async def _i_process(i, rec):
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await asyncio.sleep(rec.lat[i])
+    end = loop.time()
+    rec.requests.append((i, start, end))
+    rec.live -= 1
+
+
+async def _i_process_sem(i, sem, rec):
+    async with sem:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.sleep(rec.lat[i])
+        end = loop.time()
+        rec.requests.append((i, start, end))
+    rec.live -= 1
+
+
+async def _i_process_release(i, sem, rec):
+    try:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.sleep(rec.lat[i])
+        end = loop.time()
+        rec.requests.append((i, start, end))
+    finally:
+        sem.release()
+        rec.live -= 1
+
+
+async def _i_batching(rec):
+    loop = asyncio.get_running_loop()
+    rec.first = loop.iterations
+    for batch in batched(range(len(rec.lat)), rec.concurrency):
+        async with asyncio.TaskGroup() as tg:
+            for i in batch:
+                tg.create_task(_i_process(i, rec))
+                rec.spawned()
+    rec.duration = loop.time()
+    rec.last = loop.iterations
+
+
+async def _i_semaphore_in_task(rec):
+    loop = asyncio.get_running_loop()
+    rec.first = loop.iterations
+    sem = asyncio.Semaphore(rec.concurrency)
+    async with asyncio.TaskGroup() as tg:
+        for i in range(len(rec.lat)):
+            tg.create_task(_i_process_sem(i, sem, rec))
+            rec.spawned()
+    rec.duration = loop.time()
+    rec.last = loop.iterations
+
+
+async def _i_gated_spawn_callback(rec):
+    loop = asyncio.get_running_loop()
+    rec.first = loop.iterations
+    sem = asyncio.Semaphore(rec.concurrency)
+    async with asyncio.TaskGroup() as tg:
+        for i in range(len(rec.lat)):
+            await sem.acquire()
+            tg.create_task(_i_process(i, rec)).add_done_callback(
+                lambda _: sem.release())
+            rec.spawned()
+    rec.duration = loop.time()
+    rec.last = loop.iterations
+
+
+async def _i_gated_spawn(rec):
+    loop = asyncio.get_running_loop()
+    rec.first = loop.iterations
+    sem = asyncio.Semaphore(rec.concurrency)
+    async with asyncio.TaskGroup() as tg:
+        for i in range(len(rec.lat)):
+            await sem.acquire()
+            tg.create_task(_i_process_release(i, sem, rec))
+            rec.spawned()
+    rec.duration = loop.time()
+    rec.last = loop.iterations
+
+
+INSTRUMENTED = {
+    "batching": _i_batching,
+    "semaphore_in_task": _i_semaphore_in_task,
+    "gated_spawn_callback": _i_gated_spawn_callback,
+    "gated_spawn": _i_gated_spawn,
+}
+
+
+def run_instrumented(name, latencies, concurrency):
+    """Run one instrumented strategy on a fresh virtual-clock loop."""
+    rec = Recorder(latencies, concurrency)
+    with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
+        runner.run(INSTRUMENTED[name](rec))
+    return {
+        "strategy": name,
+        "duration_s": rec.duration,
+        "loop_iterations": rec.last - rec.first + 1,
+        "peak_live_tasks": rec.peak,
+        "completed": len(rec.requests),
+        "requests": [list(r) for r in rec.requests],
+    }
+
+
+# ---------------------------------------------------------------------------
+# Uninstrumented strategies (--tracemalloc and --real): the blog's shape
+# ---------------------------------------------------------------------------
+
+# Set before each run; module-level so the coroutines mirror the blog's
+# one-argument ``process(url)`` / two-argument ``process(url, sem)``.
+LAT = []
+CONCURRENCY = 1
+
+
+async def process(i):
+    await asyncio.sleep(LAT[i])
+
+
+async def process_sem(i, sem):
+    async with sem:
+        await asyncio.sleep(LAT[i])
+
+
+async def process_release(i, sem):
+    try:
+        await asyncio.sleep(LAT[i])
+    finally:
+        sem.release()
+
+
+async def batching():
+    for batch in batched(range(len(LAT)), CONCURRENCY):
+        async with asyncio.TaskGroup() as tg:
+            for i in batch:
+                tg.create_task(process(i))
+
+
+async def semaphore_in_task():
+    sem = asyncio.Semaphore(CONCURRENCY)
+    async with asyncio.TaskGroup() as tg:
+        for i in range(len(LAT)):
+            tg.create_task(process_sem(i, sem))
+
+
+async def gated_spawn_callback():
+    sem = asyncio.Semaphore(CONCURRENCY)
+    async with asyncio.TaskGroup() as tg:
+        for i in range(len(LAT)):
+            await sem.acquire()
+            tg.create_task(process(i)).add_done_callback(
+                lambda _: sem.release())
+
+
+async def gated_spawn():
+    sem = asyncio.Semaphore(CONCURRENCY)
+    async with asyncio.TaskGroup() as tg:
+        for i in range(len(LAT)):
+            await sem.acquire()
+            tg.create_task(process_release(i, sem))
+
+
+PLAIN = {
+    "batching": batching,
+    "semaphore_in_task": semaphore_in_task,
+    "gated_spawn_callback": gated_spawn_callback,
+    "gated_spawn": gated_spawn,
+}
+
+
+def run_plain(name, latencies, concurrency, real, trace_memory):
+    """Run one uninstrumented strategy; optionally traced, optionally real."""
+    global LAT, CONCURRENCY
+    LAT = latencies
+    CONCURRENCY = concurrency
+    main = PLAIN[name]
+    # Start every traced run from the same collector state, independent of
+    # what ran before in this process.
+    gc.collect()
+    result = {"strategy": name}
+    if real:
+        if trace_memory:
+            tracemalloc.start()
+        t0 = time.perf_counter()
+        asyncio.run(main())
+        wall = time.perf_counter() - t0
+        if trace_memory:
+            current, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        result["duration_s"] = wall
+    else:
+        tracemalloc.start()
+        with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
+            loop = runner.get_loop()
+            runner.run(main())
+        current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        # Runner.close() (shutdown_asyncgens, shutdown_default_executor)
+        # schedules no timer, so the clock is still where main returned.
+        result["duration_s"] = loop._vtime
+    if trace_memory:
+        result["peak_memory_bytes"] = peak
+        result["final_memory_bytes"] = current
+    LAT = []
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+def load_trace(parser, path, limit):
+    """Read latencies (one float per line); exit 2 on any problem."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        parser.error(f"cannot read trace file {path!r}: {exc.strerror}")
+    except UnicodeDecodeError as exc:
+        parser.error(f"trace file {path!r} is not UTF-8 text: {exc}")
+    if limit is not None:
+        if limit > len(lines):
+            parser.error(f"--requests {limit} exceeds the {len(lines)} "
+                         f"lines of trace file {path!r}")
+        lines = lines[:limit]
+    latencies = []
+    for lineno, line in enumerate(lines, 1):
+        try:
+            value = float(line)
+        except ValueError:
+            parser.error(f"{path}:{lineno}: not a float: {line!r}")
+        if not math.isfinite(value):
+            parser.error(f"{path}:{lineno}: latency must be finite: {line!r}")
+        latencies.append(value)
+    return latencies
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="Replay the blog's asyncio backpressure strategies with "
+                    "real CPython asyncio on a virtual clock and print JSON.")
+    parser.add_argument("--trace", required=True, metavar="FILE",
+                        help="latency trace: one float (seconds) per line")
+    parser.add_argument("--concurrency", required=True, type=int,
+                        metavar="C", help="concurrency limit (>= 1)")
+    parser.add_argument("--requests", type=int, metavar="N",
+                        help="use the first N lines (default: all)")
+    parser.add_argument("--strategy", action="append", choices=STRATEGIES,
+                        metavar="NAME",
+                        help="strategy to run (repeatable; default: all "
+                             "four): " + ", ".join(STRATEGIES))
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="uninstrumented runs under tracemalloc; report "
+                             "peak/final traced bytes")
+    parser.add_argument("--real", action="store_true",
+                        help="uninstrumented runs on the default loop with "
+                             "real sleeps; report wall time")
+    parser.add_argument("--output", metavar="FILE",
+                        help="write the JSON here instead of stdout")
+    args = parser.parse_args(argv)
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    if args.requests is not None and args.requests < 0:
+        parser.error("--requests must not be negative")
+    args.latencies = load_trace(parser, args.trace, args.requests)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    latencies = args.latencies
+    names = args.strategy or list(STRATEGIES)
+    if args.real:
+        mode = "real"
+    elif args.tracemalloc:
+        mode = "tracemalloc"
+    else:
+        mode = "virtual"
+    results = []
+    for name in names:
+        if mode == "virtual":
+            results.append(
+                run_instrumented(name, latencies, args.concurrency))
+        else:
+            results.append(run_plain(name, latencies, args.concurrency,
+                                     real=args.real,
+                                     trace_memory=args.tracemalloc))
+    report = {
+        "python": platform.python_version(),
+        "mode": mode,
+        "concurrency": args.concurrency,
+        "requests": len(latencies),
+        "results": results,
+    }
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                json.dump(report, f)
+                f.write("\n")
+        except OSError as exc:
+            print(f"harness.py: cannot write {args.output!r}: "
+                  f"{exc.strerror}", file=sys.stderr)
+            return 1
+    else:
+        json.dump(report, sys.stdout)
+        sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,465 @@
+//! The loop itself: state, the thread-local running loop, and `_run_once`.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use super::future::Futures;
+use super::heapq::{Timer, TimerHeap};
+use super::semaphore::SemState;
+use super::task::{DoneCallbackKind, Task, TaskId, TaskSlot};
+use super::task_group::GroupState;
+use crate::memory::container::{PyDeque, PyList, PySet};
+use crate::memory::{Ledger, Obj, Profile};
+
+/// `time.get_clock_info('monotonic').resolution` on Linux: timers due within
+/// this much after the current time fire in the same iteration.
+pub(crate) const CLOCK_RESOLUTION: f64 = 1e-9;
+/// `asyncio.base_events.MAXIMUM_SELECT_TIMEOUT`: the longest single wait.
+const MAXIMUM_SELECT_TIMEOUT: f64 = 24.0 * 3600.0;
+
+/// Which `Semaphore.acquire` wake-up rule to follow after a waiter resumes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SemaphoreFlavor {
+    /// CPython 3.11 and 3.12: `if value > 0: _wake_up_next()`.
+    #[default]
+    WakeOne,
+    /// CPython 3.13: `while value > 0: if not _wake_up_next(): break`.
+    WakeAll,
+}
+
+/// How to run a simulation.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Object sizes for the memory ledger.
+    pub profile: Profile,
+    /// Semaphore wake-up rule of the modelled CPython version.
+    pub semaphore: SemaphoreFlavor,
+    /// Stop with [`RunError::IterationLimit`] after this many iterations.
+    pub max_iterations: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            profile: crate::profiles::builtin(crate::profiles::DEFAULT_PYTHON)
+                .expect("the default profile is compiled in")
+                .memory,
+            semaphore: SemaphoreFlavor::WakeOne,
+            max_iterations: u64::MAX,
+        }
+    }
+}
+
+/// What a finished run measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// Virtual time at which the main coroutine returned.
+    pub duration_s: f64,
+    /// Loop iterations from the one in which main first ran (1) to the one in
+    /// which it returned.
+    pub loop_iterations: u64,
+    /// Most tasks alive at once, the main task excluded.
+    pub peak_live_tasks: u64,
+    /// Tasks created, the main task excluded.
+    pub tasks_created: u64,
+    /// Peak of simulated Python memory (what `tracemalloc` would report).
+    pub peak_memory_bytes: i64,
+    /// Simulated Python memory still held when main returned.
+    pub final_memory_bytes: i64,
+    /// Simulated allocations.
+    pub allocations: u64,
+    /// Largest ready-queue snapshot run in one iteration.
+    pub peak_ready: u64,
+    /// Most timers scheduled at once.
+    pub peak_timers: u64,
+}
+
+/// Why a run did not complete.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Nothing is ready and no timer is scheduled, but main has not returned:
+    /// the strategy waits for something that never happens. Fatal.
+    #[error("deadlock at t={time}s after {iterations} loop iterations: nothing is ready and no timer is scheduled")]
+    Deadlock {
+        /// Virtual time when the loop stalled.
+        time: f64,
+        /// Iterations run.
+        iterations: u64,
+    },
+    /// [`Config::max_iterations`] was reached. Fatal.
+    #[error("stopped after {0} loop iterations (the configured limit)")]
+    IterationLimit(u64),
+}
+
+/// An entry of the ready queue: what a CPython `Handle` would call.
+pub(crate) enum Handle {
+    /// `Task.__step` (first step, or `__wakeup` after an awaited future).
+    Step(TaskId),
+    /// A fired `TimerHandle`: `futures._set_result_unless_cancelled(fut)`.
+    SetResult(u32),
+    /// One done callback of a finished task.
+    Done(TaskId, DoneCallbackKind),
+}
+
+/// The loop's state. One per running simulation, held in [`LOOP`].
+pub(crate) struct State {
+    pub(crate) now: f64,
+    ready: VecDeque<Handle>,
+    scheduled: TimerHeap,
+    pub(crate) tasks: Vec<TaskSlot>,
+    free_tasks: Vec<TaskId>,
+    pub(crate) futures: Futures,
+    pub(crate) semaphores: Vec<SemState>,
+    pub(crate) groups: Vec<GroupState>,
+    /// The task whose step is running.
+    pub(crate) current: TaskId,
+    pub(crate) config: Config,
+    pub(crate) mem: Ledger,
+    ready_deque: PyDeque,
+    heap_list: PyList,
+    scheduled_tasks: PySet,
+    live_tasks: u64,
+    peak_live_tasks: u64,
+    tasks_created: u64,
+    peak_ready: u64,
+    peak_timers: u64,
+}
+
+thread_local! {
+    static LOOP: RefCell<Option<Box<State>>> = const { RefCell::new(None) };
+}
+
+/// Run `f` on the running loop's state.
+///
+/// # Panics
+/// When called outside [`run`], like asyncio's "no running event loop".
+#[inline]
+pub(crate) fn with_loop<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    LOOP.with_borrow_mut(|st| f(st.as_mut().expect("no running bpsim event loop")))
+}
+
+/// `loop.time()`: the current virtual time in seconds.
+pub fn time() -> f64 {
+    with_loop(|st| st.now)
+}
+
+impl State {
+    fn new(config: Config) -> Self {
+        let mem = Ledger::with_baseline(config.profile.baseline);
+        State {
+            now: 0.0,
+            ready: VecDeque::new(),
+            scheduled: TimerHeap::default(),
+            tasks: Vec::new(),
+            free_tasks: Vec::new(),
+            futures: Futures::default(),
+            semaphores: Vec::new(),
+            groups: Vec::new(),
+            current: TaskId::MAIN,
+            config,
+            mem,
+            ready_deque: PyDeque::default(),
+            heap_list: PyList::default(),
+            scheduled_tasks: PySet::default(),
+            live_tasks: 0,
+            peak_live_tasks: 0,
+            tasks_created: 0,
+            peak_ready: 0,
+            peak_timers: 0,
+        }
+    }
+
+    /// Charge one object of kind `obj`.
+    #[inline]
+    pub(crate) fn alloc(&mut self, obj: Obj) {
+        let bytes = self.config.profile.size(obj);
+        self.mem.alloc(bytes);
+    }
+
+    /// Credit one object of kind `obj`.
+    #[inline]
+    pub(crate) fn free(&mut self, obj: Obj) {
+        let bytes = self.config.profile.size(obj);
+        self.mem.free(bytes);
+    }
+
+    /// `loop.call_soon`: a new Handle at the back of the ready queue.
+    #[inline]
+    pub(crate) fn call_soon(&mut self, handle: Handle) {
+        self.alloc(Obj::Handle);
+        self.enqueue(handle);
+    }
+
+    /// Append to the ready deque (a new Handle, or a fired TimerHandle).
+    #[inline]
+    fn enqueue(&mut self, handle: Handle) {
+        let grown = self.ready_deque.push_back();
+        self.mem.resize(grown);
+        self.ready.push_back(handle);
+    }
+
+    /// `loop.call_at(when, _set_result_unless_cancelled, fut)`.
+    pub(crate) fn call_at(&mut self, when: f64, fut: u32) {
+        self.alloc(Obj::TimerHandle);
+        let grown = self.heap_list.push();
+        self.mem.resize(grown);
+        self.scheduled.push(Timer { when, target: fut });
+        self.peak_timers = self.peak_timers.max(self.scheduled.len() as u64);
+    }
+
+    /// Register a new task (`Task.__init__`): its first step is scheduled.
+    pub(crate) fn spawn(&mut self, coro: Pin<Box<dyn Future<Output = ()>>>) -> Task {
+        self.alloc(Obj::Coroutine);
+        self.alloc(Obj::Task);
+        let grown = self.scheduled_tasks.add();
+        self.mem.resize(grown);
+        let (id, generation) = match self.free_tasks.pop() {
+            Some(id) => {
+                let generation = self.tasks[id.index()].generation.wrapping_add(1);
+                self.tasks[id.index()] = TaskSlot::new(coro, self.now, generation);
+                (id, generation)
+            }
+            None => {
+                self.tasks.push(TaskSlot::new(coro, self.now, 0));
+                (TaskId::from_index(self.tasks.len() - 1), 0)
+            }
+        };
+        if id != TaskId::MAIN {
+            self.tasks_created += 1;
+            self.live_tasks += 1;
+            self.peak_live_tasks = self.peak_live_tasks.max(self.live_tasks);
+        }
+        self.call_soon(Handle::Step(id));
+        Task { id, generation }
+    }
+
+    /// The task's coroutine returned: schedule its done callbacks (each in
+    /// its own Handle, in registration order).
+    fn finish_task(&mut self, id: TaskId) {
+        if id != TaskId::MAIN {
+            self.live_tasks -= 1;
+        }
+        let callbacks = self.tasks[id.index()].finish();
+        let mut pending = 0;
+        for cb in callbacks {
+            pending += 1;
+            self.call_soon(Handle::Done(id, cb));
+        }
+        self.tasks[id.index()].pending_callbacks = pending;
+        if pending == 0 {
+            self.release_task(id);
+        }
+    }
+
+    /// The last reference to a finished task is gone: free it.
+    fn release_task(&mut self, id: TaskId) {
+        self.free(Obj::Task);
+        self.free(Obj::Coroutine);
+        let shrunk = self.scheduled_tasks.discard();
+        self.mem.resize(shrunk);
+        if id != TaskId::MAIN {
+            self.free_tasks.push(id);
+        }
+    }
+
+    /// Run one done callback of a finished task. Returns what must run
+    /// outside the loop's borrow.
+    fn run_done_callback(&mut self, task: TaskId, cb: DoneCallbackKind) -> Action {
+        let action = match cb {
+            DoneCallbackKind::Group(g) => {
+                self.free(Obj::GroupCallback);
+                self.on_task_done(g);
+                Action::None
+            }
+            DoneCallbackKind::Release(s) => {
+                self.free(Obj::LambdaCallback);
+                self.release(s);
+                Action::None
+            }
+            // `Task.__wakeup` steps the awaiting task inside this handle.
+            DoneCallbackKind::Wakeup(t) => Action::Step(t),
+            DoneCallbackKind::Custom(f) => {
+                self.free(Obj::LambdaCallback);
+                Action::Call(f)
+            }
+        };
+        let slot = &mut self.tasks[task.index()];
+        slot.pending_callbacks -= 1;
+        if slot.pending_callbacks == 0 {
+            self.release_task(task);
+        }
+        action
+    }
+
+    /// `_run_once` steps 1-3: advance the clock if nothing is ready, move
+    /// due timers to the ready queue, and return how many handles this
+    /// iteration runs.
+    fn prepare_iteration(&mut self, iterations: u64) -> Result<usize, RunError> {
+        if self.ready.is_empty() {
+            match self.scheduled.peek() {
+                Some(head) => {
+                    // select(timeout) with timeout = clamp(head - now): the
+                    // clock lands exactly on the deadline.
+                    let delta = head.when - self.now;
+                    if delta > MAXIMUM_SELECT_TIMEOUT {
+                        self.now += MAXIMUM_SELECT_TIMEOUT;
+                    } else if delta > 0.0 {
+                        self.now = head.when;
+                    }
+                }
+                None => {
+                    return Err(RunError::Deadlock {
+                        time: self.now,
+                        iterations,
+                    });
+                }
+            }
+        }
+        let end_time = self.now + CLOCK_RESOLUTION;
+        while let Some(head) = self.scheduled.peek() {
+            if head.when >= end_time {
+                break;
+            }
+            let timer = self.scheduled.pop().expect("peeked");
+            let shrunk = self.heap_list.pop();
+            self.mem.resize(shrunk);
+            self.enqueue(Handle::SetResult(timer.target));
+        }
+        let ntodo = self.ready.len();
+        self.peak_ready = self.peak_ready.max(ntodo as u64);
+        Ok(ntodo)
+    }
+
+    /// Pop the next handle and run what can run inside the borrow.
+    fn run_next(&mut self) -> Action {
+        let handle = self.ready.pop_front().expect("ntodo handles are ready");
+        let shrunk = self.ready_deque.pop_front();
+        self.mem.resize(shrunk);
+        match handle {
+            Handle::Step(t) => {
+                self.free(Obj::Handle);
+                Action::Step(t)
+            }
+            Handle::SetResult(fut) => {
+                self.set_result(fut);
+                Action::None
+            }
+            Handle::Done(task, cb) => {
+                self.free(Obj::Handle);
+                self.run_done_callback(task, cb)
+            }
+        }
+    }
+
+    /// `fut.set_result(...)`: schedule the waiting task's wake-up.
+    pub(crate) fn set_result(&mut self, fut: u32) {
+        if let Some(waiter) = self.futures.set_result(fut) {
+            self.call_soon(Handle::Step(waiter));
+        }
+    }
+
+    /// Create a future awaited by the current task (`create_future` then
+    /// `await fut`).
+    pub(crate) fn await_new_future(&mut self) -> u32 {
+        self.alloc(Obj::Future);
+        self.futures.create(self.current)
+    }
+
+    /// The awaited future is consumed after the task resumed.
+    pub(crate) fn drop_future(&mut self, fut: u32) {
+        self.free(Obj::Future);
+        self.futures.remove(fut);
+    }
+
+    fn report(&self, iterations: u64) -> Report {
+        Report {
+            duration_s: self.now,
+            loop_iterations: iterations,
+            peak_live_tasks: self.peak_live_tasks,
+            tasks_created: self.tasks_created,
+            peak_memory_bytes: self.mem.peak(),
+            final_memory_bytes: self.mem.current(),
+            allocations: self.mem.allocations(),
+            peak_ready: self.peak_ready,
+            peak_timers: self.peak_timers,
+        }
+    }
+}
+
+/// What the dispatch loop must do outside the state borrow.
+pub(crate) enum Action {
+    None,
+    Step(TaskId),
+    Call(Box<dyn FnOnce()>),
+}
+
+/// Clears the thread's running loop when a run ends, even by panic.
+struct RunningLoop;
+
+impl Drop for RunningLoop {
+    fn drop(&mut self) {
+        // Take the state out first so the coroutines it owns are dropped
+        // after the borrow ends.
+        let state = LOOP.with_borrow_mut(Option::take);
+        drop(state);
+    }
+}
+
+/// Step a task: poll its coroutine once (`Task.__step`).
+fn step(t: TaskId) {
+    let coro = with_loop(|st| {
+        st.current = t;
+        st.tasks[t.index()].coro.take()
+    });
+    let Some(mut coro) = coro else {
+        return;
+    };
+    let mut cx = Context::from_waker(Waker::noop());
+    match coro.as_mut().poll(&mut cx) {
+        Poll::Pending => with_loop(|st| st.tasks[t.index()].coro = Some(coro)),
+        Poll::Ready(()) => {
+            drop(coro);
+            with_loop(|st| st.finish_task(t));
+        }
+    }
+}
+
+/// `asyncio.run(main())` on a virtual clock: run `main` as the main task until
+/// it returns, and report what the run measured.
+///
+/// # Panics
+/// If called while a run is already in progress on this thread.
+pub fn run<F>(config: &Config, main: F) -> Result<Report, RunError>
+where
+    F: Future<Output = ()> + 'static,
+{
+    LOOP.with_borrow_mut(|st| {
+        assert!(st.is_none(), "bpsim::asyncio::run cannot be nested");
+        *st = Some(Box::new(State::new(config.clone())));
+    });
+    let _running = RunningLoop;
+    let main_task = with_loop(|st| st.spawn(Box::pin(main)));
+    debug_assert_eq!(main_task.id, TaskId::MAIN);
+    let mut iterations = 0;
+    loop {
+        if iterations == config.max_iterations {
+            return Err(RunError::IterationLimit(iterations));
+        }
+        iterations += 1;
+        let ntodo = with_loop(|st| st.prepare_iteration(iterations))?;
+        for _ in 0..ntodo {
+            match with_loop(State::run_next) {
+                Action::None => {}
+                Action::Step(t) => step(t),
+                Action::Call(f) => f(),
+            }
+        }
+        if with_loop(|st| st.tasks[TaskId::MAIN.index()].is_finished()) {
+            return Ok(with_loop(|st| st.report(iterations)));
+        }
+    }
+}

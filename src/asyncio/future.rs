@@ -1,0 +1,59 @@
+//! Futures awaited by one task: the sleep future, a semaphore waiter, a
+//! TaskGroup's `_on_completed_fut`.
+//!
+//! CPython futures take any number of callbacks; every future the modelled
+//! primitives create is awaited by exactly one task, so a slot stores that
+//! task's `__wakeup` only.
+
+use super::task::TaskId;
+
+#[derive(Clone, Copy, Debug)]
+struct FutSlot {
+    done: bool,
+    waiter: Option<TaskId>,
+}
+
+/// A slab of futures; ids are reused after [`Futures::remove`].
+#[derive(Debug, Default)]
+pub(crate) struct Futures {
+    slots: Vec<FutSlot>,
+    free: Vec<u32>,
+}
+
+impl Futures {
+    /// A pending future awaited by `waiter`.
+    pub(crate) fn create(&mut self, waiter: TaskId) -> u32 {
+        let slot = FutSlot {
+            done: false,
+            waiter: Some(waiter),
+        };
+        match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = slot;
+                id
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Mark done; returns the task whose `__wakeup` must be scheduled.
+    pub(crate) fn set_result(&mut self, id: u32) -> Option<TaskId> {
+        let slot = &mut self.slots[id as usize];
+        debug_assert!(!slot.done, "future {id} resolved twice");
+        slot.done = true;
+        slot.waiter.take()
+    }
+
+    /// `fut.done()`.
+    pub(crate) fn done(&self, id: u32) -> bool {
+        self.slots[id as usize].done
+    }
+
+    /// Forget a consumed future.
+    pub(crate) fn remove(&mut self, id: u32) {
+        self.free.push(id);
+    }
+}

@@ -1,0 +1,197 @@
+//! `asyncio.Semaphore` (`Lib/asyncio/locks.py`).
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::event_loop::{SemaphoreFlavor, State, with_loop};
+use super::task::DoneCallback;
+use crate::memory::Obj;
+use crate::memory::container::PyDeque;
+
+/// A semaphore's state in the loop.
+#[derive(Debug)]
+pub(crate) struct SemState {
+    value: u64,
+    /// Waiter futures in arrival order.
+    waiters: VecDeque<u32>,
+    /// How many waiters at the front are done (woken, not yet resumed).
+    /// Wake-ups go in FIFO order and woken waiters resume in FIFO order, so
+    /// the done ones always form a prefix.
+    woken: usize,
+    deque: PyDeque,
+    has_deque: bool,
+}
+
+/// `asyncio.Semaphore(value)`: a handle to a semaphore of the running loop.
+///
+/// * `acquire()` on an unlocked semaphore takes a permit without yielding.
+/// * `locked()` is true while `value == 0` or any waiter is queued, even one
+///   already woken but not yet resumed, so newcomers cannot barge: FIFO.
+/// * `release()` hands the permit to the first waiter not yet woken, which
+///   resumes in the next iteration.
+#[derive(Clone, Copy, Debug)]
+pub struct Semaphore {
+    id: u32,
+}
+
+impl Semaphore {
+    /// `asyncio.Semaphore(value)`.
+    pub fn new(value: u64) -> Self {
+        with_loop(|st| {
+            let bytes = st.config.profile.semaphore;
+            st.mem.alloc(bytes);
+            st.semaphores.push(SemState {
+                value,
+                waiters: VecDeque::new(),
+                woken: 0,
+                deque: PyDeque::default(),
+                has_deque: false,
+            });
+            Semaphore {
+                id: (st.semaphores.len() - 1) as u32,
+            }
+        })
+    }
+
+    pub(crate) fn id(self) -> u32 {
+        self.id
+    }
+
+    /// `await sem.acquire()` (also `async with sem:`).
+    pub fn acquire(self) -> Acquire {
+        Acquire {
+            sem: self.id,
+            fut: None,
+        }
+    }
+
+    /// `sem.release()`.
+    pub fn release(self) {
+        with_loop(|st| st.release(self.id));
+    }
+
+    /// `sem.locked()`.
+    pub fn locked(self) -> bool {
+        with_loop(|st| st.semaphores[self.id as usize].locked())
+    }
+
+    /// Permits available now (`sem._value`).
+    pub fn value(self) -> u64 {
+        with_loop(|st| st.semaphores[self.id as usize].value)
+    }
+
+    /// `lambda _: sem.release()`, for `task.add_done_callback`.
+    pub fn releaser(self) -> DoneCallback {
+        DoneCallback::release(self)
+    }
+}
+
+impl SemState {
+    fn locked(&self) -> bool {
+        self.value == 0 || !self.waiters.is_empty()
+    }
+}
+
+impl State {
+    /// `Semaphore.release`.
+    pub(crate) fn release(&mut self, sem: u32) {
+        self.semaphores[sem as usize].value += 1;
+        self.wake_up_next(sem);
+    }
+
+    /// `Semaphore._wake_up_next`: hand a permit to the first waiter that is
+    /// not done.
+    fn wake_up_next(&mut self, sem: u32) -> bool {
+        let s = &mut self.semaphores[sem as usize];
+        let Some(&fut) = s.waiters.get(s.woken) else {
+            return false;
+        };
+        s.woken += 1;
+        s.value -= 1;
+        self.set_result(fut);
+        true
+    }
+}
+
+/// The future returned by [`Semaphore::acquire`].
+#[derive(Debug)]
+pub struct Acquire {
+    sem: u32,
+    fut: Option<u32>,
+}
+
+impl Future for Acquire {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let sem = self.sem;
+        match self.fut {
+            None => {
+                let fut = with_loop(|st| {
+                    st.alloc(Obj::AcquireCoroutine);
+                    let s = &mut st.semaphores[sem as usize];
+                    if !s.locked() {
+                        s.value -= 1;
+                        st.free(Obj::AcquireCoroutine);
+                        return None;
+                    }
+                    if !s.has_deque {
+                        s.has_deque = true;
+                        let bytes = st.config.profile.deque;
+                        st.mem.alloc(bytes);
+                    }
+                    let fut = st.await_new_future();
+                    let s = &mut st.semaphores[sem as usize];
+                    s.waiters.push_back(fut);
+                    let grown = s.deque.push_back();
+                    st.mem.resize(grown);
+                    Some(fut)
+                });
+                match fut {
+                    None => Poll::Ready(()),
+                    Some(fut) => {
+                        self.fut = Some(fut);
+                        Poll::Pending
+                    }
+                }
+            }
+            Some(fut) => with_loop(|st| {
+                if !st.futures.done(fut) {
+                    return Poll::Pending;
+                }
+                let s = &mut st.semaphores[sem as usize];
+                // `self._waiters.remove(fut)`: the woken waiters are at the front.
+                let pos = s
+                    .waiters
+                    .iter()
+                    .position(|&w| w == fut)
+                    .expect("a resumed waiter is queued");
+                s.waiters.remove(pos);
+                if pos < s.woken {
+                    s.woken -= 1;
+                }
+                let shrunk = s.deque.pop_front();
+                st.mem.resize(shrunk);
+                st.drop_future(fut);
+                st.free(Obj::AcquireCoroutine);
+                match st.config.semaphore {
+                    SemaphoreFlavor::WakeOne => {
+                        if st.semaphores[sem as usize].value > 0 {
+                            st.wake_up_next(sem);
+                        }
+                    }
+                    SemaphoreFlavor::WakeAll => {
+                        while st.semaphores[sem as usize].value > 0 {
+                            if !st.wake_up_next(sem) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Poll::Ready(())
+            }),
+        }
+    }
+}

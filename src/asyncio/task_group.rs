@@ -1,0 +1,127 @@
+//! `asyncio.TaskGroup` (`Lib/asyncio/taskgroups.py`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::event_loop::{State, with_loop};
+use super::task::{DoneCallbackKind, Task};
+use crate::memory::container::PySet;
+
+/// A task group's state in the loop.
+#[derive(Debug, Default)]
+pub(crate) struct GroupState {
+    /// `len(self._tasks)`.
+    tasks: usize,
+    set: PySet,
+    /// `self._on_completed_fut` while the parent waits in `__aexit__`.
+    on_completed: Option<u32>,
+}
+
+/// `async with asyncio.TaskGroup() as tg:` — [`TaskGroup::new`] is the
+/// `__aenter__` (it never yields) and [`TaskGroup::join`] the `__aexit__`.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskGroup {
+    id: u32,
+}
+
+impl TaskGroup {
+    /// Enter a new task group.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        with_loop(|st| {
+            let bytes = st.config.profile.task_group;
+            st.mem.alloc(bytes);
+            st.groups.push(GroupState::default());
+            TaskGroup {
+                id: (st.groups.len() - 1) as u32,
+            }
+        })
+    }
+
+    /// `tg.create_task(coro)`: a task whose first done callback is the
+    /// group's `_on_task_done`.
+    pub fn create_task<F>(self, coro: F) -> Task
+    where
+        F: Future<Output = ()> + 'static,
+    {
+        with_loop(|st| {
+            let task = st.spawn(Box::pin(coro));
+            let g = &mut st.groups[self.id as usize];
+            g.tasks += 1;
+            let grown = g.set.add();
+            st.mem.resize(grown);
+            task
+        })
+        .add_done_callback(super::task::DoneCallback(DoneCallbackKind::Group(self.id)))
+    }
+
+    /// Leave the group (`__aexit__`): returns at once if no task is left,
+    /// otherwise two iterations after the last task's final step.
+    pub fn join(self) -> Join {
+        Join {
+            group: self.id,
+            fut: None,
+        }
+    }
+}
+
+impl State {
+    /// `TaskGroup._on_task_done`.
+    pub(crate) fn on_task_done(&mut self, group: u32) {
+        let g = &mut self.groups[group as usize];
+        g.tasks -= 1;
+        let shrunk = g.set.discard();
+        self.mem.resize(shrunk);
+        if g.tasks == 0
+            && let Some(fut) = g.on_completed
+            && !self.futures.done(fut)
+        {
+            self.set_result(fut);
+        }
+    }
+}
+
+/// The future returned by [`TaskGroup::join`].
+#[derive(Debug)]
+pub struct Join {
+    group: u32,
+    fut: Option<u32>,
+}
+
+impl Future for Join {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let group = self.group;
+        let prev = self.fut;
+        let next = with_loop(|st| {
+            if let Some(fut) = prev {
+                if !st.futures.done(fut) {
+                    return Err(());
+                }
+                st.drop_future(fut);
+                st.groups[group as usize].on_completed = None;
+            }
+            // `while self._tasks: await self._on_completed_fut`
+            if st.groups[group as usize].tasks == 0 {
+                let bytes = st.config.profile.task_group;
+                st.mem.free(bytes);
+                let table = st.groups[group as usize].set.clear();
+                st.mem.resize(table);
+                return Ok(None);
+            }
+            let fut = st.await_new_future();
+            st.groups[group as usize].on_completed = Some(fut);
+            Ok(Some(fut))
+        });
+        match next {
+            Err(()) => Poll::Pending,
+            Ok(None) => Poll::Ready(()),
+            Ok(Some(fut)) => {
+                self.fut = Some(fut);
+                Poll::Pending
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! CPython's container growth rules, so that the ledger charges what
+//! `tracemalloc` sees when a list, deque or set grows or shrinks.
+//!
+//! Each model tracks only sizes, never elements, and returns the change in
+//! bytes for every mutation.
+
+/// Bytes per pointer slot.
+const PTR: i64 = 8;
+
+/// A `list` used as a stack or heap (`Objects/listobject.c::list_resize`).
+#[derive(Clone, Debug, Default)]
+pub struct PyList {
+    len: usize,
+    allocated: usize,
+}
+
+impl PyList {
+    fn resize(&mut self, newsize: usize) -> i64 {
+        let allocated = self.allocated;
+        if allocated >= newsize && newsize >= (allocated >> 1) {
+            self.len = newsize;
+            return 0;
+        }
+        let mut new_allocated = (newsize + (newsize >> 3) + 6) & !3;
+        if newsize.saturating_sub(self.len) > new_allocated - newsize {
+            new_allocated = (newsize + 3) & !3;
+        }
+        if newsize == 0 {
+            new_allocated = 0;
+        }
+        self.len = newsize;
+        self.allocated = new_allocated;
+        (new_allocated as i64 - allocated as i64) * PTR
+    }
+
+    /// `list.append` (also `heappush`).
+    pub fn push(&mut self) -> i64 {
+        self.resize(self.len + 1)
+    }
+
+    /// `list.pop()` (also `heappop`).
+    pub fn pop(&mut self) -> i64 {
+        self.resize(self.len - 1)
+    }
+
+    /// Items in the list.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the list holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Items per deque block (`Modules/_collectionsmodule.c`).
+const BLOCKLEN: i64 = 64;
+/// Where a fresh deque's indices start.
+const CENTER: i64 = (BLOCKLEN - 1) / 2;
+/// Freed blocks a deque keeps for reuse instead of returning them.
+const MAXFREEBLOCKS: u32 = 16;
+/// `sizeof(block)`: left link, 64 item pointers, right link.
+pub const DEQUE_BLOCK_BYTES: i64 = (BLOCKLEN + 2) * PTR;
+
+/// A `collections.deque` used as a FIFO (append right, pop left). Blocks
+/// that fall off the left are cached (up to 16) rather than freed, exactly as
+/// CPython does, so they stay in `tracemalloc`'s count.
+#[derive(Clone, Debug)]
+pub struct PyDeque {
+    len: usize,
+    leftindex: i64,
+    rightindex: i64,
+    free_blocks: u32,
+}
+
+impl Default for PyDeque {
+    fn default() -> Self {
+        PyDeque {
+            len: 0,
+            leftindex: CENTER + 1,
+            rightindex: CENTER,
+            free_blocks: 0,
+        }
+    }
+}
+
+impl PyDeque {
+    /// `deque.append`.
+    pub fn push_back(&mut self) -> i64 {
+        let mut delta = 0;
+        if self.rightindex == BLOCKLEN - 1 {
+            if self.free_blocks > 0 {
+                self.free_blocks -= 1;
+            } else {
+                delta = DEQUE_BLOCK_BYTES;
+            }
+            self.rightindex = -1;
+        }
+        self.len += 1;
+        self.rightindex += 1;
+        delta
+    }
+
+    /// `deque.popleft` (and `remove` of the first item).
+    pub fn pop_front(&mut self) -> i64 {
+        debug_assert!(self.len > 0, "popleft from an empty deque");
+        self.leftindex += 1;
+        self.len -= 1;
+        if self.leftindex == BLOCKLEN {
+            if self.len > 0 {
+                self.leftindex = 0;
+                if self.free_blocks < MAXFREEBLOCKS {
+                    self.free_blocks += 1;
+                } else {
+                    return -DEQUE_BLOCK_BYTES;
+                }
+            } else {
+                self.leftindex = CENTER + 1;
+                self.rightindex = CENTER;
+            }
+        }
+        0
+    }
+
+    /// Items in the deque.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the deque holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Slots a set keeps inline before it allocates a table.
+const SET_MINSIZE: usize = 8;
+/// `sizeof(setentry)`: key pointer and hash.
+const SET_ENTRY_BYTES: i64 = 16;
+
+/// A `set` (TaskGroup's `_tasks`, the data of asyncio's `_scheduled_tasks`
+/// WeakSet): `fill` counts used and dummy slots, and the table is rebuilt
+/// when `fill * 5 >= mask * 3` (`Objects/setobject.c::set_add_entry`).
+/// Discards leave dummies that keep counting towards the next rebuild.
+#[derive(Clone, Debug)]
+pub struct PySet {
+    used: usize,
+    fill: usize,
+    size: usize,
+}
+
+impl Default for PySet {
+    fn default() -> Self {
+        PySet {
+            used: 0,
+            fill: 0,
+            size: SET_MINSIZE,
+        }
+    }
+}
+
+impl PySet {
+    fn table_bytes(size: usize) -> i64 {
+        if size <= SET_MINSIZE {
+            0
+        } else {
+            size as i64 * SET_ENTRY_BYTES
+        }
+    }
+
+    /// `set.add` of a new element.
+    pub fn add(&mut self) -> i64 {
+        self.used += 1;
+        self.fill += 1;
+        let mask = self.size - 1;
+        if self.fill * 5 < mask * 3 {
+            return 0;
+        }
+        let minused = if self.used > 50_000 {
+            self.used * 2
+        } else {
+            self.used * 4
+        };
+        let mut newsize = SET_MINSIZE;
+        while newsize <= minused {
+            newsize <<= 1;
+        }
+        let delta = Self::table_bytes(newsize) - Self::table_bytes(self.size);
+        self.size = newsize;
+        self.fill = self.used;
+        delta
+    }
+
+    /// The set is freed: returns minus its table's bytes.
+    pub fn clear(&mut self) -> i64 {
+        let bytes = Self::table_bytes(self.size);
+        *self = PySet::default();
+        -bytes
+    }
+
+    /// `set.discard` of a present element: the slot becomes a dummy.
+    pub fn discard(&mut self) -> i64 {
+        self.used -= 1;
+        0
+    }
+
+    /// Elements in the set.
+    pub fn len(&self) -> usize {
+        self.used
+    }
+
+    /// True when the set holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sys.getsizeof([])` growth for appends 1..=20 on CPython 3.12:
+    /// allocated goes 4, 8, 16, 24, 32 (the 0, 4, 8, 16, 24, 32 pattern).
+    #[test]
+    fn list_over_allocates_like_cpython() {
+        let mut l = PyList::default();
+        let mut caps = Vec::new();
+        for _ in 0..20 {
+            l.push();
+            caps.push(l.allocated);
+        }
+        assert_eq!(
+            caps,
+            vec![4, 4, 4, 4, 8, 8, 8, 8, 16, 16, 16, 16, 16, 16, 16, 16, 24, 24, 24, 24]
+        );
+    }
+
+    #[test]
+    fn deque_allocates_a_block_every_64_appends_and_caches_freed_ones() {
+        let mut d = PyDeque::default();
+        // The first block exists from construction: 32 appends fit in it.
+        let grown: i64 = (0..32).map(|_| d.push_back()).sum();
+        assert_eq!(grown, 0);
+        assert_eq!(d.push_back(), DEQUE_BLOCK_BYTES);
+        let grown: i64 = (0..63).map(|_| d.push_back()).sum();
+        assert_eq!(grown, 0);
+        // Draining keeps freed blocks cached (no bytes returned).
+        let freed: i64 = (0..96).map(|_| d.pop_front()).sum();
+        assert_eq!(freed, 0);
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn set_table_grows_by_four_then_two() {
+        let mut s = PySet::default();
+        let mut total = 0;
+        for _ in 0..5 {
+            total += s.add();
+        }
+        // 5 * 5 >= 7 * 3: rebuilt for 5 * 4 = 20 -> 32 slots.
+        assert_eq!(total, 32 * 16);
+        assert_eq!(s.size, 32);
+    }
+}

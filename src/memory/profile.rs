@@ -1,0 +1,104 @@
+//! Object sizes of one CPython version, as `tracemalloc` counts them.
+//!
+//! The shipped profiles live in `profiles/cpython-3.1X.toml` and are compiled
+//! into the binary. They were measured by `profiles/measure_memory.py` (see
+//! `profiles/README.md` for the command and the method).
+
+use serde::Deserialize;
+
+/// The kinds of object the simulated loop allocates. Each has one size in a
+/// [`Profile`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Obj {
+    /// A Task with its context copy and its weak reference in asyncio's
+    /// `_scheduled_tasks`, from `create_task` until it is freed.
+    Task,
+    /// The coroutine object (with its frame) a task runs.
+    Coroutine,
+    /// A `Handle` in the ready queue, from `call_soon` until it runs.
+    Handle,
+    /// A `TimerHandle` with its arguments, from `call_later` until the sleep
+    /// that made it returns.
+    TimerHandle,
+    /// A Future created by `loop.create_future()`.
+    Future,
+    /// The `asyncio.sleep` coroutine frame, while the sleep is in progress.
+    SleepCoroutine,
+    /// The `Semaphore.acquire` coroutine (and `__aenter__` around it) while a
+    /// task waits for a permit.
+    AcquireCoroutine,
+    /// TaskGroup's `_on_task_done` bound method, one per task in the group.
+    GroupCallback,
+    /// A `lambda _: sem.release()` done callback and the callback list it
+    /// forces the task to allocate.
+    LambdaCallback,
+}
+
+/// Per-version sizes in bytes. Field names are the keys of `[memory]` in a
+/// profile file.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Bytes held once tracing starts and the loop runs the main task.
+    pub baseline: i64,
+    /// See [`Obj::Task`].
+    pub task: i64,
+    /// See [`Obj::Coroutine`].
+    pub coroutine: i64,
+    /// See [`Obj::Handle`].
+    pub handle: i64,
+    /// See [`Obj::TimerHandle`].
+    pub timer_handle: i64,
+    /// See [`Obj::Future`].
+    pub future: i64,
+    /// See [`Obj::SleepCoroutine`].
+    pub sleep_coroutine: i64,
+    /// See [`Obj::AcquireCoroutine`].
+    pub acquire_coroutine: i64,
+    /// See [`Obj::GroupCallback`].
+    pub group_callback: i64,
+    /// See [`Obj::LambdaCallback`].
+    pub lambda_callback: i64,
+    /// A `TaskGroup` object and its bookkeeping.
+    pub task_group: i64,
+    /// A `Semaphore` object.
+    pub semaphore: i64,
+    /// A deque object (without its blocks).
+    pub deque: i64,
+}
+
+impl Profile {
+    /// Size of one object of kind `obj`.
+    #[inline]
+    pub fn size(&self, obj: Obj) -> i64 {
+        match obj {
+            Obj::Task => self.task,
+            Obj::Coroutine => self.coroutine,
+            Obj::Handle => self.handle,
+            Obj::TimerHandle => self.timer_handle,
+            Obj::Future => self.future,
+            Obj::SleepCoroutine => self.sleep_coroutine,
+            Obj::AcquireCoroutine => self.acquire_coroutine,
+            Obj::GroupCallback => self.group_callback,
+            Obj::LambdaCallback => self.lambda_callback,
+        }
+    }
+}
+
+/// A profile file: `[memory]` plus where it came from.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct ProfileFile {
+    /// The interpreter version the sizes belong to, e.g. `"3.12.1"`.
+    #[allow(dead_code)]
+    pub(crate) python: String,
+    /// How and where the profile was measured.
+    #[allow(dead_code)]
+    pub(crate) measured: Option<toml::Table>,
+    /// The sizes.
+    pub(crate) memory: Profile,
+}
+
+/// Parse a profile file's text.
+pub(crate) fn parse(text: &str) -> Result<ProfileFile, toml::de::Error> {
+    toml::from_str(text)
+}

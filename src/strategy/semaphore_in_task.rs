@@ -1,0 +1,36 @@
+//! `semaphore_in_task` (the blog's `semaphore1.py`): every task is created up
+//! front and waits for the semaphore inside.
+//!
+//! ```python
+//! async def process(url, sem):
+//!     async with sem:
+//!         await request(url)
+//!
+//! async def main():
+//!     sem = asyncio.Semaphore(C)
+//!     async with asyncio.TaskGroup() as tg:
+//!         for url in urls:
+//!             tg.create_task(process(url, sem))
+//! ```
+//!
+//! Concurrency is bounded, but all N tasks exist before the first one runs.
+
+use super::Workload;
+use crate::asyncio::{Semaphore, TaskGroup};
+
+/// The program's `main()`.
+pub async fn main(w: Workload) {
+    let sem = Semaphore::new(w.concurrency());
+    let tg = TaskGroup::new();
+    for i in 0..w.requests() {
+        tg.create_task(process(w.clone(), i, sem));
+    }
+    tg.join().await;
+}
+
+/// `process(url, sem)`.
+async fn process(w: Workload, i: u64, sem: Semaphore) {
+    sem.acquire().await;
+    w.request(i).await;
+    sem.release();
+}
