@@ -51,11 +51,19 @@ Modes
   with real sleeps (``asyncio.run``), timed with ``time.perf_counter()``;
   may be combined with ``--tracemalloc``.  Meant for later calibration.
 
+In the two uninstrumented modes every strategy runs in its own fresh child
+interpreter (``sys.executable`` re-running this script with one
+``--strategy``), because asyncio keeps process-wide state that only grows
+(e.g. the module-level WeakSet of all tasks), which would otherwise make a
+strategy's traced memory depend on the strategies run before it.
+``--in-process`` turns this off.  ``gc.collect()`` runs before each traced
+run.
+
 Usage::
 
     python3 conformance/harness.py --trace FILE --concurrency C \\
         [--requests N] [--strategy NAME ...] [--tracemalloc] [--real] \\
-        [--output FILE]
+        [--in-process] [--output FILE]
 """
 
 import argparse
@@ -64,8 +72,10 @@ import gc
 import itertools
 import json
 import math
+import os
 import platform
 import selectors
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -364,6 +374,32 @@ def run_plain(name, latencies, concurrency, real, trace_memory):
     return result
 
 
+def run_in_child(name, args):
+    """Run one uninstrumented strategy in a fresh interpreter.
+
+    asyncio keeps process-wide state that only ever grows (the task registry
+    is a module-level WeakSet whose hash table never shrinks, the logging
+    cache, ...), so a traced run is cheaper when another strategy ran before
+    it in the same process.  A fresh child per strategy makes each number
+    independent of the strategy list and matches the blog, which ran every
+    program as its own process.
+    """
+    cmd = [sys.executable, os.path.abspath(__file__),
+           "--trace", args.trace,
+           "--concurrency", str(args.concurrency),
+           "--requests", str(len(args.latencies)),
+           "--strategy", name]
+    if args.tracemalloc:
+        cmd.append("--tracemalloc")
+    if args.real:
+        cmd.append("--real")
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child run of {name!r} failed with exit status "
+                           f"{proc.returncode}")
+    return json.loads(proc.stdout)["results"][0]
+
+
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
@@ -416,6 +452,11 @@ def parse_args(argv):
                              "real sleeps; report wall time")
     parser.add_argument("--output", metavar="FILE",
                         help="write the JSON here instead of stdout")
+    parser.add_argument("--in-process", action="store_true",
+                        help="with --tracemalloc/--real, run every strategy "
+                             "in this process instead of one fresh child "
+                             "process each (memory then depends on what ran "
+                             "before)")
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -440,10 +481,12 @@ def main(argv=None):
         if mode == "virtual":
             results.append(
                 run_instrumented(name, latencies, args.concurrency))
-        else:
+        elif args.in_process or len(names) == 1:
             results.append(run_plain(name, latencies, args.concurrency,
                                      real=args.real,
                                      trace_memory=args.tracemalloc))
+        else:
+            results.append(run_in_child(name, args))
     report = {
         "python": platform.python_version(),
         "mode": mode,

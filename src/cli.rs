@@ -1,0 +1,63 @@
+//! Command-line interface.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::report::Format;
+
+/// Deterministic simulator of Python asyncio backpressure strategies.
+#[derive(Debug, Parser)]
+#[command(name = "bpsim", version, about, long_about = None)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every strategy of a scenario and print the blog-style table.
+    ///
+    /// Results are also written to OUTPUT_DIR/<name>/summary.csv and
+    /// summary.json.
+    Run {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// How to print the results.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Also write every request (strategy,request,start_s,end_s, in
+        /// completion order) to this CSV file.
+        #[arg(long, value_name = "PATH")]
+        requests_csv: Option<PathBuf>,
+        /// Where to write summary.csv and summary.json.
+        #[arg(long, value_name = "DIR", default_value = "output")]
+        output_dir: PathBuf,
+        /// Print only; write no files under OUTPUT_DIR.
+        #[arg(long)]
+        no_write: bool,
+    },
+    /// Write the scenario's workload as a latency trace: line i is the
+    /// latency of request i in seconds (shortest round-trip form).
+    Workload {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// The trace file to write.
+        #[arg(short, long, value_name = "PATH")]
+        output: PathBuf,
+    },
+    /// List the strategies and latency distributions.
+    List,
+}
+
+/// Parse arguments (from the process or a test).
+pub fn parse<I, T>(args: I) -> Result<Args, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    Args::try_parse_from(args)
+}

@@ -1,0 +1,92 @@
+//! A scenario run: draw the workload once, run every strategy on it, and
+//! summarise.
+
+use std::sync::Arc;
+
+use crate::asyncio::{Config, RunError, SemaphoreFlavor};
+use crate::latency::{self, LatencyError};
+use crate::metrics::StrategyResult;
+use crate::report::{RunReport, ScenarioInfo};
+use crate::scenario::{PythonVersion, Scenario};
+use crate::strategy::{self, Outcome, Workload};
+
+/// Why a scenario could not be run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExperimentError {
+    /// The workload could not be drawn (e.g. a trace too short).
+    #[error(transparent)]
+    Latency(#[from] LatencyError),
+    /// A strategy did not finish.
+    #[error("strategy {strategy}: {source}")]
+    Run {
+        /// The strategy.
+        strategy: &'static str,
+        /// What went wrong.
+        #[source]
+        source: RunError,
+    },
+}
+
+/// The engine configuration that models CPython `version`: its memory
+/// profile and its semaphore wake-up rule.
+pub fn config_for_version(version: PythonVersion) -> Config {
+    let profile = crate::profiles::builtin(version.as_str())
+        .expect("every PythonVersion has a shipped profile")
+        .memory;
+    let semaphore = match version {
+        PythonVersion::V3_13 => SemaphoreFlavor::WakeAll,
+        _ => SemaphoreFlavor::WakeOne,
+    };
+    Config {
+        profile,
+        semaphore,
+        max_iterations: u64::MAX,
+    }
+}
+
+/// The engine configuration for a scenario's model.
+pub fn config_for(scenario: &Scenario) -> Config {
+    config_for_version(scenario.model.python)
+}
+
+/// Run `scenario`: every strategy on the same workload.
+pub fn run(scenario: &Scenario) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
+    let latencies: Arc<[f64]> =
+        latency::workload(&scenario.latency, scenario.seed, scenario.requests)?.into();
+    let workload = Workload::new(latencies.clone(), scenario.concurrency);
+    let config = config_for(scenario);
+    let mut outcomes = Vec::with_capacity(scenario.strategies.len());
+    for &kind in &scenario.strategies {
+        let outcome =
+            strategy::simulate(kind, &workload, &config).map_err(|source| ExperimentError::Run {
+                strategy: kind.name(),
+                source,
+            })?;
+        outcomes.push(outcome);
+    }
+    let mean = if latencies.is_empty() {
+        0.0
+    } else {
+        latencies.iter().sum::<f64>() / latencies.len() as f64
+    };
+    let report = RunReport {
+        scenario: ScenarioInfo {
+            name: scenario.name.clone(),
+            seed: scenario.seed,
+            requests: scenario.requests,
+            concurrency: scenario.concurrency,
+            latency: scenario.latency.describe(),
+            latency_mean_s: mean,
+            python: scenario.model.python.as_str().to_string(),
+            cpu: scenario.model.cpu.as_str().to_string(),
+            strategies: scenario
+                .strategies
+                .iter()
+                .map(|k| k.name().to_string())
+                .collect(),
+        },
+        results: outcomes.iter().map(StrategyResult::from_outcome).collect(),
+    };
+    Ok((report, outcomes))
+}

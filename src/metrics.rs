@@ -1,0 +1,123 @@
+//! What a run reports per strategy: the loop's measurements plus per-request
+//! percentiles.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::strategy::{Outcome, RequestRecord};
+
+/// Percentiles of a per-request time, in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// Histogram resolution: 1 ns units, 3 significant digits (0.1 % relative
+/// error), values up to about 100 days.
+const SIGFIG: u8 = 3;
+const NS: f64 = 1e9;
+const MAX_NS: u64 = 10_000_000 * 1_000_000_000;
+
+impl Percentiles {
+    /// Percentiles of `values` (seconds) via an HDR histogram. Empty input
+    /// gives zeros.
+    pub fn of(values: impl Iterator<Item = f64>) -> Self {
+        let mut h = Histogram::<u64>::new_with_bounds(1, MAX_NS, SIGFIG)
+            .expect("static histogram bounds are valid");
+        let mut max: f64 = 0.0;
+        for v in values {
+            max = max.max(v);
+            let ns = (v * NS).round().clamp(0.0, MAX_NS as f64) as u64;
+            h.saturating_record(ns);
+        }
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        let q = |q: f64| h.value_at_quantile(q) as f64 / NS;
+        Percentiles {
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max,
+        }
+    }
+}
+
+/// One strategy's result in a scenario run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StrategyResult {
+    /// Strategy name.
+    pub strategy: String,
+    /// Virtual time at which the program's `main()` returned, in seconds.
+    pub duration_s: f64,
+    /// Most tasks alive at once (created by the strategy, not yet finished;
+    /// the main task excluded).
+    pub peak_live_tasks: u64,
+    /// Predicted `tracemalloc` peak, in bytes.
+    pub peak_memory_bytes: i64,
+    /// Simulated allocations (objects and container growth).
+    pub allocations: u64,
+    /// Event-loop iterations from main's first step (1) to its return.
+    pub loop_iterations: u64,
+    /// Requests that completed.
+    pub completed: u64,
+    /// Tasks created by the strategy.
+    pub tasks_created: u64,
+    /// Simulated memory still held when main returned, in bytes.
+    pub final_memory_bytes: i64,
+    /// Most timers scheduled at once.
+    pub peak_timers: u64,
+    /// Per request: from the creation of its task to the start of the
+    /// request, in seconds.
+    pub wait_s: Percentiles,
+    /// Per request: from the creation of its task to the end of the request,
+    /// in seconds.
+    pub total_s: Percentiles,
+}
+
+impl StrategyResult {
+    /// Summarise a simulated run.
+    pub fn from_outcome(o: &Outcome) -> Self {
+        let r = &o.report;
+        let wait = |x: &RequestRecord| x.start_s - x.created_s;
+        let total = |x: &RequestRecord| x.end_s - x.created_s;
+        StrategyResult {
+            strategy: o.strategy.name().to_string(),
+            duration_s: r.duration_s,
+            peak_live_tasks: r.peak_live_tasks,
+            peak_memory_bytes: r.peak_memory_bytes,
+            allocations: r.allocations,
+            loop_iterations: r.loop_iterations,
+            completed: o.requests.len() as u64,
+            tasks_created: r.tasks_created,
+            final_memory_bytes: r.final_memory_bytes,
+            peak_timers: r.peak_timers,
+            wait_s: Percentiles::of(o.requests.iter().map(wait)),
+            total_s: Percentiles::of(o.requests.iter().map(total)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_within_histogram_precision() {
+        let p = Percentiles::of((1..=1000).map(|i| i as f64 / 1000.0));
+        assert!((p.p50 - 0.5).abs() < 0.5 * 1e-3, "{p:?}");
+        assert!((p.p99 - 0.99).abs() < 0.99 * 1e-3, "{p:?}");
+        assert_eq!(p.max, 1.0);
+        assert_eq!(Percentiles::of(std::iter::empty()), Percentiles::default());
+    }
+}
