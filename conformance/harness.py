@@ -277,56 +277,60 @@ def run_instrumented(name, latencies, concurrency):
 # ---------------------------------------------------------------------------
 
 # Set before each run; module-level so the coroutines mirror the blog's
-# one-argument ``process(url)`` / two-argument ``process(url, sem)``.
+# one-argument ``process(url)`` / two-argument ``process(url, sem)``. The
+# strategies iterate over the already-loaded latency floats, as the blog's
+# iterate over already-existing URL strings, so that no per-request object
+# (such as an int index above 256) is allocated that the blog's programs do
+# not allocate.
 LAT = []
 CONCURRENCY = 1
 
 
-async def process(i):
-    await asyncio.sleep(LAT[i])
+async def process(latency):
+    await asyncio.sleep(latency)
 
 
-async def process_sem(i, sem):
+async def process_sem(latency, sem):
     async with sem:
-        await asyncio.sleep(LAT[i])
+        await asyncio.sleep(latency)
 
 
-async def process_release(i, sem):
+async def process_release(latency, sem):
     try:
-        await asyncio.sleep(LAT[i])
+        await asyncio.sleep(latency)
     finally:
         sem.release()
 
 
 async def batching():
-    for batch in batched(range(len(LAT)), CONCURRENCY):
+    for batch in batched(LAT, CONCURRENCY):
         async with asyncio.TaskGroup() as tg:
-            for i in batch:
-                tg.create_task(process(i))
+            for latency in batch:
+                tg.create_task(process(latency))
 
 
 async def semaphore_in_task():
     sem = asyncio.Semaphore(CONCURRENCY)
     async with asyncio.TaskGroup() as tg:
-        for i in range(len(LAT)):
-            tg.create_task(process_sem(i, sem))
+        for latency in LAT:
+            tg.create_task(process_sem(latency, sem))
 
 
 async def gated_spawn_callback():
     sem = asyncio.Semaphore(CONCURRENCY)
     async with asyncio.TaskGroup() as tg:
-        for i in range(len(LAT)):
+        for latency in LAT:
             await sem.acquire()
-            tg.create_task(process(i)).add_done_callback(
+            tg.create_task(process(latency)).add_done_callback(
                 lambda _: sem.release())
 
 
 async def gated_spawn():
     sem = asyncio.Semaphore(CONCURRENCY)
     async with asyncio.TaskGroup() as tg:
-        for i in range(len(LAT)):
+        for latency in LAT:
             await sem.acquire()
-            tg.create_task(process_release(i, sem))
+            tg.create_task(process_release(latency, sem))
 
 
 PLAIN = {
@@ -342,7 +346,7 @@ def run_plain(name, latencies, concurrency, real, trace_memory):
     global LAT, CONCURRENCY
     LAT = latencies
     CONCURRENCY = concurrency
-    main = PLAIN[name]
+    strategy = PLAIN[name]
     # Start every traced run from the same collector state, independent of
     # what ran before in this process.
     gc.collect()
@@ -351,7 +355,7 @@ def run_plain(name, latencies, concurrency, real, trace_memory):
         if trace_memory:
             tracemalloc.start()
         t0 = time.perf_counter()
-        asyncio.run(main())
+        asyncio.run(strategy())
         wall = time.perf_counter() - t0
         if trace_memory:
             current, peak = tracemalloc.get_traced_memory()
@@ -361,7 +365,7 @@ def run_plain(name, latencies, concurrency, real, trace_memory):
         tracemalloc.start()
         with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
             loop = runner.get_loop()
-            runner.run(main())
+            runner.run(strategy())
         current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         # Runner.close() (shutdown_asyncgens, shutdown_default_executor)
@@ -415,8 +419,8 @@ def load_trace(parser, path, limit):
         parser.error(f"trace file {path!r} is not UTF-8 text: {exc}")
     if limit is not None:
         if limit > len(lines):
-            parser.error(f"--requests {limit} exceeds the {len(lines)} "
-                         f"lines of trace file {path!r}")
+            parser.error(f"--requests {limit}: trace file {path!r} has "
+                         f"only {len(lines)} line(s)")
         lines = lines[:limit]
     latencies = []
     for lineno, line in enumerate(lines, 1):
@@ -462,6 +466,10 @@ def parse_args(argv):
         parser.error("--concurrency must be at least 1")
     if args.requests is not None and args.requests < 0:
         parser.error("--requests must not be negative")
+    if args.output is not None:
+        out_dir = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(out_dir):
+            parser.error(f"--output: directory {out_dir!r} does not exist")
     args.latencies = load_trace(parser, args.trace, args.requests)
     return args
 

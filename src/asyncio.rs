@@ -25,7 +25,7 @@
 //!     tg.join().await;
 //! })
 //! .unwrap();
-//! //! // The last task's timer is due at 0.1 + 0.2 = 0.30000000000000004, within
+//! // The last task's timer is due at 0.1 + 0.2 = 0.30000000000000004, within
 //! // the loop's 1 ns clock resolution of the first task's 0.3: both fire in
 //! // the iteration that wakes at 0.3, so main returns at 0.3.
 //! assert_eq!(report.duration_s, 0.3);

@@ -58,11 +58,12 @@ pub fn run(scenario: &Scenario) -> Result<(RunReport, Vec<Outcome>), ExperimentE
     let config = config_for(scenario);
     let mut outcomes = Vec::with_capacity(scenario.strategies.len());
     for &kind in &scenario.strategies {
-        let outcome =
-            strategy::simulate(kind, &workload, &config).map_err(|source| ExperimentError::Run {
+        let outcome = strategy::simulate(kind, &workload, &config).map_err(|source| {
+            ExperimentError::Run {
                 strategy: kind.name(),
                 source,
-            })?;
+            }
+        })?;
         outcomes.push(outcome);
     }
     let mean = if latencies.is_empty() {

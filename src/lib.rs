@@ -6,13 +6,29 @@
 //! predicts the program's duration, loop iterations, live tasks and
 //! `tracemalloc` peak without sleeping.
 //!
+//! The pipeline, one module per stage:
+//!
+//! * [`scenario`]: a TOML scenario file, validated, with located errors;
+//! * [`latency`]: the workload, one seeded ChaCha stream per request, or a
+//!   recorded trace;
 //! * [`asyncio`]: the engine, CPython's loop, tasks, semaphores and task
-//!   groups in virtual time.
+//!   groups in virtual time;
 //! * [`strategy`]: the backpressure strategies, one file each, written against
-//!   the engine like their Python originals.
-//! * [`memory`]: the simulated allocation ledger and CPython's container rules.
+//!   the engine like their Python originals;
+//! * [`memory`]: the simulated allocation ledger and CPython's container rules,
+//!   sized by per-version [`profiles`];
+//! * [`experiment`] runs a scenario; [`metrics`] summarises each strategy;
+//!   [`report`] renders tables, CSV, JSON and Markdown; [`output`] writes files
+//!   atomically; [`cli`] is the command line.
 
 pub mod asyncio;
+pub mod cli;
+pub mod experiment;
+pub mod latency;
 pub mod memory;
+pub mod metrics;
+pub mod output;
 pub mod profiles;
+pub mod report;
+pub mod scenario;
 pub mod strategy;

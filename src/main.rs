@@ -1,1 +1,85 @@
-fn main(){}
+//! The `bpsim` command.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use bpsim::cli::{self, Command};
+use bpsim::report::{self, Format};
+use bpsim::scenario::Scenario;
+use bpsim::strategy::StrategyKind;
+use bpsim::{experiment, latency, output};
+
+fn main() -> ExitCode {
+    let args = match cli::parse(std::env::args_os()) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: cli::Args) -> anyhow::Result<()> {
+    match args.command {
+        Command::Run {
+            scenario,
+            format,
+            requests_csv,
+            output_dir,
+            no_write,
+        } => {
+            let scenario = Scenario::load(&scenario)?;
+            let (report, outcomes) = experiment::run(&scenario)?;
+            if !no_write {
+                let dir = output_dir.join(&scenario.name);
+                output::write_atomic(
+                    &dir.join("summary.csv"),
+                    report.render(Format::Csv).as_bytes(),
+                )?;
+                output::write_atomic(
+                    &dir.join("summary.json"),
+                    report.render(Format::Json).as_bytes(),
+                )?;
+            }
+            if let Some(path) = requests_csv {
+                output::write_atomic(&path, report::requests_csv(&outcomes).as_bytes())?;
+            }
+            print!("{}", report.render(format));
+            Ok(())
+        }
+        Command::Workload { scenario, output } => {
+            let scenario = Scenario::load(&scenario)?;
+            let values = latency::workload(&scenario.latency, scenario.seed, scenario.requests)
+                .with_context(|| format!("drawing the workload of '{}'", scenario.name))?;
+            let mut text = String::with_capacity(values.len() * 20);
+            for v in values {
+                text.push_str(&v.to_string());
+                text.push('\n');
+            }
+            output::write_atomic(&output, text.as_bytes())?;
+            Ok(())
+        }
+        Command::List => {
+            println!("strategies:");
+            for k in StrategyKind::ALL {
+                println!("  {:<22} {}", k.name(), k.summary());
+            }
+            println!("\nlatency distributions:");
+            for (name, summary) in bpsim::scenario::distributions() {
+                println!("  {name:<22} {summary}");
+            }
+            Ok(())
+        }
+    }
+}

@@ -7,7 +7,8 @@
 //! start and end time (as f64 bit patterns) and completion order must agree.
 //!
 //! The interpreters come from `BPSIM_PYTHONS` (comma-separated; default:
-//! `python3.11,python3.12,python3.13`, whichever exist, else `python3`).
+//! CPython 3.11, 3.12 and 3.13, each found as `python3.X` on the PATH or in
+//! pyenv's `versions/3.X.*/bin`, whichever exist, else `python3`).
 //! Without any, the test prints a SKIPPED line and passes, so a machine
 //! without CPython can still run the suite; CI has them. Set
 //! `BPSIM_CONFORMANCE_QUICK=1` to skip the 100,000-request case.
@@ -68,7 +69,7 @@ fn latencies(shape: Shape, n: usize, seed: u64) -> Vec<f64> {
             Shape::Exponential(mean) => -mean * (1.0 - r.next_f64()).ln(),
             Shape::WithZeros(a, b, k) => {
                 let v = a + (b - a) * r.next_f64();
-                if i as u64 % k == 0 { 0.0 } else { v }
+                if (i as u64).is_multiple_of(k) { 0.0 } else { v }
             }
             Shape::Nanoscale => [0.5e-9, 1e-9, 1.5e-9, 2e-9, 1e-3][(r.next_f64() * 5.0) as usize],
         })
@@ -119,18 +120,50 @@ fn cases() -> Vec<Case> {
 }
 
 fn interpreters() -> Vec<String> {
-    let wanted = std::env::var("BPSIM_PYTHONS")
-        .unwrap_or_else(|_| "python3.11,python3.12,python3.13".to_string());
-    let found: Vec<String> = wanted
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty() && version_of(p).is_some())
-        .map(String::from)
-        .collect();
+    if let Ok(list) = std::env::var("BPSIM_PYTHONS") {
+        return list
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && version_of(p).is_some())
+            .map(String::from)
+            .collect();
+    }
+    let mut found = Vec::new();
+    for minor in ["3.11", "3.12", "3.13"] {
+        if let Some(p) = find_python(minor) {
+            found.push(p);
+        }
+    }
     if found.is_empty() && version_of("python3").is_some() {
-        return vec!["python3".to_string()];
+        found.push("python3".to_string());
     }
     found
+}
+
+/// `python3.X` on the PATH (when it really is 3.X: pyenv shims exist for
+/// versions that are not active), else pyenv's `versions/3.X.*/bin`.
+fn find_python(minor: &str) -> Option<String> {
+    let name = format!("python{minor}");
+    if version_of(&name).is_some_and(|v| v.starts_with(&format!("{minor}."))) {
+        return Some(name);
+    }
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{minor}.")))
+        })
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|d| d.join("bin").join(&name))
+        .find(|p| version_of(&p.to_string_lossy()).is_some())
+        .map(|p| p.to_string_lossy().into_owned())
 }
 
 fn version_of(python: &str) -> Option<String> {
@@ -144,7 +177,13 @@ fn version_of(python: &str) -> Option<String> {
 }
 
 fn python_version(full: &str) -> PythonVersion {
-    match full.split('.').take(2).collect::<Vec<_>>().join(".").as_str() {
+    match full
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".")
+        .as_str()
+    {
         "3.11" => PythonVersion::V3_11,
         "3.13" => PythonVersion::V3_13,
         _ => PythonVersion::V3_12,
@@ -179,15 +218,24 @@ fn compare(py: &Value, ours: &Outcome) -> Result<(), String> {
     let r = &ours.report;
     let dur = f(&py["duration_s"]);
     if dur.to_bits() != r.duration_s.to_bits() {
-        return Err(format!("duration: CPython {dur:?}, bpsim {:?}", r.duration_s));
+        return Err(format!(
+            "duration: CPython {dur:?}, bpsim {:?}",
+            r.duration_s
+        ));
     }
     let it = py["loop_iterations"].as_u64().unwrap();
     if it != r.loop_iterations {
-        return Err(format!("loop iterations: CPython {it}, bpsim {}", r.loop_iterations));
+        return Err(format!(
+            "loop iterations: CPython {it}, bpsim {}",
+            r.loop_iterations
+        ));
     }
     let live = py["peak_live_tasks"].as_u64().unwrap();
     if live != r.peak_live_tasks {
-        return Err(format!("peak live tasks: CPython {live}, bpsim {}", r.peak_live_tasks));
+        return Err(format!(
+            "peak live tasks: CPython {live}, bpsim {}",
+            r.peak_live_tasks
+        ));
     }
     let reqs = py["requests"].as_array().unwrap();
     if reqs.len() != ours.requests.len() {
@@ -213,7 +261,9 @@ fn compare(py: &Value, ours: &Outcome) -> Result<(), String> {
 fn main() -> ExitCode {
     let pythons = interpreters();
     if pythons.is_empty() {
-        println!("conformance: SKIPPED: no CPython found (tried BPSIM_PYTHONS or python3.11-3.13, python3)");
+        println!(
+            "conformance: SKIPPED: no CPython found (tried BPSIM_PYTHONS or python3.11-3.13, python3)"
+        );
         println!("0 passed, 0 failed, 1 skipped");
         return ExitCode::SUCCESS;
     }
@@ -222,7 +272,10 @@ fn main() -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
     for (ci, case) in cases().iter().enumerate() {
         if case.big && quick {
-            println!("conformance: skipping '{}' (BPSIM_CONFORMANCE_QUICK)", case.name);
+            println!(
+                "conformance: skipping '{}' (BPSIM_CONFORMANCE_QUICK)",
+                case.name
+            );
             continue;
         }
         let lat = latencies(case.shape, case.n, 1000 + ci as u64);
@@ -231,7 +284,11 @@ fn main() -> ExitCode {
         std::fs::write(&trace, text).expect("write trace");
         let workload = Workload::new(Arc::from(lat), case.c);
         // The big case runs on the first interpreter only, to keep CI short.
-        let run_on = if case.big { &pythons[..1] } else { &pythons[..] };
+        let run_on = if case.big {
+            &pythons[..1]
+        } else {
+            &pythons[..]
+        };
         for python in run_on {
             let json = match run_harness(python, &trace, case.c) {
                 Ok(j) => j,

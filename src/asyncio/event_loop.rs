@@ -83,7 +83,9 @@ pub struct Report {
 pub enum RunError {
     /// Nothing is ready and no timer is scheduled, but main has not returned:
     /// the strategy waits for something that never happens. Fatal.
-    #[error("deadlock at t={time}s after {iterations} loop iterations: nothing is ready and no timer is scheduled")]
+    #[error(
+        "deadlock at t={time}s after {iterations} loop iterations: nothing is ready and no timer is scheduled"
+    )]
     Deadlock {
         /// Virtual time when the loop stalled.
         time: f64,

@@ -136,7 +136,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             h.push(t((x % 97) as f64, i));
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 popped.push(h.pop().unwrap().when);
                 // after a pop, the next pop can never be earlier
                 if let Some(next) = h.peek() {

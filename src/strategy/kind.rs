@@ -1,20 +1,29 @@
-//! Strategy names (temporary; replaced by the scenario work).
+//! The names of the four backpressure strategies.
 
-/// The strategies bpsim models.
+use serde::{Serialize, Serializer};
+
+/// One of the four backpressure strategies the simulator compares.
+///
+/// The scenario-file name is [`StrategyKind::name`]; [`StrategyKind::parse`]
+/// also accepts the [`aliases`](StrategyKind::aliases) and the blog's script
+/// names with a `.py` suffix (`batching.py`, `semaphore1.py`, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StrategyKind {
-    /// `batching`.
+    /// `batching.py`: start `concurrency` tasks, wait for all of them, repeat.
     Batching,
-    /// `semaphore_in_task`.
+    /// `semaphore1.py`: create every task up front; each acquires a semaphore
+    /// inside the task.
     SemaphoreInTask,
-    /// `gated_spawn_callback`.
+    /// `semaphore2.py`: acquire the semaphore before spawning each task and
+    /// release it in a done-callback.
     GatedSpawnCallback,
-    /// `gated_spawn`.
+    /// `semaphore3.py`: acquire the semaphore before spawning each task and
+    /// release it when the task's coroutine finishes.
     GatedSpawn,
 }
 
 impl StrategyKind {
-    /// All strategies.
+    /// Every strategy, in the order the blog presents them.
     pub const ALL: [StrategyKind; 4] = [
         StrategyKind::Batching,
         StrategyKind::SemaphoreInTask,
@@ -22,7 +31,7 @@ impl StrategyKind {
         StrategyKind::GatedSpawn,
     ];
 
-    /// The name used in scenarios.
+    /// The canonical name, as written in scenario files and output.
     pub fn name(self) -> &'static str {
         match self {
             StrategyKind::Batching => "batching",
@@ -32,8 +41,113 @@ impl StrategyKind {
         }
     }
 
-    /// Parse a name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == s)
+    /// Other accepted names (the blog's script names without `.py`).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            StrategyKind::Batching => &[],
+            StrategyKind::SemaphoreInTask => &["semaphore1"],
+            StrategyKind::GatedSpawnCallback => &["semaphore2"],
+            StrategyKind::GatedSpawn => &["semaphore3"],
+        }
+    }
+
+    /// A one-line summary of how the strategy bounds concurrency.
+    pub fn summary(self) -> &'static str {
+        match self {
+            StrategyKind::Batching => {
+                "run requests in batches of `concurrency` and wait for the whole batch \
+                 before starting the next"
+            }
+            StrategyKind::SemaphoreInTask => {
+                "create a task for every request up front; each task acquires a semaphore \
+                 before doing its work"
+            }
+            StrategyKind::GatedSpawnCallback => {
+                "acquire a semaphore before creating each task and release it in the \
+                 task's done-callback"
+            }
+            StrategyKind::GatedSpawn => {
+                "acquire a semaphore before creating each task and release it when the \
+                 task's coroutine finishes"
+            }
+        }
+    }
+
+    /// Parses a name, an alias, or either with a `.py` suffix
+    /// (`semaphore1.py`). Exact and case-sensitive; `None` if unknown.
+    pub fn parse(text: &str) -> Option<StrategyKind> {
+        let bare = text.strip_suffix(".py").unwrap_or(text);
+        StrategyKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == bare || kind.aliases().contains(&bare))
+    }
+
+    /// Every accepted spelling without `.py`: names, then aliases.
+    pub fn spellings() -> impl Iterator<Item = &'static str> {
+        let names = StrategyKind::ALL.into_iter().map(StrategyKind::name);
+        let aliases = StrategyKind::ALL
+            .into_iter()
+            .flat_map(|kind| kind.aliases().iter().copied());
+        names.chain(aliases)
+    }
+}
+
+impl std::fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Serialises as [`StrategyKind::name`].
+impl Serialize for StrategyKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_aliases_and_files_parse() {
+        for kind in StrategyKind::ALL {
+            assert_eq!(StrategyKind::parse(kind.name()), Some(kind));
+            assert_eq!(
+                StrategyKind::parse(&format!("{}.py", kind.name())),
+                Some(kind)
+            );
+            for alias in kind.aliases() {
+                assert_eq!(StrategyKind::parse(alias), Some(kind));
+                assert_eq!(StrategyKind::parse(&format!("{alias}.py")), Some(kind));
+            }
+            assert!(!kind.summary().contains('\n'));
+        }
+        assert_eq!(
+            StrategyKind::parse("semaphore1"),
+            Some(StrategyKind::SemaphoreInTask)
+        );
+        assert_eq!(
+            StrategyKind::parse("semaphore2.py"),
+            Some(StrategyKind::GatedSpawnCallback)
+        );
+        assert_eq!(
+            StrategyKind::parse("semaphore3"),
+            Some(StrategyKind::GatedSpawn)
+        );
+        for bad in [
+            "",
+            "Batching",
+            "semaphore",
+            "semaphore4",
+            ".py",
+            "batching.py.py",
+        ] {
+            assert_eq!(StrategyKind::parse(bad), None, "{bad}");
+        }
+        assert_eq!(StrategyKind::spellings().count(), 7);
+        let mut sorted = StrategyKind::ALL;
+        sorted.sort();
+        assert_eq!(sorted, StrategyKind::ALL);
     }
 }

@@ -1,0 +1,294 @@
+//! Latency traces: recorded latencies replayed one per request.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use super::LatencyError;
+use super::distribution::num;
+
+/// The gzip magic bytes.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Lines longer than this are rejected (a latency needs a few dozen bytes;
+/// this stops a binary file without newlines from being read into memory).
+const MAX_LINE_BYTES: u64 = 1024;
+
+/// How many characters of an offending line an error message quotes.
+const QUOTE_CHARS: usize = 40;
+
+/// A recorded latency trace: request `i` takes `values[i]` seconds.
+///
+/// The file format ([`Trace::load`]) is UTF-8 text with one latency in seconds
+/// per line, optionally gzip-compressed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    path: PathBuf,
+    values: Vec<f64>,
+    wrap: bool,
+}
+
+impl Trace {
+    /// Loads a trace file: one latency in seconds per line.
+    ///
+    /// - The file may be gzip-compressed; it is decompressed when it starts
+    ///   with the gzip magic bytes `1f 8b` (concatenated gzip members are
+    ///   read as one stream).
+    /// - Surrounding whitespace (including a `\r` line ending) is trimmed.
+    /// - Lines whose first non-blank character is `#` are comments and are
+    ///   skipped.
+    /// - Every other line must hold one finite number `>= 0` (Rust float
+    ///   syntax: `0.15`, `1e-3`, `2`). Zero is valid.
+    ///
+    /// `wrap` starts out `false`; see [`Trace::with_wrap`].
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be opened or read ([`LatencyError::TraceOpen`],
+    /// [`LatencyError::TraceRead`], which includes a truncated or corrupt gzip
+    /// stream), a line is empty, not a number, negative, NaN or infinite,
+    /// not UTF-8 or too long ([`LatencyError::TraceLine`]), or the file holds
+    /// no latencies at all ([`LatencyError::TraceEmpty`]). Line errors name the
+    /// file and the 1-based line number.
+    pub fn load(path: impl AsRef<Path>) -> Result<Trace, LatencyError> {
+        let path = path.as_ref();
+        let open_error = |source| LatencyError::TraceOpen {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = File::open(path).map_err(open_error)?;
+        let mut head = Vec::with_capacity(2);
+        (&mut file)
+            .take(2)
+            .read_to_end(&mut head)
+            .map_err(open_error)?;
+        let gzip = head == GZIP_MAGIC;
+        let raw = Cursor::new(head).chain(file);
+        let reader: Box<dyn BufRead> = if gzip {
+            Box::new(BufReader::new(MultiGzDecoder::new(raw)))
+        } else {
+            Box::new(BufReader::new(raw))
+        };
+        Self::parse(path, reader, gzip)
+    }
+
+    /// Builds a trace from values already in memory (`path` is only used in
+    /// messages and output).
+    ///
+    /// # Errors
+    ///
+    /// No values, or a negative, NaN or infinite one
+    /// ([`LatencyError::TraceLine`], with the 1-based index as the line).
+    pub fn from_values(path: impl Into<PathBuf>, values: Vec<f64>) -> Result<Trace, LatencyError> {
+        let path = path.into();
+        if values.is_empty() {
+            return Err(LatencyError::TraceEmpty { path });
+        }
+        if let Some(i) = values.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err(LatencyError::TraceLine {
+                line: i + 1,
+                message: value_problem(values[i], &num(values[i])),
+                path,
+            });
+        }
+        Ok(Trace {
+            path,
+            values,
+            wrap: false,
+        })
+    }
+
+    /// Sets whether requests beyond the end of the trace wrap around to its
+    /// start (request `i` takes `values[i % len]`).
+    #[must_use]
+    pub fn with_wrap(mut self, wrap: bool) -> Trace {
+        self.wrap = wrap;
+        self
+    }
+
+    /// The file the trace was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The latencies, in seconds (never empty).
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// Whether requests beyond the end wrap around to the start.
+    pub fn wrap(&self) -> bool {
+        self.wrap
+    }
+
+    /// The number of latencies (at least 1).
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Always `false`: a trace holds at least one latency.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The mean of the recorded latencies.
+    pub fn mean(&self) -> f64 {
+        self.values.iter().sum::<f64>() / self.values.len().max(1) as f64
+    }
+
+    /// A one-line description such as `trace(lat.txt, 5000 values, wrap)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "trace({}, {} values{})",
+            self.path.display(),
+            self.values.len(),
+            if self.wrap { ", wrap" } else { "" }
+        )
+    }
+
+    fn parse(path: &Path, mut reader: Box<dyn BufRead>, gzip: bool) -> Result<Trace, LatencyError> {
+        let mut values = Vec::new();
+        let mut buf = Vec::new();
+        let mut line = 0usize;
+        loop {
+            buf.clear();
+            line += 1;
+            let read = (&mut reader)
+                .take(MAX_LINE_BYTES + 1)
+                .read_until(b'\n', &mut buf);
+            let n = read.map_err(|source| LatencyError::TraceRead {
+                path: path.to_path_buf(),
+                line,
+                gzip,
+                source,
+            })?;
+            if n == 0 {
+                break;
+            }
+            let line_error = |message: String| LatencyError::TraceLine {
+                path: path.to_path_buf(),
+                line,
+                message,
+            };
+            if buf.len() as u64 > MAX_LINE_BYTES {
+                return Err(line_error(format!(
+                    "line is longer than {MAX_LINE_BYTES} bytes (is this a trace file?), \
+                     found {}",
+                    quote(&String::from_utf8_lossy(&buf))
+                )));
+            }
+            if buf.contains(&0) {
+                return Err(line_error(format!(
+                    "found binary data (a NUL byte), expected one latency in seconds: \
+                     is this a text trace file? found {}",
+                    quote(&String::from_utf8_lossy(&buf))
+                )));
+            }
+            let text = match std::str::from_utf8(&buf) {
+                Ok(text) => text,
+                Err(e) => {
+                    return Err(line_error(format!(
+                        "invalid UTF-8 at byte {} of the line (binary data?), found {}",
+                        e.valid_up_to() + 1,
+                        quote(&String::from_utf8_lossy(&buf))
+                    )));
+                }
+            };
+            let text = text.trim();
+            if text.starts_with('#') {
+                continue;
+            }
+            if text.is_empty() {
+                return Err(line_error(
+                    "empty line, expected one latency in seconds (remove the line, or \
+                     write `# ...` for a comment)"
+                        .to_owned(),
+                ));
+            }
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => values.push(v + 0.0),
+                Ok(v) => return Err(line_error(value_problem(v, text))),
+                Err(_) => {
+                    return Err(line_error(format!(
+                        "expected a latency in seconds (a number such as 0.15), found {}",
+                        quote(text)
+                    )));
+                }
+            }
+        }
+        if values.is_empty() {
+            return Err(LatencyError::TraceEmpty {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Trace {
+            path: path.to_path_buf(),
+            values,
+            wrap: false,
+        })
+    }
+}
+
+/// Describes why a parsed number is not a valid latency.
+fn value_problem(v: f64, text: &str) -> String {
+    if v.is_nan() {
+        format!(
+            "latency must be a finite number >= 0, found NaN ({})",
+            quote(text)
+        )
+    } else if v.is_infinite() {
+        format!(
+            "latency must be a finite number >= 0, found infinity ({})",
+            quote(text)
+        )
+    } else {
+        format!("latency must be >= 0, found {}", quote(text))
+    }
+}
+
+/// Quotes (and shortens) an offending piece of text for a message.
+fn quote(text: &str) -> String {
+    let text = text.trim_end_matches(['\n', '\r']);
+    let mut short: String = text.chars().take(QUOTE_CHARS).collect();
+    if short.len() < text.len() {
+        short.push_str("...");
+    }
+    format!("{short:?}")
+}
+
+/// Serialises as `distribution = "trace"`, `path`, `wrap`, `len`, `mean` and
+/// `description`, but not the values.
+impl Serialize for Trace {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        self.serialize_fields(&mut map)?;
+        map.serialize_entry("description", &self.describe())?;
+        map.end()
+    }
+}
+
+impl Trace {
+    pub(crate) fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        map.serialize_entry("distribution", "trace")?;
+        map.serialize_entry("path", &self.path)?;
+        map.serialize_entry("wrap", &self.wrap)?;
+        map.serialize_entry("len", &self.values.len())?;
+        map.serialize_entry("mean", &self.mean())?;
+        Ok(())
+    }
+}
+
+/// What went wrong while reading, for the `TraceRead` message.
+pub(crate) fn read_hint(gzip: bool, source: &io::Error) -> &'static str {
+    if gzip && source.kind() == io::ErrorKind::UnexpectedEof {
+        "the gzip stream is truncated"
+    } else if gzip {
+        "the gzip stream is corrupt"
+    } else {
+        "read error"
+    }
+}

@@ -1,0 +1,227 @@
+//! Scenario files: TOML descriptions of one experiment, loaded into a
+//! validated [`Scenario`].
+//!
+//! ```toml
+//! # scenarios/blog.toml: the blog's experiment
+//! name = "blog"          # default: the file stem
+//! seed = 1               # default: 1
+//! requests = 100_000     # required, 0 ..= 1_000_000_000
+//! concurrency = 500      # required, >= 1
+//! strategies = ["batching", "semaphore_in_task", "gated_spawn_callback", "gated_spawn"]
+//!                        # default: all four; aliases semaphore1..3 and `.py` names work
+//!
+//! [latency]              # required
+//! distribution = "uniform"
+//! low = 0.1
+//! high = 0.2
+//!
+//! [model]                # optional
+//! python = "3.12"        # memory profile: "3.11", "3.12" (default) or "3.13"
+//! cpu = "none"           # per-operation CPU cost: only "none" exists for now
+//! ```
+//!
+//! Latency distributions (all parameters finite; latencies in seconds):
+//!
+//! | `distribution` | parameters |
+//! |---|---|
+//! | `constant` | `value >= 0` |
+//! | `uniform` | `0 <= low <= high` |
+//! | `normal` | `mean >= 0`, `std_dev >= 0` (truncated at 0 by redrawing) |
+//! | `lognormal` | `mu`, `sigma >= 0`; or `median > 0`, `p99 >= median` |
+//! | `exponential` | `mean > 0`, or `rate > 0` |
+//! | `gamma` | `shape > 0`, `scale > 0` |
+//! | `weibull` | `scale > 0`, `shape > 0` |
+//! | `pareto` | `scale > 0`, `shape > 0` |
+//! | `mixture` | `[[latency.components]]` tables, each a `weight > 0` plus a distribution; weights are normalised by their sum |
+//! | `trace` | `path` (relative to the scenario file's directory), optional `wrap = false` |
+//!
+//! Every error is a [`ScenarioError`] naming the file, line, column and key,
+//! what was expected, what was found, and how to fix it.
+
+mod error;
+mod latency_table;
+mod reader;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Serialize, Serializer};
+
+use crate::latency::LatencySource;
+use crate::strategy::kind::StrategyKind;
+
+pub use error::{Diagnostic, ErrorKind, Position, ScenarioError};
+
+/// The largest accepted `requests`.
+pub const MAX_REQUESTS: u64 = 1_000_000_000;
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scenario {
+    /// The scenario's name (default: the file stem).
+    pub name: String,
+    /// The scenario file.
+    pub path: PathBuf,
+    /// The seed of the latency streams.
+    pub seed: u64,
+    /// How many requests to simulate (at most [`MAX_REQUESTS`]).
+    pub requests: u64,
+    /// The concurrency limit (at least 1).
+    pub concurrency: u64,
+    /// The strategies to simulate: non-empty, no duplicates, in file order.
+    pub strategies: Vec<StrategyKind>,
+    /// Where request latencies come from.
+    pub latency: LatencySource,
+    /// The interpreter model.
+    pub model: Model,
+}
+
+/// The modelled interpreter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Model {
+    /// The memory profile.
+    pub python: PythonVersion,
+    /// The per-operation CPU cost profile.
+    pub cpu: CpuModel,
+}
+
+impl Default for Model {
+    fn default() -> Model {
+        Model {
+            python: PythonVersion::V3_12,
+            cpu: CpuModel::None,
+        }
+    }
+}
+
+/// A CPython version whose memory profile the engine models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PythonVersion {
+    /// CPython 3.11.
+    V3_11,
+    /// CPython 3.12 (the default).
+    V3_12,
+    /// CPython 3.13.
+    V3_13,
+}
+
+impl PythonVersion {
+    /// Every supported version, oldest first.
+    pub const ALL: [PythonVersion; 3] = [
+        PythonVersion::V3_11,
+        PythonVersion::V3_12,
+        PythonVersion::V3_13,
+    ];
+
+    /// `"3.11"`, `"3.12"` or `"3.13"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PythonVersion::V3_11 => "3.11",
+            PythonVersion::V3_12 => "3.12",
+            PythonVersion::V3_13 => "3.13",
+        }
+    }
+
+    /// Parses `"3.11"`, `"3.12"` or `"3.13"`.
+    pub fn parse(text: &str) -> Option<PythonVersion> {
+        PythonVersion::ALL.into_iter().find(|v| v.as_str() == text)
+    }
+}
+
+/// Serialises as [`PythonVersion::as_str`].
+impl Serialize for PythonVersion {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A per-operation CPU cost profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CpuModel {
+    /// Operations take no simulated CPU time.
+    None,
+}
+
+impl CpuModel {
+    /// `"none"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CpuModel::None => "none",
+        }
+    }
+
+    /// Parses `"none"`.
+    pub fn parse(text: &str) -> Option<CpuModel> {
+        (text == "none").then_some(CpuModel::None)
+    }
+}
+
+/// Serialises as [`CpuModel::as_str`].
+impl Serialize for CpuModel {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// `(name, parameters)` of every `distribution` a scenario's `[latency]`
+/// table accepts, e.g. `("uniform", "low, high")`, in documentation order
+/// (for listings such as `bpsim list`).
+pub fn distributions() -> Vec<(&'static str, &'static str)> {
+    latency_table::distributions()
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file. A trace file is loaded too (its
+    /// `path` is relative to the scenario file's directory).
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read or is not UTF-8, or any problem
+    /// [`Scenario::from_str`] reports.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| {
+            ScenarioError::from(Diagnostic {
+                file: path.to_path_buf(),
+                position: None,
+                key: String::new(),
+                kind: ErrorKind::Read,
+                message: format!("cannot read scenario file: {e}"),
+                help: "check the path, and that the file exists and is readable".to_owned(),
+            })
+        })?;
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let valid = e.utf8_error().valid_up_to();
+                let bytes = e.as_bytes();
+                // `valid_up_to` is the length of the valid prefix.
+                let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or("");
+                return Err(ScenarioError::from(Diagnostic {
+                    file: path.to_path_buf(),
+                    position: Some(Position::from_offset(prefix, valid)),
+                    key: String::new(),
+                    kind: ErrorKind::Read,
+                    message: "the file is not valid UTF-8 text".to_owned(),
+                    help: "scenario files are UTF-8 TOML; re-save the file as UTF-8".to_owned(),
+                }));
+            }
+        };
+        Scenario::from_str(&text, path)
+    }
+
+    /// Validates scenario text; `path` names the file in errors, is the base
+    /// for a relative trace `path`, and gives the default `name`.
+    ///
+    /// # Errors
+    ///
+    /// The first problem in the file (by position): TOML syntax, unknown
+    /// keys, wrong types, missing keys, out-of-range values, unknown
+    /// distributions, strategies or Python versions, and unusable trace files.
+    pub fn from_str(text: &str, path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        validate::scenario(text, path.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,647 @@
+//! The `[latency]` table: a distribution (possibly a mixture) or a trace.
+
+use std::path::Path;
+
+use toml::de::DeValue;
+
+use super::error::{ErrorKind, suggest};
+use super::reader::{Field, Reader, Span, Table};
+use super::validate::misplaced_top_level_key;
+use crate::latency::{Distribution, LatencyError, LatencySource, MAX_MIXTURE_DEPTH, Trace};
+
+/// `ln(p99 / median) / z(0.99)`: the 99th percentile of the standard normal.
+const Z_99: f64 = 2.326_347_874_040_840_8;
+
+/// Every `distribution` name, in the order they are listed in messages.
+const DISTRIBUTIONS: [&str; 10] = [
+    "constant",
+    "uniform",
+    "normal",
+    "lognormal",
+    "exponential",
+    "gamma",
+    "weibull",
+    "pareto",
+    "mixture",
+    "trace",
+];
+
+/// The keys each distribution accepts besides `distribution`.
+fn parameters(distribution: &str) -> &'static [&'static str] {
+    match distribution {
+        "constant" => &["value"],
+        "uniform" => &["low", "high"],
+        "normal" => &["mean", "std_dev"],
+        "lognormal" => &["mu", "sigma", "median", "p99"],
+        "exponential" => &["mean", "rate"],
+        "gamma" => &["shape", "scale"],
+        "weibull" | "pareto" => &["scale", "shape"],
+        "mixture" => &["components"],
+        "trace" => &["path", "wrap"],
+        _ => &[],
+    }
+}
+
+/// How a distribution's parameters are written in help texts.
+fn signature(distribution: &str) -> &'static str {
+    match distribution {
+        "constant" => "value",
+        "uniform" => "low, high",
+        "normal" => "mean, std_dev",
+        "lognormal" => "mu, sigma (or median, p99)",
+        "exponential" => "mean (or rate)",
+        "gamma" => "shape, scale",
+        "weibull" | "pareto" => "scale, shape",
+        "mixture" => "components",
+        "trace" => "path, wrap",
+        _ => "",
+    }
+}
+
+/// `(name, parameters)` of every distribution, e.g. `("uniform", "low, high")`.
+pub(super) fn distributions() -> Vec<(&'static str, &'static str)> {
+    DISTRIBUTIONS.iter().map(|d| (*d, signature(d))).collect()
+}
+
+/// Whether `key` is a parameter of some distribution.
+pub(super) fn is_latency_key(key: &str) -> bool {
+    key == "distribution" || DISTRIBUTIONS.iter().any(|d| parameters(d).contains(&key))
+}
+
+/// An example value for a parameter, for help texts.
+fn example(key: &str) -> &'static str {
+    match key {
+        "value" | "mean" | "median" | "scale" => "0.15",
+        "low" => "0.1",
+        "high" => "0.2",
+        "std_dev" => "0.05",
+        "mu" => "-2.0",
+        "sigma" => "0.5",
+        "p99" => "0.5",
+        "rate" => "10.0",
+        "shape" => "2.0",
+        "weight" => "1.0",
+        _ => "1.0",
+    }
+}
+
+/// The constraint on a parameter.
+#[derive(Clone, Copy, Debug)]
+enum Rule {
+    Finite,
+    NonNegative,
+    Positive,
+}
+
+/// Reads `[latency]`; records errors and returns `None` if it is invalid.
+pub(super) fn read(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    base: &Path,
+) -> Option<LatencySource> {
+    let distribution = read_distribution(reader, table, 0, &[])?;
+    match distribution {
+        Parsed::Distribution(d) => Some(LatencySource::Distribution(d)),
+        Parsed::Trace => read_trace(reader, table, base),
+    }
+}
+
+/// A parsed distribution table.
+enum Parsed {
+    Distribution(Distribution),
+    /// `distribution = "trace"`; read by [`read_trace`].
+    Trace,
+}
+
+fn distribution_list() -> String {
+    DISTRIBUTIONS
+        .iter()
+        .map(|d| format!("{d}({})", signature(d)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads a distribution table: `[latency]` (`depth == 0`) or a mixture
+/// component (`extra` holds `weight`).
+fn read_distribution(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    depth: usize,
+    extra: &[&str],
+) -> Option<Parsed> {
+    if let Some(value) = table.get("distribution")
+        && !matches!(value.get_ref(), DeValue::String(_))
+    {
+        let help = format!(
+            "name the distribution in double quotes, e.g. `distribution = \"uniform\"`; \
+             valid: {}",
+            distribution_list()
+        );
+        reader.wrong_type(table, "distribution", value, "a string", help);
+        return None;
+    }
+    let name = match reader.string(table, "distribution", "distribution = \"uniform\"") {
+        Field::Absent => {
+            reader.missing(
+                table,
+                "distribution",
+                format!(
+                    "add e.g. `distribution = \"uniform\"` with `low` and `high`; the \
+                     distributions are {}",
+                    distribution_list()
+                ),
+            );
+            // Still report unknown keys that are not parameters of anything.
+            let mut allowed: Vec<&str> = extra.to_vec();
+            allowed.extend(
+                DISTRIBUTIONS
+                    .iter()
+                    .flat_map(|d| parameters(d).iter().copied()),
+            );
+            reader.check_keys(table, &allowed, &|key| {
+                misplaced_top_level_key(key, &table.name())
+            });
+            return None;
+        }
+        Field::Invalid => return None,
+        Field::Present(name, span) => {
+            if !DISTRIBUTIONS.contains(&name.as_str()) {
+                let help = match suggest(&name, DISTRIBUTIONS) {
+                    Some(close) => {
+                        format!("did you mean `{close}`? valid: {}", distribution_list())
+                    }
+                    None => format!("valid: {}", distribution_list()),
+                };
+                reader.error(
+                    &span,
+                    table.key("distribution"),
+                    ErrorKind::InvalidValue,
+                    format!("unknown distribution {name:?}"),
+                    help,
+                );
+                return None;
+            }
+            if name == "trace" && depth > 0 {
+                reader.error(
+                    &span,
+                    table.key("distribution"),
+                    ErrorKind::InvalidValue,
+                    "a trace cannot be a mixture component",
+                    "use `distribution = \"trace\"` directly in [latency], or give this \
+                     component a parametric distribution",
+                );
+                return None;
+            }
+            if name == "mixture" && depth >= MAX_MIXTURE_DEPTH {
+                reader.error(
+                    &span,
+                    table.key("distribution"),
+                    ErrorKind::InvalidValue,
+                    format!("mixtures may be nested at most {MAX_MIXTURE_DEPTH} deep"),
+                    "flatten the nested mixtures into one list of components",
+                );
+                return None;
+            }
+            name
+        }
+    };
+    let name = name.as_str();
+    let mut allowed = vec!["distribution"];
+    allowed.extend_from_slice(extra);
+    allowed.extend_from_slice(parameters(name));
+    let table_name = table.name();
+    reader.check_keys(table, &allowed, &|key| {
+        if let Some(hint) = misplaced_top_level_key(key, &table_name) {
+            return Some(hint);
+        }
+        let owner = DISTRIBUTIONS
+            .iter()
+            .find(|d| parameters(d).contains(&key))?;
+        let close = suggest(key, parameters(name).iter().copied())
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default();
+        Some(format!(
+            "{close}`{key}` is a parameter of {owner}, not of {name}; {name} takes {}",
+            signature(name)
+        ))
+    });
+
+    let mut p = Params {
+        reader,
+        table,
+        distribution: name,
+    };
+    let distribution = match name {
+        "constant" => Distribution::Constant {
+            value: p.required("value", Rule::NonNegative)?,
+        },
+        "uniform" => {
+            let low = p.required("low", Rule::NonNegative);
+            let high = p.required_spanned("high", Rule::NonNegative);
+            let (low, (high, high_span)) = (low?, high?);
+            if low > high {
+                p.reader.error(
+                    &high_span,
+                    table.key("high"),
+                    ErrorKind::InvalidValue,
+                    format!("must be >= {} ({low}), found {high}", table.key("low")),
+                    "swap low and high, or make them equal for a constant latency",
+                );
+                return None;
+            }
+            Distribution::Uniform { low, high }
+        }
+        "normal" => {
+            let mean = p.required_with("mean", Rule::NonNegative, NORMAL_MEAN_HELP);
+            let std_dev = p.required("std_dev", Rule::NonNegative);
+            Distribution::Normal {
+                mean: mean?,
+                std_dev: std_dev?,
+            }
+        }
+        "lognormal" => p.lognormal()?,
+        "exponential" => p.exponential()?,
+        "gamma" => {
+            let shape = p.required("shape", Rule::Positive);
+            let scale = p.required("scale", Rule::Positive);
+            Distribution::Gamma {
+                shape: shape?,
+                scale: scale?,
+            }
+        }
+        "weibull" => {
+            let scale = p.required("scale", Rule::Positive);
+            let shape = p.required("shape", Rule::Positive);
+            Distribution::Weibull {
+                scale: scale?,
+                shape: shape?,
+            }
+        }
+        "pareto" => {
+            let scale = p.required("scale", Rule::Positive);
+            let shape = p.required("shape", Rule::Positive);
+            Distribution::Pareto {
+                scale: scale?,
+                shape: shape?,
+            }
+        }
+        "mixture" => read_mixture(reader, table, depth)?,
+        _ => return Some(Parsed::Trace),
+    };
+    // Backstop: the checks above should make this impossible to fail.
+    if let Err(e) = distribution.validate() {
+        reader.error(
+            &table.span,
+            table.key("distribution"),
+            ErrorKind::InvalidValue,
+            format!("invalid {name} distribution: {e}"),
+            format!("check the parameters: {name} takes {}", signature(name)),
+        );
+        return None;
+    }
+    Some(Parsed::Distribution(distribution))
+}
+
+const NORMAL_MEAN_HELP: &str = "the normal is truncated at 0 by redrawing negative samples, so \
+     its mean must be >= 0; for latencies near zero use a lognormal, gamma or exponential";
+
+/// Reads the parameters of one distribution table.
+struct Params<'r, 'a, 't, 'i> {
+    reader: &'r mut Reader<'a>,
+    table: &'r Table<'t, 'i>,
+    distribution: &'r str,
+}
+
+impl Params<'_, '_, '_, '_> {
+    fn required(&mut self, key: &str, rule: Rule) -> Option<f64> {
+        self.required_spanned(key, rule).map(|(x, _)| x)
+    }
+
+    fn required_with(&mut self, key: &str, rule: Rule, help: &str) -> Option<f64> {
+        match self.optional(key, rule, help) {
+            Field::Present(x, _) => Some(x),
+            Field::Absent => {
+                self.missing(key);
+                None
+            }
+            Field::Invalid => None,
+        }
+    }
+
+    fn required_spanned(&mut self, key: &str, rule: Rule) -> Option<(f64, Span)> {
+        match self.optional(key, rule, "") {
+            Field::Present(x, span) => Some((x, span)),
+            Field::Absent => {
+                self.missing(key);
+                None
+            }
+            Field::Invalid => None,
+        }
+    }
+
+    fn missing(&mut self, key: &str) {
+        let name = self.distribution;
+        let help = format!(
+            "add e.g. `{key} = {}`; {name} takes {}",
+            example(key),
+            signature(name)
+        );
+        self.reader.missing(self.table, key, help);
+    }
+
+    /// A number obeying `rule`; `help` overrides the default range help.
+    fn optional(&mut self, key: &str, rule: Rule, help: &str) -> Field<f64> {
+        let example = format!("{key} = {}", example(key));
+        let (x, span) = match self.reader.number(self.table, key, &example) {
+            Field::Present(x, span) => (x, span),
+            Field::Absent => return Field::Absent,
+            Field::Invalid => return Field::Invalid,
+        };
+        let bad = match rule {
+            Rule::Finite => None,
+            Rule::NonNegative => (x < 0.0).then_some(">= 0"),
+            Rule::Positive => (x <= 0.0).then_some("> 0"),
+        };
+        if let Some(expected) = bad {
+            let help = if help.is_empty() {
+                let zero = if matches!(rule, Rule::NonNegative) {
+                    " (zero is allowed)"
+                } else {
+                    ""
+                };
+                format!("use a value {expected}{zero}, e.g. `{example}` (latencies are in seconds)")
+            } else {
+                help.to_owned()
+            };
+            let found = self.reader.snippet(&span);
+            self.reader.error(
+                &span,
+                self.table.key(key),
+                ErrorKind::InvalidValue,
+                format!("must be {expected}, found {found}"),
+                help,
+            );
+            return Field::Invalid;
+        }
+        Field::Present(x, span)
+    }
+
+    /// `mu, sigma` or `median, p99`.
+    fn lognormal(&mut self) -> Option<Distribution> {
+        let table = self.table;
+        let by_mu = table.has("mu") || table.has("sigma");
+        let by_median = table.has("median") || table.has("p99");
+        if by_mu && by_median {
+            let key = ["median", "p99"].into_iter().find(|k| table.has(k))?;
+            let span = table.get(key)?.span();
+            self.reader.error(
+                &span,
+                table.key(key),
+                ErrorKind::InvalidValue,
+                "give either `mu` and `sigma`, or `median` and `p99`, not both",
+                "remove one pair (median and p99 are converted to mu = ln(median), \
+                 sigma = (ln(p99) - mu) / 2.3263478740408408)",
+            );
+            return None;
+        }
+        if by_median {
+            let median = self.required_spanned("median", Rule::Positive);
+            let p99 = self.required_spanned("p99", Rule::Positive);
+            let ((median, _), (p99, p99_span)) = (median?, p99?);
+            if p99 < median {
+                self.reader.error(
+                    &p99_span,
+                    table.key("p99"),
+                    ErrorKind::InvalidValue,
+                    format!("must be >= {} ({median}), found {p99}", table.key("median")),
+                    "the 99th percentile cannot be below the median: swap them?",
+                );
+                return None;
+            }
+            let mu = median.ln();
+            let sigma = (p99.ln() - mu) / Z_99;
+            return Some(Distribution::LogNormal { mu, sigma });
+        }
+        let mu = self.required("mu", Rule::Finite);
+        let sigma = self.required("sigma", Rule::NonNegative);
+        Some(Distribution::LogNormal {
+            mu: mu?,
+            sigma: sigma?,
+        })
+    }
+
+    /// `mean` or `rate`.
+    fn exponential(&mut self) -> Option<Distribution> {
+        let table = self.table;
+        match (table.has("mean"), table.has("rate")) {
+            (true, true) => {
+                let span = table.get("rate")?.span();
+                self.reader.error(
+                    &span,
+                    table.key("rate"),
+                    ErrorKind::InvalidValue,
+                    "give either `mean` or `rate`, not both",
+                    "remove one of them (mean = 1 / rate)",
+                );
+                None
+            }
+            (false, true) => {
+                let (rate, span) = self.required_spanned("rate", Rule::Positive)?;
+                let mean = 1.0 / rate;
+                if !mean.is_finite() {
+                    self.reader.error(
+                        &span,
+                        table.key("rate"),
+                        ErrorKind::InvalidValue,
+                        format!("is too small: the mean 1 / rate is infinite, found {rate}"),
+                        "use a larger rate (requests per second), e.g. `rate = 10.0`",
+                    );
+                    return None;
+                }
+                Some(Distribution::Exponential { mean })
+            }
+            _ => Some(Distribution::Exponential {
+                mean: self.required("mean", Rule::Positive)?,
+            }),
+        }
+    }
+}
+
+const COMPONENTS_HELP: &str = "write one [[latency.components]] table per component, e.g.\n\
+     [[latency.components]]\nweight = 0.9\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2";
+
+/// `components`: an array of tables, each a weight plus a distribution.
+fn read_mixture(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    depth: usize,
+) -> Option<Distribution> {
+    let (items, span) = match reader.array(table, "components", COMPONENTS_HELP) {
+        Field::Present(items, span) => (items, span),
+        Field::Absent => {
+            reader.missing(table, "components", COMPONENTS_HELP);
+            return None;
+        }
+        Field::Invalid => return None,
+    };
+    if items.is_empty() {
+        reader.error(
+            &span,
+            table.key("components"),
+            ErrorKind::InvalidValue,
+            "a mixture needs at least one component, found none",
+            COMPONENTS_HELP,
+        );
+        return None;
+    }
+    let mut components = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (index, item) in items.iter().enumerate() {
+        let path = format!("{}[{index}]", table.key("components"));
+        let DeValue::Table(map) = item.get_ref() else {
+            let found = reader.found(item);
+            reader.error(
+                &item.span(),
+                path,
+                ErrorKind::WrongType,
+                format!("expected a component table, found {found}"),
+                COMPONENTS_HELP,
+            );
+            ok = false;
+            continue;
+        };
+        let component = Table {
+            map,
+            span: item.span(),
+            path,
+        };
+        let weight = match reader.number(&component, "weight", "weight = 1.0") {
+            Field::Present(w, span) if w <= 0.0 => {
+                let found = reader.snippet(&span);
+                reader.error(
+                    &span,
+                    component.key("weight"),
+                    ErrorKind::InvalidValue,
+                    format!("must be > 0, found {found}"),
+                    "give every component a positive weight (weights are normalised by \
+                     their sum); remove a component instead of giving it weight 0",
+                );
+                None
+            }
+            Field::Present(w, _) => Some(w),
+            Field::Absent => {
+                reader.missing(
+                    &component,
+                    "weight",
+                    "add e.g. `weight = 1.0` (weights are normalised by their sum)",
+                );
+                None
+            }
+            Field::Invalid => None,
+        };
+        let distribution = read_distribution(reader, &component, depth + 1, &["weight"]);
+        match (weight, distribution) {
+            (Some(w), Some(Parsed::Distribution(d))) => components.push((w, d)),
+            _ => ok = false,
+        }
+    }
+    if !ok {
+        return None;
+    }
+    match Distribution::mixture(components) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            reader.error(
+                &span,
+                table.key("components"),
+                ErrorKind::InvalidValue,
+                format!("invalid mixture: {e}"),
+                "use moderate positive weights (they are normalised by their sum)",
+            );
+            None
+        }
+    }
+}
+
+/// `distribution = "trace"`: `path` and `wrap`; loads the file.
+fn read_trace(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    base: &Path,
+) -> Option<LatencySource> {
+    let wrap = match reader.boolean(table, "wrap") {
+        Field::Present(wrap, _) => Some(wrap),
+        Field::Absent => Some(false),
+        Field::Invalid => None,
+    };
+    let (path, span) = match reader.string(table, "path", "path = \"traces/latency.txt\"") {
+        Field::Present(path, span) => (path, span),
+        Field::Absent => {
+            reader.missing(
+                table,
+                "path",
+                "add e.g. `path = \"traces/latency.txt\"` (relative to the scenario file's \
+                 directory; one latency in seconds per line, optionally gzip-compressed)",
+            );
+            return None;
+        }
+        Field::Invalid => return None,
+    };
+    if path.trim().is_empty() {
+        reader.error(
+            &span,
+            table.key("path"),
+            ErrorKind::InvalidValue,
+            "must not be empty",
+            "give the trace file, e.g. `path = \"traces/latency.txt\"`",
+        );
+        return None;
+    }
+    let wrap = wrap?;
+    // Don't read files for a scenario that is already invalid.
+    if reader.has_errors() {
+        return None;
+    }
+    let full = base.join(&path);
+    match Trace::load(&full) {
+        Ok(trace) => Some(LatencySource::Trace(trace.with_wrap(wrap))),
+        Err(e) => {
+            let help = trace_help(&e, base);
+            reader.error(
+                &span,
+                table.key("path"),
+                ErrorKind::Trace,
+                e.to_string(),
+                help,
+            );
+            None
+        }
+    }
+}
+
+fn trace_help(error: &LatencyError, base: &Path) -> String {
+    let dir = if base.as_os_str().is_empty() {
+        ".".to_owned()
+    } else {
+        base.display().to_string()
+    };
+    match error {
+        LatencyError::TraceOpen { .. } => format!(
+            "the path is relative to the scenario file's directory ({dir}); check that the \
+             file exists and is readable"
+        ),
+        LatencyError::TraceLine { line, .. } => format!(
+            "fix or remove line {line} of the trace: one latency in seconds per line, \
+             lines starting with `#` are comments"
+        ),
+        LatencyError::TraceRead { gzip: true, .. } => {
+            "the file starts with the gzip magic bytes but does not decompress: \
+             re-create it with `gzip`, or store it uncompressed"
+                .to_owned()
+        }
+        LatencyError::TraceEmpty { .. } => {
+            "add one latency in seconds per line (lines starting with `#` are comments)".to_owned()
+        }
+        _ => "check the trace file: one latency in seconds per line".to_owned(),
+    }
+}

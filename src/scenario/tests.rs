@@ -1,0 +1,1053 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::latency::{Distribution, Trace};
+
+const FILE: &str = "scenarios/bad.toml";
+
+const HEAD: &str = "requests = 1000\nconcurrency = 10\n";
+
+fn uniform_latency() -> &'static str {
+    "[latency]\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2\n"
+}
+
+fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::from_str(text, FILE)
+}
+
+/// One malformed scenario and what its error must say.
+struct Case {
+    text: String,
+    key: &'static str,
+    line: usize,
+    kind: ErrorKind,
+    message: &'static str,
+    help: &'static str,
+}
+
+fn case(
+    text: impl Into<String>,
+    key: &'static str,
+    line: usize,
+    kind: ErrorKind,
+    message: &'static str,
+    help: &'static str,
+) -> Case {
+    Case {
+        text: text.into(),
+        key,
+        line,
+        kind,
+        message,
+        help,
+    }
+}
+
+fn with_latency(body: &str) -> String {
+    format!("{HEAD}[latency]\n{body}")
+}
+
+fn malformed_cases() -> Vec<Case> {
+    use ErrorKind::*;
+    let u = uniform_latency();
+    vec![
+        // 1-2: TOML syntax.
+        case(
+            format!("requests = 1000\nname = \"blog\n{u}"),
+            "name",
+            2,
+            Syntax,
+            "invalid TOML",
+            "close the string",
+        ),
+        case(
+            format!("name = blog\n{HEAD}{u}"),
+            "name",
+            1,
+            Syntax,
+            "invalid TOML",
+            "double quotes",
+        ),
+        case(
+            format!("{HEAD}requests = 5\n{u}"),
+            "requests",
+            3,
+            Syntax,
+            "duplicate",
+            "only once",
+        ),
+        case(
+            format!("{HEAD}{u}[latency]\n"),
+            "latency",
+            7,
+            Syntax,
+            "invalid TOML",
+            "once",
+        ),
+        case(
+            format!("{HEAD}[latency\ndistribution = \"uniform\"\n"),
+            "latency",
+            3,
+            Syntax,
+            "unclosed table",
+            "close the header",
+        ),
+        case(
+            format!("{HEAD}strategies = [\"batching\" \"gated_spawn\"]\n{u}"),
+            "strategies",
+            3,
+            Syntax,
+            "comma",
+            "commas",
+        ),
+        case(
+            format!("requests =\nconcurrency = 1\n{u}"),
+            "requests",
+            1,
+            Syntax,
+            "missing value",
+            "give `requests` a value",
+        ),
+        case(
+            format!("requests = 100 000\nconcurrency = 1\n{u}"),
+            "requests",
+            1,
+            Syntax,
+            "invalid TOML",
+            "`requests = 100_000`",
+        ),
+        case(
+            format!("{HEAD}{u}[model]\npython = 3.12.1\n"),
+            "model.python",
+            8,
+            Syntax,
+            "invalid float",
+            "`python = \"3.12.1\"`",
+        ),
+        // Unknown keys, with suggestions.
+        case(
+            format!("requests = 1000\nconcurency = 10\n{u}"),
+            "concurency",
+            2,
+            UnknownKey,
+            "unknown key `concurency`",
+            "did you mean `concurrency`?",
+        ),
+        case(
+            format!("{HEAD}strategy = [\"batching\"]\n{u}"),
+            "strategy",
+            3,
+            UnknownKey,
+            "unknown key",
+            "did you mean `strategies`?",
+        ),
+        case(
+            format!("{HEAD}[latency]\ndistribution = \"uniform\"\nlow = 0.1\nhihg = 0.2\n"),
+            "latency.hihg",
+            6,
+            UnknownKey,
+            "unknown key `hihg` in [latency]",
+            "did you mean `high`?",
+        ),
+        case(
+            format!("{HEAD}{u}[model]\npyton = \"3.12\"\n"),
+            "model.pyton",
+            8,
+            UnknownKey,
+            "unknown key",
+            "did you mean `python`?",
+        ),
+        case(
+            with_latency("distribution = \"normal\"\nmean = 0.1\nlow = 0.05\n"),
+            "latency.low",
+            6,
+            UnknownKey,
+            "unknown key `low`",
+            "parameter of uniform",
+        ),
+        case(
+            format!("{HEAD}{u}[model]\nseed = 5\n"),
+            "model.seed",
+            8,
+            UnknownKey,
+            "unknown key `seed` in [model]",
+            "top-level key",
+        ),
+        case(
+            format!("{HEAD}low = 0.1\n{u}"),
+            "low",
+            3,
+            UnknownKey,
+            "unknown key `low`",
+            "[latency] table",
+        ),
+        // Wrong types.
+        case(
+            format!("requests = 1000\nconcurrency = \"500\"\n{u}"),
+            "concurrency",
+            2,
+            WrongType,
+            "expected an integer, found string \"500\"",
+            "remove the quotes: `concurrency = 500`",
+        ),
+        case(
+            format!("requests = 1e5\nconcurrency = 5\n{u}"),
+            "requests",
+            1,
+            WrongType,
+            "expected an integer, found float 1e5",
+            "`requests = 100_000`",
+        ),
+        case(
+            format!("requests = 1000.5\nconcurrency = 5\n{u}"),
+            "requests",
+            1,
+            WrongType,
+            "expected an integer",
+            "whole number",
+        ),
+        case(
+            format!("{HEAD}strategies = \"batching\"\n{u}"),
+            "strategies",
+            3,
+            WrongType,
+            "expected an array, found string",
+            "strategies = [\"batching\"",
+        ),
+        case(
+            format!("{HEAD}latency = \"uniform\"\n"),
+            "latency",
+            3,
+            WrongType,
+            "expected a table",
+            "[latency]",
+        ),
+        case(
+            format!("{HEAD}{u}[model]\npython = 3.12\n"),
+            "model.python",
+            8,
+            WrongType,
+            "expected a string, found float 3.12",
+            "`python = \"3.12\"`",
+        ),
+        case(
+            with_latency("distribution = \"uniform\"\nlow = \"0.1\"\nhigh = 0.2\n"),
+            "latency.low",
+            5,
+            WrongType,
+            "expected a number",
+            "remove the quotes: `low = 0.1`",
+        ),
+        case(
+            with_latency("distribution = 5\n"),
+            "latency.distribution",
+            4,
+            WrongType,
+            "expected a string, found integer 5",
+            "`distribution = \"uniform\"`; valid: constant(value)",
+        ),
+        case(
+            with_latency("distribution = \"trace\"\npath = \"t.txt\"\nwrap = \"true\"\n"),
+            "latency.wrap",
+            6,
+            WrongType,
+            "expected a boolean",
+            "remove the quotes: `wrap = true`",
+        ),
+        case(
+            format!("{HEAD}strategies = [\"batching\", 3]\n{u}"),
+            "strategies[1]",
+            3,
+            WrongType,
+            "expected a strategy name",
+            "double quotes",
+        ),
+        // Missing keys.
+        case(
+            format!("concurrency = 10\n{u}"),
+            "requests",
+            1,
+            MissingKey,
+            "missing required key `requests`",
+            "requests = 100_000",
+        ),
+        case(
+            format!("requests = 10\n{u}"),
+            "concurrency",
+            1,
+            MissingKey,
+            "missing required key `concurrency`",
+            "concurrency = 500",
+        ),
+        case(
+            HEAD.to_owned(),
+            "latency",
+            1,
+            MissingKey,
+            "missing required key `latency`",
+            "[latency]",
+        ),
+        case(
+            with_latency("low = 0.1\nhigh = 0.2\n"),
+            "latency.distribution",
+            3,
+            MissingKey,
+            "missing required key `distribution` in [latency]",
+            "distribution = \"uniform\"",
+        ),
+        case(
+            with_latency("distribution = \"uniform\"\nlow = 0.1\n"),
+            "latency.high",
+            3,
+            MissingKey,
+            "missing required key `high`",
+            "high = 0.2",
+        ),
+        // Out-of-range values.
+        case(
+            format!("requests = 1000\nconcurrency = 0\n{u}"),
+            "concurrency",
+            2,
+            InvalidValue,
+            "must be >= 1, found 0",
+            "at least 1",
+        ),
+        case(
+            format!("requests = -5\nconcurrency = 1\n{u}"),
+            "requests",
+            1,
+            InvalidValue,
+            "must be >= 0, found -5",
+            "non-negative",
+        ),
+        case(
+            format!("requests = 2_000_000_000\nconcurrency = 1\n{u}"),
+            "requests",
+            1,
+            InvalidValue,
+            "must be at most 1_000_000_000",
+            "smaller",
+        ),
+        case(
+            format!("seed = -1\n{HEAD}{u}"),
+            "seed",
+            1,
+            InvalidValue,
+            "must be >= 0",
+            "seed = 1",
+        ),
+        case(
+            format!("name = \"\"\n{HEAD}{u}"),
+            "name",
+            1,
+            InvalidValue,
+            "must not be empty",
+            "file name",
+        ),
+        case(
+            with_latency("distribution = \"uniform\"\nlow = -0.1\nhigh = 0.2\n"),
+            "latency.low",
+            5,
+            InvalidValue,
+            "must be >= 0, found -0.1",
+            "zero is allowed",
+        ),
+        case(
+            with_latency("distribution = \"uniform\"\nlow = 0.1\nhigh = nan\n"),
+            "latency.high",
+            6,
+            InvalidValue,
+            "must be a finite number, found float nan",
+            "finite",
+        ),
+        case(
+            with_latency("distribution = \"constant\"\nvalue = -inf\n"),
+            "latency.value",
+            5,
+            InvalidValue,
+            "must be a finite number, found float -inf",
+            "finite",
+        ),
+        case(
+            with_latency("distribution = \"uniform\"\nlow = 0.2\nhigh = 0.1\n"),
+            "latency.high",
+            6,
+            InvalidValue,
+            "must be >= latency.low (0.2), found 0.1",
+            "swap low and high",
+        ),
+        case(
+            with_latency("distribution = \"normal\"\nmean = -0.1\nstd_dev = 0.1\n"),
+            "latency.mean",
+            5,
+            InvalidValue,
+            "must be >= 0",
+            "truncated at 0",
+        ),
+        case(
+            with_latency("distribution = \"exponential\"\nmean = 0\n"),
+            "latency.mean",
+            5,
+            InvalidValue,
+            "must be > 0, found 0",
+            "> 0",
+        ),
+        case(
+            with_latency("distribution = \"exponential\"\nmean = 0.1\nrate = 10\n"),
+            "latency.rate",
+            6,
+            InvalidValue,
+            "either `mean` or `rate`",
+            "1 / rate",
+        ),
+        case(
+            with_latency("distribution = \"lognormal\"\nmu = -2\nsigma = 0.5\nmedian = 0.1\n"),
+            "latency.median",
+            7,
+            InvalidValue,
+            "not both",
+            "remove one pair",
+        ),
+        case(
+            with_latency("distribution = \"lognormal\"\nmedian = 0.2\np99 = 0.1\n"),
+            "latency.p99",
+            6,
+            InvalidValue,
+            "must be >= latency.median (0.2)",
+            "swap",
+        ),
+        case(
+            with_latency("distribution = \"gamma\"\nshape = 0\nscale = 1\n"),
+            "latency.shape",
+            5,
+            InvalidValue,
+            "must be > 0",
+            "> 0",
+        ),
+        // Unknown names.
+        case(
+            with_latency("distribution = \"unifrom\"\n"),
+            "latency.distribution",
+            4,
+            InvalidValue,
+            "unknown distribution \"unifrom\"",
+            "did you mean `uniform`? valid: constant(value), uniform(low, high)",
+        ),
+        case(
+            with_latency("distribution = \"zipf\"\n"),
+            "latency.distribution",
+            4,
+            InvalidValue,
+            "unknown distribution",
+            "pareto(scale, shape)",
+        ),
+        case(
+            format!("{HEAD}strategies = [\"batching\", \"gated-spawn\"]\n{u}"),
+            "strategies[1]",
+            3,
+            InvalidValue,
+            "unknown strategy \"gated-spawn\"",
+            "did you mean `gated_spawn`?",
+        ),
+        case(
+            format!("{HEAD}strategies = [\"semaphore4.py\"]\n{u}"),
+            "strategies[0]",
+            3,
+            InvalidValue,
+            "unknown strategy",
+            "semaphore1 = semaphore_in_task",
+        ),
+        case(
+            format!(
+                "{HEAD}strategies = [\"batching\",\n  \"semaphore2\",\n  \"gated_spawn_callback\"]\n{u}"
+            ),
+            "strategies[2]",
+            5,
+            InvalidValue,
+            "duplicate strategy `gated_spawn_callback`",
+            "once",
+        ),
+        case(
+            format!("{HEAD}strategies = []\n{u}"),
+            "strategies",
+            3,
+            InvalidValue,
+            "at least one strategy",
+            "all four",
+        ),
+        case(
+            format!("{HEAD}{u}[model]\npython = \"3.10\"\n"),
+            "model.python",
+            8,
+            InvalidValue,
+            "unknown Python version \"3.10\"",
+            "\"3.11\", \"3.12\", \"3.13\"",
+        ),
+        case(
+            format!("{HEAD}{u}[model]\ncpu = \"fast\"\n"),
+            "model.cpu",
+            8,
+            InvalidValue,
+            "CPU cost profiles are not implemented yet",
+            "cpu = \"none\"",
+        ),
+        // Mixtures.
+        case(
+            with_latency("distribution = \"mixture\"\ncomponents = []\n"),
+            "latency.components",
+            5,
+            InvalidValue,
+            "at least one component",
+            "[[latency.components]]",
+        ),
+        case(
+            with_latency("distribution = \"mixture\"\n"),
+            "latency.components",
+            3,
+            MissingKey,
+            "missing required key `components`",
+            "[[latency.components]]",
+        ),
+        case(
+            with_latency(
+                "distribution = \"mixture\"\n\n[[latency.components]]\nweight = 1\ndistribution = \"constant\"\nvalue = 0.1\n\n[[latency.components]]\nweight = 0\ndistribution = \"constant\"\nvalue = 0.2\n",
+            ),
+            "latency.components[1].weight",
+            12,
+            InvalidValue,
+            "must be > 0, found 0",
+            "positive weight",
+        ),
+        case(
+            with_latency(
+                "distribution = \"mixture\"\n\n[[latency.components]]\nweight = -2\ndistribution = \"constant\"\nvalue = 0.1\n",
+            ),
+            "latency.components[0].weight",
+            7,
+            InvalidValue,
+            "must be > 0, found -2",
+            "normalised",
+        ),
+        case(
+            with_latency(
+                "distribution = \"mixture\"\n\n[[latency.components]]\ndistribution = \"constant\"\nvalue = 0.1\n",
+            ),
+            "latency.components[0].weight",
+            6,
+            MissingKey,
+            "missing required key `weight`",
+            "weight = 1.0",
+        ),
+        case(
+            with_latency(
+                "distribution = \"mixture\"\n\n[[latency.components]]\nweight = 1\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2\nvalue = 3\n",
+            ),
+            "latency.components[0].value",
+            11,
+            UnknownKey,
+            "unknown key `value`",
+            "parameter of constant",
+        ),
+        case(
+            with_latency("distribution = \"mixture\"\ncomponents = [1, 2]\n"),
+            "latency.components[0]",
+            5,
+            WrongType,
+            "expected a component table, found integer 1",
+            "[[latency.components]]",
+        ),
+        case(
+            with_latency(
+                "distribution = \"mixture\"\n\n[[latency.components]]\nweight = 1\ndistribution = \"trace\"\npath = \"x.txt\"\n",
+            ),
+            "latency.components[0].distribution",
+            8,
+            InvalidValue,
+            "a trace cannot be a mixture component",
+            "directly in [latency]",
+        ),
+        // Traces without files on disk.
+        case(
+            with_latency("distribution = \"trace\"\n"),
+            "latency.path",
+            3,
+            MissingKey,
+            "missing required key `path`",
+            "relative to the scenario file",
+        ),
+        case(
+            with_latency("distribution = \"trace\"\npath = \"no/such/trace.txt\"\n"),
+            "latency.path",
+            5,
+            Trace,
+            "no/such/trace.txt: cannot open trace file",
+            "relative to the scenario file's directory (scenarios)",
+        ),
+    ]
+}
+
+#[test]
+fn malformed_scenarios_report_key_line_and_help() {
+    let cases = malformed_cases();
+    assert!(cases.len() >= 25);
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let error = match parse(&case.text) {
+            Ok(scenario) => {
+                failures.push(format!("case {i}: parsed OK: {scenario:?}"));
+                continue;
+            }
+            Err(error) => error,
+        };
+        let shown = error.to_string();
+        if std::env::var_os("SHOW_ERRORS").is_some() {
+            eprintln!("{shown}\n");
+        }
+        let line = error.position.map(|p| p.line);
+        let ok = error.key == case.key
+            && line == Some(case.line)
+            && error.kind == case.kind
+            && error.message.contains(case.message)
+            && error.help.contains(case.help)
+            && shown.starts_with(&format!("{FILE}:{}:", case.line))
+            && shown.contains(&format!(": {}: ", case.key))
+            && shown.contains("\n  help: ");
+        if !ok {
+            failures.push(format!(
+                "case {i}: expected {} at line {} ({:?}) with {:?} / help {:?}\n  got {:?} at {:?} ({:?}):\n{shown}\n---\n{}",
+                case.key, case.line, case.kind, case.message, case.help, error.key, line, error.kind, case.text
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn display_matches_the_documented_format() {
+    let text = format!("{HEAD}\n[latency]\ndistribution = \"uniform\"\nlow = 0.2\nhigh = 0.1\n");
+    let error = parse(&text).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "scenarios/bad.toml:7:8: latency.high: must be >= latency.low (0.2), found 0.1\n  \
+         help: swap low and high, or make them equal for a constant latency"
+    );
+    assert_eq!(error.position, Some(Position { line: 7, column: 8 }));
+}
+
+#[test]
+fn first_error_in_the_file_wins() {
+    // Both `concurency` (line 2) and `python` (line 8) are wrong.
+    let text = format!(
+        "requests = 1\nconcurency = 1\n{}[model]\npython = \"2.7\"\n",
+        uniform_latency()
+    );
+    let error = parse(&text).unwrap_err();
+    assert_eq!(error.key, "concurency");
+    // Missing keys come last: they are often caused by a misspelt key.
+    let error = parse(&format!(
+        "concurrency = 1\nrequets = 2\n{}",
+        uniform_latency()
+    ))
+    .unwrap_err();
+    assert_eq!(error.key, "requets");
+    assert!(error.help.contains("did you mean `requests`?"), "{error}");
+    // Otherwise a missing top-level key points at 1:1.
+    let error = parse(&format!("concurrency = 1\n{}", uniform_latency())).unwrap_err();
+    assert_eq!(error.key, "requests");
+    assert_eq!(error.position, Some(Position { line: 1, column: 1 }));
+}
+
+#[test]
+fn never_panics_on_garbage() {
+    let inputs = [
+        "",
+        "\u{feff}",
+        "=",
+        "[[[",
+        "a = [1, 2",
+        "requests = 99999999999999999999999\nconcurrency = 1",
+        "requests = 0x10\nconcurrency = 0o7\n[latency]\ndistribution = \"constant\"\nvalue = 0b1",
+        "[latency]\n[latency.components]\n",
+        "latency = { distribution = \"mixture\", components = [{}] }\nrequests=1\nconcurrency=1",
+        "latency.distribution = \"mixture\"\nlatency.components = [[1]]",
+        "strategies = [[\"batching\"]]",
+        "model = 5",
+        "seed = 1979-05-27T07:32:00Z",
+        "requests = 1\nconcurrency = 1\n[latency]\ndistribution = \"pareto\"\nscale = 1e308\nshape = 1e-308",
+        "requests = 1\nconcurrency = 1\n[latency]\ndistribution = \"exponential\"\nrate = 5e-324",
+        "\0\0\0",
+        "é = 1\n🙂 = \"x\"",
+    ];
+    for input in inputs {
+        let _ = parse(input);
+    }
+    let error = parse(
+        "requests = 1\nconcurrency = 1\n[latency]\ndistribution = \"exponential\"\nrate = 5e-324",
+    )
+    .unwrap_err();
+    assert!(error.message.contains("too small"), "{error}");
+    // Deeply nested mixtures are cut off.
+    let mut text = format!("{HEAD}[latency]\ndistribution = \"mixture\"\n");
+    let mut path = "latency".to_owned();
+    for _ in 0..12 {
+        path.push_str(".components");
+        text.push_str(&format!(
+            "[[{path}]]\nweight = 1\ndistribution = \"mixture\"\n"
+        ));
+    }
+    let error = parse(&text).unwrap_err();
+    assert!(error.message.contains("nested at most"), "{error}");
+}
+
+// ------------------------------------------------------------ valid files
+
+fn valid(latency: &str) -> Scenario {
+    let text = format!("{HEAD}\n[latency]\n{latency}");
+    match parse(&text) {
+        Ok(scenario) => scenario,
+        Err(e) => panic!("{e}\n---\n{text}"),
+    }
+}
+
+fn dist(scenario: &Scenario) -> &Distribution {
+    match &scenario.latency {
+        LatencySource::Distribution(d) => d,
+        LatencySource::Trace(t) => panic!("trace {t:?}"),
+    }
+}
+
+/// Scenario -> JSON -> TOML -> Scenario gives the same scenario.
+fn round_trip(scenario: &Scenario) {
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("description");
+                if map.get("distribution").and_then(|d| d.as_str()) == Some("trace") {
+                    map.remove("len");
+                    map.remove("mean");
+                }
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut json = serde_json::to_value(scenario).unwrap();
+    let path = json.as_object_mut().unwrap().remove("path").unwrap();
+    assert_eq!(path.as_str(), scenario.path.to_str());
+    strip(&mut json);
+    let text = toml::to_string(&json).unwrap();
+    let again = Scenario::from_str(&text, &scenario.path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(&again, scenario, "{text}");
+}
+
+#[test]
+fn every_distribution_round_trips() {
+    let cases: Vec<(&str, Distribution)> = vec![
+        (
+            "distribution = \"constant\"\nvalue = 0\n",
+            Distribution::Constant { value: 0.0 },
+        ),
+        (
+            "distribution = \"uniform\"\nlow = 0.1\nhigh = 0.2\n",
+            Distribution::Uniform {
+                low: 0.1,
+                high: 0.2,
+            },
+        ),
+        (
+            "distribution = \"uniform\"\nlow = 1\nhigh = 1\n",
+            Distribution::Uniform {
+                low: 1.0,
+                high: 1.0,
+            },
+        ),
+        (
+            "distribution = \"normal\"\nmean = 0.15\nstd_dev = 0.05\n",
+            Distribution::Normal {
+                mean: 0.15,
+                std_dev: 0.05,
+            },
+        ),
+        (
+            "distribution = \"lognormal\"\nmu = -2.0\nsigma = 0.5\n",
+            Distribution::LogNormal {
+                mu: -2.0,
+                sigma: 0.5,
+            },
+        ),
+        (
+            "distribution = \"exponential\"\nmean = 0.1\n",
+            Distribution::Exponential { mean: 0.1 },
+        ),
+        (
+            "distribution = \"exponential\"\nrate = 4\n",
+            Distribution::Exponential { mean: 0.25 },
+        ),
+        (
+            "distribution = \"gamma\"\nshape = 2\nscale = 0.05\n",
+            Distribution::Gamma {
+                shape: 2.0,
+                scale: 0.05,
+            },
+        ),
+        (
+            "distribution = \"weibull\"\nscale = 0.1\nshape = 1.5\n",
+            Distribution::Weibull {
+                scale: 0.1,
+                shape: 1.5,
+            },
+        ),
+        (
+            "distribution = \"pareto\"\nscale = 0.05\nshape = 1.5\n",
+            Distribution::Pareto {
+                scale: 0.05,
+                shape: 1.5,
+            },
+        ),
+        (
+            "distribution = \"mixture\"\n\n[[latency.components]]\nweight = 9\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2\n\n[[latency.components]]\nweight = 1\ndistribution = \"exponential\"\nmean = 1.0\n",
+            Distribution::Mixture(vec![
+                (
+                    0.9,
+                    Distribution::Uniform {
+                        low: 0.1,
+                        high: 0.2,
+                    },
+                ),
+                (0.1, Distribution::Exponential { mean: 1.0 }),
+            ]),
+        ),
+        (
+            "distribution = \"mixture\"\ncomponents = [\n  { weight = 1, distribution = \"constant\", value = 0.5 },\n  { weight = 1, distribution = \"mixture\", components = [\n    { weight = 3, distribution = \"constant\", value = 1 },\n    { weight = 1, distribution = \"constant\", value = 2 },\n  ] },\n]\n",
+            Distribution::Mixture(vec![
+                (0.5, Distribution::Constant { value: 0.5 }),
+                (
+                    0.5,
+                    Distribution::Mixture(vec![
+                        (0.75, Distribution::Constant { value: 1.0 }),
+                        (0.25, Distribution::Constant { value: 2.0 }),
+                    ]),
+                ),
+            ]),
+        ),
+    ];
+    for (latency, expected) in cases {
+        let scenario = valid(latency);
+        assert_eq!(dist(&scenario), &expected, "{latency}");
+        round_trip(&scenario);
+    }
+}
+
+#[test]
+fn lognormal_from_median_and_p99() {
+    let scenario = valid("distribution = \"lognormal\"\nmedian = 0.1\np99 = 0.5\n");
+    let Distribution::LogNormal { mu, sigma } = *dist(&scenario) else {
+        panic!("not lognormal");
+    };
+    assert_eq!(mu, 0.1f64.ln());
+    assert_eq!(sigma, (0.5f64.ln() - 0.1f64.ln()) / 2.326_347_874_040_840_8);
+    round_trip(&scenario);
+}
+
+#[test]
+fn the_blog_scenario() {
+    let text = r#"# scenarios/blog.toml: the blog's experiment
+name = "blog"
+seed = 1
+requests = 100_000
+concurrency = 500
+strategies = ["batching", "semaphore_in_task", "gated_spawn_callback", "gated_spawn"]
+
+[latency]
+distribution = "uniform"
+low = 0.1
+high = 0.2
+
+[model]
+python = "3.12"   # memory profile: "3.11", "3.12" or "3.13"
+cpu = "none"      # per-operation CPU cost: only "none" exists for now
+"#;
+    let scenario = Scenario::from_str(text, "scenarios/blog.toml").unwrap();
+    assert_eq!(scenario.name, "blog");
+    assert_eq!(scenario.path, PathBuf::from("scenarios/blog.toml"));
+    assert_eq!(scenario.seed, 1);
+    assert_eq!(scenario.requests, 100_000);
+    assert_eq!(scenario.concurrency, 500);
+    assert_eq!(scenario.strategies, StrategyKind::ALL.to_vec());
+    assert_eq!(
+        scenario.latency,
+        LatencySource::Distribution(Distribution::Uniform {
+            low: 0.1,
+            high: 0.2
+        })
+    );
+    assert_eq!(scenario.model, Model::default());
+    round_trip(&scenario);
+    let json = serde_json::to_value(&scenario).unwrap();
+    assert_eq!(json["latency"]["description"], "uniform(0.1, 0.2)");
+    assert_eq!(json["model"]["python"], "3.12");
+    assert_eq!(json["strategies"][1], "semaphore_in_task");
+}
+
+#[test]
+fn defaults_and_aliases() {
+    let text = format!(
+        "{HEAD}strategies = [\"semaphore3.py\", \"batching.py\", \"semaphore1\"]\n{}[model]\npython = \"3.13\"\n",
+        uniform_latency()
+    );
+    let scenario = Scenario::from_str(&text, "dir/my-run.toml").unwrap();
+    assert_eq!(scenario.name, "my-run");
+    assert_eq!(scenario.seed, 1);
+    assert_eq!(
+        scenario.strategies,
+        vec![
+            StrategyKind::GatedSpawn,
+            StrategyKind::Batching,
+            StrategyKind::SemaphoreInTask
+        ]
+    );
+    assert_eq!(scenario.model.python, PythonVersion::V3_13);
+    assert_eq!(scenario.model.python.as_str(), "3.13");
+    assert_eq!(scenario.model.cpu, CpuModel::None);
+    // Dotted keys and inline tables are the same TOML.
+    let dotted = "requests = 0\nconcurrency = 1\nlatency = { distribution = \"constant\", value = 0 }\nmodel.python = \"3.11\"\nseed = 18446744073709551615\n";
+    let scenario = parse(dotted).unwrap();
+    assert_eq!(scenario.requests, 0);
+    assert_eq!(scenario.seed, u64::MAX);
+    assert_eq!(scenario.model.python, PythonVersion::V3_11);
+    assert_eq!(scenario.name, "bad");
+}
+
+// ------------------------------------------------------------ files
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn trace_scenario(requests: u64, extra: &str) -> String {
+    format!(
+        "requests = {requests}\nconcurrency = 2\n\n[latency]\ndistribution = \"trace\"\npath = \"traces/t.txt\"\n{extra}"
+    )
+}
+
+#[test]
+fn trace_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "traces/t.txt", b"# latencies\n0.1\n0.2\n0.3\n");
+    let file = write(dir.path(), "s.toml", trace_scenario(3, "").as_bytes());
+    let scenario = Scenario::load(&file).unwrap();
+    let LatencySource::Trace(trace) = &scenario.latency else {
+        panic!("not a trace");
+    };
+    assert_eq!(trace.values(), &[0.1, 0.2, 0.3]);
+    assert!(!trace.wrap());
+    assert_eq!(trace.path(), dir.path().join("traces/t.txt"));
+    round_trip(&scenario);
+    let json = serde_json::to_value(&scenario).unwrap();
+    assert_eq!(json["latency"]["len"], 3);
+    assert!(json["latency"].get("values").is_none());
+
+    // Too many requests without wrap.
+    let file = write(dir.path(), "long.toml", trace_scenario(5, "").as_bytes());
+    let error = Scenario::load(&file).unwrap_err();
+    assert_eq!(error.key, "requests");
+    assert_eq!(error.position.map(|p| p.line), Some(1));
+    assert!(
+        error
+            .message
+            .contains("has only 3 latencies, but requests = 5"),
+        "{error}"
+    );
+    assert!(error.help.contains("wrap = true"), "{error}");
+
+    // With wrap.
+    let file = write(
+        dir.path(),
+        "wrap.toml",
+        trace_scenario(5, "wrap = true\n").as_bytes(),
+    );
+    let scenario = Scenario::load(&file).unwrap();
+    let LatencySource::Trace(trace) = &scenario.latency else {
+        panic!("not a trace");
+    };
+    assert!(trace.wrap());
+    round_trip(&scenario);
+
+    // A bad line in the trace names the trace file and line.
+    write(dir.path(), "traces/bad.txt", b"0.1\n0.2\nslow\n");
+    let text = trace_scenario(1, "").replace("t.txt", "bad.txt");
+    let file = write(dir.path(), "bad.toml", text.as_bytes());
+    let error = Scenario::load(&file).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Trace);
+    assert_eq!(error.key, "latency.path");
+    assert_eq!(error.position.map(|p| p.line), Some(6));
+    assert!(error.message.contains("bad.txt:3: "), "{error}");
+    assert!(error.message.contains("\"slow\""), "{error}");
+    assert!(error.help.contains("line 3"), "{error}");
+
+    // A truncated gzip trace.
+    write(dir.path(), "traces/cut.gz", &[0x1f, 0x8b, 0x08, 0x00]);
+    let text = trace_scenario(1, "").replace("t.txt", "cut.gz");
+    let file = write(dir.path(), "cut.toml", text.as_bytes());
+    let error = Scenario::load(&file).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Trace);
+    assert!(error.message.contains("cut.gz:1: "), "{error}");
+    assert!(error.help.contains("gzip"), "{error}");
+
+    // An empty trace.
+    write(dir.path(), "traces/empty.txt", b"");
+    let text = trace_scenario(1, "").replace("t.txt", "empty.txt");
+    let file = write(dir.path(), "empty.toml", text.as_bytes());
+    let error = Scenario::load(&file).unwrap_err();
+    assert!(error.message.contains("no latencies"), "{error}");
+}
+
+#[test]
+fn unreadable_scenario_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.toml");
+    let error = Scenario::load(&missing).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Read);
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}: cannot read", missing.display()))
+    );
+    let file = write(
+        dir.path(),
+        "binary.toml",
+        b"requests = 1\nname = \"\xff\"\n",
+    );
+    let error = Scenario::load(&file).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Read);
+    assert_eq!(error.position, Some(Position { line: 2, column: 9 }));
+    assert!(error.message.contains("UTF-8"), "{error}");
+}
+
+#[test]
+fn latency_parameters_are_usable() {
+    // Every valid scenario's latency produces a workload.
+    let scenario = valid("distribution = \"pareto\"\nscale = 0.01\nshape = 0.5\n");
+    let latencies = crate::latency::workload(&scenario.latency, scenario.seed, 100).unwrap();
+    assert_eq!(latencies.len(), 100);
+    let _: &Trace;
+}
+
+#[test]
+fn distribution_listing() {
+    let list = distributions();
+    assert_eq!(list.len(), 10);
+    assert!(list.contains(&("uniform", "low, high")));
+    assert!(list.contains(&("trace", "path, wrap")));
+}
