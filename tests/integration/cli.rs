@@ -1,0 +1,175 @@
+//! The `bpsim` binary, driven as a user would.
+
+use assert_cmd::Command;
+use std::path::PathBuf;
+
+fn bpsim() -> Command {
+    Command::cargo_bin("bpsim").unwrap()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn run_prints_the_blog_table_and_writes_summaries() {
+    let out = tempfile::tempdir().unwrap();
+    let assert = bpsim()
+        .arg("run")
+        .arg(root().join("scenarios/blog.toml"))
+        .arg("--output-dir")
+        .arg(out.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    for name in [
+        "batching",
+        "semaphore_in_task",
+        "gated_spawn_callback",
+        "gated_spawn",
+        "peak memory (bytes)",
+    ] {
+        assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
+    }
+    let csv = std::fs::read_to_string(out.path().join("blog/summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("blog/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["results"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn json_has_the_documented_fields() {
+    let assert = bpsim()
+        .args(["run", "--no-write", "--format", "json"])
+        .arg(root().join("tests/scenarios/ties.toml"))
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    assert_eq!(json["scenario"]["name"], "ties");
+    for r in json["results"].as_array().unwrap() {
+        for key in [
+            "strategy",
+            "duration_s",
+            "peak_live_tasks",
+            "peak_memory_bytes",
+            "allocations",
+            "loop_iterations",
+            "completed",
+            "wait_s",
+            "total_s",
+        ] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+        assert_eq!(r["completed"], 200);
+    }
+}
+
+#[test]
+fn requests_csv_lists_every_request_of_every_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("requests.csv");
+    bpsim()
+        .args(["run", "--no-write", "--format", "csv"])
+        .arg(root().join("tests/scenarios/ties.toml"))
+        .arg("--requests-csv")
+        .arg(&path)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("strategy,request,start_s,end_s"));
+    assert_eq!(lines.count(), 4 * 200);
+}
+
+#[test]
+fn a_workload_written_as_a_trace_replays_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("ties.txt");
+    bpsim()
+        .arg("workload")
+        .arg(root().join("tests/scenarios/ties.toml"))
+        .arg("-o")
+        .arg(&trace)
+        .assert()
+        .success();
+    let scenario = dir.path().join("from_trace.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"ties\"\nseed = 7\nrequests = 200\nconcurrency = 16\n[latency]\ndistribution = \"trace\"\npath = \"ties.txt\"\n",
+    )
+    .unwrap();
+    let run = |path: &std::path::Path| {
+        let out = bpsim()
+            .args(["run", "--no-write", "--format", "json"])
+            .arg(path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        v["results"].clone()
+    };
+    assert_eq!(
+        run(&root().join("tests/scenarios/ties.toml")),
+        run(&scenario)
+    );
+}
+
+#[test]
+fn bad_scenarios_fail_with_a_located_message_and_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("concurrency = 0", "concurrency", 4),
+        ("concurency = 5", "did you mean", 4),
+        ("concurrency = \"many\"", "concurrency", 4),
+    ];
+    for (line, needle, lineno) in cases {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(
+            &path,
+            format!("name = \"bad\"\nseed = 1\nrequests = 10\n{line}\n[latency]\ndistribution = \"constant\"\nvalue = 0.1\n"),
+        )
+        .unwrap();
+        let assert = bpsim()
+            .args(["run", "--no-write"])
+            .arg(&path)
+            .assert()
+            .failure();
+        let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        assert!(stderr.contains(needle), "{line}: {stderr}");
+        assert!(
+            stderr.contains(&format!("bad.toml:{lineno}:")),
+            "{line}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{line}: {stderr}");
+    }
+}
+
+#[test]
+fn a_missing_scenario_file_is_a_clear_error() {
+    let assert = bpsim()
+        .args(["run", "does/not/exist.toml"])
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("does/not/exist.toml"), "{stderr}");
+}
+
+#[test]
+fn an_unwritable_output_is_an_error_not_a_half_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let assert = bpsim()
+        .arg("run")
+        .arg(root().join("tests/scenarios/ties.toml"))
+        .arg("--output-dir")
+        .arg(&blocker)
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("cannot write"), "{stderr}");
+}

@@ -1,0 +1,5 @@
+//! Integration tests, one binary, modules named by behaviour.
+
+mod cli;
+mod engine;
+mod golden;
