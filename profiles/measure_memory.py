@@ -54,6 +54,15 @@ SCHEDULED = (_asyncio._scheduled_tasks if hasattr(_asyncio, "_scheduled_tasks")
 
 VERBOSE = False
 
+if asyncio.Task is not _asyncio.Task or asyncio.Future is not _asyncio.Future:
+    sys.exit("measure_memory.py: asyncio is not using the C Task/Future (_asyncio)")
+
+
+import importlib.util as _ilu
+_spec = _ilu.spec_from_file_location(
+    "harness", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance", "harness.py"))
+harness = _ilu.module_from_spec(_spec)
+_spec.loader.exec_module(harness)
 
 # ---------------------------------------------------------------------------
 # The blog's coroutines (Jamie-Chang/concurreny-bench, backpressure/*.py),
@@ -185,18 +194,26 @@ async def measure_all():
     def cb(arg=None):
         pass
 
-    # --- coroutine objects of the blog's process_url variants --------------
+    # --- coroutine objects of the request coroutines ------------------------
+    # Measured on the functions of conformance/harness.py, the reference
+    # programs bpsim is checked against (the blog's own bodies, which also
+    # call random.uniform, are 24 bytes larger; reported for comparison).
     sem = asyncio.Semaphore(500)
     for name, make in (
-        ("process_url(url)", lambda i: process_url(URL)),
-        ("process_url(url, sem)", lambda i: process_url_sem(URL, sem)),
-        ("process_url_release(url, sem)", lambda i: process_url_release(URL, sem)),
+        ("harness process(latency)", lambda i: harness.process(0.1)),
+        ("harness process_sem(latency, sem)", lambda i: harness.process_sem(0.1, sem)),
+        ("harness process_release(latency, sem)",
+         lambda i: harness.process_release(0.1, sem)),
+        ("blog process_url(url)", lambda i: process_url(URL)),
+        ("blog process_url(url, sem)", lambda i: process_url_sem(URL, sem)),
+        ("blog process_url_release(url, sem)", lambda i: process_url_release(URL, sem)),
     ):
         per, h, w = per_object(f"coroutine {name}", make)
         close_all(h, w)
         info[f"coroutine {name}"] = per
-    r["coroutine"] = (info["coroutine process_url(url)"]
-                      + info["coroutine process_url(url, sem)"]) / 2
+    r["coroutine"] = info["coroutine harness process(latency)"]
+    r["coroutine_async_with"] = info["coroutine harness process_sem(latency, sem)"]
+    r["coroutine_try_finally"] = info["coroutine harness process_release(latency, sem)"]
 
     # --- handle: loop.call_soon(cb, arg) with the task's context -----------
     # Tasks and futures always pass their context, so no Context copy here.
@@ -331,7 +348,7 @@ async def measure_all():
         containers=(SCHEDULED.data, tg2._tasks))
     info["check: tg.create_task(process_url(url, sem))"] = per
     info["  = task(measured name) + coroutine(url, sem) + handle + group_callback"] = (
-        task_auto + info["coroutine process_url(url, sem)"] + step_handle
+        task_auto + info["coroutine blog process_url(url, sem)"] + step_handle
         + r["group_callback"])
     for t in h + w:
         t.remove_done_callback(tg2._on_task_done)
@@ -481,9 +498,27 @@ def measure_baseline(mode):
     return json.loads(out)
 
 
+def measure_harness_empty():
+    """Traced peak of the reference harness running gated_spawn with no
+    requests, in a fresh interpreter: tracing starts before the loop is
+    created, as in conformance/harness.py --tracemalloc."""
+    code = (
+        "import json, sys, importlib.util as u\n"
+        "spec = u.spec_from_file_location('harness', sys.argv[1])\n"
+        "h = u.module_from_spec(spec); spec.loader.exec_module(h)\n"
+        "r = h.run_plain('gated_spawn', [], 1, False, True)\n"
+        "print(json.dumps(r))\n")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "conformance", "harness.py")
+    out = subprocess.run([sys.executable, "-c", code, path], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out)["peak_memory_bytes"]
+
+
 # ---------------------------------------------------------------------------
 
-KEYS = ("baseline", "task", "coroutine", "handle", "timer_handle", "future",
+KEYS = ("baseline", "task", "coroutine", "coroutine_async_with",
+        "coroutine_try_finally", "handle", "timer_handle", "future",
         "sleep_coroutine", "acquire_coroutine", "group_callback",
         "lambda_callback", "task_group", "semaphore", "deque")
 
@@ -525,9 +560,15 @@ def main(argv=None):
     tracemalloc.start(1)
     values, info = asyncio.run(measure_all())
     tracemalloc.stop()
-    # The simulator charges main's own Task and coroutine when it spawns main,
-    # so the baseline is what is traced at main's first statement minus those.
-    values["baseline"] = base["current"] - values["task"] - values["coroutine"]
+    # The baseline is what the reference harness holds besides the objects
+    # the simulator charges itself: its traced peak for a strategy with no
+    # requests (loop, Runner, main's Task and coroutine, a Semaphore, a
+    # TaskGroup) minus main's Task and coroutine, the Semaphore and the
+    # TaskGroup. (asyncio.run's own loop holds a little more; see the info.)
+    empty = measure_harness_empty()
+    info["harness, gated_spawn with no requests: traced peak"] = empty
+    values["baseline"] = (empty - values["task"] - values["coroutine"]
+                          - values["semaphore"] - values["task_group"])
     info["empty main, asyncio.run: current at main's first statement"] = base["current"]
     info["empty main, asyncio.run: peak at main's first statement"] = base["peak"]
     info["empty main, asyncio.run: peak of the whole run"] = base["final_peak"]

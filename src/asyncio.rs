@@ -58,5 +58,8 @@ mod task_group;
 pub use event_loop::{Config, Report, RunError, SemaphoreFlavor, run, time};
 pub use semaphore::{Acquire, Semaphore};
 pub use sleep::{Sleep, sleep};
-pub use task::{DoneCallback, JoinTask, Task, create_task, current_task_created};
+pub use task::{
+    Coroutine, DoneCallback, Frame, IntoCoroutine, JoinTask, Task, coroutine, create_task,
+    current_task_created,
+};
 pub use task_group::{Join, TaskGroup};

@@ -18,6 +18,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+#[path = "common/python.rs"]
+mod python;
+use python::interpreters;
 use std::sync::Arc;
 
 use bpsim::experiment::config_for_version;
@@ -117,63 +121,6 @@ fn cases() -> Vec<Case> {
             big: true,
         },
     ]
-}
-
-fn interpreters() -> Vec<String> {
-    if let Ok(list) = std::env::var("BPSIM_PYTHONS") {
-        return list
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty() && version_of(p).is_some())
-            .map(String::from)
-            .collect();
-    }
-    let mut found = Vec::new();
-    for minor in ["3.11", "3.12", "3.13"] {
-        if let Some(p) = find_python(minor) {
-            found.push(p);
-        }
-    }
-    if found.is_empty() && version_of("python3").is_some() {
-        found.push("python3".to_string());
-    }
-    found
-}
-
-/// `python3.X` on the PATH (when it really is 3.X: pyenv shims exist for
-/// versions that are not active), else pyenv's `versions/3.X.*/bin`.
-fn find_python(minor: &str) -> Option<String> {
-    let name = format!("python{minor}");
-    if version_of(&name).is_some_and(|v| v.starts_with(&format!("{minor}."))) {
-        return Some(name);
-    }
-    let root = std::env::var_os("PYENV_ROOT")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("{minor}.")))
-        })
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
-        .map(|d| d.join("bin").join(&name))
-        .find(|p| version_of(&p.to_string_lossy()).is_some())
-        .map(|p| p.to_string_lossy().into_owned())
-}
-
-fn version_of(python: &str) -> Option<String> {
-    let out = Command::new(python)
-        .args(["-c", "import platform; print(platform.python_version())"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn python_version(full: &str) -> PythonVersion {

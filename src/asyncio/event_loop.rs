@@ -1,6 +1,6 @@
 //! The loop itself: state, the thread-local running loop, and `_run_once`.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use super::future::Futures;
 use super::heapq::{Timer, TimerHeap};
 use super::semaphore::SemState;
-use super::task::{DoneCallbackKind, Task, TaskId, TaskSlot};
+use super::task::{DoneCallbackKind, Frame, Task, TaskId, TaskSlot};
 use super::task_group::GroupState;
 use crate::memory::container::{PyDeque, PyList, PySet};
 use crate::memory::{Ledger, Obj, Profile};
@@ -132,7 +132,12 @@ pub(crate) struct State {
 }
 
 thread_local! {
-    static LOOP: RefCell<Option<Box<State>>> = const { RefCell::new(None) };
+    /// The state of the loop running on this thread, or null. Owned by the
+    /// [`run`] call that set it, which clears it before freeing the state.
+    static LOOP: Cell<*mut State> = const { Cell::new(std::ptr::null_mut()) };
+    /// Re-entrancy guard for [`with_loop`] (debug builds).
+    #[cfg(debug_assertions)]
+    static BORROWED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Run `f` on the running loop's state.
@@ -141,7 +146,35 @@ thread_local! {
 /// When called outside [`run`], like asyncio's "no running event loop".
 #[inline]
 pub(crate) fn with_loop<R>(f: impl FnOnce(&mut State) -> R) -> R {
-    LOOP.with_borrow_mut(|st| f(st.as_mut().expect("no running bpsim event loop")))
+    let state = LOOP.get();
+    assert!(!state.is_null(), "no running bpsim event loop");
+    #[cfg(debug_assertions)]
+    let _guard = ReentrancyGuard::enter();
+    // SAFETY: `state` was leaked from a `Box` by `run` on this thread and
+    // stays valid until `run` clears `LOOP` (in `RunningLoop::drop`) before
+    // freeing it. The closures given to `with_loop` only touch the state and
+    // never call `with_loop` again (debug builds assert this), so this is the
+    // only live reference to it.
+    f(unsafe { &mut *state })
+}
+
+/// Panics if `with_loop` is entered while already inside it.
+#[cfg(debug_assertions)]
+struct ReentrancyGuard;
+
+#[cfg(debug_assertions)]
+impl ReentrancyGuard {
+    fn enter() -> Self {
+        assert!(!BORROWED.replace(true), "with_loop re-entered");
+        ReentrancyGuard
+    }
+}
+
+#[cfg(debug_assertions)]
+impl Drop for ReentrancyGuard {
+    fn drop(&mut self) {
+        BORROWED.set(false);
+    }
 }
 
 /// `loop.time()`: the current virtual time in seconds.
@@ -214,19 +247,19 @@ impl State {
     }
 
     /// Register a new task (`Task.__init__`): its first step is scheduled.
-    pub(crate) fn spawn(&mut self, coro: Pin<Box<dyn Future<Output = ()>>>) -> Task {
-        self.alloc(Obj::Coroutine);
+    pub(crate) fn spawn(&mut self, coro: Pin<Box<dyn Future<Output = ()>>>, frame: Frame) -> Task {
+        self.alloc(frame.obj());
         self.alloc(Obj::Task);
         let grown = self.scheduled_tasks.add();
         self.mem.resize(grown);
         let (id, generation) = match self.free_tasks.pop() {
             Some(id) => {
                 let generation = self.tasks[id.index()].generation.wrapping_add(1);
-                self.tasks[id.index()] = TaskSlot::new(coro, self.now, generation);
+                self.tasks[id.index()] = TaskSlot::new(coro, frame, self.now, generation);
                 (id, generation)
             }
             None => {
-                self.tasks.push(TaskSlot::new(coro, self.now, 0));
+                self.tasks.push(TaskSlot::new(coro, frame, self.now, 0));
                 (TaskId::from_index(self.tasks.len() - 1), 0)
             }
         };
@@ -260,7 +293,8 @@ impl State {
     /// The last reference to a finished task is gone: free it.
     fn release_task(&mut self, id: TaskId) {
         self.free(Obj::Task);
-        self.free(Obj::Coroutine);
+        let frame = self.tasks[id.index()].frame;
+        self.free(frame.obj());
         let shrunk = self.scheduled_tasks.discard();
         self.mem.resize(shrunk);
         if id != TaskId::MAIN {
@@ -406,8 +440,12 @@ impl Drop for RunningLoop {
     fn drop(&mut self) {
         // Take the state out first so the coroutines it owns are dropped
         // after the borrow ends.
-        let state = LOOP.with_borrow_mut(Option::take);
-        drop(state);
+        let state = LOOP.replace(std::ptr::null_mut());
+        if !state.is_null() {
+            // SAFETY: `run` created this pointer with `Box::into_raw`, and it
+            // is no longer reachable through `LOOP`.
+            drop(unsafe { Box::from_raw(state) });
+        }
     }
 }
 
@@ -439,12 +477,10 @@ pub fn run<F>(config: &Config, main: F) -> Result<Report, RunError>
 where
     F: Future<Output = ()> + 'static,
 {
-    LOOP.with_borrow_mut(|st| {
-        assert!(st.is_none(), "bpsim::asyncio::run cannot be nested");
-        *st = Some(Box::new(State::new(config.clone())));
-    });
+    assert!(LOOP.get().is_null(), "bpsim::asyncio::run cannot be nested");
+    LOOP.set(Box::into_raw(Box::new(State::new(config.clone()))));
     let _running = RunningLoop;
-    let main_task = with_loop(|st| st.spawn(Box::pin(main)));
+    let main_task = with_loop(|st| st.spawn(Box::pin(main), Frame::Plain));
     debug_assert_eq!(main_task.id, TaskId::MAIN);
     let mut iterations = 0;
     loop {

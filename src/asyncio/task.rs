@@ -35,6 +35,8 @@ pub(crate) struct TaskSlot {
     finished: bool,
     /// Virtual time of `create_task`.
     pub(crate) created: f64,
+    /// The coroutine's shape, for the memory model.
+    pub(crate) frame: Frame,
     /// Bumped each time the slot is reused, so stale handles see "done".
     pub(crate) generation: u32,
     /// Done callbacks scheduled but not yet run; the task is freed at zero.
@@ -44,10 +46,12 @@ pub(crate) struct TaskSlot {
 impl TaskSlot {
     pub(crate) fn new(
         coro: Pin<Box<dyn Future<Output = ()>>>,
+        frame: Frame,
         created: f64,
         generation: u32,
     ) -> Self {
         TaskSlot {
+            frame,
             created,
             coro: Some(coro),
             first: None,
@@ -157,14 +161,74 @@ impl Task {
     }
 }
 
-/// `asyncio.create_task(coro)` / `loop.create_task(coro)`: the coroutine's
-/// first step runs in the next loop iteration, after everything already
-/// scheduled.
-pub fn create_task<F>(coro: F) -> Task
+/// The shape of a task's coroutine, which sets the size of its frame in the
+/// memory model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Frame {
+    /// The body is the request alone: `async def process(url): await ...`.
+    #[default]
+    Plain,
+    /// The body is inside `async with sem:`.
+    AsyncWith,
+    /// The body is inside `try: ... finally:`.
+    TryFinally,
+}
+
+impl Frame {
+    pub(crate) fn obj(self) -> Obj {
+        match self {
+            Frame::Plain => Obj::Coroutine,
+            Frame::AsyncWith => Obj::CoroutineAsyncWith,
+            Frame::TryFinally => Obj::CoroutineTryFinally,
+        }
+    }
+}
+
+/// A coroutine with a declared [`Frame`], for `create_task`.
+#[derive(Debug)]
+pub struct Coroutine<F> {
+    frame: Frame,
+    body: F,
+}
+
+/// Declare the shape of a coroutine: `create_task(coroutine(Frame::AsyncWith,
+/// process(url, sem)))`. Plain futures passed to `create_task` count as
+/// [`Frame::Plain`].
+pub fn coroutine<F>(frame: Frame, body: F) -> Coroutine<F>
 where
     F: Future<Output = ()> + 'static,
 {
-    with_loop(|st| st.spawn(Box::pin(coro)))
+    Coroutine { frame, body }
+}
+
+/// Anything `create_task` accepts: a future, or a [`Coroutine`].
+pub trait IntoCoroutine {
+    /// The future the task runs.
+    type Body: Future<Output = ()> + 'static;
+    /// Split into the frame shape and the future.
+    fn into_parts(self) -> (Frame, Self::Body);
+}
+
+impl<F: Future<Output = ()> + 'static> IntoCoroutine for F {
+    type Body = F;
+    fn into_parts(self) -> (Frame, F) {
+        (Frame::Plain, self)
+    }
+}
+
+impl<F: Future<Output = ()> + 'static> IntoCoroutine for Coroutine<F> {
+    type Body = F;
+    fn into_parts(self) -> (Frame, F) {
+        (self.frame, self.body)
+    }
+}
+
+/// `asyncio.create_task(coro)` / `loop.create_task(coro)`: the coroutine's
+/// first step runs in the next loop iteration, after everything already
+/// scheduled.
+pub fn create_task(coro: impl IntoCoroutine) -> Task {
+    let (frame, body) = coro.into_parts();
+    with_loop(|st| st.spawn(Box::pin(body), frame))
 }
 
 /// Virtual time at which the running task was created.

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::event_loop::{State, with_loop};
-use super::task::{DoneCallbackKind, Task};
+use super::task::{DoneCallbackKind, IntoCoroutine, Task};
 use crate::memory::container::PySet;
 
 /// A task group's state in the loop.
@@ -41,12 +41,10 @@ impl TaskGroup {
 
     /// `tg.create_task(coro)`: a task whose first done callback is the
     /// group's `_on_task_done`.
-    pub fn create_task<F>(self, coro: F) -> Task
-    where
-        F: Future<Output = ()> + 'static,
-    {
+    pub fn create_task(self, coro: impl IntoCoroutine) -> Task {
+        let (frame, body) = coro.into_parts();
         with_loop(|st| {
-            let task = st.spawn(Box::pin(coro));
+            let task = st.spawn(Box::pin(body), frame);
             let g = &mut st.groups[self.id as usize];
             g.tasks += 1;
             let grown = g.set.add();

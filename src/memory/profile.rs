@@ -13,8 +13,13 @@ pub enum Obj {
     /// A Task with its context copy and its weak reference in asyncio's
     /// `_scheduled_tasks`, from `create_task` until it is freed.
     Task,
-    /// The coroutine object (with its frame) a task runs.
+    /// The coroutine object (with its frame) a task runs: a request coroutine
+    /// whose body is just the request (`process(url)`).
     Coroutine,
+    /// A request coroutine whose body is inside `async with sem:`.
+    CoroutineAsyncWith,
+    /// A request coroutine whose body is inside `try: ... finally:`.
+    CoroutineTryFinally,
     /// A `Handle` in the ready queue, from `call_soon` until it runs.
     Handle,
     /// A `TimerHandle` with its arguments, from `call_later` until the sleep
@@ -45,6 +50,10 @@ pub struct Profile {
     pub task: i64,
     /// See [`Obj::Coroutine`].
     pub coroutine: i64,
+    /// See [`Obj::CoroutineAsyncWith`].
+    pub coroutine_async_with: i64,
+    /// See [`Obj::CoroutineTryFinally`].
+    pub coroutine_try_finally: i64,
     /// See [`Obj::Handle`].
     pub handle: i64,
     /// See [`Obj::TimerHandle`].
@@ -74,6 +83,8 @@ impl Profile {
         match obj {
             Obj::Task => self.task,
             Obj::Coroutine => self.coroutine,
+            Obj::CoroutineAsyncWith => self.coroutine_async_with,
+            Obj::CoroutineTryFinally => self.coroutine_try_finally,
             Obj::Handle => self.handle,
             Obj::TimerHandle => self.timer_handle,
             Obj::Future => self.future,

@@ -20,7 +20,7 @@
 //! task's last step, one iteration earlier.
 
 use super::Workload;
-use crate::asyncio::{Semaphore, TaskGroup};
+use crate::asyncio::{Frame, Semaphore, TaskGroup, coroutine};
 
 /// The program's `main()`.
 pub async fn main(w: Workload) {
@@ -28,7 +28,7 @@ pub async fn main(w: Workload) {
     let tg = TaskGroup::new();
     for i in 0..w.requests() {
         sem.acquire().await;
-        tg.create_task(process(w.clone(), i, sem));
+        tg.create_task(coroutine(Frame::TryFinally, process(w.clone(), i, sem)));
     }
     tg.join().await;
 }

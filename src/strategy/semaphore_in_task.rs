@@ -16,14 +16,14 @@
 //! Concurrency is bounded, but all N tasks exist before the first one runs.
 
 use super::Workload;
-use crate::asyncio::{Semaphore, TaskGroup};
+use crate::asyncio::{Frame, Semaphore, TaskGroup, coroutine};
 
 /// The program's `main()`.
 pub async fn main(w: Workload) {
     let sem = Semaphore::new(w.concurrency());
     let tg = TaskGroup::new();
     for i in 0..w.requests() {
-        tg.create_task(process(w.clone(), i, sem));
+        tg.create_task(coroutine(Frame::AsyncWith, process(w.clone(), i, sem)));
     }
     tg.join().await;
 }

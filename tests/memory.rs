@@ -1,0 +1,185 @@
+//! Memory accuracy: bpsim's predicted `tracemalloc` peak against real CPython.
+//!
+//! For a grid of request counts and limits, the CPython harness runs the
+//! four strategies uninstrumented, each in a fresh interpreter, with
+//! `tracemalloc` started just before the loop is created
+//! (`conformance/harness.py --tracemalloc`), and bpsim predicts the peak
+//! from the version's memory profile. Every prediction must be within
+//! `BPSIM_MEMORY_TOLERANCE` percent (default 3) of the measured peak. The
+//! table of errors is always printed. [`KNOWN_GAPS`] lists the points that
+//! are understood to fall outside it, each with its reason and its own bound.
+//!
+//! Interpreters are found as in the conformance test. Without any, the test
+//! prints a SKIPPED line and passes. `BPSIM_CONFORMANCE_QUICK=1` skips the
+//! 100,000-request point.
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+
+#[path = "common/python.rs"]
+mod python;
+
+use bpsim::experiment::config_for_version;
+use bpsim::scenario::PythonVersion;
+use bpsim::strategy::{StrategyKind, Workload, simulate};
+use serde_json::Value;
+
+fn latencies(n: usize, seed: u64) -> Vec<f64> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            0.1 + 0.1 * ((z >> 11) as f64 / (1u64 << 53) as f64)
+        })
+        .collect()
+}
+
+fn harness(python: &str, trace: &Path, c: u64) -> Result<Value, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/harness.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg("--trace")
+        .arg(trace)
+        .args(["--concurrency", &c.to_string(), "--tracemalloc"])
+        .output()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+}
+
+/// Points outside the tolerance that are understood and not yet modelled,
+/// with why. They are still printed; they must stay within their own bound.
+const KNOWN_GAPS: [(&str, &str, u64, f64, &str); 2] = [
+    (
+        "3.11",
+        "batching",
+        1,
+        100.0,
+        "on 3.11 the harness's peak grows with N at C=1 (59 KB at 1,000 requests, 107 KB at \
+         10,000); the same loop under asyncio.run stays at 10 KB; not yet explained",
+    ),
+    (
+        "3.12",
+        "gated_spawn_callback",
+        1000,
+        5.0,
+        "3.12 holds ~70 KB more than 3.11 and 3.13 at C=1000 with churn; not yet explained",
+    ),
+];
+
+fn known_gap(full: &str, strategy: &str, c: u64) -> Option<(f64, &'static str)> {
+    KNOWN_GAPS
+        .iter()
+        .find(|(v, s, gc, _, _)| full.starts_with(&format!("{v}.")) && *s == strategy && *gc == c)
+        .map(|(_, _, _, bound, why)| (*bound, *why))
+}
+
+fn version(full: &str) -> PythonVersion {
+    PythonVersion::ALL
+        .into_iter()
+        .find(|v| full.starts_with(&format!("{}.", v.as_str())))
+        .unwrap_or(PythonVersion::V3_12)
+}
+
+fn main() -> ExitCode {
+    let pythons = python::interpreters();
+    if pythons.is_empty() {
+        println!("memory: SKIPPED: no CPython found");
+        println!("0 passed, 0 failed, 1 skipped");
+        return ExitCode::SUCCESS;
+    }
+    let tolerance: f64 = std::env::var("BPSIM_MEMORY_TOLERANCE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let quick = std::env::var_os("BPSIM_CONFORMANCE_QUICK").is_some();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut grid: Vec<(usize, u64, bool)> = Vec::new();
+    for n in [1000, 10_000] {
+        for c in [1, 10, 100, 1000] {
+            grid.push((n, c, false));
+        }
+    }
+    if !quick {
+        grid.push((100_000, 500, true));
+    }
+    let (mut passed, mut failed) = (0, 0);
+    let mut worst: f64 = 0.0;
+    println!(
+        "{:<8} {:>7} {:>5}  {:<21} {:>13} {:>13} {:>7}",
+        "python", "N", "C", "strategy", "tracemalloc", "bpsim", "error"
+    );
+    for (k, &(n, c, big)) in grid.iter().enumerate() {
+        let lat = latencies(n, 7 + k as u64);
+        let trace = dir.path().join(format!("mem{k}.txt"));
+        std::fs::write(
+            &trace,
+            lat.iter().map(|v| format!("{v:?}\n")).collect::<String>(),
+        )
+        .expect("write trace");
+        let workload = Workload::new(Arc::from(lat), c);
+        let run_on = if big { &pythons[..1] } else { &pythons[..] };
+        for py in run_on {
+            let json = match harness(py, &trace, c) {
+                Ok(j) => j,
+                Err(e) => {
+                    println!("FAIL {py} N={n} C={c}: {e}");
+                    failed += 1;
+                    continue;
+                }
+            };
+            let full = json["python"].as_str().unwrap_or("?").to_string();
+            let config = config_for_version(version(&full));
+            for r in json["results"].as_array().expect("results") {
+                let name = r["strategy"].as_str().expect("strategy");
+                let real = r["peak_memory_bytes"].as_i64().expect("peak") as f64;
+                let kind = StrategyKind::parse(name).expect("known strategy");
+                let ours = simulate(kind, &workload, &config)
+                    .expect("simulation completes")
+                    .report
+                    .peak_memory_bytes as f64;
+                let err = 100.0 * (ours - real) / real;
+                let gap = known_gap(&full, name, c);
+                let bound = gap.map_or(tolerance, |(b, _)| b);
+                if gap.is_none() {
+                    worst = worst.max(err.abs());
+                }
+                let ok = err.abs() <= bound;
+                if ok {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+                println!(
+                    "{:<8} {:>7} {:>5}  {:<21} {:>13} {:>13} {:>+6.2}%{}",
+                    full,
+                    n,
+                    c,
+                    name,
+                    real,
+                    ours,
+                    err,
+                    match (ok, gap) {
+                        (false, _) => "  FAIL".to_string(),
+                        (true, Some((_, why))) => format!("  known gap: {why}"),
+                        (true, None) => String::new(),
+                    }
+                );
+            }
+        }
+    }
+    println!("memory: worst error outside known gaps {worst:.2}% (tolerance {tolerance}%)");
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
