@@ -21,7 +21,7 @@ pub struct Args {
 pub enum Command {
     /// Run every strategy of a scenario and print the blog-style table.
     ///
-    /// Results are also written to OUTPUT_DIR/<name>/summary.csv and
+    /// Results are also written to `OUTPUT_DIR/<name>/summary.csv` and
     /// summary.json.
     Run {
         /// The scenario file (TOML).

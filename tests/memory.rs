@@ -101,14 +101,14 @@ fn main() -> ExitCode {
         .unwrap_or(3.0);
     let quick = std::env::var_os("BPSIM_CONFORMANCE_QUICK").is_some();
     let dir = tempfile::tempdir().expect("temporary directory");
-    let mut grid: Vec<(usize, u64, bool)> = Vec::new();
+    let mut grid: Vec<(usize, u64)> = Vec::new();
     for n in [1000, 10_000] {
         for c in [1, 10, 100, 1000] {
-            grid.push((n, c, false));
+            grid.push((n, c));
         }
     }
     if !quick {
-        grid.push((100_000, 500, true));
+        grid.push((100_000, 500));
     }
     let (mut passed, mut failed) = (0, 0);
     let mut worst: f64 = 0.0;
@@ -116,7 +116,7 @@ fn main() -> ExitCode {
         "{:<8} {:>7} {:>5}  {:<21} {:>13} {:>13} {:>7}",
         "python", "N", "C", "strategy", "tracemalloc", "bpsim", "error"
     );
-    for (k, &(n, c, big)) in grid.iter().enumerate() {
+    for (k, &(n, c)) in grid.iter().enumerate() {
         let lat = latencies(n, 7 + k as u64);
         let trace = dir.path().join(format!("mem{k}.txt"));
         std::fs::write(
@@ -125,8 +125,7 @@ fn main() -> ExitCode {
         )
         .expect("write trace");
         let workload = Workload::new(Arc::from(lat), c);
-        let run_on = if big { &pythons[..1] } else { &pythons[..] };
-        for py in run_on {
+        for py in &pythons {
             let json = match harness(py, &trace, c) {
                 Ok(j) => j,
                 Err(e) => {
