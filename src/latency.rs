@@ -51,6 +51,17 @@ impl LatencySource {
     }
 }
 
+/// The longest latency bpsim accepts, in seconds (about 115 days). The loop
+/// wakes at least once a day of virtual time, as asyncio's select timeout is
+/// capped at 24 h, so a longer sleep would only cost idle iterations; a
+/// latency of centuries would make a run spin for billions of them.
+pub const MAX_LATENCY_S: f64 = 1e7;
+
+/// `0 <= value <= MAX_LATENCY_S` (so never NaN or infinite).
+pub(crate) fn is_valid_latency(value: f64) -> bool {
+    (0.0..=MAX_LATENCY_S).contains(&value)
+}
+
 /// Serialises as the distribution's parameters (or the trace's path, `wrap`,
 /// length and mean, never its values) plus `description`.
 impl Serialize for LatencySource {
@@ -157,11 +168,11 @@ pub enum LatencyError {
         /// The number of requests asked for.
         requests: u64,
     },
-    /// A draw was not a finite latency `>= 0` (parameters so extreme that the
-    /// sampler overflowed).
+    /// A draw was not a latency in `[0, MAX_LATENCY_S]` (parameters so
+    /// extreme that the sampler overflowed, or a latency of centuries).
     #[error(
-        "request {request}: {distribution} drew {value}, which is not a finite latency; \
-         the parameters are too extreme"
+        "request {request}: {distribution} drew {value}, which is not a latency between 0 and \
+         1e7 s (about 115 days); the parameters are too extreme"
     )]
     BadSample {
         /// The request index.
@@ -217,7 +228,7 @@ pub fn workload(
                 batch.fill(first);
                 for (lane, request) in (first..requests).take(LANES).enumerate() {
                     let value = sampler.sample(&mut batch.rng(lane));
-                    if !(value.is_finite() && value >= 0.0) {
+                    if !is_valid_latency(value) {
                         return Err(LatencyError::BadSample {
                             request,
                             distribution: dist.describe(),

@@ -107,6 +107,13 @@ fn cases() -> Vec<Case> {
         case("exponential tail", 5000, 50, Shape::Exponential(0.05)),
         case("zero latencies", 3000, 64, Shape::WithZeros(0.1, 0.2, 7)),
         case("within clock resolution", 2000, 16, Shape::Nanoscale),
+        // Longer than asyncio's 24 h select cap: the loop wakes once a day.
+        case(
+            "latencies of days",
+            40,
+            3,
+            Shape::Uniform(100_000.0, 400_000.0),
+        ),
         case(
             "bimodal, limit 1000",
             20_000,

@@ -88,7 +88,7 @@ impl Trace {
         if values.is_empty() {
             return Err(LatencyError::TraceEmpty { path });
         }
-        if let Some(i) = values.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+        if let Some(i) = values.iter().position(|v| !super::is_valid_latency(*v)) {
             return Err(LatencyError::TraceLine {
                 line: i + 1,
                 message: value_problem(values[i], &num(values[i])),
@@ -210,7 +210,7 @@ impl Trace {
                 ));
             }
             match text.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => values.push(v + 0.0),
+                Ok(v) if super::is_valid_latency(v) => values.push(v + 0.0),
                 Ok(v) => return Err(line_error(value_problem(v, text))),
                 Err(_) => {
                     return Err(line_error(format!(
@@ -243,6 +243,12 @@ fn value_problem(v: f64, text: &str) -> String {
     } else if v.is_infinite() {
         format!(
             "latency must be a finite number >= 0, found infinity ({})",
+            quote(text)
+        )
+    } else if v > super::MAX_LATENCY_S {
+        format!(
+            "latency must be at most {} s (about 115 days), found {}",
+            super::MAX_LATENCY_S,
             quote(text)
         )
     } else {

@@ -173,3 +173,59 @@ fn an_unwritable_output_is_an_error_not_a_half_file() {
     let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     assert!(stderr.contains("cannot write"), "{stderr}");
 }
+
+#[test]
+fn absurd_latencies_are_refused_instead_of_spinning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.toml");
+    std::fs::write(
+        &path,
+        "name = \"slow\"\nrequests = 3\nconcurrency = 1\n[latency]\ndistribution = \"constant\"\nvalue = 1e20\n",
+    )
+    .unwrap();
+    let assert = bpsim()
+        .args(["run", "--no-write"])
+        .arg(&path)
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("1e7 s"), "{stderr}");
+    let trace = dir.path().join("t.txt");
+    std::fs::write(&trace, "0.1\n1e12\n").unwrap();
+    std::fs::write(
+        &path,
+        "name = \"slow\"\nrequests = 2\nconcurrency = 1\n[latency]\ndistribution = \"trace\"\npath = \"t.txt\"\n",
+    )
+    .unwrap();
+    let assert = bpsim()
+        .args(["run", "--no-write"])
+        .arg(&path)
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains("t.txt") && stderr.contains(":2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_day_long_latency_is_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("days.toml");
+    std::fs::write(
+        &path,
+        "name = \"days\"\nrequests = 4\nconcurrency = 2\n[latency]\ndistribution = \"constant\"\nvalue = 259200.5\n",
+    )
+    .unwrap();
+    let out = bpsim()
+        .args(["run", "--no-write", "--format", "json"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["results"][0]["duration_s"], 518401.0);
+}
