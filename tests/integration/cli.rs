@@ -11,6 +11,25 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Run `bpsim` with `args`, expect a non-zero exit, and return its stderr.
+fn failing_stderr<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let assert = bpsim().args(args).assert().failure();
+    String::from_utf8(assert.get_output().stderr.clone()).unwrap()
+}
+
+/// `bpsim run --no-write PATH`, expected to fail; its stderr.
+fn run_failing(path: &std::path::Path) -> String {
+    failing_stderr([
+        std::ffi::OsStr::new("run"),
+        std::ffi::OsStr::new("--no-write"),
+        path.as_os_str(),
+    ])
+}
+
 #[test]
 fn run_prints_the_blog_table_and_writes_summaries() {
     let out = tempfile::tempdir().unwrap();
@@ -133,12 +152,7 @@ fn bad_scenarios_fail_with_a_located_message_and_no_panic() {
             format!("name = \"bad\"\nseed = 1\nrequests = 10\n{line}\n[latency]\ndistribution = \"constant\"\nvalue = 0.1\n"),
         )
         .unwrap();
-        let assert = bpsim()
-            .args(["run", "--no-write"])
-            .arg(&path)
-            .assert()
-            .failure();
-        let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        let stderr = run_failing(&path);
         assert!(stderr.contains(needle), "{line}: {stderr}");
         assert!(
             stderr.contains(&format!("bad.toml:{lineno}:")),
@@ -150,11 +164,7 @@ fn bad_scenarios_fail_with_a_located_message_and_no_panic() {
 
 #[test]
 fn a_missing_scenario_file_is_a_clear_error() {
-    let assert = bpsim()
-        .args(["run", "does/not/exist.toml"])
-        .assert()
-        .failure();
-    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let stderr = failing_stderr(["run", "does/not/exist.toml"]);
     assert!(stderr.contains("does/not/exist.toml"), "{stderr}");
 }
 
@@ -163,14 +173,12 @@ fn an_unwritable_output_is_an_error_not_a_half_file() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
-    let assert = bpsim()
-        .arg("run")
-        .arg(root().join("tests/scenarios/ties.toml"))
-        .arg("--output-dir")
-        .arg(&blocker)
-        .assert()
-        .failure();
-    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let stderr = failing_stderr([
+        std::ffi::OsStr::new("run"),
+        root().join("tests/scenarios/ties.toml").as_os_str(),
+        std::ffi::OsStr::new("--output-dir"),
+        blocker.as_os_str(),
+    ]);
     assert!(stderr.contains("cannot write"), "{stderr}");
 }
 
@@ -183,12 +191,7 @@ fn absurd_latencies_are_refused_instead_of_spinning() {
         "name = \"slow\"\nrequests = 3\nconcurrency = 1\n[latency]\ndistribution = \"constant\"\nvalue = 1e20\n",
     )
     .unwrap();
-    let assert = bpsim()
-        .args(["run", "--no-write"])
-        .arg(&path)
-        .assert()
-        .failure();
-    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let stderr = run_failing(&path);
     assert!(stderr.contains("1e7 s"), "{stderr}");
     let trace = dir.path().join("t.txt");
     std::fs::write(&trace, "0.1\n1e12\n").unwrap();
@@ -197,12 +200,7 @@ fn absurd_latencies_are_refused_instead_of_spinning() {
         "name = \"slow\"\nrequests = 2\nconcurrency = 1\n[latency]\ndistribution = \"trace\"\npath = \"t.txt\"\n",
     )
     .unwrap();
-    let assert = bpsim()
-        .args(["run", "--no-write"])
-        .arg(&path)
-        .assert()
-        .failure();
-    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let stderr = run_failing(&path);
     assert!(
         stderr.contains("t.txt") && stderr.contains(":2"),
         "{stderr}"
