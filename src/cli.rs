@@ -40,6 +40,34 @@ pub enum Command {
         #[arg(long)]
         no_write: bool,
     },
+    /// Run every point of a scenario's [sweep] for every strategy, in
+    /// parallel, and write OUTPUT_DIR/<name>/sweep.csv.
+    ///
+    /// Results do not depend on the thread count. Interrupting (Ctrl-C)
+    /// keeps the finished points; `--resume` finishes the rest.
+    Sweep {
+        /// The scenario file (TOML) with a [sweep] table.
+        scenario: PathBuf,
+        /// Where to write sweep.csv (under a folder named after the
+        /// scenario).
+        #[arg(long, value_name = "DIR", default_value = "output")]
+        output_dir: PathBuf,
+        /// Worker threads (default: one per core).
+        #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Finish an interrupted sweep: run only the points it had not done.
+        #[arg(long, conflicts_with = "fresh")]
+        resume: bool,
+        /// Discard an interrupted sweep's finished points and start over.
+        #[arg(long)]
+        fresh: bool,
+        /// Do not draw the progress bar.
+        #[arg(long)]
+        no_progress: bool,
+        /// Stop as if interrupted after this many runs (for testing).
+        #[arg(long, value_name = "RUNS", hide = true)]
+        stop_after: Option<usize>,
+    },
     /// Write the scenario's workload as a latency trace: line i is the
     /// latency of request i in seconds (shortest round-trip form).
     Workload {

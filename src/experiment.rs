@@ -50,10 +50,21 @@ pub fn config_for(scenario: &Scenario) -> Config {
     config_for_version(scenario.model.python)
 }
 
+/// The scenario's workload: request `i`'s latency in seconds.
+pub fn draw(scenario: &Scenario) -> Result<Arc<[f64]>, ExperimentError> {
+    Ok(latency::workload(&scenario.latency, scenario.seed, scenario.requests)?.into())
+}
+
 /// Run `scenario`: every strategy on the same workload.
 pub fn run(scenario: &Scenario) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
-    let latencies: Arc<[f64]> =
-        latency::workload(&scenario.latency, scenario.seed, scenario.requests)?.into();
+    run_on(scenario, draw(scenario)?)
+}
+
+/// Run every strategy of `scenario` on `latencies` (its [`draw`]n workload).
+pub fn run_on(
+    scenario: &Scenario,
+    latencies: Arc<[f64]>,
+) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
     let workload = Workload::new(latencies.clone(), scenario.concurrency);
     let config = config_for(scenario);
     let mut outcomes = Vec::with_capacity(scenario.strategies.len());

@@ -32,3 +32,4 @@ pub mod profiles;
 pub mod report;
 pub mod scenario;
 pub mod strategy;
+pub mod sweep;

@@ -1,13 +1,17 @@
 //! The `bpsim` command.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use bpsim::cli::{self, Command};
 use bpsim::report::{self, Format};
 use bpsim::scenario::Scenario;
 use bpsim::strategy::StrategyKind;
-use bpsim::{experiment, latency, output};
+use bpsim::{experiment, latency, output, sweep};
+
+/// Exit status of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args_os()) {
@@ -22,7 +26,7 @@ fn main() -> ExitCode {
         }
     };
     match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -30,7 +34,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: cli::Args) -> anyhow::Result<()> {
+fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Run {
             scenario,
@@ -56,7 +60,52 @@ fn run(args: cli::Args) -> anyhow::Result<()> {
                 output::write_atomic(&path, report::requests_csv(&outcomes).as_bytes())?;
             }
             print!("{}", report.render(format));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep {
+            scenario,
+            output_dir,
+            jobs,
+            resume,
+            fresh,
+            no_progress,
+            stop_after,
+        } => {
+            let scenario = Scenario::load(&scenario)?;
+            static INTERRUPT: AtomicBool = AtomicBool::new(false);
+            // If no handler can be installed, Ctrl-C simply ends the process;
+            // the journal still holds every finished run.
+            let _ = ctrlc::set_handler(|| INTERRUPT.store(true, Ordering::SeqCst));
+            let options = sweep::Options {
+                output_dir,
+                jobs: jobs.map(usize::from),
+                resume,
+                fresh,
+                progress: !no_progress,
+                stop_after,
+            };
+            if let Some(s) = &scenario.sweep {
+                eprintln!("sweep {}: {}", scenario.name, sweep::describe(s));
+            }
+            match sweep::run(&scenario, &options, &INTERRUPT)? {
+                sweep::Finished::Complete { rows, csv_path, .. } => {
+                    print!("{}", report::sweep_table(&scenario, &rows));
+                    eprintln!("wrote {}", csv_path.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                sweep::Finished::Interrupted {
+                    done,
+                    total,
+                    journal,
+                } => {
+                    eprintln!(
+                        "interrupted: {done} of {total} runs finished and kept in '{}'; \
+                         no CSV written\n  help: run the same command with --resume to finish",
+                        journal.display()
+                    );
+                    Ok(ExitCode::from(INTERRUPTED))
+                }
+            }
         }
         Command::Workload { scenario, output } => {
             let scenario = Scenario::load(&scenario)?;
@@ -68,7 +117,7 @@ fn run(args: cli::Args) -> anyhow::Result<()> {
                 text.push('\n');
             }
             output::write_atomic(&output, text.as_bytes())?;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::List => {
             println!("strategies:");
@@ -79,7 +128,7 @@ fn run(args: cli::Args) -> anyhow::Result<()> {
             for (name, summary) in bpsim::scenario::distributions() {
                 println!("  {name:<22} {summary}");
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -2,12 +2,12 @@
 //! percentiles.
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::strategy::{Outcome, RequestRecord};
 
 /// Percentiles of a per-request time, in seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
@@ -54,7 +54,7 @@ impl Percentiles {
 }
 
 /// One strategy's result in a scenario run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StrategyResult {
     /// Strategy name.
     pub strategy: String,

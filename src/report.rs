@@ -15,7 +15,7 @@ use crate::metrics::StrategyResult;
 pub use self::csv::{requests_csv, summary_csv};
 pub use self::json::summary_json;
 pub use self::markdown::summary_markdown;
-pub use self::table::summary_table;
+pub use self::table::{summary_table, sweep_table};
 
 /// Output formats of `bpsim run`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

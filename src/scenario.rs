@@ -25,9 +25,9 @@
 //! | `distribution` | parameters |
 //! |---|---|
 //! | `constant` | `value >= 0` |
-//! | `uniform` | `0 <= low <= high` |
+//! | `uniform` | `0 <= low <= high`; or `mean`, `0 <= width <= 2 * mean` |
 //! | `normal` | `mean >= 0`, `std_dev >= 0` (truncated at 0 by redrawing) |
-//! | `lognormal` | `mu`, `sigma >= 0`; or `median > 0`, `p99 >= median` |
+//! | `lognormal` | `mu`, `sigma >= 0`; or `median > 0`, `p99 >= median`; or `mean > 0`, `sigma >= 0` (so `sigma` spreads the latency at a fixed mean) |
 //! | `exponential` | `mean > 0`, or `rate > 0` |
 //! | `gamma` | `shape > 0`, `scale > 0` |
 //! | `weibull` | `scale > 0`, `shape > 0` |
@@ -35,12 +35,26 @@
 //! | `mixture` | `[[latency.components]]` tables, each a `weight > 0` plus a distribution; weights are normalised by their sum |
 //! | `trace` | `path` (relative to the scenario file's directory), optional `wrap = false` |
 //!
+//! An optional `[sweep]` table varies one or two parameters (`concurrency`,
+//! `requests`, `seed`, or any numeric `latency.<parameter>`), each over a list
+//! or a range, and runs `replications` seeds per point:
+//!
+//! ```toml
+//! [sweep]
+//! latency.width = { from = 0.0, to = 0.1, steps = 11 }   # or [0.0, 0.05, 0.1]
+//! concurrency = { from = 1, to = 10_000, steps = 9, scale = "log" }
+//! replications = 5       # seeds seed, seed + 1, ... per point (default 1)
+//! ```
+//!
+//! Every point is validated up front; `{ from, to, step = D }` also works.
+//!
 //! Every error is a [`ScenarioError`] naming the file, line, column and key,
 //! what was expected, what was found, and how to fix it.
 
 mod error;
 mod latency_table;
 mod reader;
+mod sweep_table;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +65,7 @@ use crate::latency::LatencySource;
 use crate::strategy::kind::StrategyKind;
 
 pub use error::{Diagnostic, ErrorKind, Position, ScenarioError};
+pub use sweep_table::MAX_SWEEP_RUNS;
 
 /// The largest accepted `requests`.
 pub const MAX_REQUESTS: u64 = 1_000_000_000;
@@ -74,6 +89,41 @@ pub struct Scenario {
     pub latency: LatencySource,
     /// The interpreter model.
     pub model: Model,
+    /// The `[sweep]`, if the file has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
+}
+
+/// A `[sweep]` table: up to two parameters, each over a list of values, and
+/// a number of replications (seeds) per point.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sweep {
+    /// The swept parameters, in file order (the last varies fastest).
+    pub parameters: Vec<SweptParameter>,
+    /// Seeds per point: the point's `seed`, `seed + 1`, ...
+    pub replications: u32,
+    /// Every point, validated: the cartesian product of the parameters'
+    /// values, the last parameter varying fastest.
+    #[serde(skip)]
+    pub points: Vec<SweepPoint>,
+}
+
+/// One swept parameter.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SweptParameter {
+    /// `concurrency`, `requests`, `seed` or `latency.<parameter>`.
+    pub key: String,
+    /// The values, in sweep order.
+    pub values: Vec<f64>,
+}
+
+/// One point of a sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepPoint {
+    /// The value of each swept parameter, in [`Sweep::parameters`] order.
+    pub values: Vec<f64>,
+    /// The scenario at this point (without a sweep).
+    pub scenario: Scenario,
 }
 
 /// The modelled interpreter.
@@ -225,3 +275,6 @@ impl Scenario {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod sweep_tests;

@@ -3,6 +3,8 @@
 use std::fmt::Write;
 
 use super::{RunReport, thousands};
+use crate::scenario::Scenario;
+use crate::sweep::SweepRow;
 
 /// Column headers and cells, right-aligned except the first.
 fn rows(report: &RunReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
@@ -51,14 +53,22 @@ pub(crate) fn title(report: &RunReport) -> String {
 /// Render the aligned table.
 pub fn summary_table(report: &RunReport) -> String {
     let (header, body) = rows(report);
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &body {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n", title(report));
+    out.push_str(&aligned(&header, &body));
+    out
+}
+
+/// `header` and `body` as aligned columns under a rule: the first column
+/// left-aligned, the others right-aligned.
+fn aligned<H: AsRef<str>>(header: &[H], body: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.as_ref().len()).collect();
+    for row in body {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
+            *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let _ = writeln!(out, "{}\n", title(report));
     let line = |cells: Vec<&str>, out: &mut String| {
         for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
             if i == 0 {
@@ -69,11 +79,50 @@ pub fn summary_table(report: &RunReport) -> String {
         }
         out.push('\n');
     };
-    line(header.clone(), &mut out);
+    line(header.iter().map(AsRef::as_ref).collect(), &mut out);
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
     line(rule.iter().map(String::as_str).collect(), &mut out);
-    for row in &body {
+    for row in body {
         line(row.iter().map(String::as_str).collect(), &mut out);
     }
+    out
+}
+
+/// A sweep's durations: one line per point, one column per strategy
+/// (`mean ± 95% CI` when replicated).
+pub fn sweep_table(scenario: &Scenario, rows: &[SweepRow]) -> String {
+    let Some(sweep) = &scenario.sweep else {
+        return String::new();
+    };
+    let strategies: Vec<&str> = scenario.strategies.iter().map(|k| k.name()).collect();
+    let mut header: Vec<String> = vec!["point".to_owned()];
+    header.extend(sweep.parameters.iter().map(|p| p.key.clone()));
+    header.push("latency std (s)".to_owned());
+    header.extend(strategies.iter().map(|s| format!("{s} (s)")));
+    let mut body = Vec::new();
+    for point in rows.chunks(strategies.len().max(1)) {
+        let first = &point[0];
+        let mut row = vec![first.point.to_string()];
+        row.extend(first.values.iter().map(|v| format!("{v}")));
+        row.push(format!("{:.4}", first.latency_std_s));
+        for r in point {
+            row.push(if r.replications > 1 {
+                format!("{:.3} ± {:.3}", r.duration_s.mean, r.duration_s.ci95)
+            } else {
+                format!("{:.3}", r.duration_s.mean)
+            });
+        }
+        body.push(row);
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {} requests, concurrency {}, {}\n",
+        scenario.name,
+        thousands(scenario.requests as i64),
+        thousands(scenario.concurrency as i64),
+        crate::sweep::describe(sweep),
+    );
+    out.push_str(&aligned(&header, &body));
     out
 }

@@ -30,9 +30,9 @@ const DISTRIBUTIONS: [&str; 10] = [
 fn parameters(distribution: &str) -> &'static [&'static str] {
     match distribution {
         "constant" => &["value"],
-        "uniform" => &["low", "high"],
+        "uniform" => &["low", "high", "mean", "width"],
         "normal" => &["mean", "std_dev"],
-        "lognormal" => &["mu", "sigma", "median", "p99"],
+        "lognormal" => &["mu", "sigma", "median", "p99", "mean"],
         "exponential" => &["mean", "rate"],
         "gamma" => &["shape", "scale"],
         "weibull" | "pareto" => &["scale", "shape"],
@@ -46,9 +46,9 @@ fn parameters(distribution: &str) -> &'static [&'static str] {
 fn signature(distribution: &str) -> &'static str {
     match distribution {
         "constant" => "value",
-        "uniform" => "low, high",
+        "uniform" => "low, high; or mean, width",
         "normal" => "mean, std_dev",
-        "lognormal" => "mu, sigma (or median, p99)",
+        "lognormal" => "mu, sigma; or median, p99; or mean, sigma",
         "exponential" => "mean (or rate)",
         "gamma" => "shape, scale",
         "weibull" | "pareto" => "scale, shape",
@@ -75,6 +75,7 @@ fn example(key: &str) -> &'static str {
         "low" => "0.1",
         "high" => "0.2",
         "std_dev" => "0.05",
+        "width" => "0.1",
         "mu" => "-2.0",
         "sigma" => "0.5",
         "p99" => "0.5",
@@ -235,22 +236,7 @@ fn read_distribution(
         "constant" => Distribution::Constant {
             value: p.required("value", Rule::NonNegative)?,
         },
-        "uniform" => {
-            let low = p.required("low", Rule::NonNegative);
-            let high = p.required_spanned("high", Rule::NonNegative);
-            let (low, (high, high_span)) = (low?, high?);
-            if low > high {
-                p.reader.error(
-                    &high_span,
-                    table.key("high"),
-                    ErrorKind::InvalidValue,
-                    format!("must be >= {} ({low}), found {high}", table.key("low")),
-                    "swap low and high, or make them equal for a constant latency",
-                );
-                return None;
-            }
-            Distribution::Uniform { low, high }
-        }
+        "uniform" => p.uniform()?,
         "normal" => {
             let mean = p.required_with("mean", Rule::NonNegative, NORMAL_MEAN_HELP);
             let std_dev = p.required("std_dev", Rule::NonNegative);
@@ -386,9 +372,107 @@ impl Params<'_, '_, '_, '_> {
         Field::Present(x, span)
     }
 
-    /// `mu, sigma` or `median, p99`.
+    /// Two parameterisations that exclude each other: returns `true` if the
+    /// table mixes them (and records the error at the first key of `second`).
+    fn mixes(&mut self, first: &[&str], second: &[&str], help: &str) -> bool {
+        let table = self.table;
+        let (Some(a), Some(b)) = (
+            first.iter().find(|k| table.has(k)),
+            second.iter().find(|k| table.has(k)),
+        ) else {
+            return false;
+        };
+        let Some(span) = table.get(b).map(|v| v.span()) else {
+            return false;
+        };
+        self.reader.error(
+            &span,
+            table.key(b),
+            ErrorKind::InvalidValue,
+            format!(
+                "give either `{}`, or `{}`, not both (found `{a}` and `{b}`)",
+                first.join("` and `"),
+                second.join("` and `")
+            ),
+            help,
+        );
+        true
+    }
+
+    /// `low, high` or `mean, width` (a sweepable width at a fixed mean).
+    fn uniform(&mut self) -> Option<Distribution> {
+        let table = self.table;
+        if self.mixes(
+            &["low", "high"],
+            &["mean", "width"],
+            "remove one pair (mean and width give low = mean - width / 2, high = mean + width / 2)",
+        ) {
+            return None;
+        }
+        if table.has("mean") || table.has("width") {
+            let mean = self.required_spanned("mean", Rule::NonNegative);
+            let width = self.required_spanned("width", Rule::NonNegative);
+            let ((mean, _), (width, width_span)) = (mean?, width?);
+            let low = mean - width / 2.0;
+            if low < 0.0 {
+                self.reader.error(
+                    &width_span,
+                    table.key("width"),
+                    ErrorKind::InvalidValue,
+                    format!(
+                        "must be at most 2 * {} ({}), found {width}: the low end would be negative",
+                        table.key("mean"),
+                        2.0 * mean
+                    ),
+                    "latencies cannot be negative: narrow the width or raise the mean",
+                );
+                return None;
+            }
+            return Some(Distribution::Uniform {
+                low,
+                high: mean + width / 2.0,
+            });
+        }
+        let low = self.required("low", Rule::NonNegative);
+        let high = self.required_spanned("high", Rule::NonNegative);
+        let (low, (high, high_span)) = (low?, high?);
+        if low > high {
+            self.reader.error(
+                &high_span,
+                table.key("high"),
+                ErrorKind::InvalidValue,
+                format!("must be >= {} ({low}), found {high}", table.key("low")),
+                "swap low and high, or make them equal for a constant latency",
+            );
+            return None;
+        }
+        Some(Distribution::Uniform { low, high })
+    }
+
+    /// `mu, sigma`, `median, p99`, or `mean, sigma` (a sweepable spread at a
+    /// fixed mean: `mu = ln(mean) - sigma^2 / 2`).
     fn lognormal(&mut self) -> Option<Distribution> {
         let table = self.table;
+        if self.mixes(
+            &["mu"],
+            &["mean"],
+            "remove one: with `mean`, mu is derived as ln(mean) - sigma^2 / 2",
+        ) || self.mixes(
+            &["median", "p99"],
+            &["mean"],
+            "remove one parameterisation: `median` and `p99`, or `mean` and `sigma`",
+        ) {
+            return None;
+        }
+        if table.has("mean") {
+            let mean = self.required("mean", Rule::Positive);
+            let sigma = self.required("sigma", Rule::NonNegative);
+            let (mean, sigma) = (mean?, sigma?);
+            return Some(Distribution::LogNormal {
+                mu: mean.ln() - sigma * sigma / 2.0,
+                sigma,
+            });
+        }
         let by_mu = table.has("mu") || table.has("sigma");
         let by_median = table.has("median") || table.has("p99");
         if by_mu && by_median {

@@ -431,7 +431,7 @@ fn malformed_cases() -> Vec<Case> {
             4,
             InvalidValue,
             "unknown distribution \"unifrom\"",
-            "did you mean `uniform`? valid: constant(value), uniform(low, high)",
+            "did you mean `uniform`? valid: constant(value), uniform(low, high",
         ),
         case(
             with_latency("distribution = \"zipf\"\n"),
@@ -1048,6 +1048,6 @@ fn latency_parameters_are_usable() {
 fn distribution_listing() {
     let list = distributions();
     assert_eq!(list.len(), 10);
-    assert!(list.contains(&("uniform", "low, high")));
+    assert!(list.contains(&("uniform", "low, high; or mean, width")));
     assert!(list.contains(&("trace", "path, wrap")));
 }

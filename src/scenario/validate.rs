@@ -6,14 +6,14 @@ use std::path::Path;
 use toml::de::{DeTable, DeValue};
 
 use super::error::{Diagnostic, ErrorKind, Position, ScenarioError, suggest};
-use super::latency_table;
 use super::reader::{Field, Reader, Span, Table, group_digits};
 use super::{CpuModel, MAX_REQUESTS, Model, PythonVersion, Scenario};
+use super::{latency_table, sweep_table};
 use crate::latency::LatencySource;
 use crate::strategy::kind::StrategyKind;
 
 /// Keys allowed at the top level.
-pub(super) const TOP_KEYS: [&str; 7] = [
+pub(super) const TOP_KEYS: [&str; 8] = [
     "name",
     "seed",
     "requests",
@@ -21,6 +21,7 @@ pub(super) const TOP_KEYS: [&str; 7] = [
     "strategies",
     "latency",
     "model",
+    "sweep",
 ];
 
 /// Keys allowed in `[model]`.
@@ -155,6 +156,14 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
         );
     }
 
+    // The sweep's points are whole scenarios: check them only once the
+    // scenario they vary is valid.
+    let sweep = if reader.has_errors() {
+        None
+    } else {
+        sweep_table::read(&mut reader, &root, text, file)
+    };
+
     if let Some(error) = reader.into_first_error() {
         return Err(error);
     }
@@ -166,6 +175,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
         strategies,
         latency,
         model,
+        sweep,
     ) {
         (
             Some(name),
@@ -175,6 +185,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
             Some(strategies),
             Some(latency),
             Some(model),
+            Some(sweep),
         ) => Ok(Scenario {
             name,
             path: file.to_path_buf(),
@@ -184,6 +195,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
             strategies,
             latency,
             model,
+            sweep,
         }),
         // Every `None` above comes with a recorded error; this is a backstop.
         _ => Err(ScenarioError::from(Diagnostic {

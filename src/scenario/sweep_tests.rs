@@ -1,0 +1,253 @@
+//! `[sweep]` tables: points, ranges, and located errors.
+
+use super::*;
+
+const FILE: &str = "scenarios/sweep.toml";
+
+const BASE: &str = "requests = 100\nconcurrency = 10\n\
+    [latency]\ndistribution = \"uniform\"\nmean = 0.15\nwidth = 0.1\n";
+
+fn parse(sweep: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::from_str(&format!("{BASE}[sweep]\n{sweep}"), FILE)
+}
+
+fn sweep(text: &str) -> Sweep {
+    parse(text).unwrap().sweep.unwrap()
+}
+
+#[test]
+fn no_sweep_table_means_no_sweep() {
+    assert_eq!(Scenario::from_str(BASE, FILE).unwrap().sweep, None);
+}
+
+#[test]
+fn linear_range_gives_tidy_decimals_and_exact_ends() {
+    let s = sweep("latency.width = { from = 0.0, to = 0.1, steps = 11 }");
+    assert_eq!(s.parameters[0].key, "latency.width");
+    assert_eq!(
+        s.parameters[0].values,
+        [
+            0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1
+        ]
+    );
+    assert_eq!(s.replications, 1);
+    // Each point is the base scenario with the value written in.
+    let p = &s.points[3].scenario;
+    assert_eq!(
+        p.latency,
+        LatencySource::Distribution(crate::latency::Distribution::Uniform {
+            low: 0.15 - 0.015,
+            high: 0.15 + 0.015
+        })
+    );
+    assert_eq!(p.sweep, None);
+}
+
+#[test]
+fn log_range_of_integers_is_rounded_and_deduplicated() {
+    let s = sweep("concurrency = { from = 1, to = 10000, steps = 9, scale = \"log\" }");
+    assert_eq!(
+        s.parameters[0].values,
+        [1.0, 3.0, 10.0, 32.0, 100.0, 316.0, 1000.0, 3162.0, 10000.0]
+    );
+    assert_eq!(s.points[4].scenario.concurrency, 100);
+    let s = sweep("concurrency = { from = 1, to = 3, steps = 5 }");
+    assert_eq!(s.parameters[0].values, [1.0, 2.0, 3.0]);
+}
+
+#[test]
+fn step_ranges_include_the_end() {
+    let s = sweep("requests = { from = 0, to = 100, step = 25 }");
+    assert_eq!(s.parameters[0].values, [0.0, 25.0, 50.0, 75.0, 100.0]);
+    let s = sweep("latency.mean = { from = 0.1, to = 0.2, step = 0.05 }");
+    assert_eq!(s.parameters[0].values, [0.1, 0.15, 0.2]);
+}
+
+#[test]
+fn two_parameters_make_a_grid_with_the_last_fastest() {
+    let s = sweep("concurrency = [1, 10]\nlatency.width = [0.0, 0.1, 0.2]\nreplications = 3");
+    assert_eq!(s.points.len(), 6);
+    let values: Vec<_> = s.points.iter().map(|p| p.values.clone()).collect();
+    assert_eq!(
+        values,
+        [
+            [1.0, 0.0],
+            [1.0, 0.1],
+            [1.0, 0.2],
+            [10.0, 0.0],
+            [10.0, 0.1],
+            [10.0, 0.2]
+        ]
+    );
+    assert_eq!(s.points[5].scenario.concurrency, 10);
+    assert_eq!(s.replications, 3);
+}
+
+#[test]
+fn replications_alone_are_a_sweep_of_one_point() {
+    let s = sweep("replications = 4");
+    assert!(s.parameters.is_empty());
+    assert_eq!(s.points.len(), 1);
+}
+
+/// `(sweep body, key, line, message fragment, help fragment)`; the
+/// `[sweep]` header is on line 7.
+const BAD: &[(&str, &str, usize, &str, &str)] = &[
+    ("", "sweep", 7, "varies nothing", "[sweep]"),
+    (
+        "concurency = [1, 2]",
+        "sweep.concurency",
+        8,
+        "unknown key",
+        "did you mean `concurrency`",
+    ),
+    (
+        "sigma = [0.1]",
+        "sweep.sigma",
+        8,
+        "unknown key",
+        "latency.sigma",
+    ),
+    (
+        "concurrency = []",
+        "sweep.concurrency",
+        8,
+        "empty",
+        "at least one value",
+    ),
+    (
+        "concurrency = [1, 2.5]",
+        "sweep.concurrency[1]",
+        8,
+        "whole number",
+        "integers",
+    ),
+    (
+        "concurrency = \"10\"",
+        "sweep.concurrency",
+        8,
+        "expected a list",
+        "[10, 100, 1000]",
+    ),
+    (
+        "concurrency = [10, 10]",
+        "sweep.concurrency",
+        8,
+        "appears twice",
+        "replications",
+    ),
+    (
+        "concurrency = [0, 10]",
+        "sweep.concurrency",
+        8,
+        "concurrency = 0: must be >= 1",
+        "use at least 1",
+    ),
+    (
+        "latency.width = [0.1, nan]",
+        "sweep.latency.width[1]",
+        8,
+        "finite",
+        "nan",
+    ),
+    (
+        "latency.width = { from = 0.2, to = 0.1, steps = 3 }",
+        "sweep.latency.width.to",
+        8,
+        "reversed",
+        "swap",
+    ),
+    (
+        "latency.width = { from = 0.1, to = 0.2, steps = 1 }",
+        "sweep.latency.width.steps",
+        8,
+        "between 2",
+        "list",
+    ),
+    (
+        "latency.width = { from = 0.1, to = 0.2 }",
+        "sweep.latency.width.steps",
+        8,
+        "missing",
+        "steps = N",
+    ),
+    (
+        "latency.width = { from = 0.1, to = 0.2, stesp = 3 }",
+        "sweep.latency.width.stesp",
+        8,
+        "unknown key",
+        "did you mean `steps`",
+    ),
+    (
+        "latency.width = { from = 0.0, to = 1.0, steps = 3 }",
+        "sweep.latency.width",
+        8,
+        "latency.width = 0.5",
+        "negative",
+    ),
+    (
+        "latency.distribution = [1]",
+        "sweep.latency.distribution",
+        8,
+        "not numeric",
+        "one scenario per distribution",
+    ),
+    (
+        "latency.sigma = [0.1]",
+        "sweep.latency.sigma",
+        8,
+        "sigma",
+        "uniform",
+    ),
+    (
+        "latency.width = { from = 0.0, to = 0.1, steps = 3, scale = \"log\" }",
+        "sweep.latency.width.from",
+        8,
+        "from > 0",
+        "linear",
+    ),
+    (
+        "concurrency = [1]\nrequests = [1]\nseed = [1]",
+        "sweep.seed",
+        10,
+        "at most 2",
+        "split",
+    ),
+    (
+        "replications = 0",
+        "sweep.replications",
+        8,
+        "between 1 and",
+        "seeds",
+    ),
+    (
+        "concurrency = { from = 1, to = 100000, steps = 100000 }\nreplications = 100",
+        "sweep",
+        7,
+        "runs",
+        "fewer",
+    ),
+];
+
+#[test]
+fn bad_sweeps_are_located_with_help() {
+    let mut failures = Vec::new();
+    for (i, (body, key, line, message, help)) in BAD.iter().enumerate() {
+        match parse(body) {
+            Ok(_) => failures.push(format!("case {i} parsed: {body}")),
+            Err(e) => {
+                let ok = e.key == *key
+                    && e.position.map(|p| p.line) == Some(*line)
+                    && e.message.contains(message)
+                    && e.help.contains(help);
+                if !ok {
+                    failures.push(format!(
+                        "case {i}: want {key} line {line} {message:?} / {help:?}\n  got {e}\n  (key {:?})",
+                        e.key
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,273 @@
+//! From finished units to `sweep.csv` rows: one per point and strategy,
+//! means over replications with 95% confidence intervals.
+
+use serde::Serialize;
+
+use super::unit::UnitResult;
+use crate::metrics::Percentiles;
+use crate::scenario::Sweep;
+
+/// A mean over replications with the half-width of its 95% confidence
+/// interval (Student's t; zero for a single replication).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Estimate {
+    /// The mean.
+    pub mean: f64,
+    /// Half-width of the 95% confidence interval of the mean.
+    pub ci95: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl Estimate {
+    /// The estimate of `values` (in replication order, so the sums are
+    /// reproducible). Empty input gives zeros.
+    pub fn of(values: &[f64]) -> Estimate {
+        if values.is_empty() {
+            return Estimate::default();
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let ci95 = if values.len() > 1 {
+            let var = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+            t95(values.len() - 1) * (var / n).sqrt()
+        } else {
+            0.0
+        };
+        Estimate {
+            mean,
+            ci95,
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// The 97.5% quantile of Student's t with `df` degrees of freedom: a table
+/// up to 30, then the Cornish-Fisher expansion (error below 1e-4).
+pub fn t95(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::NAN,
+        1..=30 => TABLE[df - 1],
+        _ => {
+            let z = 1.959_963_984_540_054_f64;
+            let n = df as f64;
+            let (z3, z5) = (z.powi(3), z.powi(5));
+            z + (z3 + z) / (4.0 * n) + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * n * n)
+        }
+    }
+}
+
+/// One row of `sweep.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SweepRow {
+    /// Point index (0-based, in sweep order).
+    pub point: usize,
+    /// The swept parameters' values at this point, in [`Sweep::parameters`]
+    /// order.
+    pub values: Vec<f64>,
+    /// Strategy name.
+    pub strategy: String,
+    /// Replications (seeds) averaged.
+    pub replications: u32,
+    /// The first replication's seed.
+    pub seed: u64,
+    /// Requests at this point.
+    pub requests: u64,
+    /// Concurrency limit at this point.
+    pub concurrency: u64,
+    /// Mean of the drawn latencies (averaged over replications), seconds.
+    pub latency_mean_s: f64,
+    /// Standard deviation of the drawn latencies (averaged), seconds.
+    pub latency_std_s: f64,
+    /// Makespan, seconds.
+    pub duration_s: Estimate,
+    /// Predicted `tracemalloc` peak, bytes.
+    pub peak_memory_bytes: Estimate,
+    /// Most live tasks.
+    pub peak_live_tasks: f64,
+    /// Event-loop iterations.
+    pub loop_iterations: f64,
+    /// Completed requests.
+    pub completed: f64,
+    /// Per-request time from task creation to the request's end (means of
+    /// each replication's percentiles).
+    pub total_s: Percentiles,
+    /// Per-request time from task creation to the request's start.
+    pub wait_s: Percentiles,
+}
+
+impl SweepRow {
+    /// Coefficient of variation of the latency (std / mean; 0 if the mean
+    /// is 0).
+    pub fn latency_cv(&self) -> f64 {
+        if self.latency_mean_s > 0.0 {
+            self.latency_std_s / self.latency_mean_s
+        } else {
+            0.0
+        }
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for v in values {
+        sum += v;
+        n += 1;
+    }
+    if n == 0 { 0.0 } else { sum / n as f64 }
+}
+
+fn mean_percentiles<'a>(ps: impl Iterator<Item = &'a Percentiles> + Clone) -> Percentiles {
+    Percentiles {
+        p50: mean(ps.clone().map(|p| p.p50)),
+        p90: mean(ps.clone().map(|p| p.p90)),
+        p99: mean(ps.clone().map(|p| p.p99)),
+        p999: mean(ps.clone().map(|p| p.p999)),
+        max: mean(ps.map(|p| p.max)),
+    }
+}
+
+/// The rows of a finished sweep: `units[u]` is unit `u`'s result.
+pub fn rows(sweep: &Sweep, units: &[UnitResult]) -> Vec<SweepRow> {
+    let r = sweep.replications as usize;
+    let mut out = Vec::new();
+    for (p, point) in sweep.points.iter().enumerate() {
+        let reps = &units[p * r..(p + 1) * r];
+        let strategies = reps.first().map_or(0, |u| u.results.len());
+        for s in 0..strategies {
+            let results = reps.iter().map(|u| &u.results[s]);
+            let durations: Vec<f64> = results.clone().map(|x| x.duration_s).collect();
+            let memory: Vec<f64> = results
+                .clone()
+                .map(|x| x.peak_memory_bytes as f64)
+                .collect();
+            out.push(SweepRow {
+                point: p,
+                values: point.values.clone(),
+                strategy: reps[0].results[s].strategy.clone(),
+                replications: sweep.replications,
+                seed: reps[0].seed,
+                requests: point.scenario.requests,
+                concurrency: point.scenario.concurrency,
+                latency_mean_s: mean(reps.iter().map(|u| u.latency_mean_s)),
+                latency_std_s: mean(reps.iter().map(|u| u.latency_std_s)),
+                duration_s: Estimate::of(&durations),
+                peak_memory_bytes: Estimate::of(&memory),
+                peak_live_tasks: mean(results.clone().map(|x| x.peak_live_tasks as f64)),
+                loop_iterations: mean(results.clone().map(|x| x.loop_iterations as f64)),
+                completed: mean(results.clone().map(|x| x.completed as f64)),
+                total_s: mean_percentiles(results.clone().map(|x| &x.total_s)),
+                wait_s: mean_percentiles(results.map(|x| &x.wait_s)),
+            });
+        }
+    }
+    out
+}
+
+/// `sweep.csv`: a header, then one row per point and strategy. Floats are
+/// written in their shortest round-trip form, so the file is byte-identical
+/// for identical results.
+pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = vec!["point".into()];
+    header.extend(sweep.parameters.iter().map(|p| p.key.clone()));
+    header.extend(
+        [
+            "strategy",
+            "replications",
+            "seed",
+            "requests",
+            "concurrency",
+            "latency_mean_s",
+            "latency_std_s",
+            "latency_cv",
+            "duration_s",
+            "duration_ci95_s",
+            "duration_min_s",
+            "duration_max_s",
+            "peak_memory_bytes",
+            "peak_memory_ci95_bytes",
+            "peak_live_tasks",
+            "loop_iterations",
+            "completed",
+            "total_p50_s",
+            "total_p90_s",
+            "total_p99_s",
+            "total_p999_s",
+            "total_max_s",
+            "wait_p50_s",
+            "wait_p99_s",
+            "wait_max_s",
+        ]
+        .map(String::from),
+    );
+    // Writing to a Vec cannot fail.
+    w.write_record(&header).expect("in-memory CSV");
+    for row in rows {
+        let mut record: Vec<String> = vec![row.point.to_string()];
+        record.extend(row.values.iter().map(f64::to_string));
+        record.push(row.strategy.clone());
+        record.push(row.replications.to_string());
+        record.push(row.seed.to_string());
+        record.push(row.requests.to_string());
+        record.push(row.concurrency.to_string());
+        for x in [
+            row.latency_mean_s,
+            row.latency_std_s,
+            row.latency_cv(),
+            row.duration_s.mean,
+            row.duration_s.ci95,
+            row.duration_s.min,
+            row.duration_s.max,
+            row.peak_memory_bytes.mean,
+            row.peak_memory_bytes.ci95,
+            row.peak_live_tasks,
+            row.loop_iterations,
+            row.completed,
+            row.total_s.p50,
+            row.total_s.p90,
+            row.total_s.p99,
+            row.total_s.p999,
+            row.total_s.max,
+            row.wait_s.p50,
+            row.wait_s.p99,
+            row.wait_s.max,
+        ] {
+            record.push(x.to_string());
+        }
+        w.write_record(&record).expect("in-memory CSV");
+    }
+    String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimate_mean_and_interval() {
+        let e = Estimate::of(&[1.0, 2.0, 3.0]);
+        assert_eq!(e.mean, 2.0);
+        assert_eq!((e.min, e.max), (1.0, 3.0));
+        // s = 1, n = 3: t(2) * 1 / sqrt(3).
+        assert!((e.ci95 - 4.303 / 3f64.sqrt()).abs() < 1e-12);
+        assert_eq!(Estimate::of(&[5.0]).ci95, 0.0);
+        assert_eq!(Estimate::of(&[]), Estimate::default());
+    }
+
+    #[test]
+    fn t_quantiles_continue_the_table() {
+        assert_eq!(t95(1), 12.706);
+        assert!((t95(31) - 2.0395).abs() < 1e-3, "{}", t95(31));
+        assert!((t95(120) - 1.9799).abs() < 1e-3, "{}", t95(120));
+        assert!((t95(100_000) - 1.96).abs() < 1e-3);
+    }
+}

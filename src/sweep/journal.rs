@@ -1,0 +1,133 @@
+//! The sweep journal: finished units, one JSON line each, appended as they
+//! finish, so an interrupted sweep keeps its work and `--resume` runs only
+//! the rest.
+//!
+//! The first line identifies the sweep (bpsim's version and a fingerprint of
+//! the scenario text); a resume refuses a journal written for other input.
+//! A line cut short by a crash is ignored: that unit simply runs again.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::SweepError;
+use super::unit::UnitResult;
+
+/// The journal's first line.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Header {
+    bpsim: String,
+    fingerprint: String,
+    units: usize,
+}
+
+/// An open journal.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint of the scenario text.
+pub(crate) fn fingerprint(text: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in text {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+fn header(fingerprint: &str, units: usize) -> Header {
+    Header {
+        bpsim: env!("CARGO_PKG_VERSION").to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        units,
+    }
+}
+
+impl Journal {
+    /// Starts a new journal at `path`, replacing any old one.
+    pub(crate) fn create(path: &Path, fingerprint: &str, units: usize) -> Result<Self, SweepError> {
+        let io = |source| SweepError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut file = File::create(path).map_err(io)?;
+        let line =
+            serde_json::to_string(&header(fingerprint, units)).expect("a header always serialises");
+        writeln!(file, "{line}").map_err(io)?;
+        file.sync_data().map_err(io)?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Opens an existing journal to append to it, returning the units it
+    /// already holds (the last one kept for a unit seen twice).
+    pub(crate) fn resume(
+        path: &Path,
+        fingerprint: &str,
+        units: usize,
+    ) -> Result<(Self, Vec<UnitResult>), SweepError> {
+        let io = |source| SweepError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let mut lines = BufReader::new(file).lines();
+        let first = lines.next().transpose().map_err(io)?.unwrap_or_default();
+        let found: Option<Header> = serde_json::from_str(&first).ok();
+        let expected = header(fingerprint, units);
+        if found.as_ref() != Some(&expected) {
+            return Err(SweepError::StaleJournal {
+                path: path.to_path_buf(),
+            });
+        }
+        let mut done: Vec<Option<UnitResult>> = vec![None; units];
+        for line in lines {
+            let Ok(line) = line else { break };
+            // A torn last line (the process died mid-write) is skipped.
+            if let Ok(r) = serde_json::from_str::<UnitResult>(&line)
+                && r.unit < units
+            {
+                let unit = r.unit;
+                done[unit] = Some(r);
+            }
+        }
+        let file = OpenOptions::new().append(true).open(path).map_err(io)?;
+        // Start on a fresh line in case the last one was torn.
+        let mut journal = Journal {
+            path: path.to_path_buf(),
+            file,
+        };
+        journal.file.write_all(b"\n").map_err(io)?;
+        Ok((journal, done.into_iter().flatten().collect()))
+    }
+
+    /// Appends one finished unit (one `write` call per line).
+    pub(crate) fn append(&mut self, result: &UnitResult) -> Result<(), SweepError> {
+        let mut line = serde_json::to_string(result).expect("a unit result always serialises");
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(|source| SweepError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Flushes the journal to disk.
+    pub(crate) fn sync(&mut self) -> Result<(), SweepError> {
+        self.file.sync_data().map_err(|source| SweepError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
