@@ -8,7 +8,7 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::error::{Diagnostic, ErrorKind, suggest};
+use super::error::{Diagnostic, ErrorKind, ScenarioError, suggest};
 use super::latency_table;
 use super::reader::{Field, Reader, Span, Table, group_digits, parse_float};
 use super::validate;
@@ -164,6 +164,8 @@ pub(super) fn read(
     if !ok {
         return None;
     }
+    // File order (the TOML map iterates by key).
+    parsed.sort_by_key(|p| p.span.start);
     if parsed.is_empty() && replications == 1 {
         reader.error(
             &table.span,
@@ -279,7 +281,7 @@ fn point(
     parsed: &[Parsed],
     values: &[f64],
     file: &Path,
-) -> Result<Scenario, (usize, Diagnostic)> {
+) -> Result<Scenario, (usize, ScenarioError)> {
     let mut doc = document.clone();
     doc.remove("sweep");
     for (p, &v) in parsed.iter().zip(values) {
@@ -304,20 +306,17 @@ fn point(
     let text = toml::to_string(&doc).map_err(|e| {
         (
             parsed.len().saturating_sub(1),
-            Diagnostic {
+            ScenarioError::from(Diagnostic {
                 file: file.to_path_buf(),
                 position: None,
                 key: String::new(),
                 kind: ErrorKind::InvalidValue,
                 message: format!("cannot write the point's scenario: {e}"),
                 help: "please report this as a bug, with the scenario file".to_owned(),
-            },
+            }),
         )
     })?;
-    validate::scenario(&text, file).map_err(|e| {
-        let d = e.diagnostic().clone();
-        (blame(&d.key), d)
-    })
+    validate::scenario(&text, file).map_err(|e| (blame(&e.key), e))
 }
 
 /// The values of one swept key: an array of numbers, or a range table.
@@ -562,9 +561,7 @@ fn range(reader: &mut Reader<'_>, table: &Table<'_, '_>, integer: bool) -> Optio
                 .collect::<Vec<f64>>()
         }
         (None, Some(step_value)) => {
-            let Some(step) = number(reader, step_value, &table.key("step"), false) else {
-                return None;
-            };
+            let step = number(reader, step_value, &table.key("step"), false)?;
             if step <= 0.0 || (integer && step.fract() != 0.0) {
                 reader.error(
                     &step_value.span(),

@@ -24,7 +24,7 @@ fn shipped_scenarios() -> Vec<PathBuf> {
     v
 }
 
-fn check_golden(path: &Path, actual: &str) {
+pub(crate) fn check_golden(path: &Path, actual: &str) {
     if std::env::var_os("BPSIM_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, actual).unwrap();

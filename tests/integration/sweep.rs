@@ -1,0 +1,202 @@
+//! `bpsim sweep`: thread-count independence, interruption and resume, and
+//! golden CSVs for the shipped sweeps.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+use crate::golden::check_golden;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn small() -> PathBuf {
+    root().join("tests/scenarios/sweep_small.toml")
+}
+
+/// `bpsim sweep SCENARIO --output-dir OUT ARGS...`; its exit code.
+fn sweep(scenario: &Path, out: &Path, args: &[&str]) -> i32 {
+    let output = Command::cargo_bin("bpsim")
+        .unwrap()
+        .arg("sweep")
+        .arg(scenario)
+        .arg("--output-dir")
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    output.status.code().unwrap_or(-1)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn one_thread_and_all_threads_write_the_same_bytes() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert_eq!(sweep(&small(), a.path(), &["-j", "1"]), 0);
+    assert_eq!(sweep(&small(), b.path(), &[]), 0);
+    let one = read(&a.path().join("sweep_small/sweep.csv"));
+    assert_eq!(one, read(&b.path().join("sweep_small/sweep.csv")));
+    // 3 x 2 points x 4 strategies, plus the header.
+    assert_eq!(one.lines().count(), 1 + 6 * 4);
+    assert!(one.starts_with("point,latency.sigma,concurrency,strategy,replications,"));
+    // The journal is gone once the CSV is written.
+    assert!(!a.path().join("sweep_small/sweep.journal").exists());
+}
+
+#[test]
+fn an_interrupted_sweep_resumes_to_the_same_csv() {
+    let whole = tempfile::tempdir().unwrap();
+    assert_eq!(sweep(&small(), whole.path(), &["-j", "2"]), 0);
+    let expected = read(&whole.path().join("sweep_small/sweep.csv"));
+
+    let out = tempfile::tempdir().unwrap();
+    let csv = out.path().join("sweep_small/sweep.csv");
+    assert_eq!(sweep(&small(), out.path(), &["--stop-after", "5"]), 130);
+    assert!(!csv.exists(), "an interrupted sweep wrote its CSV");
+    // Without --resume or --fresh, the journal is not silently discarded.
+    assert_eq!(sweep(&small(), out.path(), &[]), 1);
+    // Interrupt the resumed run too, then finish it.
+    assert_eq!(
+        sweep(
+            &small(),
+            out.path(),
+            &["--resume", "--stop-after", "4", "-j", "1"]
+        ),
+        130
+    );
+    assert!(!csv.exists());
+    assert_eq!(sweep(&small(), out.path(), &["--resume"]), 0);
+    assert_eq!(read(&csv), expected);
+    // --fresh starts over and gives the same file again.
+    assert_eq!(sweep(&small(), out.path(), &["--fresh"]), 0);
+    assert_eq!(read(&csv), expected);
+    // Nothing left to resume.
+    assert_eq!(sweep(&small(), out.path(), &["--resume"]), 1);
+}
+
+#[test]
+fn a_journal_from_another_scenario_text_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("sweep_small.toml");
+    std::fs::write(&scenario, read(&small())).unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(sweep(&scenario, &out, &["--stop-after", "2"]), 130);
+    std::fs::write(&scenario, read(&small()).replace("seed = 7", "seed = 8")).unwrap();
+    let output = Command::cargo_bin("bpsim")
+        .unwrap()
+        .args(["sweep", "--resume", "--output-dir"])
+        .arg(&out)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("different scenario file"), "{stderr}");
+    assert!(stderr.contains("--fresh"), "{stderr}");
+}
+
+#[test]
+fn sigterm_keeps_finished_points_and_resume_completes_them() {
+    if !cfg!(unix) {
+        eprintln!("skipped: SIGTERM is Unix-only");
+        return;
+    }
+    // Long enough (about a second per unit on one thread) to be stopped
+    // half-way.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("slow.toml");
+    std::fs::write(
+        &scenario,
+        read(&small())
+            .replace("requests = 2_000", "requests = 200_000")
+            .replace("name = \"sweep_small\"", "name = \"slow\""),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let journal = out.join("slow/sweep.journal");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bpsim"))
+        .args(["sweep", "-j", "1", "--output-dir"])
+        .arg(&out)
+        .arg(&scenario)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    // Wait for the header and one finished unit.
+    while std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no unit finished"
+        );
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.code() == Some(0) {
+        eprintln!("skipped: the sweep finished before SIGTERM arrived");
+        return;
+    }
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(!out.join("slow/sweep.csv").exists());
+    let kept = read(&journal).lines().count() - 1;
+    assert!((1..18).contains(&kept), "{kept} units kept");
+    assert_eq!(sweep(&scenario, &out, &["--resume"]), 0);
+    let resumed = read(&out.join("slow/sweep.csv"));
+    let whole = dir.path().join("whole");
+    assert_eq!(sweep(&scenario, &whole, &[]), 0);
+    assert_eq!(resumed, read(&whole.join("slow/sweep.csv")));
+}
+
+#[test]
+fn shipped_sweeps_match_their_golden_csvs() {
+    let mut found = 0;
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let scenario = bpsim::scenario::Scenario::load(&path).unwrap();
+        if scenario.sweep.is_none() {
+            continue;
+        }
+        found += 1;
+        let out = tempfile::tempdir().unwrap();
+        let options = bpsim::sweep::Options {
+            output_dir: out.path().to_path_buf(),
+            ..Default::default()
+        };
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let finished = bpsim::sweep::run(&scenario, &options, &never).unwrap();
+        let bpsim::sweep::Finished::Complete { csv_path, .. } = finished else {
+            panic!("{}: sweep did not complete", path.display());
+        };
+        check_golden(
+            &root()
+                .join("tests/golden")
+                .join(&scenario.name)
+                .join("sweep.csv"),
+            &read(&csv_path),
+        );
+    }
+    assert!(found >= 1, "no shipped sweep scenarios");
+}
