@@ -31,7 +31,7 @@
 //! | `exponential` | `mean > 0`, or `rate > 0` |
 //! | `gamma` | `shape > 0`, `scale > 0` |
 //! | `weibull` | `scale > 0`, `shape > 0` |
-//! | `pareto` | `scale > 0`, `shape > 0` |
+//! | `pareto` | `scale > 0`, `shape > 0`; or `mean > 0`, `shape > 1` |
 //! | `mixture` | `[[latency.components]]` tables, each a `weight > 0` plus a distribution; weights are normalised by their sum |
 //! | `trace` | `path` (relative to the scenario file's directory), optional `wrap = false` |
 //!

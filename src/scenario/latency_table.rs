@@ -35,7 +35,8 @@ fn parameters(distribution: &str) -> &'static [&'static str] {
         "lognormal" => &["mu", "sigma", "median", "p99", "mean"],
         "exponential" => &["mean", "rate"],
         "gamma" => &["shape", "scale"],
-        "weibull" | "pareto" => &["scale", "shape"],
+        "weibull" => &["scale", "shape"],
+        "pareto" => &["scale", "shape", "mean"],
         "mixture" => &["components"],
         "trace" => &["path", "wrap"],
         _ => &[],
@@ -51,7 +52,8 @@ fn signature(distribution: &str) -> &'static str {
         "lognormal" => "mu, sigma; or median, p99; or mean, sigma",
         "exponential" => "mean (or rate)",
         "gamma" => "shape, scale",
-        "weibull" | "pareto" => "scale, shape",
+        "weibull" => "scale, shape",
+        "pareto" => "scale, shape; or mean, shape > 1",
         "mixture" => "components",
         "trace" => "path, wrap",
         _ => "",
@@ -263,14 +265,7 @@ fn read_distribution(
                 shape: shape?,
             }
         }
-        "pareto" => {
-            let scale = p.required("scale", Rule::Positive);
-            let shape = p.required("shape", Rule::Positive);
-            Distribution::Pareto {
-                scale: scale?,
-                shape: shape?,
-            }
-        }
+        "pareto" => p.pareto()?,
         "mixture" => read_mixture(reader, table, depth)?,
         _ => return Some(Parsed::Trace),
     };
@@ -511,6 +506,45 @@ impl Params<'_, '_, '_, '_> {
         Some(Distribution::LogNormal {
             mu: mu?,
             sigma: sigma?,
+        })
+    }
+
+    /// `scale, shape`, or `mean, shape` with `shape > 1` (a sweepable tail
+    /// at a fixed mean: `scale = mean * (shape - 1) / shape`).
+    fn pareto(&mut self) -> Option<Distribution> {
+        let table = self.table;
+        if self.mixes(
+            &["scale"],
+            &["mean"],
+            "remove one: with `mean`, the scale is derived as mean * (shape - 1) / shape",
+        ) {
+            return None;
+        }
+        if table.has("mean") {
+            let mean = self.required("mean", Rule::Positive);
+            let shape = self.required_spanned("shape", Rule::Positive);
+            let (mean, (shape, span)) = (mean?, shape?);
+            if shape <= 1.0 {
+                self.reader.error(
+                    &span,
+                    table.key("shape"),
+                    ErrorKind::InvalidValue,
+                    format!("must be > 1 when `mean` is given, found {shape}"),
+                    "a Pareto with shape <= 1 has an infinite mean; give `scale` instead of \
+                     `mean`, or raise the shape",
+                );
+                return None;
+            }
+            return Some(Distribution::Pareto {
+                scale: mean * (shape - 1.0) / shape,
+                shape,
+            });
+        }
+        let scale = self.required("scale", Rule::Positive);
+        let shape = self.required("shape", Rule::Positive);
+        Some(Distribution::Pareto {
+            scale: scale?,
+            shape: shape?,
         })
     }
 
