@@ -439,7 +439,7 @@ fn malformed_cases() -> Vec<Case> {
             4,
             InvalidValue,
             "unknown distribution",
-            "pareto(scale, shape)",
+            "pareto(scale, shape; or mean, shape > 1)",
         ),
         case(
             format!("{HEAD}strategies = [\"batching\", \"gated-spawn\"]\n{u}"),
