@@ -55,7 +55,7 @@ mod sleep;
 mod task;
 mod task_group;
 
-pub use event_loop::{Config, Report, RunError, SemaphoreFlavor, run, time};
+pub use event_loop::{Config, Report, RunError, Sample, SemaphoreFlavor, run, time};
 pub use semaphore::{Acquire, Semaphore};
 pub use sleep::{Sleep, sleep};
 pub use task::{

@@ -42,6 +42,7 @@ pub fn config_for_version(version: PythonVersion) -> Config {
         profile,
         semaphore,
         max_iterations: u64::MAX,
+        timeline: false,
     }
 }
 
@@ -65,16 +66,34 @@ pub fn run_on(
     scenario: &Scenario,
     latencies: Arc<[f64]>,
 ) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
+    run_with(scenario, latencies, &config_for(scenario))
+}
+
+/// Run `scenario` recording every strategy's timeline (the loop's state
+/// after each iteration, in each outcome's `report.timeline`).
+pub fn run_traced(scenario: &Scenario) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
+    let config = Config {
+        timeline: true,
+        ..config_for(scenario)
+    };
+    run_with(scenario, draw(scenario)?, &config)
+}
+
+/// Run every strategy of `scenario` on `latencies` with the engine
+/// configuration `config`.
+pub fn run_with(
+    scenario: &Scenario,
+    latencies: Arc<[f64]>,
+    config: &Config,
+) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
     let workload = Workload::new(latencies.clone(), scenario.concurrency);
-    let config = config_for(scenario);
     let mut outcomes = Vec::with_capacity(scenario.strategies.len());
     for &kind in &scenario.strategies {
-        let outcome = strategy::simulate(kind, &workload, &config).map_err(|source| {
-            ExperimentError::Run {
+        let outcome =
+            strategy::simulate(kind, &workload, config).map_err(|source| ExperimentError::Run {
                 strategy: kind.name(),
                 source,
-            }
-        })?;
+            })?;
         outcomes.push(outcome);
     }
     let mean = if latencies.is_empty() {

@@ -39,6 +39,9 @@ pub struct Config {
     pub semaphore: SemaphoreFlavor,
     /// Stop with [`RunError::IterationLimit`] after this many iterations.
     pub max_iterations: u64,
+    /// Record a [`Sample`] after every loop iteration in
+    /// [`Report::timeline`] (for timeline charts; off by default).
+    pub timeline: bool,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
                 .memory,
             semaphore: SemaphoreFlavor::WakeOne,
             max_iterations: u64::MAX,
+            timeline: false,
         }
     }
 }
@@ -75,6 +79,20 @@ pub struct Report {
     pub peak_ready: u64,
     /// Most timers scheduled at once.
     pub peak_timers: u64,
+    /// The loop's state after each iteration, if [`Config::timeline`] asked
+    /// for it (empty otherwise).
+    pub timeline: Vec<Sample>,
+}
+
+/// The loop's state at the end of one iteration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// Virtual time, seconds.
+    pub time_s: f64,
+    /// Tasks alive (the main task excluded).
+    pub live_tasks: u64,
+    /// Simulated Python memory held, bytes.
+    pub memory_bytes: i64,
 }
 
 /// Why a run did not complete.
@@ -129,6 +147,7 @@ pub(crate) struct State {
     tasks_created: u64,
     peak_ready: u64,
     peak_timers: u64,
+    timeline: Vec<Sample>,
 }
 
 thread_local! {
@@ -205,6 +224,7 @@ impl State {
             tasks_created: 0,
             peak_ready: 0,
             peak_timers: 0,
+            timeline: Vec::new(),
         }
     }
 
@@ -411,7 +431,7 @@ impl State {
         self.futures.remove(fut);
     }
 
-    fn report(&self, iterations: u64) -> Report {
+    fn report(&mut self, iterations: u64) -> Report {
         Report {
             duration_s: self.now,
             loop_iterations: iterations,
@@ -422,6 +442,7 @@ impl State {
             allocations: self.mem.allocations(),
             peak_ready: self.peak_ready,
             peak_timers: self.peak_timers,
+            timeline: std::mem::take(&mut self.timeline),
         }
     }
 }
@@ -495,6 +516,16 @@ where
                 Action::Step(t) => step(t),
                 Action::Call(f) => f(),
             }
+        }
+        if config.timeline {
+            with_loop(|st| {
+                let sample = Sample {
+                    time_s: st.now,
+                    live_tasks: st.live_tasks,
+                    memory_bytes: st.mem.current(),
+                };
+                st.timeline.push(sample);
+            });
         }
         if with_loop(|st| st.tasks[TaskId::MAIN.index()].is_finished()) {
             return Ok(with_loop(|st| st.report(iterations)));

@@ -101,3 +101,32 @@ fn the_three_semaphore_strategies_share_one_schedule() {
     assert_eq!(key(&a), key(&b));
     assert_eq!(key(&a), key(&c));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The timeline is one sample per iteration, in time order, ending where
+    /// the run ends, and recording it changes nothing else.
+    #[test]
+    fn timeline_follows_the_run((lat, c) in workload()) {
+        let w = Workload::new(Arc::from(lat), c);
+        let traced = Config { timeline: true, ..Config::default() };
+        for kind in StrategyKind::ALL {
+            let plain = simulate(kind, &w, &Config::default()).unwrap();
+            let o = simulate(kind, &w, &traced).unwrap();
+            let t = &o.report.timeline;
+            prop_assert!(plain.report.timeline.is_empty());
+            prop_assert_eq!(t.len() as u64, o.report.loop_iterations);
+            prop_assert!(t.windows(2).all(|p| p[0].time_s <= p[1].time_s));
+            let last = t.last().unwrap();
+            prop_assert_eq!(last.time_s, o.report.duration_s);
+            prop_assert_eq!(last.memory_bytes, o.report.final_memory_bytes);
+            prop_assert!(t.iter().all(|s| s.memory_bytes <= o.report.peak_memory_bytes));
+            prop_assert!(t.iter().all(|s| s.live_tasks <= o.report.peak_live_tasks));
+            let mut stripped = o.report.clone();
+            stripped.timeline.clear();
+            prop_assert_eq!(&stripped, &plain.report);
+            prop_assert_eq!(&o.requests, &plain.requests);
+        }
+    }
+}
