@@ -47,6 +47,7 @@
 //! running loop does), so the primitives are free functions and handles, as in
 //! Python. Runs on different threads are independent.
 
+mod cpu;
 mod event_loop;
 mod future;
 mod heapq;
@@ -55,6 +56,7 @@ mod sleep;
 mod task;
 mod task_group;
 
+pub use cpu::CpuCosts;
 pub use event_loop::{Config, Report, RunError, Sample, SemaphoreFlavor, run, time};
 pub use semaphore::{Acquire, Semaphore};
 pub use sleep::{Sleep, sleep};

@@ -68,6 +68,25 @@ pub enum Command {
         #[arg(long, value_name = "RUNS", hide = true)]
         stop_after: Option<usize>,
     },
+    /// Measure a CPython interpreter on this machine and write its profile:
+    /// memory sizes and per-operation CPU costs.
+    ///
+    /// A scenario uses it with `cpu = "PATH"` in [model].
+    Calibrate {
+        /// The CPython interpreter (3.11, 3.12 or 3.13).
+        #[arg(long, value_name = "PATH")]
+        python: PathBuf,
+        /// Measure CPU costs with tracemalloc tracing on (as the blog's
+        /// timings were taken).
+        #[arg(long)]
+        tracemalloc: bool,
+        /// Passes per CPU micro-benchmark; the median is kept.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+        repeat: u32,
+        /// The profile file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Write the scenario's workload as a latency trace: line i is the
     /// latency of request i in seconds (shortest round-trip form).
     Workload {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::asyncio::{Config, RunError, SemaphoreFlavor};
+use crate::asyncio::{Config, CpuCosts, RunError, SemaphoreFlavor};
 use crate::latency::{self, LatencyError};
 use crate::metrics::StrategyResult;
 use crate::report::{RunReport, ScenarioInfo};
@@ -42,13 +42,18 @@ pub fn config_for_version(version: PythonVersion) -> Config {
         profile,
         semaphore,
         max_iterations: u64::MAX,
+        cpu: CpuCosts::NONE,
         timeline: false,
     }
 }
 
-/// The engine configuration for a scenario's model.
+/// The engine configuration for a scenario's model: its version's memory
+/// profile and semaphore rule, and its CPU costs.
 pub fn config_for(scenario: &Scenario) -> Config {
-    config_for_version(scenario.model.python)
+    Config {
+        cpu: scenario.model.cpu.costs(),
+        ..config_for_version(scenario.model.python)
+    }
 }
 
 /// The scenario's workload: request `i`'s latency in seconds.

@@ -8,7 +8,7 @@ use bpsim::cli::{self, Command};
 use bpsim::report::{self, Format};
 use bpsim::scenario::Scenario;
 use bpsim::strategy::StrategyKind;
-use bpsim::{experiment, latency, output, sweep};
+use bpsim::{calibrate, experiment, latency, output, sweep};
 
 /// Exit status of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
@@ -106,6 +106,27 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(INTERRUPTED))
                 }
             }
+        }
+        Command::Calibrate {
+            python,
+            tracemalloc,
+            repeat,
+            output,
+        } => {
+            eprintln!(
+                "calibrating {} (memory, then CPU{}); this takes a minute",
+                python.display(),
+                if tracemalloc { " with tracemalloc" } else { "" }
+            );
+            let text = calibrate::run(&calibrate::Options {
+                python,
+                tracemalloc,
+                repeat,
+                output: output.clone(),
+            })?;
+            print!("{text}");
+            eprintln!("wrote {}", output.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Workload { scenario, output } => {
             let scenario = Scenario::load(&scenario)?;

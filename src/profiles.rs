@@ -1,5 +1,9 @@
-//! The memory profiles compiled into the binary, one per CPython version.
+//! The profiles compiled into the binary, one per CPython version: memory
+//! sizes and CPU costs (`profiles/cpython-3.1X.toml`).
 
+use std::path::Path;
+
+use crate::asyncio::CpuCosts;
 use crate::memory::profile::{self, ProfileFile};
 
 /// The version used when a scenario does not say.
@@ -15,6 +19,70 @@ fn text(version: &str) -> Option<&'static str> {
         "3.13" => Some(include_str!("../profiles/cpython-3.13.toml")),
         _ => None,
     }
+}
+
+/// The names of the shipped profiles, as a scenario's `cpu` names them.
+pub const NAMES: [&str; 3] = ["cpython-3.11", "cpython-3.12", "cpython-3.13"];
+
+/// The CPU costs a scenario's `cpu = "..."` names: a shipped profile
+/// ([`NAMES`]) or a profile file (a path, relative to `base`, the scenario's
+/// directory). `"none"` is handled by the caller.
+///
+/// # Errors
+///
+/// A message (what is wrong, then how to fix it, separated by a newline) if
+/// the name is unknown, the file cannot be read or parsed, or it has no
+/// valid `[cpu]` table.
+pub fn cpu_costs(spec: &str, base: &Path) -> Result<CpuCosts, (String, String)> {
+    let calibrate = "measure one with `bpsim calibrate --python PATH --tracemalloc -o FILE.toml`";
+    let (text, origin) = if let Some(version) = spec.strip_prefix("cpython-")
+        && NAMES.contains(&spec)
+    {
+        (
+            text(version).expect("NAMES are shipped").to_owned(),
+            format!("the shipped profile {spec}"),
+        )
+    } else if spec.ends_with(".toml") || spec.contains('/') || spec.contains('\\') {
+        let path = base.join(spec);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            (
+                format!("cannot read the CPU profile {}: {e}", path.display()),
+                format!("check the path (relative to the scenario's folder), or {calibrate}"),
+            )
+        })?;
+        (text, format!("the profile {}", path.display()))
+    } else {
+        let names = NAMES.map(|n| format!("\"{n}\"")).join(", ");
+        let close = crate::scenario::suggest_name(spec, NAMES.iter().copied())
+            .map(|c| format!("did you mean \"{c}\"? "))
+            .unwrap_or_default();
+        return Err((
+            format!("unknown CPU profile {spec:?}"),
+            format!(
+                "{close}use \"none\" (pure virtual time), a shipped profile ({names}), or a \
+                 path to a profile file ending in .toml; {calibrate}"
+            ),
+        ));
+    };
+    let file = profile::parse(&text).map_err(|e| {
+        (
+            format!("{origin} is not a valid profile: {}", e.message().trim()),
+            format!("re-create it: {calibrate}"),
+        )
+    })?;
+    let Some(cpu) = file.cpu else {
+        return Err((
+            format!("{origin} has no [cpu] table (it holds memory sizes only)"),
+            calibrate.to_owned(),
+        ));
+    };
+    if let Err(key) = cpu.check() {
+        return Err((
+            format!("{origin}: cpu.{key} must be a finite number of nanoseconds >= 0"),
+            format!("fix the value, or {calibrate}"),
+        ));
+    }
+    Ok(cpu.costs())
 }
 
 /// The shipped profile of `version` (`"3.11"`, `"3.12"` or `"3.13"`).

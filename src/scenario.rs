@@ -17,7 +17,8 @@
 //!
 //! [model]                # optional
 //! python = "3.12"        # memory profile: "3.11", "3.12" (default) or "3.13"
-//! cpu = "none"           # per-operation CPU cost: only "none" exists for now
+//! cpu = "cpython-3.12"   # per-operation CPU costs: "none" (pure virtual time,
+//!                        # the default), a shipped profile, or a profile file
 //! ```
 //!
 //! Latency distributions (all parameters finite; latencies in seconds):
@@ -61,6 +62,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Serialize, Serializer};
 
+use crate::asyncio::CpuCosts;
 use crate::latency::LatencySource;
 use crate::strategy::kind::StrategyKind;
 
@@ -127,7 +129,7 @@ pub struct SweepPoint {
 }
 
 /// The modelled interpreter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Model {
     /// The memory profile.
     pub python: PythonVersion,
@@ -186,23 +188,35 @@ impl Serialize for PythonVersion {
 }
 
 /// A per-operation CPU cost profile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum CpuModel {
-    /// Operations take no simulated CPU time.
+    /// Operations take no simulated CPU time: pure virtual time.
     None,
+    /// Costs from a profile's `[cpu]` table.
+    Profile {
+        /// As written in the scenario: a shipped profile's name
+        /// (`cpython-3.12`) or a path.
+        name: String,
+        /// The costs.
+        costs: CpuCosts,
+    },
 }
 
 impl CpuModel {
-    /// `"none"`.
-    pub fn as_str(self) -> &'static str {
+    /// `"none"`, or the profile's name as written in the scenario.
+    pub fn as_str(&self) -> &str {
         match self {
             CpuModel::None => "none",
+            CpuModel::Profile { name, .. } => name,
         }
     }
 
-    /// Parses `"none"`.
-    pub fn parse(text: &str) -> Option<CpuModel> {
-        (text == "none").then_some(CpuModel::None)
+    /// The per-operation costs ([`CpuCosts::NONE`] for `none`).
+    pub fn costs(&self) -> CpuCosts {
+        match self {
+            CpuModel::None => CpuCosts::NONE,
+            CpuModel::Profile { costs, .. } => *costs,
+        }
     }
 }
 
@@ -211,6 +225,14 @@ impl Serialize for CpuModel {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
+}
+
+/// The closest of `candidates` to `name` (for "did you mean" hints).
+pub fn suggest_name<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    error::suggest(name, candidates)
 }
 
 /// `(name, parameters)` of every `distribution` a scenario's `[latency]`

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use super::cpu::CpuCosts;
 use super::future::Futures;
 use super::heapq::{Timer, TimerHeap};
 use super::semaphore::SemState;
@@ -39,6 +40,8 @@ pub struct Config {
     pub semaphore: SemaphoreFlavor,
     /// Stop with [`RunError::IterationLimit`] after this many iterations.
     pub max_iterations: u64,
+    /// CPU time per loop operation ([`CpuCosts::NONE`]: pure virtual time).
+    pub cpu: CpuCosts,
     /// Record a [`Sample`] after every loop iteration in
     /// [`Report::timeline`] (for timeline charts; off by default).
     pub timeline: bool,
@@ -52,6 +55,7 @@ impl Default for Config {
                 .memory,
             semaphore: SemaphoreFlavor::WakeOne,
             max_iterations: u64::MAX,
+            cpu: CpuCosts::NONE,
             timeline: false,
         }
     }
@@ -284,6 +288,7 @@ impl State {
             }
         };
         if id != TaskId::MAIN {
+            self.now += self.config.cpu.create;
             self.tasks_created += 1;
             self.live_tasks += 1;
             self.peak_live_tasks = self.peak_live_tasks.max(self.live_tasks);
@@ -295,6 +300,7 @@ impl State {
     /// The task's coroutine returned: schedule its done callbacks (each in
     /// its own Handle, in registration order).
     fn finish_task(&mut self, id: TaskId) {
+        self.now += self.config.cpu.finish;
         if id != TaskId::MAIN {
             self.live_tasks -= 1;
         }
@@ -325,6 +331,7 @@ impl State {
     /// Run one done callback of a finished task. Returns what must run
     /// outside the loop's borrow.
     fn run_done_callback(&mut self, task: TaskId, cb: DoneCallbackKind) -> Action {
+        self.now += self.config.cpu.callback;
         let action = match cb {
             DoneCallbackKind::Group(g) => {
                 self.free(Obj::GroupCallback);
@@ -360,11 +367,11 @@ impl State {
                 Some(head) => {
                     // select(timeout) with timeout = clamp(head - now): the
                     // clock lands exactly on the deadline.
-                    let delta = head.when - self.now;
-                    if delta > MAXIMUM_SELECT_TIMEOUT {
-                        self.now += MAXIMUM_SELECT_TIMEOUT;
-                    } else if delta > 0.0 {
-                        self.now = head.when;
+                    if head.when > self.now {
+                        self.now =
+                            self.config
+                                .cpu
+                                .wake(self.now, head.when, MAXIMUM_SELECT_TIMEOUT);
                     }
                 }
                 None => {
@@ -375,6 +382,7 @@ impl State {
                 }
             }
         }
+        self.now += self.config.cpu.iteration;
         let end_time = self.now + CLOCK_RESOLUTION;
         while let Some(head) = self.scheduled.peek() {
             if head.when >= end_time {
@@ -393,6 +401,7 @@ impl State {
     /// Pop the next handle and run what can run inside the borrow.
     fn run_next(&mut self) -> Action {
         let handle = self.ready.pop_front().expect("ntodo handles are ready");
+        self.now += self.config.cpu.handle;
         let shrunk = self.ready_deque.pop_front();
         self.mem.resize(shrunk);
         match handle {
@@ -473,6 +482,7 @@ impl Drop for RunningLoop {
 /// Step a task: poll its coroutine once (`Task.__step`).
 fn step(t: TaskId) {
     let coro = with_loop(|st| {
+        st.now += st.config.cpu.step;
         st.current = t;
         st.tasks[t.index()].coro.take()
     });

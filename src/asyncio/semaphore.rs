@@ -97,6 +97,7 @@ impl SemState {
 impl State {
     /// `Semaphore.release`.
     pub(crate) fn release(&mut self, sem: u32) {
+        self.now += self.config.cpu.semaphore;
         self.semaphores[sem as usize].value += 1;
         self.wake_up_next(sem);
     }
@@ -130,6 +131,7 @@ impl Future for Acquire {
         match self.fut {
             None => {
                 let fut = with_loop(|st| {
+                    st.now += st.config.cpu.semaphore;
                     st.alloc(Obj::AcquireCoroutine);
                     let s = &mut st.semaphores[sem as usize];
                     if !s.locked() {

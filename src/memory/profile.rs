@@ -96,9 +96,80 @@ impl Profile {
     }
 }
 
-/// A profile file: `[memory]` plus where it came from.
+/// A profile's `[cpu]` table: nanoseconds of loop time per operation (see
+/// [`crate::asyncio::CpuCosts`]).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CpuTable {
+    /// Whether the costs were measured with `tracemalloc` tracing on.
+    pub tracemalloc: bool,
+    /// See [`crate::asyncio::CpuCosts::iteration`].
+    pub iteration_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::handle`].
+    pub handle_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::step`].
+    pub step_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::create`].
+    pub create_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::timer`].
+    pub timer_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::finish`].
+    pub finish_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::callback`].
+    pub callback_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::semaphore`].
+    pub semaphore_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::wake_slack`].
+    pub wake_slack_ns: f64,
+    /// How and where the costs were measured.
+    #[serde(default)]
+    pub measured: Option<toml::Table>,
+}
+
+impl CpuTable {
+    /// The costs in seconds, with `select` rounding on.
+    pub fn costs(&self) -> crate::asyncio::CpuCosts {
+        let s = |ns: f64| ns * 1e-9;
+        crate::asyncio::CpuCosts {
+            iteration: s(self.iteration_ns),
+            handle: s(self.handle_ns),
+            step: s(self.step_ns),
+            create: s(self.create_ns),
+            timer: s(self.timer_ns),
+            finish: s(self.finish_ns),
+            callback: s(self.callback_ns),
+            semaphore: s(self.semaphore_ns),
+            wake_slack: s(self.wake_slack_ns),
+            select_rounding: true,
+        }
+    }
+
+    /// Every cost finite and non-negative; else the offending key.
+    pub fn check(&self) -> Result<(), &'static str> {
+        let keys = [
+            ("iteration_ns", self.iteration_ns),
+            ("handle_ns", self.handle_ns),
+            ("step_ns", self.step_ns),
+            ("create_ns", self.create_ns),
+            ("timer_ns", self.timer_ns),
+            ("finish_ns", self.finish_ns),
+            ("callback_ns", self.callback_ns),
+            ("semaphore_ns", self.semaphore_ns),
+            ("wake_slack_ns", self.wake_slack_ns),
+        ];
+        match keys
+            .iter()
+            .find(|(_, v)| !(v.is_finite() && *v >= 0.0 && *v < 1e9))
+        {
+            Some((key, _)) => Err(key),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A profile file: `[memory]`, optionally `[cpu]`, and where it came from.
 #[derive(Clone, Debug, Deserialize)]
-pub(crate) struct ProfileFile {
+pub struct ProfileFile {
     /// The interpreter version the sizes belong to, e.g. `"3.12.1"`.
     #[allow(dead_code)]
     pub(crate) python: String,
@@ -107,9 +178,12 @@ pub(crate) struct ProfileFile {
     pub(crate) measured: Option<toml::Table>,
     /// The sizes.
     pub(crate) memory: Profile,
+    /// The CPU costs, if measured.
+    #[serde(default)]
+    pub cpu: Option<CpuTable>,
 }
 
 /// Parse a profile file's text.
-pub(crate) fn parse(text: &str) -> Result<ProfileFile, toml::de::Error> {
+pub fn parse(text: &str) -> Result<ProfileFile, toml::de::Error> {
     toml::from_str(text)
 }

@@ -488,8 +488,8 @@ fn malformed_cases() -> Vec<Case> {
             "model.cpu",
             8,
             InvalidValue,
-            "CPU cost profiles are not implemented yet",
-            "cpu = \"none\"",
+            "unknown CPU profile \"fast\"",
+            "use \"none\" (pure virtual time), a shipped profile",
         ),
         // Mixtures.
         case(

@@ -131,7 +131,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
             latency_table::read(&mut reader, &table, base)
         }
     };
-    let model = read_model(&mut reader, &root);
+    let model = read_model(&mut reader, &root, file);
 
     // Cross-checks that need several valid values.
     if let (Some((requests, span)), Some(LatencySource::Trace(trace))) = (&requests, &latency)
@@ -388,7 +388,7 @@ fn read_strategies(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Option<Vec<
     ok.then_some(kinds)
 }
 
-fn read_model(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Option<Model> {
+fn read_model(reader: &mut Reader<'_>, root: &Table<'_, '_>, file: &Path) -> Option<Model> {
     let help = "write a [model] table, e.g.\n[model]\npython = \"3.12\"\ncpu = \"none\"";
     let table = match reader.table(root, "model", help) {
         Field::Absent => return Some(Model::default()),
@@ -422,24 +422,32 @@ fn read_model(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Option<Model> {
             parsed
         }
     };
-    let cpu = match reader.string(&table, "cpu", "cpu = \"none\"") {
+    let cpu = match reader.string(&table, "cpu", "cpu = \"cpython-3.12\"") {
         Field::Absent => Some(CpuModel::None),
         Field::Invalid => None,
         Field::Present(text, span) => {
-            let parsed = CpuModel::parse(&text);
-            if parsed.is_none() {
-                reader.error(
-                    &span,
-                    table.key("cpu"),
-                    ErrorKind::InvalidValue,
-                    format!(
-                        "CPU cost profiles are not implemented yet: only \"none\" exists, \
-                         found {text:?}"
-                    ),
-                    "write `cpu = \"none\"` or remove the key",
-                );
+            let name = text.trim();
+            if name == "none" {
+                Some(CpuModel::None)
+            } else {
+                let base = file.parent().unwrap_or(Path::new(""));
+                match crate::profiles::cpu_costs(name, base) {
+                    Ok(costs) => Some(CpuModel::Profile {
+                        name: name.to_owned(),
+                        costs,
+                    }),
+                    Err((message, help)) => {
+                        reader.error(
+                            &span,
+                            table.key("cpu"),
+                            ErrorKind::InvalidValue,
+                            message,
+                            help,
+                        );
+                        None
+                    }
+                }
             }
-            parsed
         }
     };
     Some(Model {

@@ -1,0 +1,105 @@
+//! The interpreter's own CPU time: what each loop operation costs.
+//!
+//! CPython's loop is single-threaded: while it creates a task, steps a
+//! coroutine or runs a callback, its clock moves on and nothing else
+//! happens. With [`CpuCosts`] the engine advances virtual time by each
+//! operation's cost as it runs it, so a sleep started after 100,000 task
+//! creations is due that much later, and timers that come due while the
+//! loop is busy fire late, as in CPython. When the loop goes idle it waits
+//! in `select` as CPython's `EpollSelector` does: the timeout is rounded up
+//! to whole milliseconds (epoll's resolution) and the wake-up comes
+//! [`CpuCosts::wake_slack`] after that.
+//!
+//! [`CpuCosts::NONE`] (all zero, no rounding) is pure virtual time: adding
+//! `0.0` to the clock leaves it bit-for-bit unchanged, so the conformance
+//! suite stays exact. The costs are measured by `bpsim calibrate` (see
+//! `profiles/calibrate_cpu.py` for what each one covers).
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds of loop time per operation. Field names (with `_ns` appended, in
+/// nanoseconds) are the keys of a profile's `[cpu]` table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuCosts {
+    /// One `_run_once` iteration (the `select` call and its bookkeeping).
+    pub iteration: f64,
+    /// Running one ready handle.
+    pub handle: f64,
+    /// One task step (`Task.__step`), on top of its handle.
+    pub step: f64,
+    /// `tg.create_task(coro(...))`: coroutine, Task, first `call_soon`.
+    pub create: f64,
+    /// `asyncio.sleep(d > 0)`: future, timer handle, heap push and pop.
+    pub timer: f64,
+    /// A task returning: result, done-callback scheduling.
+    pub finish: f64,
+    /// One done callback, on top of its handle.
+    pub callback: f64,
+    /// One `Semaphore.acquire` or `release` call.
+    pub semaphore: f64,
+    /// How much later than its millisecond-rounded timeout `select` returns.
+    pub wake_slack: f64,
+    /// Whether idle waits follow `select`'s rounding (true for every
+    /// measured profile; false for pure virtual time).
+    pub select_rounding: bool,
+}
+
+impl CpuCosts {
+    /// Pure virtual time: every operation is free and the clock lands
+    /// exactly on each deadline.
+    pub const NONE: CpuCosts = CpuCosts {
+        iteration: 0.0,
+        handle: 0.0,
+        step: 0.0,
+        create: 0.0,
+        timer: 0.0,
+        finish: 0.0,
+        callback: 0.0,
+        semaphore: 0.0,
+        wake_slack: 0.0,
+        select_rounding: false,
+    };
+
+    /// Where the clock is after an idle wait from `now` for a timer due at
+    /// `when` (`when > now`), the wait clamped to `max_wait` seconds.
+    #[inline]
+    pub(crate) fn wake(&self, now: f64, when: f64, max_wait: f64) -> f64 {
+        let delta = when - now;
+        if !self.select_rounding {
+            return if delta > max_wait {
+                now + max_wait
+            } else {
+                when
+            };
+        }
+        // selectors.EpollSelector.select: "round away from zero to wait
+        // *at least* timeout seconds".
+        let timeout = (delta.min(max_wait) * 1e3).ceil() * 1e-3;
+        now + timeout + self.wake_slack
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pure_virtual_time_lands_on_the_deadline() {
+        assert_eq!(
+            CpuCosts::NONE.wake(0.1, 0.30000000000000004, 86400.0),
+            0.30000000000000004
+        );
+        assert_eq!(CpuCosts::NONE.wake(0.0, 1e6, 86400.0), 86400.0);
+    }
+
+    #[test]
+    fn select_rounds_up_to_milliseconds_then_adds_slack() {
+        let c = CpuCosts {
+            wake_slack: 50e-6,
+            select_rounding: true,
+            ..CpuCosts::NONE
+        };
+        let t = c.wake(1.0, 1.0012, 86400.0);
+        assert!((t - (1.002 + 50e-6)).abs() < 1e-12, "{t}");
+    }
+}
