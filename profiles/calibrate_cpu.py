@@ -26,6 +26,10 @@ The model (``src/asyncio/cpu.rs``) charges, while the loop is busy:
 * ``callback``: one done callback (the TaskGroup's ``_on_task_done`` or a
   ``lambda``), on top of its handle;
 * ``semaphore``: one ``Semaphore.acquire`` or ``release`` call;
+* ``context``: entering or leaving ``async with sem:`` (the
+  ``__aenter__``/``__aexit__`` coroutines around ``acquire``/``release``);
+* ``wait``: an ``acquire`` that blocks: its future, the waiter queue, and
+  the wake-up bookkeeping, on top of ``semaphore``;
 * ``wake_slack``: when the loop sleeps in ``select`` until a timer, how much
   later than the requested (millisecond-rounded) timeout it wakes up.
 
@@ -44,6 +48,7 @@ import asyncio
 import gc
 import json
 import math
+import os
 import platform
 import random
 import selectors
@@ -196,6 +201,72 @@ def bench_semaphore(k):
     return run_virtual(main)
 
 
+def bench_blocked_acquire(k):
+    """k tasks block in acquire on a Semaphore(0) (timed: their first steps),
+    then are released one by one: per task handle + step + semaphore + wait."""
+    async def waiter(sem):
+        await sem.acquire()
+
+    async def main():
+        sem = asyncio.Semaphore(0)
+        tasks = [asyncio.ensure_future(waiter(sem)) for _ in range(k)]
+        t0 = time.perf_counter()
+        await asyncio.sleep(0)  # this iteration runs all k first steps
+        t = (time.perf_counter() - t0) / k
+        for _ in range(k):
+            sem.release()
+        await asyncio.gather(*tasks)
+        return t
+    return run_virtual(main)
+
+
+def bench_blocked_async_with(k):
+    """As bench_blocked_acquire, through ``async with sem:``: the difference
+    is the context manager's entry."""
+    async def waiter(sem):
+        async with sem:
+            pass
+
+    async def main():
+        sem = asyncio.Semaphore(0)
+        tasks = [asyncio.ensure_future(waiter(sem)) for _ in range(k)]
+        t0 = time.perf_counter()
+        await asyncio.sleep(0)
+        t = (time.perf_counter() - t0) / k
+        for _ in range(k):
+            sem.release()
+        await asyncio.gather(*tasks)
+        return t
+    return run_virtual(main)
+
+
+def strategy_cpu(trace, concurrency, tracing):
+    """CPU seconds of each of the blog's four programs on a virtual clock
+    (the harness's uninstrumented strategies), for the scale check."""
+    import importlib.util
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(
+        "harness", os.path.join(here, "..", "conformance", "harness.py"))
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    with open(trace, encoding="utf-8") as f:
+        lat = [float(x) for x in f if x.strip()]
+    out = {}
+    for name in ["batching", "semaphore_in_task", "gated_spawn_callback", "gated_spawn"]:
+        harness.LAT = lat
+        harness.CONCURRENCY = concurrency
+        gc.collect()
+        if tracing:
+            tracemalloc.start()
+        t0 = time.perf_counter()
+        with asyncio.Runner(loop_factory=harness.VirtualClockLoop) as runner:
+            runner.run(harness.PLAIN[name]())
+        out[name] = time.perf_counter() - t0
+        if tracing:
+            tracemalloc.stop()
+    return out
+
+
 class _SlackSelector(selectors.DefaultSelector):
     """Records how much later than its rounded timeout select returns."""
 
@@ -240,6 +311,8 @@ def measure(k, tracing):
         create_cb, run_cb = bench_create_and_run(k, extra_callback=True)
         timers, iters_t = bench_timers(k)
         sem = bench_semaphore(k)
+        blocked = bench_blocked_acquire(k)
+        blocked_with = bench_blocked_async_with(k)
     finally:
         if tracing:
             tracemalloc.stop()
@@ -257,7 +330,11 @@ def measure(k, tracing):
         0.0,
         timers - 4 * handle - 2 * step - finish - callback - iters_t / k * iteration,
     )
+    wait = max(0.0, blocked - handle - step - sem)
+    context = max(0.0, blocked_with - blocked)
     return {
+        "wait": wait,
+        "context": context,
         "iteration": iteration,
         "handle": handle,
         "step": step,
@@ -276,6 +353,8 @@ def measure(k, tracing):
         "run_with_callback": run_cb,
         "timers": timers,
         "semaphore": sem,
+        "blocked_acquire": blocked,
+        "blocked_async_with": blocked_with,
     }
 
 
@@ -289,6 +368,9 @@ def main(argv=None):
                         help="operations per benchmark (default 20000)")
     parser.add_argument("--slack-samples", type=int, default=300,
                         help="real sleeps for wake_slack (default 300)")
+    parser.add_argument("--strategies-trace", metavar="FILE",
+                        help="also time the four strategies on this trace (virtual "
+                             "clock, concurrency 500), median of --repeat passes")
     args = parser.parse_args(argv)
     passes = [measure(args.n, args.tracemalloc) for _ in range(args.repeat)]
     costs = {key: statistics.median(p[0][key] for p in passes) for key in passes[0][0]}
@@ -296,7 +378,13 @@ def main(argv=None):
     slack_median, slack_mean = bench_wake_slack(args.slack_samples)
     costs["wake_slack"] = max(0.0, slack_mean)
     bench["wake_slack_median"] = slack_median
+    strategies = {}
+    if args.strategies_trace:
+        runs = [strategy_cpu(args.strategies_trace, 500, args.tracemalloc)
+                for _ in range(args.repeat)]
+        strategies = {k: round(statistics.median(r[k] for r in runs), 6) for k in runs[0]}
     out = {
+        "strategies_cpu_s": strategies,
         "python_full": platform.python_version(),
         "implementation": platform.python_implementation(),
         "tracemalloc": args.tracemalloc,

@@ -12,8 +12,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::asyncio::{Config, CpuCosts};
+use crate::experiment;
+use crate::latency::{self, Distribution, LatencySource};
 use crate::memory::profile;
 use crate::output::{self, WriteError};
+use crate::scenario::PythonVersion;
+use crate::strategy::{self, StrategyKind, Workload};
 
 const HARNESS: &str = include_str!("../conformance/harness.py");
 const MEASURE_MEMORY: &str = include_str!("../profiles/measure_memory.py");
@@ -142,18 +147,105 @@ pub fn run(options: &Options) -> Result<String, CalibrateError> {
     let cpu_script = write("profiles/calibrate_cpu.py", CALIBRATE_CPU)?;
 
     let memory_text = run_script(&options.python, "measure_memory.py", &memory_script, &[])?;
-    let mut cpu_args = vec!["--repeat".to_owned(), options.repeat.to_string()];
+    // The scale check's workload: the blog's latencies, 20,000 requests.
+    let check_latencies = latency::workload(
+        &LatencySource::Distribution(Distribution::Uniform {
+            low: 0.1,
+            high: 0.2,
+        }),
+        1,
+        CHECK_REQUESTS,
+    )
+    .map_err(|e| CalibrateError::Output {
+        script: "calibrate",
+        message: e.to_string(),
+    })?;
+    let trace_text: String = check_latencies.iter().map(|v| format!("{v}\n")).collect();
+    let trace = write("check.trace", &trace_text)?;
+    let mut cpu_args = vec![
+        "--repeat".to_owned(),
+        options.repeat.to_string(),
+        "--strategies-trace".to_owned(),
+        trace.display().to_string(),
+    ];
     if options.tracemalloc {
         cpu_args.push("--tracemalloc".to_owned());
     }
     let cpu_json = run_script(&options.python, "calibrate_cpu.py", &cpu_script, &cpu_args)?;
-    let text = compose(&memory_text, &cpu_json, &command_line(options))?;
+    let text = compose(
+        &memory_text,
+        &cpu_json,
+        &command_line(options),
+        &check_latencies,
+    )?;
     output::write_atomic(&options.output, text.as_bytes())?;
     Ok(text)
 }
 
+/// Requests in the scale check.
+const CHECK_REQUESTS: u64 = 20_000;
+
+/// The cost keys, in the order of a profile's `[cpu]` table.
+const COST_KEYS: [&str; 12] = [
+    "iteration",
+    "handle",
+    "step",
+    "create",
+    "timer",
+    "finish",
+    "callback",
+    "semaphore",
+    "wait",
+    "context",
+    "growth",
+    "wake_slack",
+];
+
+/// The CPU time the model charges each of the four blog strategies on
+/// `latencies` (concurrency 500), jumping exactly to each deadline as
+/// CPython's loop does on a virtual clock.
+fn model_cpu(
+    costs: &CpuCosts,
+    version: PythonVersion,
+    latencies: &[f64],
+) -> Vec<(String, f64, u64)> {
+    let config = Config {
+        cpu: CpuCosts {
+            select_rounding: false,
+            wake_slack: 0.0,
+            ..*costs
+        },
+        ..experiment::config_for_version(version)
+    };
+    let workload = Workload::new(latencies.into(), 500);
+    StrategyKind::ALL
+        .iter()
+        .filter_map(|&k| {
+            strategy::simulate(k, &workload, &config).ok().map(|o| {
+                (
+                    k.name().to_owned(),
+                    o.report.busy_s,
+                    o.report.peak_live_tasks,
+                )
+            })
+        })
+        .collect()
+}
+
 /// One profile from the memory script's TOML and the CPU script's JSON.
-fn compose(memory_text: &str, cpu_json: &str, command: &str) -> Result<String, CalibrateError> {
+///
+/// The micro-benchmarks give each operation's cost in isolation; the scale
+/// check then times the four blog programs on a virtual clock inside the
+/// interpreter, compares that CPU time with what the model charges for the
+/// same runs, and scales every cost (but `wake_slack`) by the ratio of the
+/// totals, which absorbs what isolated benchmarks miss (caches, the
+/// collector, larger heaps).
+fn compose(
+    memory_text: &str,
+    cpu_json: &str,
+    command: &str,
+    check_latencies: &[f64],
+) -> Result<String, CalibrateError> {
     let bad = |script: &'static str, message: String| CalibrateError::Output { script, message };
     let mut doc: toml::Table =
         toml::from_str(memory_text).map_err(|e| bad("measure_memory.py", e.to_string()))?;
@@ -167,22 +259,109 @@ fn compose(memory_text: &str, cpu_json: &str, command: &str) -> Result<String, C
         "tracemalloc".into(),
         toml::Value::Boolean(cpu["tracemalloc"].as_bool().unwrap_or(false)),
     );
-    for key in [
-        "iteration",
-        "handle",
-        "step",
-        "create",
-        "timer",
-        "finish",
-        "callback",
-        "semaphore",
-        "wake_slack",
-    ] {
-        let v = costs
+    let mut ns = [0.0; COST_KEYS.len()];
+    for (slot, key) in ns.iter_mut().zip(COST_KEYS) {
+        if key == "growth" {
+            continue; // fitted below
+        }
+        *slot = costs
             .get(key)
             .and_then(serde_json::Value::as_f64)
             .ok_or_else(|| bad("calibrate_cpu.py", format!("no cost for {key}")))?;
-        table.insert(format!("{key}_ns"), toml::Value::Float(v));
+    }
+    let version = doc
+        .get("python")
+        .and_then(toml::Value::as_str)
+        .and_then(PythonVersion::parse)
+        .ok_or_else(|| {
+            bad(
+                "measure_memory.py",
+                "no supported `python` version".to_owned(),
+            )
+        })?;
+    let micro = CpuCosts {
+        iteration: ns[0] * 1e-9,
+        handle: ns[1] * 1e-9,
+        step: ns[2] * 1e-9,
+        create: ns[3] * 1e-9,
+        timer: ns[4] * 1e-9,
+        finish: ns[5] * 1e-9,
+        callback: ns[6] * 1e-9,
+        semaphore: ns[7] * 1e-9,
+        wait: ns[8] * 1e-9,
+        context: ns[9] * 1e-9,
+        growth: 0.0,
+        wake_slack: ns[11] * 1e-9,
+        select_rounding: true,
+    };
+    let measured_cpu = cpu["strategies_cpu_s"]
+        .as_object()
+        .ok_or_else(|| bad("calibrate_cpu.py", "no strategies_cpu_s object".to_owned()))?;
+    let predicted = model_cpu(&micro, version, check_latencies);
+    let mut check = toml::Table::new();
+    // real_i = scale * model_i + growth * peak_live_i: least squares in
+    // two unknowns over the four strategies.
+    let (mut smm, mut smh, mut shh, mut srm, mut srh) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (name, model, peak) in &predicted {
+        let real = measured_cpu
+            .get(name)
+            .and_then(serde_json::Value::as_f64)
+            .ok_or_else(|| bad("calibrate_cpu.py", format!("no CPU time for {name}")))?;
+        let h = *peak as f64;
+        smm += model * model;
+        smh += model * h;
+        shh += h * h;
+        srm += real * model;
+        srh += real * h;
+        check.insert(name.clone(), toml::Value::Float(real));
+    }
+    let det = smm * shh - smh * smh;
+    let (mut scale, mut growth) = if det.abs() > 0.0 {
+        ((srm * shh - srh * smh) / det, (smm * srh - smh * srm) / det)
+    } else {
+        (1.0, 0.0)
+    };
+    if growth < 0.0 || !growth.is_finite() || !scale.is_finite() || scale <= 0.0 {
+        // No measurable growth cost: fit the scale alone.
+        growth = 0.0;
+        scale = if smm > 0.0 { srm / smm } else { 1.0 };
+    }
+    let scale = (scale * 1e4).round() / 1e4;
+    ns[COST_KEYS
+        .iter()
+        .position(|k| *k == "growth")
+        .expect("growth is a key")] = growth * 1e9 / scale;
+    for (i, key) in COST_KEYS.iter().enumerate() {
+        let v = if *key == "wake_slack" {
+            ns[i]
+        } else {
+            ns[i] * scale
+        };
+        table.insert(
+            format!("{key}_ns"),
+            toml::Value::Float((v * 10.0).round() / 10.0),
+        );
+    }
+    let micro = CpuCosts {
+        growth: growth / scale,
+        ..micro
+    };
+    let scaled = micro.scaled(scale);
+    let after = model_cpu(&scaled, version, check_latencies);
+    let mut check_model = toml::Table::new();
+    for (name, model, _) in &after {
+        check_model.insert(
+            name.clone(),
+            toml::Value::Float((model * 1e6).round() / 1e6),
+        );
+        let real = check
+            .get(name)
+            .and_then(toml::Value::as_float)
+            .unwrap_or(0.0);
+        eprintln!(
+            "  scale check, {name:22} CPython {real:.3} s, model {model:.3} s ({:+.1}%)",
+            (model - real) / real * 100.0
+        );
     }
     let mut measured = toml::Table::new();
     for key in ["python_full", "machine", "date"] {
@@ -191,6 +370,17 @@ fn compose(memory_text: &str, cpu_json: &str, command: &str) -> Result<String, C
         }
     }
     measured.insert("command".into(), toml::Value::String(command.to_owned()));
+    measured.insert("scale".into(), toml::Value::Float(scale));
+    measured.insert(
+        "check".into(),
+        toml::Value::String(format!(
+            "the four blog strategies, {CHECK_REQUESTS} requests of uniform(0.1, 0.2), limit 500, \
+             on a virtual clock: CPython's CPU seconds in check_cpython_s, the model's (after \
+             scaling every micro-benchmark cost by `scale` and fitting growth_ns) in check_model_s"
+        )),
+    );
+    measured.insert("check_cpython_s".into(), toml::Value::Table(check));
+    measured.insert("check_model_s".into(), toml::Value::Table(check_model));
     table.insert("measured".into(), toml::Value::Table(measured));
     doc.insert("cpu".into(), toml::Value::Table(table));
     if let Some(toml::Value::Table(m)) = doc.get_mut("measured") {

@@ -101,6 +101,31 @@ mod tests {
             let p = builtin(v).unwrap();
             assert_eq!(p.python, v);
             assert!(p.memory.task > 0);
+            let cpu = p.cpu.expect("every shipped profile has CPU costs");
+            assert_eq!(cpu.check(), Ok(()));
+            assert!(cpu.tracemalloc);
         }
+    }
+
+    #[test]
+    fn cpu_profiles_by_name_and_by_path() {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for name in NAMES {
+            let costs = cpu_costs(name, base).unwrap();
+            assert!(costs.select_rounding && costs.create > 0.0, "{name}");
+        }
+        let by_path = cpu_costs("profiles/cpython-3.12.toml", base).unwrap();
+        assert_eq!(by_path, cpu_costs("cpython-3.12", base).unwrap());
+        let (message, help) = cpu_costs("cpython-3.21", base).unwrap_err();
+        assert!(message.contains("unknown CPU profile"), "{message}");
+        assert!(
+            help.contains("did you mean \"cpython-3.12\"") || help.contains("cpython-3.11"),
+            "{help}"
+        );
+        let (message, _) = cpu_costs("nope/missing.toml", base).unwrap_err();
+        assert!(message.contains("cannot read"), "{message}");
+        let (message, help) = cpu_costs("Cargo.toml", base).unwrap_err();
+        assert!(message.contains("not a valid profile"), "{message}");
+        assert!(help.contains("bpsim calibrate"), "{help}");
     }
 }

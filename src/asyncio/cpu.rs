@@ -37,6 +37,18 @@ pub struct CpuCosts {
     pub callback: f64,
     /// One `Semaphore.acquire` or `release` call.
     pub semaphore: f64,
+    /// Entering or leaving `async with sem:` (`__aenter__`/`__aexit__`), on
+    /// top of the `acquire`/`release` inside.
+    pub context: f64,
+    /// A task created while the live tasks are at their highest count so
+    /// far: what a growing heap costs beyond the creation itself (the cyclic
+    /// collector traverses the survivors again and again, and caches miss).
+    /// Objects that die young cost nothing here, so this matters only to
+    /// programs that keep many tasks alive, like `semaphore_in_task`.
+    pub growth: f64,
+    /// An `acquire` that blocks (its future and the waiter queue), on top of
+    /// `semaphore`.
+    pub wait: f64,
     /// How much later than its millisecond-rounded timeout `select` returns.
     pub wake_slack: f64,
     /// Whether idle waits follow `select`'s rounding (true for every
@@ -56,9 +68,30 @@ impl CpuCosts {
         finish: 0.0,
         callback: 0.0,
         semaphore: 0.0,
+        wait: 0.0,
+        context: 0.0,
+        growth: 0.0,
         wake_slack: 0.0,
         select_rounding: false,
     };
+
+    /// Every cost but `wake_slack` multiplied by `factor`.
+    pub fn scaled(&self, factor: f64) -> CpuCosts {
+        CpuCosts {
+            iteration: self.iteration * factor,
+            handle: self.handle * factor,
+            step: self.step * factor,
+            create: self.create * factor,
+            timer: self.timer * factor,
+            finish: self.finish * factor,
+            callback: self.callback * factor,
+            semaphore: self.semaphore * factor,
+            wait: self.wait * factor,
+            context: self.context * factor,
+            growth: self.growth * factor,
+            ..*self
+        }
+    }
 
     /// Where the clock is after an idle wait from `now` for a timer due at
     /// `when` (`when > now`), the wait clamped to `max_wait` seconds.

@@ -83,6 +83,9 @@ pub struct Report {
     pub peak_ready: u64,
     /// Most timers scheduled at once.
     pub peak_timers: u64,
+    /// CPU time charged by [`Config::cpu`], in seconds (0 under pure
+    /// virtual time).
+    pub busy_s: f64,
     /// The loop's state after each iteration, if [`Config::timeline`] asked
     /// for it (empty otherwise).
     pub timeline: Vec<Sample>,
@@ -152,6 +155,7 @@ pub(crate) struct State {
     peak_ready: u64,
     peak_timers: u64,
     timeline: Vec<Sample>,
+    busy: f64,
 }
 
 thread_local! {
@@ -229,6 +233,7 @@ impl State {
             peak_ready: 0,
             peak_timers: 0,
             timeline: Vec::new(),
+            busy: 0.0,
         }
     }
 
@@ -244,6 +249,14 @@ impl State {
     pub(crate) fn free(&mut self, obj: Obj) {
         let bytes = self.config.profile.size(obj);
         self.mem.free(bytes);
+    }
+
+    /// The loop is busy for `seconds` of CPU time (0.0 under pure virtual
+    /// time, which leaves the clock bit for bit unchanged).
+    #[inline]
+    pub(crate) fn charge(&mut self, seconds: f64) {
+        self.now += seconds;
+        self.busy += seconds;
     }
 
     /// `loop.call_soon`: a new Handle at the back of the ready queue.
@@ -288,10 +301,13 @@ impl State {
             }
         };
         if id != TaskId::MAIN {
-            self.now += self.config.cpu.create;
+            self.charge(self.config.cpu.create);
             self.tasks_created += 1;
             self.live_tasks += 1;
-            self.peak_live_tasks = self.peak_live_tasks.max(self.live_tasks);
+            if self.live_tasks > self.peak_live_tasks {
+                self.peak_live_tasks = self.live_tasks;
+                self.charge(self.config.cpu.growth);
+            }
         }
         self.call_soon(Handle::Step(id));
         Task { id, generation }
@@ -300,7 +316,7 @@ impl State {
     /// The task's coroutine returned: schedule its done callbacks (each in
     /// its own Handle, in registration order).
     fn finish_task(&mut self, id: TaskId) {
-        self.now += self.config.cpu.finish;
+        self.charge(self.config.cpu.finish);
         if id != TaskId::MAIN {
             self.live_tasks -= 1;
         }
@@ -331,7 +347,7 @@ impl State {
     /// Run one done callback of a finished task. Returns what must run
     /// outside the loop's borrow.
     fn run_done_callback(&mut self, task: TaskId, cb: DoneCallbackKind) -> Action {
-        self.now += self.config.cpu.callback;
+        self.charge(self.config.cpu.callback);
         let action = match cb {
             DoneCallbackKind::Group(g) => {
                 self.free(Obj::GroupCallback);
@@ -382,7 +398,7 @@ impl State {
                 }
             }
         }
-        self.now += self.config.cpu.iteration;
+        self.charge(self.config.cpu.iteration);
         let end_time = self.now + CLOCK_RESOLUTION;
         while let Some(head) = self.scheduled.peek() {
             if head.when >= end_time {
@@ -401,7 +417,7 @@ impl State {
     /// Pop the next handle and run what can run inside the borrow.
     fn run_next(&mut self) -> Action {
         let handle = self.ready.pop_front().expect("ntodo handles are ready");
-        self.now += self.config.cpu.handle;
+        self.charge(self.config.cpu.handle);
         let shrunk = self.ready_deque.pop_front();
         self.mem.resize(shrunk);
         match handle {
@@ -452,6 +468,7 @@ impl State {
             peak_ready: self.peak_ready,
             peak_timers: self.peak_timers,
             timeline: std::mem::take(&mut self.timeline),
+            busy_s: self.busy,
         }
     }
 }
@@ -482,7 +499,7 @@ impl Drop for RunningLoop {
 /// Step a task: poll its coroutine once (`Task.__step`).
 fn step(t: TaskId) {
     let coro = with_loop(|st| {
-        st.now += st.config.cpu.step;
+        st.charge(st.config.cpu.step);
         st.current = t;
         st.tasks[t.index()].coro.take()
     });

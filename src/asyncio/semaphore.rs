@@ -67,6 +67,18 @@ impl Semaphore {
         }
     }
 
+    /// `async with sem:` entry (`__aenter__`, which awaits `acquire`).
+    pub fn enter(self) -> Acquire {
+        with_loop(|st| st.charge(st.config.cpu.context));
+        self.acquire()
+    }
+
+    /// `async with sem:` exit (`__aexit__`, which calls `release`).
+    pub fn exit(self) {
+        with_loop(|st| st.charge(st.config.cpu.context));
+        self.release();
+    }
+
     /// `sem.release()`.
     pub fn release(self) {
         with_loop(|st| st.release(self.id));
@@ -97,7 +109,7 @@ impl SemState {
 impl State {
     /// `Semaphore.release`.
     pub(crate) fn release(&mut self, sem: u32) {
-        self.now += self.config.cpu.semaphore;
+        self.charge(self.config.cpu.semaphore);
         self.semaphores[sem as usize].value += 1;
         self.wake_up_next(sem);
     }
@@ -131,7 +143,7 @@ impl Future for Acquire {
         match self.fut {
             None => {
                 let fut = with_loop(|st| {
-                    st.now += st.config.cpu.semaphore;
+                    st.charge(st.config.cpu.semaphore);
                     st.alloc(Obj::AcquireCoroutine);
                     let s = &mut st.semaphores[sem as usize];
                     if !s.locked() {
@@ -144,6 +156,7 @@ impl Future for Acquire {
                         let bytes = st.config.profile.deque;
                         st.mem.alloc(bytes);
                     }
+                    st.charge(st.config.cpu.wait);
                     let fut = st.await_new_future();
                     let s = &mut st.semaphores[sem as usize];
                     s.waiters.push_back(fut);

@@ -52,7 +52,7 @@ impl Future for Sleep {
                         let fut = st.await_new_future();
                         let when = st.now + delay;
                         st.call_at(when, fut);
-                        st.now += st.config.cpu.timer;
+                        st.charge(st.config.cpu.timer);
                         SleepState::Waiting(fut)
                     }
                 });

@@ -119,6 +119,12 @@ pub struct CpuTable {
     pub callback_ns: f64,
     /// See [`crate::asyncio::CpuCosts::semaphore`].
     pub semaphore_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::wait`].
+    pub wait_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::context`].
+    pub context_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::growth`].
+    pub growth_ns: f64,
     /// See [`crate::asyncio::CpuCosts::wake_slack`].
     pub wake_slack_ns: f64,
     /// How and where the costs were measured.
@@ -139,6 +145,9 @@ impl CpuTable {
             finish: s(self.finish_ns),
             callback: s(self.callback_ns),
             semaphore: s(self.semaphore_ns),
+            wait: s(self.wait_ns),
+            context: s(self.context_ns),
+            growth: s(self.growth_ns),
             wake_slack: s(self.wake_slack_ns),
             select_rounding: true,
         }
@@ -155,6 +164,9 @@ impl CpuTable {
             ("finish_ns", self.finish_ns),
             ("callback_ns", self.callback_ns),
             ("semaphore_ns", self.semaphore_ns),
+            ("wait_ns", self.wait_ns),
+            ("context_ns", self.context_ns),
+            ("growth_ns", self.growth_ns),
             ("wake_slack_ns", self.wake_slack_ns),
         ];
         match keys

@@ -30,7 +30,7 @@ pub async fn main(w: Workload) {
 
 /// `process(url, sem)`.
 async fn process(w: Workload, i: u64, sem: Semaphore) {
-    sem.acquire().await;
+    sem.enter().await;
     w.request(i).await;
-    sem.release();
+    sem.exit();
 }
