@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::plot::{Canvas, ImageFormat};
 use crate::report::Format;
 
 /// Deterministic simulator of Python asyncio backpressure strategies.
@@ -39,6 +40,13 @@ pub enum Command {
         /// Print only; write no files under OUTPUT_DIR.
         #[arg(long)]
         no_write: bool,
+        /// Also draw the run's charts into OUTPUT_DIR/<name>/: peak memory,
+        /// timeline, per-request total time.
+        #[arg(long)]
+        plot: bool,
+        /// Chart options.
+        #[command(flatten)]
+        chart: ChartArgs,
     },
     /// Run every point of a scenario's [sweep] for every strategy, in
     /// parallel, and write OUTPUT_DIR/<name>/sweep.csv.
@@ -67,6 +75,26 @@ pub enum Command {
         /// Stop as if interrupted after this many runs (for testing).
         #[arg(long, value_name = "RUNS", hide = true)]
         stop_after: Option<usize>,
+        /// Also draw the sweep's chart into OUTPUT_DIR/<name>/.
+        #[arg(long)]
+        plot: bool,
+        /// Chart options.
+        #[command(flatten)]
+        chart: ChartArgs,
+    },
+    /// Draw a scenario's charts into OUTPUT_DIR/<name>/: for a scenario with
+    /// a [sweep], the sweep's chart (the sweep is run, or resumed); else the
+    /// run's charts (peak memory, timeline, per-request total time).
+    Plot {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Where to write the charts (under a folder named after the
+        /// scenario).
+        #[arg(long, value_name = "DIR", default_value = "output")]
+        output_dir: PathBuf,
+        /// Chart options.
+        #[command(flatten)]
+        chart: ChartArgs,
     },
     /// Measure a CPython interpreter on this machine and write its profile:
     /// memory sizes and per-operation CPU costs.
@@ -98,6 +126,43 @@ pub enum Command {
     },
     /// List the strategies and latency distributions.
     List,
+}
+
+/// How charts are drawn.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChartArgs {
+    /// Image format of the charts.
+    #[arg(long = "image-format", value_enum, default_value = "png")]
+    pub image_format: ImageFormat,
+    /// Chart size in pixels, WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "1200x800", value_parser = parse_size)]
+    pub size: (u32, u32),
+}
+
+impl ChartArgs {
+    /// The canvas these options describe.
+    pub fn canvas(&self) -> Canvas {
+        Canvas {
+            width: self.size.0,
+            height: self.size.1,
+            format: self.image_format,
+        }
+    }
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let bad = || {
+        format!(
+            "expected WIDTHxHEIGHT between 200x150 and 10000x10000, e.g. 1200x800, found {text:?}"
+        )
+    };
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if !(200..=10_000).contains(&w) || !(150..=10_000).contains(&h) {
+        return Err(bad());
+    }
+    Ok((w, h))
 }
 
 /// Parse arguments (from the process or a test).

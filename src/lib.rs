@@ -29,6 +29,7 @@ pub mod latency;
 pub mod memory;
 pub mod metrics;
 pub mod output;
+pub mod plot;
 pub mod profiles;
 pub mod report;
 pub mod scenario;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use bpsim::cli::{self, Command};
+use bpsim::plot::charts;
 use bpsim::report::{self, Format};
 use bpsim::scenario::Scenario;
 use bpsim::strategy::StrategyKind;
@@ -42,9 +43,21 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             requests_csv,
             output_dir,
             no_write,
+            plot,
+            chart,
         } => {
             let scenario = Scenario::load(&scenario)?;
-            let (report, outcomes) = experiment::run(&scenario)?;
+            let (report, outcomes) = if plot {
+                experiment::run_traced(&scenario)?
+            } else {
+                experiment::run(&scenario)?
+            };
+            if plot {
+                let dir = output_dir.join(&scenario.name);
+                for path in charts::run_charts(&report, &outcomes, &dir, &chart.canvas())? {
+                    eprintln!("wrote {}", path.display());
+                }
+            }
             if !no_write {
                 let dir = output_dir.join(&scenario.name);
                 output::write_atomic(
@@ -70,6 +83,8 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             fresh,
             no_progress,
             stop_after,
+            plot,
+            chart,
         } => {
             let scenario = Scenario::load(&scenario)?;
             static INTERRUPT: AtomicBool = AtomicBool::new(false);
@@ -77,7 +92,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             // the journal still holds every finished run.
             let _ = ctrlc::set_handler(|| INTERRUPT.store(true, Ordering::SeqCst));
             let options = sweep::Options {
-                output_dir,
+                output_dir: output_dir.clone(),
                 jobs: jobs.map(usize::from),
                 resume,
                 fresh,
@@ -91,6 +106,12 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 sweep::Finished::Complete { rows, csv_path, .. } => {
                     print!("{}", report::sweep_table(&scenario, &rows));
                     eprintln!("wrote {}", csv_path.display());
+                    if plot {
+                        let dir = csv_path.parent().unwrap_or(&output_dir);
+                        for path in charts::sweep_charts(&scenario, &rows, dir, &chart.canvas())? {
+                            eprintln!("wrote {}", path.display());
+                        }
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 sweep::Finished::Interrupted {
@@ -106,6 +127,45 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(INTERRUPTED))
                 }
             }
+        }
+        Command::Plot {
+            scenario,
+            output_dir,
+            chart,
+        } => {
+            let path = scenario;
+            let scenario = Scenario::load(&path)?;
+            let dir = output_dir.join(&scenario.name);
+            let written = if scenario.sweep.is_some() {
+                static INTERRUPT: AtomicBool = AtomicBool::new(false);
+                let _ = ctrlc::set_handler(|| INTERRUPT.store(true, Ordering::SeqCst));
+                let (_, journal) = sweep::paths(&scenario, &output_dir);
+                let options = sweep::Options {
+                    output_dir: output_dir.clone(),
+                    resume: journal.exists(),
+                    progress: true,
+                    ..Default::default()
+                };
+                match sweep::run(&scenario, &options, &INTERRUPT)? {
+                    sweep::Finished::Complete { rows, .. } => {
+                        charts::sweep_charts(&scenario, &rows, &dir, &chart.canvas())?
+                    }
+                    sweep::Finished::Interrupted { journal, .. } => {
+                        eprintln!(
+                            "interrupted; finished runs kept in '{}': run the command again to finish",
+                            journal.display()
+                        );
+                        return Ok(ExitCode::from(INTERRUPTED));
+                    }
+                }
+            } else {
+                let (report, outcomes) = experiment::run_traced(&scenario)?;
+                charts::run_charts(&report, &outcomes, &dir, &chart.canvas())?
+            };
+            for path in written {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Calibrate {
             python,

@@ -3,4 +3,5 @@
 mod cli;
 mod engine;
 mod golden;
+mod plot;
 mod sweep;
