@@ -40,7 +40,7 @@ pub enum Command {
         /// Print only; write no files under OUTPUT_DIR.
         #[arg(long)]
         no_write: bool,
-        /// Also draw the run's charts into OUTPUT_DIR/<name>/: peak memory,
+        /// Also draw the run's charts into `OUTPUT_DIR/<name>/`: peak memory,
         /// timeline, per-request total time.
         #[arg(long)]
         plot: bool,
@@ -48,13 +48,13 @@ pub enum Command {
         #[command(flatten)]
         chart: ChartArgs,
     },
-    /// Run every point of a scenario's [sweep] for every strategy, in
-    /// parallel, and write OUTPUT_DIR/<name>/sweep.csv.
+    /// Run every point of a scenario's `[sweep]` for every strategy, in
+    /// parallel, and write `OUTPUT_DIR/<name>/sweep.csv`.
     ///
     /// Results do not depend on the thread count. Interrupting (Ctrl-C)
     /// keeps the finished points; `--resume` finishes the rest.
     Sweep {
-        /// The scenario file (TOML) with a [sweep] table.
+        /// The scenario file (TOML) with a `[sweep]` table.
         scenario: PathBuf,
         /// Where to write sweep.csv (under a folder named after the
         /// scenario).
@@ -75,15 +75,15 @@ pub enum Command {
         /// Stop as if interrupted after this many runs (for testing).
         #[arg(long, value_name = "RUNS", hide = true)]
         stop_after: Option<usize>,
-        /// Also draw the sweep's chart into OUTPUT_DIR/<name>/.
+        /// Also draw the sweep's chart into `OUTPUT_DIR/<name>/`.
         #[arg(long)]
         plot: bool,
         /// Chart options.
         #[command(flatten)]
         chart: ChartArgs,
     },
-    /// Draw a scenario's charts into OUTPUT_DIR/<name>/: for a scenario with
-    /// a [sweep], the sweep's chart (the sweep is run, or resumed); else the
+    /// Draw a scenario's charts into `OUTPUT_DIR/<name>/`: for a scenario with
+    /// a `[sweep]`, the sweep's chart (the sweep is run, or resumed); else the
     /// run's charts (peak memory, timeline, per-request total time).
     Plot {
         /// The scenario file (TOML).
@@ -99,7 +99,7 @@ pub enum Command {
     /// Measure a CPython interpreter on this machine and write its profile:
     /// memory sizes and per-operation CPU costs.
     ///
-    /// A scenario uses it with `cpu = "PATH"` in [model].
+    /// A scenario uses it with `cpu = "PATH"` in `[model]`.
     Calibrate {
         /// The CPython interpreter (3.11, 3.12 or 3.13).
         #[arg(long, value_name = "PATH")]
