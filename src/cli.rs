@@ -115,6 +115,23 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// Time the engine: every strategy at several request counts (ms per
+    /// run, ns per request and per loop iteration, bpsim's peak memory), and
+    /// against the concurrency limit.
+    Bench {
+        /// Request counts.
+        #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+        requests: Vec<u64>,
+        /// The concurrency limit for the request-count table.
+        #[arg(long, default_value_t = 500)]
+        concurrency: u64,
+        /// Limits for the concurrency table (at the first request count).
+        #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000,10000")]
+        limits: Vec<u64>,
+        /// Runs per measurement below 1M requests; the best is kept.
+        #[arg(long, default_value_t = 5)]
+        repeat: u32,
+    },
     /// Write the scenario's workload as a latency trace: line i is the
     /// latency of request i in seconds (shortest round-trip form).
     Workload {

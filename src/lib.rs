@@ -22,6 +22,7 @@
 //!   atomically; [`cli`] is the command line.
 
 pub mod asyncio;
+pub mod bench;
 pub mod calibrate;
 pub mod cli;
 pub mod experiment;

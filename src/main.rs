@@ -9,7 +9,7 @@ use bpsim::plot::charts;
 use bpsim::report::{self, Format};
 use bpsim::scenario::Scenario;
 use bpsim::strategy::StrategyKind;
-use bpsim::{calibrate, experiment, latency, output, sweep};
+use bpsim::{bench, calibrate, experiment, latency, output, sweep};
 
 /// Exit status of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
@@ -165,6 +165,27 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             for path in written {
                 println!("{}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            requests,
+            concurrency,
+            limits,
+            repeat,
+        } => {
+            if concurrency == 0 || limits.contains(&0) {
+                anyhow::bail!("concurrency limits must be at least 1");
+            }
+            let text = bench::run(
+                &bench::Options {
+                    sizes: requests,
+                    concurrency,
+                    limits,
+                    repeat,
+                },
+                |what| eprintln!("  timing {what}"),
+            )?;
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Calibrate {

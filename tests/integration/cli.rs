@@ -227,3 +227,24 @@ fn a_day_long_latency_is_handled() {
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["results"][0]["duration_s"], 518401.0);
 }
+
+#[test]
+fn bench_prints_both_tables() {
+    let out = bpsim()
+        .args([
+            "bench",
+            "--requests",
+            "2000",
+            "--limits",
+            "1,50",
+            "--repeat",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("ns/request"), "{stdout}");
+    assert!(stdout.contains("C=50"), "{stdout}");
+    assert_eq!(stdout.matches("semaphore_in_task").count(), 2, "{stdout}");
+}

@@ -1,0 +1,181 @@
+//! `bpsim bench`: how fast the engine runs, in numbers.
+//!
+//! Times every strategy on the blog's workload (uniform(0.1, 0.2) latencies,
+//! one seeded stream per request) at several request counts, and prints wall
+//! time per run (best of several), nanoseconds per request and per loop
+//! iteration, and bpsim's own peak resident memory for the run. A second
+//! table varies the concurrency limit at a fixed request count, to show how
+//! the cost depends on it. Wall-clock readings appear only here, never in
+//! simulation results.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use crate::asyncio::Config;
+use crate::experiment::{self, ExperimentError};
+use crate::latency::{self, Distribution, LatencySource};
+use crate::scenario::PythonVersion;
+use crate::strategy::{self, StrategyKind, Workload};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Request counts.
+    pub sizes: Vec<u64>,
+    /// Concurrency limit of the size table.
+    pub concurrency: u64,
+    /// Limits of the concurrency table (at the first size).
+    pub limits: Vec<u64>,
+    /// Runs per measurement below 1M requests (the best is kept).
+    pub repeat: u32,
+}
+
+/// Peak resident set size of this process since the last [`reset_peak`],
+/// in bytes (Linux; `None` elsewhere).
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak RSS counter (Linux: `5` into `/proc/self/clear_refs`).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn current_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// One measurement.
+struct Measured {
+    best: Duration,
+    iterations: u64,
+    peak_live: u64,
+    /// Peak RSS above the RSS before the run, in bytes.
+    rss: Option<u64>,
+}
+
+fn measure(
+    kind: StrategyKind,
+    latencies: &std::sync::Arc<[f64]>,
+    limit: u64,
+    config: &Config,
+    repeat: u32,
+) -> Result<Measured, ExperimentError> {
+    let workload = Workload::new(latencies.clone(), limit);
+    let mut best = Duration::MAX;
+    let mut out = None;
+    let mut max_rss: Option<u64> = None;
+    for _ in 0..repeat.max(1) {
+        let before = current_rss();
+        reset_peak();
+        let t = Instant::now();
+        let o =
+            strategy::simulate(kind, &workload, config).map_err(|source| ExperimentError::Run {
+                strategy: kind.name(),
+                source,
+            })?;
+        best = best.min(t.elapsed());
+        // The first run's growth is the honest one: later runs reuse the
+        // pages the allocator kept.
+        let rss = match (peak_rss(), before) {
+            (Some(p), Some(b)) => Some(p.saturating_sub(b).max(max_rss.unwrap_or(0))),
+            _ => None,
+        };
+        max_rss = rss;
+        out = Some(Measured {
+            best,
+            iterations: o.report.loop_iterations,
+            peak_live: o.report.peak_live_tasks,
+            rss,
+        });
+        drop(o);
+    }
+    Ok(out.expect("at least one run"))
+}
+
+fn mb(bytes: Option<u64>) -> String {
+    bytes.map_or("n/a".to_owned(), |b| format!("{:.1}", b as f64 / 1e6))
+}
+
+/// Runs the benchmark and returns the printed tables.
+pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, ExperimentError> {
+    let config = experiment::config_for_version(PythonVersion::V3_12);
+    let source = LatencySource::Distribution(Distribution::Uniform {
+        low: 0.1,
+        high: 0.2,
+    });
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "bpsim bench: uniform(0.1, 0.2) latencies, seed 1, pure virtual time, one thread\n"
+    );
+    let _ = writeln!(
+        out,
+        "{:<22} {:>11} {:>6} {:>10} {:>11} {:>9} {:>10} {:>13}",
+        "strategy",
+        "requests",
+        "limit",
+        "ms/run",
+        "ns/request",
+        "ns/iter",
+        "RSS (MB)",
+        "B/live task"
+    );
+    for &n in &options.sizes {
+        let latencies: std::sync::Arc<[f64]> = latency::workload(&source, 1, n)?.into();
+        let repeat = if n >= 1_000_000 { 1 } else { options.repeat };
+        for kind in StrategyKind::ALL {
+            progress(&format!("{} at {n} requests", kind.name()));
+            let m = measure(kind, &latencies, options.concurrency, &config, repeat)?;
+            let ns = m.best.as_nanos() as f64;
+            let per_task = m
+                .rss
+                .filter(|_| m.peak_live >= 100_000)
+                .map_or("".to_owned(), |b| {
+                    format!("{:.0}", b as f64 / m.peak_live as f64)
+                });
+            let _ = writeln!(
+                out,
+                "{:<22} {:>11} {:>6} {:>10.2} {:>11.1} {:>9.1} {:>10} {:>13}",
+                kind.name(),
+                n,
+                options.concurrency,
+                ns / 1e6,
+                ns / n.max(1) as f64,
+                ns / m.iterations.max(1) as f64,
+                mb(m.rss),
+                per_task
+            );
+        }
+    }
+    if let Some(&n) = options.sizes.first()
+        && !options.limits.is_empty()
+    {
+        let latencies: std::sync::Arc<[f64]> = latency::workload(&source, 1, n)?.into();
+        let _ = writeln!(
+            out,
+            "\ncost against the concurrency limit, {n} requests (ns/request):\n"
+        );
+        let mut header = format!("{:<22}", "strategy");
+        for l in &options.limits {
+            let _ = write!(header, " {:>9}", format!("C={l}"));
+        }
+        let _ = writeln!(out, "{header}");
+        for kind in StrategyKind::ALL {
+            let mut line = format!("{:<22}", kind.name());
+            for &l in &options.limits {
+                progress(&format!("{} at limit {l}", kind.name()));
+                let m = measure(kind, &latencies, l, &config, options.repeat)?;
+                let _ = write!(line, " {:>9.1}", m.best.as_nanos() as f64 / n.max(1) as f64);
+            }
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    Ok(out)
+}
