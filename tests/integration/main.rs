@@ -3,5 +3,6 @@
 mod cli;
 mod engine;
 mod golden;
+mod hostile;
 mod plot;
 mod sweep;

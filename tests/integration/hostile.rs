@@ -1,0 +1,338 @@
+//! Hostile input, through the real binary: every malformed scenario or
+//! trace gives exit status 1 and one located error with a fix, never a
+//! panic, and leaves no output behind.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+const HEAD: &str = "requests = 10\nconcurrency = 2\n";
+const UNIFORM: &str = "[latency]\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2\n";
+
+/// One case: the scenario text, extra files next to it, and fragments the
+/// error must contain (the scenario's file name is always checked).
+struct Case {
+    name: &'static str,
+    scenario: String,
+    files: Vec<(&'static str, Vec<u8>)>,
+    expect: Vec<&'static str>,
+}
+
+fn case(name: &'static str, scenario: impl Into<String>, expect: &[&'static str]) -> Case {
+    Case {
+        name,
+        scenario: scenario.into(),
+        files: Vec::new(),
+        expect: expect.to_vec(),
+    }
+}
+
+fn with_trace(name: &'static str, trace: &[u8], extra: &str, expect: &[&'static str]) -> Case {
+    let file = if trace.starts_with(&[0x1f, 0x8b]) {
+        "t.txt.gz"
+    } else {
+        "t.txt"
+    };
+    Case {
+        name,
+        scenario: format!("{HEAD}[latency]\ndistribution = \"trace\"\npath = \"{file}\"\n{extra}"),
+        files: vec![(file, trace.to_vec())],
+        expect: expect.to_vec(),
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn catalogue() -> Vec<Case> {
+    let mut truncated = gzip(b"0.1\n0.2\n0.3\n");
+    truncated.truncate(truncated.len() / 2);
+    let sweep = |body: &str| format!("{HEAD}{UNIFORM}[sweep]\n{body}\n");
+    vec![
+        case(
+            "unclosed string",
+            format!("name = \"blog\n{HEAD}{UNIFORM}"),
+            &[":1:", "name", "help:"],
+        ),
+        case(
+            "missing value",
+            format!("{HEAD}seed =\n{UNIFORM}"),
+            &[":3:", "seed", "missing value"],
+        ),
+        case(
+            "misspelt key",
+            format!("requests = 10\nconcurency = 2\n{UNIFORM}"),
+            &[":2:", "concurency", "did you mean `concurrency`"],
+        ),
+        case(
+            "misspelt latency key",
+            format!("{HEAD}[latency]\ndistribution = \"uniform\"\nlow = 0.1\nhihg = 0.2\n"),
+            &[":6:", "latency.hihg", "did you mean `high`"],
+        ),
+        case(
+            "misspelt table",
+            format!("{HEAD}{UNIFORM}[modle]\npython = \"3.12\"\n"),
+            &[":7:", "modle", "did you mean `model`"],
+        ),
+        case(
+            "string for a number",
+            format!("requests = \"10\"\nconcurrency = 2\n{UNIFORM}"),
+            &[":1:", "requests", "remove the quotes"],
+        ),
+        case(
+            "float for an integer",
+            format!("requests = 10\nconcurrency = 1.5\n{UNIFORM}"),
+            &[":2:", "concurrency", "whole number"],
+        ),
+        case(
+            "zero concurrency",
+            format!("requests = 10\nconcurrency = 0\n{UNIFORM}"),
+            &[":2:", "concurrency", "at least 1"],
+        ),
+        case(
+            "negative requests",
+            format!("requests = -5\nconcurrency = 2\n{UNIFORM}"),
+            &[":1:", "requests", ">= 0"],
+        ),
+        case(
+            "too many requests",
+            format!("requests = 2_000_000_000\nconcurrency = 2\n{UNIFORM}"),
+            &[":1:", "requests", "at most"],
+        ),
+        case(
+            "nan parameter",
+            format!("{HEAD}[latency]\ndistribution = \"uniform\"\nlow = nan\nhigh = 0.2\n"),
+            &[":5:", "latency.low", "finite"],
+        ),
+        case(
+            "infinite parameter",
+            format!("{HEAD}[latency]\ndistribution = \"uniform\"\nlow = 0.1\nhigh = inf\n"),
+            &[":6:", "latency.high", "finite"],
+        ),
+        case(
+            "low above high",
+            format!("{HEAD}[latency]\ndistribution = \"uniform\"\nlow = 0.3\nhigh = 0.2\n"),
+            &[":6:", "latency.high", "swap"],
+        ),
+        case(
+            "negative std_dev",
+            format!("{HEAD}[latency]\ndistribution = \"normal\"\nmean = 0.1\nstd_dev = -1\n"),
+            &[":6:", "latency.std_dev", ">= 0"],
+        ),
+        case(
+            "p99 below median",
+            format!("{HEAD}[latency]\ndistribution = \"lognormal\"\nmedian = 0.2\np99 = 0.1\n"),
+            &[":6:", "latency.p99", "median"],
+        ),
+        case(
+            "pareto mean with shape 1",
+            format!("{HEAD}[latency]\ndistribution = \"pareto\"\nmean = 0.2\nshape = 1.0\n"),
+            &[":6:", "latency.shape", "infinite mean"],
+        ),
+        case(
+            "empty mixture",
+            format!("{HEAD}[latency]\ndistribution = \"mixture\"\ncomponents = []\n"),
+            &[":5:", "latency.components", "at least one component"],
+        ),
+        case(
+            "negative mixture weight",
+            format!(
+                "{HEAD}[latency]\ndistribution = \"mixture\"\n[[latency.components]]\nweight = -1.0\ndistribution = \"constant\"\nvalue = 0.1\n"
+            ),
+            &[":6:", "weight", "> 0"],
+        ),
+        case(
+            "unknown distribution",
+            format!("{HEAD}[latency]\ndistribution = \"unifrom\"\n"),
+            &[":4:", "latency.distribution", "did you mean `uniform`"],
+        ),
+        case(
+            "unknown strategy",
+            format!("{HEAD}strategies = [\"batchin\"]\n{UNIFORM}"),
+            &[":3:", "strategies[0]", "did you mean `batching`"],
+        ),
+        case(
+            "duplicate strategy",
+            format!("{HEAD}strategies = [\"gated_spawn\", \"semaphore3\"]\n{UNIFORM}"),
+            &[":3:", "strategies[1]", "duplicate"],
+        ),
+        case(
+            "unknown python",
+            format!("{HEAD}{UNIFORM}[model]\npython = \"3.10\"\n"),
+            &[":8:", "model.python", "3.12"],
+        ),
+        case(
+            "unknown cpu profile",
+            format!("{HEAD}{UNIFORM}[model]\ncpu = \"cpython-3.21\"\n"),
+            &[":8:", "model.cpu", "bpsim calibrate"],
+        ),
+        case(
+            "missing cpu profile file",
+            format!("{HEAD}{UNIFORM}[model]\ncpu = \"nope.toml\"\n"),
+            &[":8:", "model.cpu", "cannot read"],
+        ),
+        case(
+            "missing latency table",
+            HEAD.to_owned(),
+            &["latency", "add a [latency] table"],
+        ),
+        with_trace("missing trace", b"", "", &[])
+            .missing("t.txt", &[":5:", "latency.path", "t.txt"]),
+        with_trace(
+            "empty trace",
+            b"",
+            "",
+            &[":5:", "latency.path", "no latencies"],
+        ),
+        with_trace(
+            "binary trace",
+            &[0xff, 0xfe, 0x00, 0x9c, 0x80, 0x81],
+            "",
+            &[":5:", "latency.path", "binary data"],
+        ),
+        with_trace(
+            "truncated gzip trace",
+            &truncated,
+            "",
+            &[":5:", "latency.path", "truncated"],
+        ),
+        with_trace(
+            "negative latency in trace",
+            b"0.1\n-0.2\n",
+            "wrap = true\n",
+            &[":5:", "t.txt:2", ">= 0"],
+        ),
+        with_trace(
+            "nan in trace",
+            b"0.1\nnan\n",
+            "wrap = true\n",
+            &[":5:", "t.txt:2", "finite"],
+        ),
+        with_trace(
+            "trace shorter than requests",
+            b"0.1\n0.2\n",
+            "",
+            &[":1:", "requests", "wrap = true"],
+        ),
+        case(
+            "empty sweep list",
+            sweep("concurrency = []"),
+            &[":8:", "sweep.concurrency", "at least one value"],
+        ),
+        case(
+            "reversed sweep range",
+            sweep("latency.high = { from = 0.5, to = 0.3, steps = 3 }"),
+            &[":8:", "sweep.latency.high.to", "reversed"],
+        ),
+        case(
+            "sweep breaks the scenario",
+            sweep("latency.high = [0.05, 0.2]"),
+            &[":8:", "sweep.latency.high", "latency.high = 0.05"],
+        ),
+        case(
+            "misspelt sweep key",
+            sweep("concurency = [1, 2]"),
+            &[":8:", "sweep.concurency", "did you mean `concurrency`"],
+        ),
+    ]
+}
+
+impl Case {
+    /// The trace is not written at all.
+    fn missing(mut self, _file: &str, expect: &[&'static str]) -> Case {
+        self.files.clear();
+        self.expect = expect.to_vec();
+        self
+    }
+}
+
+fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::cargo_bin("bpsim")
+        .unwrap()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_malformed_input_is_one_located_error_and_no_output() {
+    let cases = catalogue();
+    assert!(cases.len() >= 30, "{} cases", cases.len());
+    let mut failures = Vec::new();
+    for c in &cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.toml"), &c.scenario).unwrap();
+        for (name, bytes) in &c.files {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let command = if c.scenario.contains("[sweep]") {
+            "sweep"
+        } else {
+            "run"
+        };
+        let (code, stderr) = run(dir.path(), &[command, "bad.toml", "--output-dir", "out"]);
+        let mut problems = Vec::new();
+        if code != Some(1) {
+            problems.push(format!("exit status {code:?}"));
+        }
+        if stderr.contains("panicked") {
+            problems.push("panicked".to_owned());
+        }
+        if stderr.matches("error:").count() != 1 || !stderr.starts_with("error: bad.toml") {
+            problems.push("not one error naming the file".to_owned());
+        }
+        if !stderr.contains("help:") {
+            problems.push("no help".to_owned());
+        }
+        for fragment in &c.expect {
+            if !stderr.contains(fragment) {
+                problems.push(format!("missing {fragment:?}"));
+            }
+        }
+        if dir.path().join("out").exists() {
+            problems.push("left output behind".to_owned());
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}\n{stderr}", c.name, problems.join(", ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn unreadable_or_binary_scenarios_and_unwritable_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run(dir.path(), &["run", "missing.toml"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("missing.toml") && stderr.contains("cannot read"),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.path().join("bin.toml"), [0x72, 0x65, 0xff, 0xfe, 0x00]).unwrap();
+    let (code, stderr) = run(dir.path(), &["run", "bin.toml"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("bin.toml:1:") && stderr.contains("UTF-8"),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.path().join("ok.toml"), format!("{HEAD}{UNIFORM}")).unwrap();
+    std::fs::write(dir.path().join("blocker"), b"x").unwrap();
+    let (code, stderr) = run(dir.path(), &["run", "ok.toml", "--output-dir", "blocker"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("cannot write") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(dir.path().join("blocker")).unwrap(), b"x");
+}
