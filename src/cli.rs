@@ -40,6 +40,10 @@ pub enum Command {
         /// Print only; write no files under OUTPUT_DIR.
         #[arg(long)]
         no_write: bool,
+        /// Refuse to run if bpsim's own memory would exceed this (e.g. 512M,
+        /// 8G; default: half the machine's memory).
+        #[arg(long, value_name = "SIZE", value_parser = crate::guard::parse_size)]
+        max_memory: Option<u64>,
         /// Also draw the run's charts into `OUTPUT_DIR/<name>/`: peak memory,
         /// timeline, per-request total time.
         #[arg(long)]
@@ -75,6 +79,10 @@ pub enum Command {
         /// Stop as if interrupted after this many runs (for testing).
         #[arg(long, value_name = "RUNS", hide = true)]
         stop_after: Option<usize>,
+        /// Refuse to run if one run's memory would exceed this (e.g. 8G;
+        /// default: half the machine's memory, shared by the worker threads).
+        #[arg(long, value_name = "SIZE", value_parser = crate::guard::parse_size)]
+        max_memory: Option<u64>,
         /// Also draw the sweep's chart into `OUTPUT_DIR/<name>/`.
         #[arg(long)]
         plot: bool,

@@ -26,6 +26,7 @@ pub mod bench;
 pub mod calibrate;
 pub mod cli;
 pub mod experiment;
+pub mod guard;
 pub mod latency;
 pub mod memory;
 pub mod metrics;

@@ -9,7 +9,7 @@ use bpsim::plot::charts;
 use bpsim::report::{self, Format};
 use bpsim::scenario::Scenario;
 use bpsim::strategy::StrategyKind;
-use bpsim::{bench, calibrate, experiment, latency, output, sweep};
+use bpsim::{bench, calibrate, experiment, guard, latency, output, sweep};
 
 /// Exit status of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
@@ -43,10 +43,13 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             requests_csv,
             output_dir,
             no_write,
+            max_memory,
             plot,
             chart,
         } => {
             let scenario = Scenario::load(&scenario)?;
+            guard::check(&scenario, max_memory.unwrap_or_else(guard::default_limit))
+                .map_err(anyhow::Error::msg)?;
             let (report, outcomes) = if plot {
                 experiment::run_traced(&scenario)?
             } else {
@@ -83,10 +86,17 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             fresh,
             no_progress,
             stop_after,
+            max_memory,
             plot,
             chart,
         } => {
             let scenario = Scenario::load(&scenario)?;
+            let threads = jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                usize::from,
+            ) as u64;
+            let limit = max_memory.unwrap_or_else(|| guard::default_limit() / threads.max(1));
+            guard::check(&scenario, limit).map_err(anyhow::Error::msg)?;
             static INTERRUPT: AtomicBool = AtomicBool::new(false);
             // If no handler can be installed, Ctrl-C simply ends the process;
             // the journal still holds every finished run.
@@ -135,6 +145,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         } => {
             let path = scenario;
             let scenario = Scenario::load(&path)?;
+            guard::check(&scenario, guard::default_limit()).map_err(anyhow::Error::msg)?;
             let dir = output_dir.join(&scenario.name);
             let written = if scenario.sweep.is_some() {
                 static INTERRUPT: AtomicBool = AtomicBool::new(false);

@@ -336,3 +336,30 @@ fn unreadable_or_binary_scenarios_and_unwritable_outputs() {
     );
     assert_eq!(std::fs::read(dir.path().join("blocker")).unwrap(), b"x");
 }
+
+#[test]
+fn runs_that_would_not_fit_in_memory_are_refused_before_they_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("big.toml"),
+        "requests = 1_000_000_000\nconcurrency = 500\n\
+         [latency]\ndistribution = \"constant\"\nvalue = 0.1\n",
+    )
+    .unwrap();
+    let (code, stderr) = run(dir.path(), &["run", "big.toml"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("big.toml") && stderr.contains("GB"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--max-memory"), "{stderr}");
+    // A small limit refuses a small run too, and says what it needs.
+    std::fs::write(dir.path().join("ok.toml"), format!("{HEAD}{UNIFORM}")).unwrap();
+    let (code, stderr) = run(dir.path(), &["run", "ok.toml", "--max-memory", "1M"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("above the limit of"), "{stderr}");
+    let (code, stderr) = run(dir.path(), &["run", "ok.toml", "--max-memory", "lots"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("512M"), "{stderr}");
+    assert!(!dir.path().join("output").exists());
+}

@@ -1,0 +1,146 @@
+//! Resource guard: estimate bpsim's own memory for a scenario before running
+//! it, and refuse a run that would not fit.
+
+use crate::scenario::Scenario;
+use crate::strategy::StrategyKind;
+
+/// bpsim's memory per live simulated task (task slot, boxed coroutine,
+/// handles, heap entry), measured with `bpsim bench` at 1M and 10M live
+/// tasks (320-334 bytes), rounded up.
+pub const BYTES_PER_LIVE_TASK: u64 = 400;
+
+/// Per request: its latency (8 bytes) and, per strategy, its log record
+/// (32 bytes) and the percentile pass over it.
+const BYTES_PER_REQUEST: u64 = 8;
+const BYTES_PER_RECORD: u64 = 48;
+
+/// Fixed overhead of a run (binary, allocator, histograms).
+const BASE: u64 = 64 << 20;
+
+/// The estimated peak of bpsim's own memory for one run of `scenario`, in
+/// bytes (saturating: never overflows).
+pub fn estimate(scenario: &Scenario) -> u64 {
+    let points: Vec<&Scenario> = match &scenario.sweep {
+        Some(s) => s.points.iter().map(|p| &p.scenario).collect(),
+        None => vec![scenario],
+    };
+    points.into_iter().map(estimate_one).max().unwrap_or(BASE)
+}
+
+fn estimate_one(s: &Scenario) -> u64 {
+    let n = s.requests;
+    let live = if s.strategies.contains(&StrategyKind::SemaphoreInTask) {
+        n
+    } else {
+        n.min(s.concurrency)
+    };
+    BASE.saturating_add(n.saturating_mul(BYTES_PER_REQUEST))
+        .saturating_add(
+            n.saturating_mul(BYTES_PER_RECORD)
+                .saturating_mul(s.strategies.len() as u64),
+        )
+        .saturating_add(live.saturating_mul(BYTES_PER_LIVE_TASK))
+}
+
+/// Half the machine's physical memory (Linux `/proc/meminfo`), else 4 GiB.
+pub fn default_limit() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    });
+    total.map_or(4 << 30, |kb| kb * 1024 / 2)
+}
+
+/// Parses a size: `512M`, `8G`, `1.5G`, `4096` (bytes), `KB`/`MiB` forms.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a size such as 512M or 8G, found {text:?}"))?;
+    let factor: f64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1.0,
+        "K" | "KB" | "KIB" => 1024.0,
+        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
+        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "unknown size unit {unit:?} in {text:?}: use K, M, G or T"
+            ));
+        }
+    };
+    let bytes = value * factor;
+    if !(bytes.is_finite() && bytes >= 1.0) {
+        return Err(format!(
+            "expected a positive size such as 512M or 8G, found {text:?}"
+        ));
+    }
+    Ok(bytes.min(u64::MAX as f64) as u64)
+}
+
+/// `1.5 GB`-style text.
+pub fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.0} MB", b / 1e6)
+    } else {
+        format!("{:.0} KB", b / 1e3)
+    }
+}
+
+/// Refuses `scenario` if its estimate is above `limit`, with a message that
+/// gives the estimate and how to proceed.
+pub fn check(scenario: &Scenario, limit: u64) -> Result<(), String> {
+    let need = estimate(scenario);
+    if need <= limit {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: this run would need about {} of bpsim's own memory ({} requests{}), above the \
+         limit of {}\n  help: lower `requests`, drop semaphore_in_task (it keeps every task \
+         alive at once), or raise the limit with --max-memory (e.g. --max-memory {}G)",
+        scenario.path.display(),
+        human(need),
+        scenario.requests,
+        if scenario.strategies.contains(&StrategyKind::SemaphoreInTask) {
+            ", all alive at once under semaphore_in_task"
+        } else {
+            ""
+        },
+        human(limit),
+        need.div_ceil(1 << 30)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("8G").unwrap(), 8 << 30);
+        assert_eq!(parse_size("1.5 GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("-1G").is_err());
+        assert!(parse_size("3X").is_err());
+    }
+
+    #[test]
+    fn a_billion_requests_is_refused_without_overflow() {
+        let text = "requests = 1_000_000_000\nconcurrency = 500\n\
+                    [latency]\ndistribution = \"constant\"\nvalue = 0.1\n";
+        let s = Scenario::from_str(text, "big.toml").unwrap();
+        let need = estimate(&s);
+        assert!(need > 400_000_000_000, "{need}");
+        let e = check(&s, 8 << 30).unwrap_err();
+        assert!(e.contains("big.toml") && e.contains("--max-memory"), "{e}");
+        assert!(check(&s, u64::MAX).is_ok());
+    }
+}
