@@ -83,6 +83,10 @@ pub struct Report {
     pub peak_ready: u64,
     /// Most timers scheduled at once.
     pub peak_timers: u64,
+    /// Simulated objects (tasks, coroutines, handles, futures, ...) still
+    /// alive when main returned: those main itself holds, whatever the
+    /// number of requests (a leak would grow with it).
+    pub live_objects: i64,
     /// CPU time charged by [`Config::cpu`], in seconds (0 under pure
     /// virtual time).
     pub busy_s: f64,
@@ -156,6 +160,7 @@ pub(crate) struct State {
     peak_timers: u64,
     timeline: Vec<Sample>,
     busy: f64,
+    live_objects: i64,
 }
 
 thread_local! {
@@ -234,6 +239,7 @@ impl State {
             peak_timers: 0,
             timeline: Vec::new(),
             busy: 0.0,
+            live_objects: 0,
         }
     }
 
@@ -242,6 +248,7 @@ impl State {
     pub(crate) fn alloc(&mut self, obj: Obj) {
         let bytes = self.config.profile.size(obj);
         self.mem.alloc(bytes);
+        self.live_objects += 1;
     }
 
     /// Credit one object of kind `obj`.
@@ -249,6 +256,7 @@ impl State {
     pub(crate) fn free(&mut self, obj: Obj) {
         let bytes = self.config.profile.size(obj);
         self.mem.free(bytes);
+        self.live_objects -= 1;
     }
 
     /// The loop is busy for `seconds` of CPU time (0.0 under pure virtual
@@ -469,6 +477,7 @@ impl State {
             peak_timers: self.peak_timers,
             timeline: std::mem::take(&mut self.timeline),
             busy_s: self.busy,
+            live_objects: self.live_objects,
         }
     }
 }

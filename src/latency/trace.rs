@@ -76,6 +76,22 @@ impl Trace {
         Self::parse(path, reader, gzip)
     }
 
+    /// Parses a trace file's bytes (plain text or gzip), as [`Trace::load`]
+    /// does; `path` is only used in messages. The fuzz target's entry point.
+    ///
+    /// # Errors
+    ///
+    /// As [`Trace::load`], without the open errors.
+    pub fn from_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<Trace, LatencyError> {
+        let gzip = bytes.starts_with(&GZIP_MAGIC);
+        let reader: Box<dyn BufRead + '_> = if gzip {
+            Box::new(BufReader::new(MultiGzDecoder::new(bytes)))
+        } else {
+            Box::new(BufReader::new(bytes))
+        };
+        Self::parse(path.as_ref(), reader, gzip)
+    }
+
     /// Builds a trace from values already in memory (`path` is only used in
     /// messages and output).
     ///
@@ -150,7 +166,11 @@ impl Trace {
         )
     }
 
-    fn parse(path: &Path, mut reader: Box<dyn BufRead>, gzip: bool) -> Result<Trace, LatencyError> {
+    fn parse(
+        path: &Path,
+        mut reader: Box<dyn BufRead + '_>,
+        gzip: bool,
+    ) -> Result<Trace, LatencyError> {
         let mut values = Vec::new();
         let mut buf = Vec::new();
         let mut line = 0usize;

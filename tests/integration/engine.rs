@@ -130,3 +130,26 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Every simulated object a request needed is freed by the time main
+    /// returns: what is left is what main holds, the same with no requests;
+    /// and the memory never went below the baseline.
+    #[test]
+    fn no_simulated_object_outlives_its_request((lat, c) in workload()) {
+        let w = Workload::new(Arc::from(lat), c);
+        let empty = Workload::new(Arc::from(Vec::new()), c);
+        for version in bpsim::scenario::PythonVersion::ALL {
+            let config = bpsim::experiment::config_for_version(version);
+            for kind in StrategyKind::ALL {
+                let o = simulate(kind, &w, &config).unwrap();
+                let e = simulate(kind, &empty, &config).unwrap();
+                prop_assert_eq!(o.report.live_objects, e.report.live_objects, "{}", kind.name());
+                prop_assert!(o.report.final_memory_bytes >= config.profile.baseline);
+                prop_assert!(o.report.peak_memory_bytes >= o.report.final_memory_bytes);
+            }
+        }
+    }
+}

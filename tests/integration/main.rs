@@ -2,7 +2,9 @@
 
 mod cli;
 mod engine;
+mod fuzz_bodies;
 mod golden;
 mod hostile;
+mod pipeline;
 mod plot;
 mod sweep;
