@@ -100,6 +100,15 @@ impl Semaphore {
     }
 }
 
+/// `value - 1`, checked in every build: a semaphore's permits can never go
+/// below zero (the property tests run in release builds too).
+#[inline]
+fn take_permit(value: u64) -> u64 {
+    value
+        .checked_sub(1)
+        .expect("invariant: a semaphore never hands out a permit it does not have")
+}
+
 impl SemState {
     fn locked(&self) -> bool {
         self.value == 0 || !self.waiters.is_empty()
@@ -122,7 +131,7 @@ impl State {
             return false;
         };
         s.woken += 1;
-        s.value -= 1;
+        s.value = take_permit(s.value);
         self.set_result(fut);
         true
     }
@@ -147,7 +156,7 @@ impl Future for Acquire {
                     st.alloc(Obj::AcquireCoroutine);
                     let s = &mut st.semaphores[sem as usize];
                     if !s.locked() {
-                        s.value -= 1;
+                        s.value = take_permit(s.value);
                         st.free(Obj::AcquireCoroutine);
                         return None;
                     }
