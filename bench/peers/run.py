@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""bpsim against its peers on one latency trace: SimPy, and CPython's own
+asyncio on a virtual clock (conformance/harness.py). Checks that the
+makespans agree and prints wall times and ratios.
+
+Usage::
+
+    python3 -m venv /tmp/peers && /tmp/peers/bin/pip install -r bench/peers/requirements.txt
+    python3 bench/peers/run.py --simpy-python /tmp/peers/bin/python [--requests 100000]
+
+Wall times: SimPy's is perf_counter around its run (one run); bpsim's is
+the best of 5 in-process runs (`examples/trace_speed.rs`); CPython's is the
+whole harness process, interpreter start-up and trace loading included
+(about 0.1 s of its 2-3 s).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STRATEGIES = ["batching", "semaphore_in_task", "gated_spawn_callback", "gated_spawn"]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--simpy-python", required=True, help="a python with simpy installed")
+    p.add_argument("--cpython", default=sys.executable, help="CPython for the asyncio peer")
+    p.add_argument("--requests", type=int, default=100_000)
+    p.add_argument("--concurrency", type=int, default=500)
+    p.add_argument("--bpsim", default=os.path.join(ROOT, "target", "release", "bpsim"))
+    a = p.parse_args()
+    tmp = tempfile.mkdtemp(prefix="bpsim-peers-")
+    scen = os.path.join(tmp, "peers.toml")
+    with open(scen, "w", encoding="utf-8") as f:
+        f.write(f"name = \"peers\"\nseed = 1\nrequests = {a.requests}\n"
+                f"concurrency = {a.concurrency}\n[latency]\ndistribution = \"uniform\"\n"
+                "low = 0.1\nhigh = 0.2\n[model]\ncpu = \"none\"\n")
+    trace = os.path.join(tmp, "trace.txt")
+    subprocess.run([a.bpsim, "workload", scen, "-o", trace], check=True)
+    # bpsim on the same trace, for the makespans.
+    with open(scen, "w", encoding="utf-8") as f:
+        f.write(f"name = \"peers\"\nrequests = {a.requests}\nconcurrency = {a.concurrency}\n"
+                f"[latency]\ndistribution = \"trace\"\npath = \"trace.txt\"\n"
+                "[model]\ncpu = \"none\"\n")
+    out = subprocess.run([a.bpsim, "run", scen, "--no-write", "--format", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    bp = {r["strategy"]: r["duration_s"] for r in json.loads(out)["results"]}
+    timing = subprocess.run(
+        ["cargo", "run", "--quiet", "--release", "--manifest-path",
+         os.path.join(ROOT, "Cargo.toml"), "--example", "trace_speed", "--", trace,
+         str(a.concurrency)], check=True, capture_output=True, text=True).stdout
+    bp_wall = {line.split()[0]: float(line.split()[1]) for line in timing.splitlines()}
+    print(f"{a.requests} requests, limit {a.concurrency}, one trace (uniform(0.1, 0.2), seed 1)\n")
+    print("| strategy | makespan bpsim (s) | SimPy (s) | CPython asyncio (s) | bpsim wall (ms) "
+          "| SimPy wall (ms) | CPython wall (ms) | SimPy / bpsim | CPython / bpsim |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for s in STRATEGIES:
+        sp = json.loads(subprocess.run(
+            [a.simpy_python, os.path.join(ROOT, "bench", "peers", "simpy_model.py"),
+             "--trace", trace, "--concurrency", str(a.concurrency), "--strategy", s],
+            check=True, capture_output=True, text=True).stdout)
+        t0 = time.perf_counter()
+        cp = json.loads(subprocess.run(
+            [a.cpython, os.path.join(ROOT, "conformance", "harness.py"), "--trace", trace,
+             "--concurrency", str(a.concurrency), "--strategy", s],
+            check=True, capture_output=True, text=True).stdout)
+        cp_wall = time.perf_counter() - t0
+        cp_make = cp["results"][0]["duration_s"]
+        for name, m in [("SimPy", sp["makespan_s"]), ("CPython", cp_make)]:
+            if abs(m - bp[s]) > 1e-6 * max(1.0, bp[s]):
+                print(f"warning: {name} makespan {m} differs from bpsim's {bp[s]} for {s}",
+                      file=sys.stderr)
+        w = bp_wall[s]
+        print(f"| {s} | {bp[s]:.6f} | {sp['makespan_s']:.6f} | {cp_make:.6f} | {w * 1e3:.1f} "
+              f"| {sp['wall_s'] * 1e3:.0f} | {cp_wall * 1e3:.0f} | {sp['wall_s'] / w:.0f}x "
+              f"| {cp_wall / w:.0f}x |")
+    print("\nCPython's wall time includes its interpreter start-up and the trace load "
+          "(about 0.1 s); SimPy's and bpsim's are the simulation alone.")
+
+
+if __name__ == "__main__":
+    main()
