@@ -91,9 +91,10 @@ impl TimerHeap {
         let mut childpos = 2 * pos + 1;
         while childpos < endpos {
             let rightpos = childpos + 1;
-            if rightpos < endpos && !heap[childpos].lt(&heap[rightpos]) {
-                childpos = rightpos;
-            }
+            // Branch-free choice of the smaller child (ties go right, as in
+            // heapq: `not heap[childpos] < heap[rightpos]`).
+            let right_wins = rightpos < endpos && !heap[childpos].lt(&heap[rightpos]);
+            childpos += usize::from(right_wins);
             heap[pos] = heap[childpos];
             pos = childpos;
             childpos = 2 * pos + 1;
