@@ -57,39 +57,23 @@ import sys
 import time
 import tracemalloc
 
-MAXIMUM_SELECT_TIMEOUT = 24 * 3600
+def _load_harness():
+    """conformance/harness.py, next to this script's folder (as in the repo,
+    and as ``bpsim calibrate`` lays the scripts out)."""
+    import importlib.util
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(
+        "harness", os.path.join(here, "..", "conformance", "harness.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-class _VirtualSelector(selectors.DefaultSelector):
-    """Never blocks; jumps the loop's clock to the next timer."""
+harness = _load_harness()
 
-    def __init__(self, loop):
-        super().__init__()
-        self._vloop = loop
-
-    def select(self, timeout=None):
-        loop = self._vloop
-        if timeout is None:
-            raise RuntimeError("virtual-clock deadlock")
-        if timeout > 0:
-            loop._vtime = loop._scheduled[0]._when
-        return super().select(0)
-
-
-class VirtualLoop(asyncio.SelectorEventLoop):
-    """SelectorEventLoop on a virtual clock, counting iterations."""
-
-    def __init__(self):
-        self._vtime = 0.0
-        self.iterations = 0
-        super().__init__(_VirtualSelector(self))
-
-    def time(self):
-        return self._vtime
-
-    def _run_once(self):
-        self.iterations += 1
-        super()._run_once()
+# The conformance harness's loop: CPython's SelectorEventLoop on a virtual
+# clock whose selector never sleeps, counting iterations.
+VirtualLoop = harness.VirtualClockLoop
 
 
 def run_virtual(coro_fn):
@@ -201,12 +185,20 @@ def bench_semaphore(k):
     return run_virtual(main)
 
 
-def bench_blocked_acquire(k):
-    """k tasks block in acquire on a Semaphore(0) (timed: their first steps),
-    then are released one by one: per task handle + step + semaphore + wait."""
-    async def waiter(sem):
-        await sem.acquire()
+async def _plain_waiter(sem):
+    await sem.acquire()
 
+
+async def _async_with_waiter(sem):
+    async with sem:
+        pass
+
+
+def bench_blocked(k, waiter):
+    """k tasks block on a Semaphore(0) in ``waiter`` (timed: their first
+    steps), then are released one by one. With ``await sem.acquire()``: per
+    task handle + step + semaphore + wait; through ``async with sem:`` the
+    difference is the context manager's entry."""
     async def main():
         sem = asyncio.Semaphore(0)
         tasks = [asyncio.ensure_future(waiter(sem)) for _ in range(k)]
@@ -220,35 +212,9 @@ def bench_blocked_acquire(k):
     return run_virtual(main)
 
 
-def bench_blocked_async_with(k):
-    """As bench_blocked_acquire, through ``async with sem:``: the difference
-    is the context manager's entry."""
-    async def waiter(sem):
-        async with sem:
-            pass
-
-    async def main():
-        sem = asyncio.Semaphore(0)
-        tasks = [asyncio.ensure_future(waiter(sem)) for _ in range(k)]
-        t0 = time.perf_counter()
-        await asyncio.sleep(0)
-        t = (time.perf_counter() - t0) / k
-        for _ in range(k):
-            sem.release()
-        await asyncio.gather(*tasks)
-        return t
-    return run_virtual(main)
-
-
 def strategy_cpu(trace, concurrency, tracing):
     """CPU seconds of each of the blog's four programs on a virtual clock
     (the harness's uninstrumented strategies), for the scale check."""
-    import importlib.util
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location(
-        "harness", os.path.join(here, "..", "conformance", "harness.py"))
-    harness = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(harness)
     with open(trace, encoding="utf-8") as f:
         lat = [float(x) for x in f if x.strip()]
     out = {}
@@ -311,8 +277,8 @@ def measure(k, tracing):
         create_cb, run_cb = bench_create_and_run(k, extra_callback=True)
         timers, iters_t = bench_timers(k)
         sem = bench_semaphore(k)
-        blocked = bench_blocked_acquire(k)
-        blocked_with = bench_blocked_async_with(k)
+        blocked = bench_blocked(k, _plain_waiter)
+        blocked_with = bench_blocked(k, _async_with_waiter)
     finally:
         if tracing:
             tracemalloc.stop()

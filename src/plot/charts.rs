@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Axis, Bars, Canvas, Panel, Panels, PlotError, Series, Unit, file_name};
+use crate::asyncio::Sample;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use crate::strategy::{Outcome, StrategyKind};
@@ -121,6 +122,18 @@ pub fn run_charts(
             band: None,
             markers: false,
         };
+        // One line per strategy of one timeline quantity.
+        let sampled = |y: &dyn Fn(&Sample) -> f64| -> Vec<Series> {
+            outcomes
+                .iter()
+                .map(|o| {
+                    line(
+                        o,
+                        o.report.timeline.iter().map(|s| (s.time_s, y(s))).collect(),
+                    )
+                })
+                .collect()
+        };
         let panels = Panels {
             title: "Timeline of one run".to_owned(),
             subtitle,
@@ -128,18 +141,7 @@ pub fn run_charts(
             panels: vec![
                 Panel {
                     y: Axis::log("live tasks", Unit::Count),
-                    series: outcomes
-                        .iter()
-                        .map(|o| {
-                            let pts = o
-                                .report
-                                .timeline
-                                .iter()
-                                .map(|s| (s.time_s, s.live_tasks.max(1) as f64))
-                                .collect();
-                            line(o, pts)
-                        })
-                        .collect(),
+                    series: sampled(&|s| s.live_tasks.max(1) as f64),
                 },
                 Panel {
                     y: Axis::linear("requests in flight", Unit::Count),
@@ -147,18 +149,7 @@ pub fn run_charts(
                 },
                 Panel {
                     y: Axis::log("simulated memory (bytes)", Unit::Bytes),
-                    series: outcomes
-                        .iter()
-                        .map(|o| {
-                            let pts = o
-                                .report
-                                .timeline
-                                .iter()
-                                .map(|s| (s.time_s, s.memory_bytes as f64))
-                                .collect();
-                            line(o, pts)
-                        })
-                        .collect(),
+                    series: sampled(&|s| s.memory_bytes as f64),
                 },
             ],
         };
