@@ -88,7 +88,28 @@ STRATEGIES = (
     "semaphore_in_task",
     "gated_spawn_callback",
     "gated_spawn",
+    "worker_pool",
+    "sliding_window",
+    "rate_limited",
+    "adaptive_limit",
 )
+
+# The blog's four, run when no --strategy is given (the others take
+# parameters: --max-per-second, --adaptive).
+BLOG_STRATEGIES = STRATEGIES[:4]
+
+
+class Params:
+    """Parameters of rate_limited and adaptive_limit."""
+    max_per_second = math.inf
+    target_latency = math.inf
+    min_limit = 1.0
+    max_limit = None          # default: 4 * concurrency
+    increase = 1.0
+    decrease = 0.9
+
+
+PARAMS = Params()
 
 
 if hasattr(itertools, "batched"):  # Python 3.12+
@@ -249,11 +270,124 @@ async def _i_gated_spawn(rec):
     rec.last = loop.iterations
 
 
+async def _i_worker(q, rec):
+    while True:
+        i = await q.get()
+        if i is None:
+            return
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.sleep(rec.lat[i])
+        end = loop.time()
+        rec.requests.append((i, start, end))
+
+
+async def _i_worker_pool(rec):
+    loop = asyncio.get_running_loop()
+    rec.first = loop.iterations
+    q = asyncio.Queue(maxsize=rec.concurrency)
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(rec.concurrency):
+            tg.create_task(_i_worker(q, rec))
+            rec.spawned()
+        for i in range(len(rec.lat)):
+            await q.put(i)
+        for _ in range(rec.concurrency):
+            await q.put(None)
+    rec.live = 0
+    rec.duration = loop.time()
+    rec.last = loop.iterations
+
+
+async def _i_sliding_window(rec):
+    loop = asyncio.get_running_loop()
+    rec.first = loop.iterations
+    pending = set()
+    for i in range(len(rec.lat)):
+        if len(pending) >= rec.concurrency:
+            _, pending = await asyncio.wait(
+                pending, return_when=asyncio.FIRST_COMPLETED)
+        pending.add(asyncio.create_task(_i_process(i, rec)))
+        rec.spawned()
+    if pending:
+        await asyncio.wait(pending)
+    rec.duration = loop.time()
+    rec.last = loop.iterations
+
+
+async def _i_rate_limited(rec):
+    loop = asyncio.get_running_loop()
+    rec.first = loop.iterations
+    sem = asyncio.Semaphore(rec.concurrency)
+    period = 1.0 / PARAMS.max_per_second
+    next_start = loop.time()
+    async with asyncio.TaskGroup() as tg:
+        for i in range(len(rec.lat)):
+            await sem.acquire()
+            while (now := loop.time()) < next_start:
+                await asyncio.sleep(next_start - now)
+            next_start = max(next_start, now) + period
+            tg.create_task(_i_process_release(i, sem, rec))
+            rec.spawned()
+    rec.duration = loop.time()
+    rec.last = loop.iterations
+
+
+def _adaptive_max(concurrency):
+    if PARAMS.max_limit is None:
+        return 4.0 * concurrency
+    return PARAMS.max_limit
+
+
+async def _i_adaptive_limit(rec):
+    loop = asyncio.get_running_loop()
+    rec.first = loop.iterations
+    target, lo = PARAMS.target_latency, PARAMS.min_limit
+    hi, inc, dec = _adaptive_max(rec.concurrency), PARAMS.increase, PARAMS.decrease
+    limit, in_flight, wake = float(rec.concurrency), 0, None
+
+    def done(latency, ok):
+        nonlocal limit, in_flight, wake
+        in_flight -= 1
+        if not ok or latency > target:
+            limit = max(lo, limit * dec)
+        else:
+            limit = min(hi, limit + inc / limit)
+        if wake is not None and in_flight < int(limit):
+            wake.set_result(None)
+            wake = None
+
+    async def process(i):
+        start, ok = loop.time(), False
+        try:
+            await asyncio.sleep(rec.lat[i])
+            ok = True
+            rec.requests.append((i, start, loop.time()))
+        finally:
+            rec.live -= 1
+            done(loop.time() - start, ok)
+
+    async with asyncio.TaskGroup() as tg:
+        for i in range(len(rec.lat)):
+            while in_flight >= int(limit):
+                wake = loop.create_future()
+                await wake
+            in_flight += 1
+            tg.create_task(process(i))
+            rec.spawned()
+    rec.duration = loop.time()
+    rec.last = loop.iterations
+
+
 INSTRUMENTED = {
     "batching": _i_batching,
     "semaphore_in_task": _i_semaphore_in_task,
     "gated_spawn_callback": _i_gated_spawn_callback,
     "gated_spawn": _i_gated_spawn,
+    "worker_pool": _i_worker_pool,
+    "sliding_window": _i_sliding_window,
+    "rate_limited": _i_rate_limited,
+    "adaptive_limit": _i_adaptive_limit,
 }
 
 
@@ -333,11 +467,93 @@ async def gated_spawn():
             tg.create_task(process_release(latency, sem))
 
 
+async def worker(q):
+    while True:
+        latency = await q.get()
+        if latency is None:
+            return
+        await asyncio.sleep(latency)
+
+
+async def worker_pool():
+    q = asyncio.Queue(maxsize=CONCURRENCY)
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(CONCURRENCY):
+            tg.create_task(worker(q))
+        for latency in LAT:
+            await q.put(latency)
+        for _ in range(CONCURRENCY):
+            await q.put(None)
+
+
+async def sliding_window():
+    pending = set()
+    for latency in LAT:
+        if len(pending) >= CONCURRENCY:
+            _, pending = await asyncio.wait(
+                pending, return_when=asyncio.FIRST_COMPLETED)
+        pending.add(asyncio.create_task(process(latency)))
+    if pending:
+        await asyncio.wait(pending)
+
+
+async def rate_limited():
+    loop = asyncio.get_running_loop()
+    sem = asyncio.Semaphore(CONCURRENCY)
+    period = 1.0 / PARAMS.max_per_second
+    next_start = loop.time()
+    async with asyncio.TaskGroup() as tg:
+        for latency in LAT:
+            await sem.acquire()
+            while (now := loop.time()) < next_start:
+                await asyncio.sleep(next_start - now)
+            next_start = max(next_start, now) + period
+            tg.create_task(process_release(latency, sem))
+
+
+async def adaptive_limit():
+    loop = asyncio.get_running_loop()
+    target, lo = PARAMS.target_latency, PARAMS.min_limit
+    hi, inc, dec = _adaptive_max(CONCURRENCY), PARAMS.increase, PARAMS.decrease
+    limit, in_flight, wake = float(CONCURRENCY), 0, None
+
+    def done(latency, ok):
+        nonlocal limit, in_flight, wake
+        in_flight -= 1
+        if not ok or latency > target:
+            limit = max(lo, limit * dec)
+        else:
+            limit = min(hi, limit + inc / limit)
+        if wake is not None and in_flight < int(limit):
+            wake.set_result(None)
+            wake = None
+
+    async def process_adaptive(latency):
+        start, ok = loop.time(), False
+        try:
+            await asyncio.sleep(latency)
+            ok = True
+        finally:
+            done(loop.time() - start, ok)
+
+    async with asyncio.TaskGroup() as tg:
+        for latency in LAT:
+            while in_flight >= int(limit):
+                wake = loop.create_future()
+                await wake
+            in_flight += 1
+            tg.create_task(process_adaptive(latency))
+
+
 PLAIN = {
     "batching": batching,
     "semaphore_in_task": semaphore_in_task,
     "gated_spawn_callback": gated_spawn_callback,
     "gated_spawn": gated_spawn,
+    "worker_pool": worker_pool,
+    "sliding_window": sliding_window,
+    "rate_limited": rate_limited,
+    "adaptive_limit": adaptive_limit,
 }
 
 
@@ -397,6 +613,7 @@ def run_in_child(name, args):
         cmd.append("--tracemalloc")
     if args.real:
         cmd.append("--real")
+    cmd += _param_args()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"child run of {name!r} failed with exit status "
@@ -434,6 +651,18 @@ def load_trace(parser, path, limit):
     return latencies
 
 
+def _param_args():
+    """The strategy parameters as command-line arguments (for children)."""
+    args = ["--max-per-second", repr(PARAMS.max_per_second),
+            "--target-latency", repr(PARAMS.target_latency),
+            "--min-limit", repr(PARAMS.min_limit),
+            "--increase", repr(PARAMS.increase),
+            "--decrease", repr(PARAMS.decrease)]
+    if PARAMS.max_limit is not None:
+        args += ["--max-limit", repr(PARAMS.max_limit)]
+    return args
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="Replay the blog's asyncio backpressure strategies with "
@@ -446,8 +675,20 @@ def parse_args(argv):
                         help="use the first N lines (default: all)")
     parser.add_argument("--strategy", action="append", choices=STRATEGIES,
                         metavar="NAME",
-                        help="strategy to run (repeatable; default: all "
-                             "four): " + ", ".join(STRATEGIES))
+                        help="strategy to run (repeatable; default: the "
+                             "blog's four): " + ", ".join(STRATEGIES))
+    parser.add_argument("--max-per-second", type=float, default=math.inf,
+                        help="rate_limited: most request starts per second")
+    parser.add_argument("--target-latency", type=float, default=math.inf,
+                        help="adaptive_limit: latency above which to back off")
+    parser.add_argument("--min-limit", type=float, default=1.0,
+                        help="adaptive_limit: smallest limit")
+    parser.add_argument("--max-limit", type=float, default=None,
+                        help="adaptive_limit: largest limit (default 4 x C)")
+    parser.add_argument("--increase", type=float, default=1.0,
+                        help="adaptive_limit: additive increase per window")
+    parser.add_argument("--decrease", type=float, default=0.9,
+                        help="adaptive_limit: multiplicative decrease")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="uninstrumented runs under tracemalloc; report "
                              "peak/final traced bytes")
@@ -471,13 +712,19 @@ def parse_args(argv):
         if not os.path.isdir(out_dir):
             parser.error(f"--output: directory {out_dir!r} does not exist")
     args.latencies = load_trace(parser, args.trace, args.requests)
+    PARAMS.max_per_second = args.max_per_second
+    PARAMS.target_latency = args.target_latency
+    PARAMS.min_limit = args.min_limit
+    PARAMS.max_limit = args.max_limit
+    PARAMS.increase = args.increase
+    PARAMS.decrease = args.decrease
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     latencies = args.latencies
-    names = args.strategy or list(STRATEGIES)
+    names = args.strategy or list(BLOG_STRATEGIES)
     if args.real:
         mode = "real"
     elif args.tracemalloc:

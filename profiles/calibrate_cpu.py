@@ -212,6 +212,24 @@ def bench_blocked(k, waiter):
     return run_virtual(main)
 
 
+def bench_wait(k, width=200):
+    """k calls of ``asyncio.wait(fs, return_when=FIRST_COMPLETED)`` over
+    ``width`` pending futures, one of which is already done: per call the
+    ``width`` add/remove_done_callback pairs and the done/pending split,
+    plus one waiter, one callback handle and one step. Returns the cost per
+    future."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        fs = [loop.create_future() for _ in range(width)]
+        t0 = time.perf_counter()
+        for _ in range(k):
+            done_fut = loop.create_future()
+            done_fut.set_result(None)
+            await asyncio.wait(fs + [done_fut], return_when=asyncio.FIRST_COMPLETED)
+        return (time.perf_counter() - t0) / (k * (width + 1))
+    return run_virtual(main)
+
+
 def strategy_cpu(trace, concurrency, tracing):
     """CPU seconds of each of the blog's four programs on a virtual clock
     (the harness's uninstrumented strategies), for the scale check."""
@@ -279,6 +297,7 @@ def measure(k, tracing):
         sem = bench_semaphore(k)
         blocked = bench_blocked(k, _plain_waiter)
         blocked_with = bench_blocked(k, _async_with_waiter)
+        wait_per = bench_wait(max(1, k // 100))
     finally:
         if tracing:
             tracemalloc.stop()
@@ -299,6 +318,7 @@ def measure(k, tracing):
     wait = max(0.0, blocked - handle - step - sem)
     context = max(0.0, blocked_with - blocked)
     return {
+        "wait_future": wait_per,
         "wait": wait,
         "context": context,
         "iteration": iteration,
@@ -321,6 +341,7 @@ def measure(k, tracing):
         "semaphore": sem,
         "blocked_acquire": blocked,
         "blocked_async_with": blocked_with,
+        "wait_per_future": wait_per,
     }
 
 

@@ -51,13 +51,17 @@ mod cpu;
 mod event_loop;
 mod future;
 mod heapq;
+mod queue;
 mod semaphore;
 mod sleep;
 mod task;
 mod task_group;
+mod wait;
 
 pub use cpu::CpuCosts;
 pub use event_loop::{Config, Report, RunError, Sample, SemaphoreFlavor, run, time};
+pub use future::{AwaitFuture, PyFuture, create_future};
+pub use queue::{Get, Put, Queue};
 pub use semaphore::{Acquire, Semaphore};
 pub use sleep::{Sleep, sleep};
 pub use task::{
@@ -65,3 +69,4 @@ pub use task::{
     current_task_created,
 };
 pub use task_group::{Join, TaskGroup};
+pub use wait::{ReturnWhen, TaskSet, Wait};

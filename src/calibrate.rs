@@ -186,7 +186,7 @@ pub fn run(options: &Options) -> Result<String, CalibrateError> {
 const CHECK_REQUESTS: u64 = 20_000;
 
 /// The cost keys, in the order of a profile's `[cpu]` table.
-const COST_KEYS: [&str; 12] = [
+const COST_KEYS: [&str; 13] = [
     "iteration",
     "handle",
     "step",
@@ -199,6 +199,7 @@ const COST_KEYS: [&str; 12] = [
     "context",
     "growth",
     "wake_slack",
+    "wait_future",
 ];
 
 /// The CPU time the model charges each of the four blog strategies on
@@ -218,7 +219,7 @@ fn model_cpu(
         ..experiment::config_for_version(version)
     };
     let workload = Workload::new(latencies.into(), 500);
-    StrategyKind::ALL
+    StrategyKind::BLOG
         .iter()
         .filter_map(|&k| {
             strategy::simulate(k, &workload, &config).ok().map(|o| {
@@ -292,6 +293,7 @@ fn compose(
         context: ns[9] * 1e-9,
         growth: 0.0,
         wake_slack: ns[11] * 1e-9,
+        wait_future: ns[12] * 1e-9,
         select_rounding: true,
     };
     let measured_cpu = cpu["strategies_cpu_s"]

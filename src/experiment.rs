@@ -91,7 +91,8 @@ pub fn run_with(
     latencies: Arc<[f64]>,
     config: &Config,
 ) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
-    let workload = Workload::new(latencies.clone(), scenario.concurrency);
+    let workload =
+        Workload::new(latencies.clone(), scenario.concurrency).with_params(scenario.params);
     let mut outcomes = Vec::with_capacity(scenario.strategies.len());
     for &kind in &scenario.strategies {
         let outcome =

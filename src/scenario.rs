@@ -55,6 +55,7 @@
 mod error;
 mod latency_table;
 mod reader;
+mod strategy_tables;
 mod sweep_table;
 mod validate;
 
@@ -64,6 +65,7 @@ use serde::{Serialize, Serializer};
 
 use crate::asyncio::CpuCosts;
 use crate::latency::LatencySource;
+use crate::strategy::StrategyParams;
 use crate::strategy::kind::StrategyKind;
 
 pub use error::{Diagnostic, ErrorKind, Position, ScenarioError};
@@ -91,6 +93,10 @@ pub struct Scenario {
     pub latency: LatencySource,
     /// The interpreter model.
     pub model: Model,
+    /// Parameters of `rate_limited` and `adaptive_limit` (`[rate_limited]`,
+    /// `[adaptive_limit]`).
+    #[serde(flatten)]
+    pub params: StrategyParams,
     /// The `[sweep]`, if the file has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,

@@ -5,15 +5,20 @@
 //! original (quoted in its doc comment). A strategy sees the workload only
 //! through [`Workload`]: how many requests, the limit, and the request itself.
 
+pub mod adaptive_limit;
 pub mod batching;
 pub mod gated_spawn;
 pub mod gated_spawn_callback;
 pub mod kind;
+pub mod rate_limited;
 pub mod semaphore_in_task;
+pub mod sliding_window;
+pub mod worker_pool;
 mod workload;
 
+pub use adaptive_limit::AdaptiveParams;
 pub use kind::StrategyKind;
-pub use workload::{RequestRecord, Workload};
+pub use workload::{RequestRecord, StrategyParams, Workload};
 
 use crate::asyncio::{self, Config, Report, RunError};
 
@@ -42,6 +47,10 @@ pub fn simulate(
             asyncio::run(config, gated_spawn_callback::main(w.clone()))
         }
         StrategyKind::GatedSpawn => asyncio::run(config, gated_spawn::main(w.clone())),
+        StrategyKind::WorkerPool => asyncio::run(config, worker_pool::main(w.clone())),
+        StrategyKind::SlidingWindow => asyncio::run(config, sliding_window::main(w.clone())),
+        StrategyKind::RateLimited => asyncio::run(config, rate_limited::main(w.clone())),
+        StrategyKind::AdaptiveLimit => asyncio::run(config, adaptive_limit::main(w.clone())),
     }?;
     Ok(Outcome {
         strategy,

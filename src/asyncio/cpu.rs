@@ -49,6 +49,10 @@ pub struct CpuCosts {
     /// An `acquire` that blocks (its future and the waiter queue), on top of
     /// `semaphore`.
     pub wait: f64,
+    /// Per task passed to `asyncio.wait`: `add_done_callback` and
+    /// `remove_done_callback` on it, and the done/pending split.
+    #[serde(default)]
+    pub wait_future: f64,
     /// How much later than its millisecond-rounded timeout `select` returns.
     pub wake_slack: f64,
     /// Whether idle waits follow `select`'s rounding (true for every
@@ -71,6 +75,7 @@ impl CpuCosts {
         wait: 0.0,
         context: 0.0,
         growth: 0.0,
+        wait_future: 0.0,
         wake_slack: 0.0,
         select_rounding: false,
     };
@@ -89,6 +94,7 @@ impl CpuCosts {
             wait: self.wait * factor,
             context: self.context * factor,
             growth: self.growth * factor,
+            wait_future: self.wait_future * factor,
             ..*self
         }
     }

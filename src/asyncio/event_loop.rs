@@ -9,9 +9,11 @@ use std::task::{Context, Poll, Waker};
 use super::cpu::CpuCosts;
 use super::future::Futures;
 use super::heapq::{Timer, TimerHeap};
+use super::queue::QueueState;
 use super::semaphore::SemState;
 use super::task::{DoneCallbackKind, Frame, Task, TaskId, TaskSlot};
 use super::task_group::GroupState;
+use super::wait::WaitSetState;
 use crate::memory::container::{PyDeque, PyList, PySet};
 use crate::memory::{Ledger, Obj, Profile};
 
@@ -146,6 +148,8 @@ pub(crate) struct State {
     pub(crate) futures: Futures,
     pub(crate) semaphores: Vec<SemState>,
     pub(crate) groups: Vec<GroupState>,
+    pub(crate) queues: Vec<QueueState>,
+    pub(crate) wait_sets: Vec<WaitSetState>,
     /// The task whose step is running.
     pub(crate) current: TaskId,
     pub(crate) config: Config,
@@ -226,6 +230,8 @@ impl State {
             futures: Futures::default(),
             semaphores: Vec::new(),
             groups: Vec::new(),
+            queues: Vec::new(),
+            wait_sets: Vec::new(),
             current: TaskId::MAIN,
             config,
             mem,
@@ -331,6 +337,13 @@ impl State {
         let callbacks = self.tasks[id.index()].finish();
         let mut pending = 0;
         for cb in callbacks {
+            let cb = match cb {
+                DoneCallbackKind::Wait { set, .. } => DoneCallbackKind::Wait {
+                    set,
+                    instance: self.wait_set_task_finished(set),
+                },
+                other => other,
+            };
             pending += 1;
             self.call_soon(Handle::Done(id, cb));
         }
@@ -365,6 +378,10 @@ impl State {
             DoneCallbackKind::Release(s) => {
                 self.free(Obj::LambdaCallback);
                 self.release(s);
+                Action::None
+            }
+            DoneCallbackKind::Wait { set, instance } => {
+                self.wait_on_completion(set, instance);
                 Action::None
             }
             // `Task.__wakeup` steps the awaiting task inside this handle.

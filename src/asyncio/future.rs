@@ -57,3 +57,62 @@ impl Futures {
         self.free.push(id);
     }
 }
+
+/// `fut = loop.create_future()`, awaited by the task that creates it and
+/// resolved by anyone with `fut.set_result(None)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PyFuture {
+    id: u32,
+}
+
+/// `loop.create_future()`: a future the running task will await.
+pub fn create_future() -> PyFuture {
+    super::event_loop::with_loop(|st| PyFuture {
+        id: st.await_new_future(),
+    })
+}
+
+impl PyFuture {
+    /// `fut.set_result(None)`: the awaiting task resumes in the next
+    /// iteration. A no-op if the future is already done.
+    pub fn set_result(self) {
+        super::event_loop::with_loop(|st| {
+            if !st.futures.done(self.id) {
+                st.set_result(self.id);
+            }
+        });
+    }
+}
+
+impl std::future::IntoFuture for PyFuture {
+    type Output = ();
+    type IntoFuture = AwaitFuture;
+
+    fn into_future(self) -> AwaitFuture {
+        AwaitFuture { id: self.id }
+    }
+}
+
+/// `await fut` for a [`PyFuture`].
+#[derive(Debug)]
+pub struct AwaitFuture {
+    id: u32,
+}
+
+impl std::future::Future for AwaitFuture {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let id = self.id;
+        super::event_loop::with_loop(|st| {
+            if !st.futures.done(id) {
+                return std::task::Poll::Pending;
+            }
+            st.drop_future(id);
+            std::task::Poll::Ready(())
+        })
+    }
+}

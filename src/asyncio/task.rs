@@ -94,6 +94,14 @@ pub(crate) enum DoneCallbackKind {
     Release(u32),
     /// `Task.__wakeup` of a task awaiting this one.
     Wakeup(TaskId),
+    /// `_on_completion` of an `asyncio.wait` over task set `set`; `instance`
+    /// (which `wait` call) is bound when the task finishes.
+    Wait {
+        /// The [`TaskSet`](super::TaskSet).
+        set: u32,
+        /// The `wait` call current when the task finished.
+        instance: u32,
+    },
     /// Any other callback.
     Custom(Box<dyn FnOnce()>),
 }
@@ -115,6 +123,7 @@ impl std::fmt::Debug for DoneCallback {
             DoneCallbackKind::Group(_) => "TaskGroup._on_task_done",
             DoneCallbackKind::Release(_) => "lambda: sem.release()",
             DoneCallbackKind::Wakeup(_) => "Task.__wakeup",
+            DoneCallbackKind::Wait { .. } => "asyncio.wait._on_completion",
             DoneCallbackKind::Custom(_) => "callback",
         };
         f.write_str(name)
@@ -143,7 +152,7 @@ impl Task {
                     st.alloc(Obj::LambdaCallback)
                 }
                 DoneCallbackKind::Group(_) => st.alloc(Obj::GroupCallback),
-                DoneCallbackKind::Wakeup(_) => {}
+                DoneCallbackKind::Wakeup(_) | DoneCallbackKind::Wait { .. } => {}
             }
             st.tasks[self.id.index()].add(cb.0);
         });

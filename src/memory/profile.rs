@@ -127,6 +127,10 @@ pub struct CpuTable {
     pub growth_ns: f64,
     /// See [`crate::asyncio::CpuCosts::wake_slack`].
     pub wake_slack_ns: f64,
+    /// See [`crate::asyncio::CpuCosts::wait_future`] (absent in profiles
+    /// measured before `asyncio.wait` was modelled: 0).
+    #[serde(default)]
+    pub wait_future_ns: f64,
     /// How and where the costs were measured.
     #[serde(default)]
     pub measured: Option<toml::Table>,
@@ -149,6 +153,7 @@ impl CpuTable {
             context: s(self.context_ns),
             growth: s(self.growth_ns),
             wake_slack: s(self.wake_slack_ns),
+            wait_future: s(self.wait_future_ns),
             select_rounding: true,
         }
     }
@@ -168,6 +173,7 @@ impl CpuTable {
             ("context_ns", self.context_ns),
             ("growth_ns", self.growth_ns),
             ("wake_slack_ns", self.wake_slack_ns),
+            ("wait_future_ns", self.wait_future_ns),
         ];
         match keys
             .iter()

@@ -879,7 +879,7 @@ cpu = "none"      # per-operation CPU cost: only "none" exists for now
     assert_eq!(scenario.seed, 1);
     assert_eq!(scenario.requests, 100_000);
     assert_eq!(scenario.concurrency, 500);
-    assert_eq!(scenario.strategies, StrategyKind::ALL.to_vec());
+    assert_eq!(scenario.strategies, StrategyKind::BLOG.to_vec());
     assert_eq!(
         scenario.latency,
         LatencySource::Distribution(Distribution::Uniform {

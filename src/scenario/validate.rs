@@ -8,12 +8,12 @@ use toml::de::{DeTable, DeValue};
 use super::error::{Diagnostic, ErrorKind, Position, ScenarioError, suggest};
 use super::reader::{Field, Reader, Span, Table, group_digits};
 use super::{CpuModel, MAX_REQUESTS, Model, PythonVersion, Scenario};
-use super::{latency_table, sweep_table};
+use super::{latency_table, strategy_tables, sweep_table};
 use crate::latency::LatencySource;
 use crate::strategy::kind::StrategyKind;
 
 /// Keys allowed at the top level.
-pub(super) const TOP_KEYS: [&str; 8] = [
+pub(super) const TOP_KEYS: [&str; 10] = [
     "name",
     "seed",
     "requests",
@@ -22,6 +22,8 @@ pub(super) const TOP_KEYS: [&str; 8] = [
     "latency",
     "model",
     "sweep",
+    "rate_limited",
+    "adaptive_limit",
 ];
 
 /// Keys allowed in `[model]`.
@@ -132,6 +134,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
         }
     };
     let model = read_model(&mut reader, &root, file);
+    let params = strategy_tables::read(&mut reader, &root, strategies.as_deref(), concurrency);
 
     // Cross-checks that need several valid values.
     if let (Some((requests, span)), Some(LatencySource::Trace(trace))) = (&requests, &latency)
@@ -176,6 +179,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
         latency,
         model,
         sweep,
+        params,
     ) {
         (
             Some(name),
@@ -186,6 +190,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
             Some(latency),
             Some(model),
             Some(sweep),
+            Some(params),
         ) => Ok(Scenario {
             name,
             path: file.to_path_buf(),
@@ -196,6 +201,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
             latency,
             model,
             sweep,
+            params,
         }),
         // Every `None` above comes with a recorded error; this is a backstop.
         _ => Err(ScenarioError::from(Diagnostic {
@@ -308,7 +314,7 @@ fn read_strategies(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Option<Vec<
     let help = "write e.g. `strategies = [\"batching\", \"gated_spawn\"]`, \
                 or remove the key to run all four";
     let (items, span) = match reader.array(root, "strategies", help) {
-        Field::Absent => return Some(StrategyKind::ALL.to_vec()),
+        Field::Absent => return Some(StrategyKind::BLOG.to_vec()),
         Field::Invalid => {
             return None;
         }

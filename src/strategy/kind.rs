@@ -1,8 +1,9 @@
-//! The names of the four backpressure strategies.
+//! The names of the backpressure strategies.
 
 use serde::{Serialize, Serializer};
 
-/// One of the four backpressure strategies the simulator compares.
+/// One of the backpressure strategies the simulator compares: the blog's
+/// four ([`StrategyKind::BLOG`]) and the ones users reach for next.
 ///
 /// The scenario-file name is [`StrategyKind::name`]; [`StrategyKind::parse`]
 /// also accepts the [`aliases`](StrategyKind::aliases) and the blog's script
@@ -20,11 +21,32 @@ pub enum StrategyKind {
     /// `semaphore3.py`: acquire the semaphore before spawning each task and
     /// release it when the task's coroutine finishes.
     GatedSpawn,
+    /// C workers pull request indices from an `asyncio.Queue(maxsize=C)`.
+    WorkerPool,
+    /// Refill a set of C pending tasks with `asyncio.wait(FIRST_COMPLETED)`.
+    SlidingWindow,
+    /// aiometer-style `max_at_once` plus `max_per_second`.
+    RateLimited,
+    /// An AIMD concurrency limit that moves with observed latency.
+    AdaptiveLimit,
 }
 
 impl StrategyKind {
-    /// Every strategy, in the order the blog presents them.
-    pub const ALL: [StrategyKind; 4] = [
+    /// Every strategy: the blog's four in its order, then the others.
+    pub const ALL: [StrategyKind; 8] = [
+        StrategyKind::Batching,
+        StrategyKind::SemaphoreInTask,
+        StrategyKind::GatedSpawnCallback,
+        StrategyKind::GatedSpawn,
+        StrategyKind::WorkerPool,
+        StrategyKind::SlidingWindow,
+        StrategyKind::RateLimited,
+        StrategyKind::AdaptiveLimit,
+    ];
+
+    /// The blog's four strategies, in the order it presents them (what a
+    /// scenario without a `strategies` key runs).
+    pub const BLOG: [StrategyKind; 4] = [
         StrategyKind::Batching,
         StrategyKind::SemaphoreInTask,
         StrategyKind::GatedSpawnCallback,
@@ -38,6 +60,10 @@ impl StrategyKind {
             StrategyKind::SemaphoreInTask => "semaphore_in_task",
             StrategyKind::GatedSpawnCallback => "gated_spawn_callback",
             StrategyKind::GatedSpawn => "gated_spawn",
+            StrategyKind::WorkerPool => "worker_pool",
+            StrategyKind::SlidingWindow => "sliding_window",
+            StrategyKind::RateLimited => "rate_limited",
+            StrategyKind::AdaptiveLimit => "adaptive_limit",
         }
     }
 
@@ -48,6 +74,10 @@ impl StrategyKind {
             StrategyKind::SemaphoreInTask => &["semaphore1"],
             StrategyKind::GatedSpawnCallback => &["semaphore2"],
             StrategyKind::GatedSpawn => &["semaphore3"],
+            StrategyKind::WorkerPool => &["pool"],
+            StrategyKind::SlidingWindow => &["window"],
+            StrategyKind::RateLimited => &["aiometer"],
+            StrategyKind::AdaptiveLimit => &["aimd"],
         }
     }
 
@@ -69,6 +99,22 @@ impl StrategyKind {
             StrategyKind::GatedSpawn => {
                 "acquire a semaphore before creating each task and release it when the \
                  task's coroutine finishes"
+            }
+            StrategyKind::WorkerPool => {
+                "`concurrency` worker tasks take request indices from an asyncio.Queue \
+                 of that size, fed by the main task"
+            }
+            StrategyKind::SlidingWindow => {
+                "keep `concurrency` tasks pending, refilling with \
+                 asyncio.wait(FIRST_COMPLETED) (O(concurrency) per wait)"
+            }
+            StrategyKind::RateLimited => {
+                "a semaphore of `concurrency` plus at most `max_per_second` request \
+                 starts per second (aiometer's max_at_once and max_per_second)"
+            }
+            StrategyKind::AdaptiveLimit => {
+                "gate task creation on a limit that starts at `concurrency` and moves \
+                 by AIMD on each request's latency and failures"
             }
         }
     }
@@ -145,7 +191,7 @@ mod tests {
         ] {
             assert_eq!(StrategyKind::parse(bad), None, "{bad}");
         }
-        assert_eq!(StrategyKind::spellings().count(), 7);
+        assert_eq!(StrategyKind::spellings().count(), 15);
         let mut sorted = StrategyKind::ALL;
         sorted.sort();
         assert_eq!(sorted, StrategyKind::ALL);

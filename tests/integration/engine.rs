@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bpsim::asyncio::Config;
-use bpsim::strategy::{StrategyKind, Workload, simulate};
+use bpsim::strategy::{StrategyKind, StrategyParams, Workload, simulate};
 use proptest::prelude::*;
 
 fn workload() -> impl Strategy<Value = (Vec<f64>, u64)> {
@@ -46,13 +46,19 @@ proptest! {
                 events.push((r.end_s, -1));
             }
             events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            // The adaptive limit may grow up to its `max_limit`.
+            let bound = if kind == StrategyKind::AdaptiveLimit {
+                w.params().adaptive.max_limit as i64
+            } else {
+                c as i64
+            };
             let mut inflight = 0i64;
             for (_, d) in events {
                 inflight += i64::from(d);
-                prop_assert!(inflight <= c as i64, "{} exceeds {c}", kind.name());
+                prop_assert!(inflight <= bound, "{} exceeds {bound}", kind.name());
             }
             if kind != StrategyKind::SemaphoreInTask {
-                prop_assert!(o.report.peak_live_tasks <= c);
+                prop_assert!(o.report.peak_live_tasks <= bound as u64);
             }
         }
     }
@@ -63,7 +69,14 @@ proptest! {
         let sum: f64 = lat.iter().sum();
         let max = lat.iter().copied().fold(0.0, f64::max);
         let w = Workload::new(Arc::from(lat), c);
-        for kind in [StrategyKind::SemaphoreInTask, StrategyKind::GatedSpawnCallback, StrategyKind::GatedSpawn] {
+        for kind in [
+            StrategyKind::SemaphoreInTask,
+            StrategyKind::GatedSpawnCallback,
+            StrategyKind::GatedSpawn,
+            StrategyKind::WorkerPool,
+            StrategyKind::SlidingWindow,
+            StrategyKind::RateLimited,
+        ] {
             let d = simulate(kind, &w, &Config::default()).unwrap().report.duration_s;
             let slack = 1e-9 * (n as f64 + 1.0);
             prop_assert!(d >= sum / c as f64 - slack, "{}: {d} < {}", kind.name(), sum / c as f64);
@@ -151,5 +164,47 @@ proptest! {
                 prop_assert!(o.report.peak_memory_bytes >= o.report.final_memory_bytes);
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// `rate_limited` starts requests at least `1 / max_per_second` apart
+    /// (the same f64 sum the program computes) and never more than C at once.
+    #[test]
+    fn rate_limited_spaces_its_starts((lat, c) in workload(), rate in 1.0f64..500.0) {
+        let mut params = StrategyParams::defaults(c);
+        params.max_per_second = rate;
+        let w = Workload::new(Arc::from(lat.clone()), c).with_params(params);
+        let o = simulate(StrategyKind::RateLimited, &w, &Config::default()).unwrap();
+        let mut starts: Vec<f64> = o.requests.iter().map(|r| r.start_s).collect();
+        starts.sort_by(f64::total_cmp);
+        let period = 1.0 / rate;
+        for pair in starts.windows(2) {
+            prop_assert!(pair[1] >= pair[0] + period, "{} then {}", pair[0], pair[1]);
+        }
+        if !lat.is_empty() {
+            prop_assert!(o.report.duration_s >= (lat.len() - 1) as f64 * period * (1.0 - 1e-9));
+        }
+    }
+
+    /// The adaptive limit shrinks under a latency target nothing meets, so
+    /// that at most `min_limit` requests overlap once it has backed off.
+    #[test]
+    fn adaptive_limit_backs_off_to_its_floor(n in 50usize..300, c in 2u64..40) {
+        let lat = vec![0.5; n];
+        let mut params = StrategyParams::defaults(c);
+        params.adaptive.target_latency = 0.1;
+        params.adaptive.decrease = 0.5;
+        let w = Workload::new(Arc::from(lat), c).with_params(params);
+        let o = simulate(StrategyKind::AdaptiveLimit, &w, &Config::default()).unwrap();
+        prop_assert_eq!(o.requests.len(), n);
+        // After the first wave every completion halves the limit: the
+        // tail runs one at a time.
+        let last = &o.requests[n - 1];
+        let overlapping = o.requests.iter().filter(|r| r.end_s > last.start_s && r.request != last.request).count();
+        prop_assert_eq!(overlapping, 0);
+        prop_assert!(o.report.duration_s > (n as f64 - c as f64) * 0.5 - 1e-6);
     }
 }

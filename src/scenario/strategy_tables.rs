@@ -1,0 +1,192 @@
+//! `[rate_limited]` and `[adaptive_limit]`: the parameters of the strategies
+//! that take more than a concurrency limit.
+
+use super::error::ErrorKind;
+use super::reader::{Field, Reader, Span, Table};
+use super::validate::misplaced_top_level_key;
+use crate::strategy::{AdaptiveParams, StrategyKind, StrategyParams};
+
+/// Keys of `[rate_limited]`.
+const RATE_KEYS: [&str; 1] = ["max_per_second"];
+/// Keys of `[adaptive_limit]`.
+const ADAPTIVE_KEYS: [&str; 5] = [
+    "target_latency",
+    "min_limit",
+    "max_limit",
+    "increase",
+    "decrease",
+];
+
+/// `(low, high, open)`: the accepted range of a number.
+type Range = (f64, f64, bool);
+
+/// A number in `[lo, hi]` (or `(lo, hi)` when `open`), else an error.
+fn bounded(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    key: &str,
+    example: &str,
+    check: Range,
+) -> Field<f64> {
+    let field = reader.number(table, key, example);
+    if let Field::Present(x, ref span) = field {
+        let (lo, hi, open) = check;
+        let ok = if open {
+            x > lo && x < hi
+        } else {
+            x >= lo && x <= hi
+        };
+        if !ok {
+            let range = if open {
+                format!("between {lo} and {hi} (exclusive)")
+            } else if hi.is_infinite() {
+                format!("at least {lo}")
+            } else {
+                format!("between {lo} and {hi}")
+            };
+            reader.error(
+                span,
+                table.key(key),
+                ErrorKind::InvalidValue,
+                format!("must be {range}, found {x}"),
+                format!("write e.g. `{example}`"),
+            );
+            return Field::Invalid;
+        }
+    }
+    field
+}
+
+/// Reads both tables; `None` if an error was recorded.
+pub(super) fn read(
+    reader: &mut Reader<'_>,
+    root: &Table<'_, '_>,
+    strategies: Option<&[StrategyKind]>,
+    concurrency: Option<u64>,
+) -> Option<StrategyParams> {
+    let c = concurrency.unwrap_or(1);
+    let mut params = StrategyParams::defaults(c);
+    let mut ok = true;
+    let uses = |k| strategies.is_some_and(|s| s.contains(&k));
+
+    let rate_help = "add\n[rate_limited]\nmax_per_second = 1000.0";
+    match reader.table(root, "rate_limited", rate_help) {
+        Field::Absent => {
+            if uses(StrategyKind::RateLimited) {
+                reader.missing(root, "rate_limited", rate_help);
+                ok = false;
+            }
+        }
+        Field::Invalid => ok = false,
+        Field::Present(table, _) => {
+            reader.check_keys(&table, &RATE_KEYS, &|k| {
+                misplaced_top_level_key(k, "[rate_limited]")
+            });
+            match bounded(
+                reader,
+                &table,
+                "max_per_second",
+                "max_per_second = 1000.0",
+                (0.0, f64::INFINITY, true),
+            ) {
+                Field::Present(x, _) => params.max_per_second = x,
+                Field::Absent => {
+                    reader.missing(
+                        &table,
+                        "max_per_second",
+                        "add e.g. `max_per_second = 1000.0`",
+                    );
+                    ok = false;
+                }
+                Field::Invalid => ok = false,
+            }
+        }
+    }
+
+    match reader.table(
+        root,
+        "adaptive_limit",
+        "add\n[adaptive_limit]\ntarget_latency = 0.5",
+    ) {
+        Field::Absent => {}
+        Field::Invalid => ok = false,
+        Field::Present(table, header) => {
+            reader.check_keys(&table, &ADAPTIVE_KEYS, &|k| {
+                misplaced_top_level_key(k, "[adaptive_limit]")
+            });
+            let a = &mut params.adaptive;
+            let fields: [(&str, &str, Range, &mut f64); 5] = [
+                (
+                    "target_latency",
+                    "target_latency = 0.5",
+                    (0.0, f64::INFINITY, false),
+                    &mut a.target_latency,
+                ),
+                (
+                    "min_limit",
+                    "min_limit = 1",
+                    (1.0, f64::INFINITY, false),
+                    &mut a.min_limit,
+                ),
+                (
+                    "max_limit",
+                    "max_limit = 2000",
+                    (1.0, f64::INFINITY, false),
+                    &mut a.max_limit,
+                ),
+                (
+                    "increase",
+                    "increase = 1.0",
+                    (0.0, f64::INFINITY, false),
+                    &mut a.increase,
+                ),
+                (
+                    "decrease",
+                    "decrease = 0.9",
+                    (0.0, 1.0, true),
+                    &mut a.decrease,
+                ),
+            ];
+            for (key, example, check, slot) in fields {
+                match bounded(reader, &table, key, example, check) {
+                    Field::Present(x, _) => *slot = x,
+                    Field::Absent => {}
+                    Field::Invalid => ok = false,
+                }
+            }
+            if ok {
+                ok = check_limits(reader, &table, &header, &params.adaptive, concurrency);
+            }
+        }
+    }
+    ok.then_some(params)
+}
+
+/// `min_limit <= concurrency <= max_limit`: the limit starts at
+/// `concurrency`.
+fn check_limits(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    header: &Span,
+    a: &AdaptiveParams,
+    concurrency: Option<u64>,
+) -> bool {
+    let Some(c) = concurrency else { return true };
+    let c = c as f64;
+    if a.min_limit <= c && c <= a.max_limit {
+        return true;
+    }
+    let span = table.get("min_limit").map_or(header.clone(), |v| v.span());
+    reader.error(
+        &span,
+        table.key("min_limit"),
+        ErrorKind::InvalidValue,
+        format!(
+            "the adaptive limit starts at concurrency = {c}, which must lie within \
+             min_limit = {} and max_limit = {}",
+            a.min_limit, a.max_limit
+        ),
+        "lower `min_limit` or raise `max_limit` (default: 1 and 4 x concurrency)",
+    );
+    false
+}

@@ -1,0 +1,48 @@
+//! `rate_limited`: aiometer-style `max_at_once` (the semaphore) plus
+//! `max_per_second` (an interval limiter on request starts).
+//!
+//! ```python
+//! async def main():
+//!     loop = asyncio.get_running_loop()
+//!     sem = asyncio.Semaphore(C)                 # max_at_once
+//!     period = 1.0 / MAX_PER_SECOND
+//!     next_start = loop.time()
+//!     async with asyncio.TaskGroup() as tg:
+//!         for i in range(N):
+//!             await sem.acquire()
+//!             while (now := loop.time()) < next_start:
+//!                 await asyncio.sleep(next_start - now)
+//!             next_start = max(next_start, now) + period
+//!             tg.create_task(process(i, sem))    # releases in `finally`
+//! ```
+//!
+//! Starts are at least `period` apart; a request that waited for a permit
+//! longer than that starts at once (no burst credit is saved up).
+
+use super::Workload;
+use crate::asyncio::{self, Frame, Semaphore, TaskGroup, coroutine};
+
+/// The program's `main()`.
+pub async fn main(w: Workload) {
+    let sem = Semaphore::new(w.concurrency());
+    let period = 1.0 / w.params().max_per_second;
+    let mut next_start = asyncio::time();
+    let tg = TaskGroup::new();
+    for i in 0..w.requests() {
+        sem.acquire().await;
+        let mut now = asyncio::time();
+        while now < next_start {
+            asyncio::sleep(next_start - now).await;
+            now = asyncio::time();
+        }
+        next_start = next_start.max(now) + period;
+        tg.create_task(coroutine(Frame::TryFinally, process(w.clone(), i, sem)));
+    }
+    tg.join().await;
+}
+
+/// `process(i, sem)`: the request, then `sem.release()` in `finally`.
+async fn process(w: Workload, i: u64, sem: Semaphore) {
+    w.request(i).await;
+    sem.release();
+}
