@@ -44,6 +44,7 @@ pub fn config_for_version(version: PythonVersion) -> Config {
         max_iterations: u64::MAX,
         cpu: CpuCosts::NONE,
         timeline: false,
+        station: None,
     }
 }
 
@@ -91,8 +92,9 @@ pub fn run_with(
     latencies: Arc<[f64]>,
     config: &Config,
 ) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
-    let workload =
-        Workload::new(latencies.clone(), scenario.concurrency).with_params(scenario.params);
+    let workload = Workload::new(latencies.clone(), scenario.concurrency)
+        .with_params(scenario.params)
+        .with_server(scenario.server, scenario.seed);
     let mut outcomes = Vec::with_capacity(scenario.strategies.len());
     for &kind in &scenario.strategies {
         let outcome =

@@ -35,5 +35,6 @@ pub mod plot;
 pub mod profiles;
 pub mod report;
 pub mod scenario;
+pub mod server;
 pub mod strategy;
 pub mod sweep;

@@ -4,6 +4,8 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::server::client::Status;
+
 use crate::strategy::{Outcome, RequestRecord};
 
 /// Percentiles of a per-request time, in seconds.
@@ -69,8 +71,23 @@ pub struct StrategyResult {
     pub allocations: u64,
     /// Event-loop iterations from main's first step (1) to its return.
     pub loop_iterations: u64,
-    /// Requests that completed.
+    /// Requests that completed (succeeded or gave up).
     pub completed: u64,
+    /// Requests that succeeded (all of them without a `[server]`).
+    #[serde(default)]
+    pub succeeded: u64,
+    /// Requests that gave up: their last attempt failed or timed out.
+    #[serde(default)]
+    pub failed: u64,
+    /// Attempts that failed with an error from the service.
+    #[serde(default)]
+    pub errors: u64,
+    /// Attempts cut short by `asyncio.timeout`.
+    #[serde(default)]
+    pub timeouts: u64,
+    /// Retries made (attempts beyond each request's first).
+    #[serde(default)]
+    pub retries: u64,
     /// Tasks created by the strategy.
     pub tasks_created: u64,
     /// Simulated memory still held when main returned, in bytes.
@@ -99,6 +116,15 @@ impl StrategyResult {
             allocations: r.allocations,
             loop_iterations: r.loop_iterations,
             completed: o.requests.len() as u64,
+            succeeded: o.requests.iter().filter(|x| x.status == Status::Ok).count() as u64,
+            failed: o.requests.iter().filter(|x| x.status != Status::Ok).count() as u64,
+            errors: o.requests.iter().map(|x| u64::from(x.errors)).sum(),
+            timeouts: o.requests.iter().map(|x| u64::from(x.timeouts)).sum(),
+            retries: o
+                .requests
+                .iter()
+                .map(|x| u64::from(x.attempts.saturating_sub(1)))
+                .sum(),
             tasks_created: r.tasks_created,
             final_memory_bytes: r.final_memory_bytes,
             peak_timers: r.peak_timers,

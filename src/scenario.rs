@@ -55,6 +55,7 @@
 mod error;
 mod latency_table;
 mod reader;
+mod server_table;
 mod strategy_tables;
 mod sweep_table;
 mod validate;
@@ -65,6 +66,7 @@ use serde::{Serialize, Serializer};
 
 use crate::asyncio::CpuCosts;
 use crate::latency::LatencySource;
+use crate::server::ServerSpec;
 use crate::strategy::StrategyParams;
 use crate::strategy::kind::StrategyKind;
 
@@ -97,6 +99,9 @@ pub struct Scenario {
     /// `[adaptive_limit]`).
     #[serde(flatten)]
     pub params: StrategyParams,
+    /// The downstream service (`[server]`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerSpec>,
     /// The `[sweep]`, if the file has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,

@@ -40,6 +40,17 @@ pub fn simulate(
     config: &Config,
 ) -> Result<Outcome, RunError> {
     let w = workload.fresh();
+    let with_station;
+    let config = match w.server() {
+        Some(server) => {
+            with_station = Config {
+                station: Some(server.station()),
+                ..config.clone()
+            };
+            &with_station
+        }
+        None => config,
+    };
     let report = match strategy {
         StrategyKind::Batching => asyncio::run(config, batching::main(w.clone())),
         StrategyKind::SemaphoreInTask => asyncio::run(config, semaphore_in_task::main(w.clone())),

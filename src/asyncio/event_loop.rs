@@ -9,6 +9,7 @@ use std::task::{Context, Poll, Waker};
 use super::cpu::CpuCosts;
 use super::future::Futures;
 use super::heapq::{Timer, TimerHeap};
+use super::io::{IoState, TIMEOUT_TAG};
 use super::queue::QueueState;
 use super::semaphore::SemState;
 use super::task::{DoneCallbackKind, Frame, Task, TaskId, TaskSlot};
@@ -16,6 +17,7 @@ use super::task_group::GroupState;
 use super::wait::WaitSetState;
 use crate::memory::container::{PyDeque, PyList, PySet};
 use crate::memory::{Ledger, Obj, Profile};
+use crate::server::station::{Station, StationConfig};
 
 /// `time.get_clock_info('monotonic').resolution` on Linux: timers due within
 /// this much after the current time fire in the same iteration.
@@ -47,6 +49,9 @@ pub struct Config {
     /// Record a [`Sample`] after every loop iteration in
     /// [`Report::timeline`] (for timeline charts; off by default).
     pub timeline: bool,
+    /// The downstream service requests go to (`None`: requests are plain
+    /// sleeps, as in the blog).
+    pub station: Option<StationConfig>,
 }
 
 impl Default for Config {
@@ -59,6 +64,7 @@ impl Default for Config {
             max_iterations: u64::MAX,
             cpu: CpuCosts::NONE,
             timeline: false,
+            station: None,
         }
     }
 }
@@ -136,6 +142,10 @@ pub(crate) enum Handle {
     SetResult(u32),
     /// One done callback of a finished task.
     Done(TaskId, DoneCallbackKind),
+    /// A fired `asyncio.timeout` handle (`Timeout._on_timeout`).
+    Timeout(u32),
+    /// A response from the station (an I/O callback).
+    Response(u32),
 }
 
 /// The loop's state. One per running simulation, held in [`LOOP`].
@@ -150,6 +160,7 @@ pub(crate) struct State {
     pub(crate) groups: Vec<GroupState>,
     pub(crate) queues: Vec<QueueState>,
     pub(crate) wait_sets: Vec<WaitSetState>,
+    pub(crate) io: Option<IoState>,
     /// The task whose step is running.
     pub(crate) current: TaskId,
     pub(crate) config: Config,
@@ -232,6 +243,9 @@ impl State {
             groups: Vec::new(),
             queues: Vec::new(),
             wait_sets: Vec::new(),
+            io: config
+                .station
+                .map(|s| IoState::new(Station::new(s.capacity, s.discipline))),
             current: TaskId::MAIN,
             config,
             mem,
@@ -280,6 +294,11 @@ impl State {
         self.enqueue(handle);
     }
 
+    /// Append an I/O callback (an existing Handle) to the ready deque.
+    pub(crate) fn enqueue_io(&mut self, handle: Handle) {
+        self.enqueue(handle);
+    }
+
     /// Append to the ready deque (a new Handle, or a fired TimerHandle).
     #[inline]
     fn enqueue(&mut self, handle: Handle) {
@@ -290,11 +309,53 @@ impl State {
 
     /// `loop.call_at(when, _set_result_unless_cancelled, fut)`.
     pub(crate) fn call_at(&mut self, when: f64, fut: u32) {
+        self.call_at_target(when, fut);
+    }
+
+    /// `loop.call_at(when, ...)` for a timer target (a future, or a
+    /// [`TIMEOUT_TAG`]ged timeout handle).
+    pub(crate) fn call_at_target(&mut self, when: f64, target: u32) {
         self.alloc(Obj::TimerHandle);
         let grown = self.heap_list.push();
         self.mem.resize(grown);
-        self.scheduled.push(Timer { when, target: fut });
+        self.scheduled.push(Timer { when, target });
         self.peak_timers = self.peak_timers.max(self.scheduled.len() as u64);
+    }
+
+    /// `_run_once` step 1: drop cancelled timers, all of them if they are
+    /// more than half of over 100 timers (then `heapify` the rest), else
+    /// those at the head. Only `asyncio.timeout` handles are ever cancelled.
+    fn drop_cancelled_timers(&mut self) {
+        let Some(io) = self.io.as_ref() else { return };
+        let n = self.scheduled.len();
+        if n > 100 && io.cancelled * 2 > n {
+            let timeouts = &io.timeouts;
+            let dropped = self.scheduled.retain_heapify(|t| {
+                t.target & TIMEOUT_TAG == 0
+                    || !timeouts[(t.target & !TIMEOUT_TAG) as usize].cancelled
+            });
+            for t in dropped {
+                let shrunk = self.heap_list.pop();
+                self.mem.resize(shrunk);
+                self.timeout_left_heap(t.target & !TIMEOUT_TAG);
+            }
+            if let Some(io) = self.io.as_mut() {
+                io.cancelled = 0;
+            }
+            return;
+        }
+        while let Some(head) = self.scheduled.peek().copied() {
+            if !self.timer_cancelled(head.target) {
+                break;
+            }
+            if let Some(io) = self.io.as_mut() {
+                io.cancelled = io.cancelled.saturating_sub(1);
+            }
+            self.scheduled.pop();
+            let shrunk = self.heap_list.pop();
+            self.mem.resize(shrunk);
+            self.timeout_left_heap(head.target & !TIMEOUT_TAG);
+        }
     }
 
     /// Register a new task (`Task.__init__`): its first step is scheduled.
@@ -403,19 +464,26 @@ impl State {
     /// due timers to the ready queue, and return how many handles this
     /// iteration runs.
     fn prepare_iteration(&mut self, iterations: u64) -> Result<usize, RunError> {
+        self.drop_cancelled_timers();
         if self.ready.is_empty() {
-            match self.scheduled.peek() {
-                Some(head) => {
+            let response = self.io.as_ref().and_then(|io| io.station.next_event());
+            match (self.scheduled.peek(), response) {
+                (Some(head), _) if head.when > self.now => {
                     // select(timeout) with timeout = clamp(head - now): the
-                    // clock lands exactly on the deadline.
-                    if head.when > self.now {
-                        self.now =
-                            self.config
-                                .cpu
-                                .wake(self.now, head.when, MAXIMUM_SELECT_TIMEOUT);
-                    }
+                    // clock lands exactly on the deadline, unless a
+                    // response wakes it earlier.
+                    let wake = self
+                        .config
+                        .cpu
+                        .wake(self.now, head.when, MAXIMUM_SELECT_TIMEOUT);
+                    self.now = match response {
+                        Some(r) if r < wake => r.max(self.now),
+                        _ => wake,
+                    };
                 }
-                None => {
+                (Some(_), _) => {}
+                (None, Some(r)) => self.now = r.max(self.now),
+                (None, None) => {
                     return Err(RunError::Deadlock {
                         time: self.now,
                         iterations,
@@ -423,6 +491,7 @@ impl State {
                 }
             }
         }
+        self.poll_io();
         self.charge(self.config.cpu.iteration);
         let end_time = self.now + CLOCK_RESOLUTION;
         while let Some(head) = self.scheduled.peek() {
@@ -432,7 +501,13 @@ impl State {
             let timer = self.scheduled.pop().expect("peeked");
             let shrunk = self.heap_list.pop();
             self.mem.resize(shrunk);
-            self.enqueue(Handle::SetResult(timer.target));
+            if timer.target & TIMEOUT_TAG != 0 {
+                let t = timer.target & !TIMEOUT_TAG;
+                self.timeout_left_heap(t);
+                self.enqueue(Handle::Timeout(t));
+            } else {
+                self.enqueue(Handle::SetResult(timer.target));
+            }
         }
         let ntodo = self.ready.len();
         self.peak_ready = self.peak_ready.max(ntodo as u64);
@@ -457,6 +532,14 @@ impl State {
             Handle::Done(task, cb) => {
                 self.free(Obj::Handle);
                 self.run_done_callback(task, cb)
+            }
+            Handle::Timeout(t) => {
+                self.run_timeout(t);
+                Action::None
+            }
+            Handle::Response(token) => {
+                self.run_response(token);
+                Action::None
             }
         }
     }

@@ -62,6 +62,25 @@ impl TimerHeap {
         Some(top)
     }
 
+    /// Drop the timers `keep` rejects, keeping the others in list order, then
+    /// `heapq.heapify` them (what `_run_once` does when more than half of
+    /// over 100 timers are cancelled). Returns the dropped timers.
+    pub(crate) fn retain_heapify(&mut self, mut keep: impl FnMut(&Timer) -> bool) -> Vec<Timer> {
+        let mut dropped = Vec::new();
+        self.items.retain(|t| {
+            let k = keep(t);
+            if !k {
+                dropped.push(*t);
+            }
+            k
+        });
+        // heapify: `for i in reversed(range(n // 2)): _siftup(x, i)`.
+        for i in (0..self.items.len() / 2).rev() {
+            self.sift_up(i);
+        }
+        dropped
+    }
+
     /// `_siftdown`: move the item at `pos` up towards `start` while it is
     /// strictly less than its parent.
     fn sift_down(&mut self, start: usize, mut pos: usize) {
@@ -123,6 +142,28 @@ mod tests {
         }
         let order: Vec<u32> = std::iter::from_fn(|| h.pop()).map(|x| x.target).collect();
         assert_eq!(order, vec![0, 2, 6, 11, 10, 9, 8, 5, 7, 4, 1, 3]);
+    }
+
+    /// `heapq.heapify` of [5, 3, 3, 1, 3] (all targets distinct) gives
+    /// CPython's list: `heapq.heapify(x)` on (when, id) pairs compared by
+    /// `when` only yields targets [3, 4, 2, 1, 0].
+    #[test]
+    fn heapify_follows_heapq() {
+        // Build the list directly (pushes would reorder it).
+        let mut h = TimerHeap {
+            items: vec![
+                t(5.0, 0),
+                t(3.0, 1),
+                t(3.0, 2),
+                t(1.0, 3),
+                t(3.0, 4),
+                t(9.0, 5),
+            ],
+        };
+        let dropped = h.retain_heapify(|x| x.target != 5);
+        assert_eq!(dropped, vec![t(9.0, 5)]);
+        let order: Vec<u32> = h.items.iter().map(|x| x.target).collect();
+        assert_eq!(order, vec![3, 4, 2, 1, 0]);
     }
 
     /// The heap is a correct priority queue: it pops deadlines in

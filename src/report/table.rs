@@ -8,7 +8,12 @@ use crate::sweep::SweepRow;
 
 /// Column headers and cells, right-aligned except the first.
 fn rows(report: &RunReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let header = vec![
+    // Failure columns only when something can fail.
+    let failures = report
+        .results
+        .iter()
+        .any(|r| r.failed + r.errors + r.timeouts + r.retries > 0);
+    let mut header = vec![
         "strategy",
         "duration (s)",
         "peak memory (bytes)",
@@ -17,11 +22,14 @@ fn rows(report: &RunReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "p50 total (s)",
         "p99 total (s)",
     ];
+    if failures {
+        header.extend(["failed", "timeouts", "retries"]);
+    }
     let body = report
         .results
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.strategy.clone(),
                 format!("{:.3}", r.duration_s),
                 thousands(r.peak_memory_bytes),
@@ -29,7 +37,15 @@ fn rows(report: &RunReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 thousands(r.loop_iterations as i64),
                 format!("{:.3}", r.total_s.p50),
                 format!("{:.3}", r.total_s.p99),
-            ]
+            ];
+            if failures {
+                row.extend([
+                    thousands(r.failed as i64),
+                    thousands(r.timeouts as i64),
+                    thousands(r.retries as i64),
+                ]);
+            }
+            row
         })
         .collect();
     (header, body)

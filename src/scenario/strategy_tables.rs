@@ -37,7 +37,9 @@ fn bounded(
             x >= lo && x <= hi
         };
         if !ok {
-            let range = if open {
+            let range = if open && hi.is_infinite() {
+                format!("greater than {lo}")
+            } else if open {
                 format!("between {lo} and {hi} (exclusive)")
             } else if hi.is_infinite() {
                 format!("at least {lo}")

@@ -8,12 +8,12 @@ use toml::de::{DeTable, DeValue};
 use super::error::{Diagnostic, ErrorKind, Position, ScenarioError, suggest};
 use super::reader::{Field, Reader, Span, Table, group_digits};
 use super::{CpuModel, MAX_REQUESTS, Model, PythonVersion, Scenario};
-use super::{latency_table, strategy_tables, sweep_table};
+use super::{latency_table, server_table, strategy_tables, sweep_table};
 use crate::latency::LatencySource;
 use crate::strategy::kind::StrategyKind;
 
 /// Keys allowed at the top level.
-pub(super) const TOP_KEYS: [&str; 10] = [
+pub(super) const TOP_KEYS: [&str; 11] = [
     "name",
     "seed",
     "requests",
@@ -24,6 +24,7 @@ pub(super) const TOP_KEYS: [&str; 10] = [
     "sweep",
     "rate_limited",
     "adaptive_limit",
+    "server",
 ];
 
 /// Keys allowed in `[model]`.
@@ -135,6 +136,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
     };
     let model = read_model(&mut reader, &root, file);
     let params = strategy_tables::read(&mut reader, &root, strategies.as_deref(), concurrency);
+    let server = server_table::read(&mut reader, &root);
 
     // Cross-checks that need several valid values.
     if let (Some((requests, span)), Some(LatencySource::Trace(trace))) = (&requests, &latency)
@@ -180,6 +182,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
         model,
         sweep,
         params,
+        server,
     ) {
         (
             Some(name),
@@ -191,6 +194,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
             Some(model),
             Some(sweep),
             Some(params),
+            Some(server),
         ) => Ok(Scenario {
             name,
             path: file.to_path_buf(),
@@ -202,6 +206,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
             model,
             sweep,
             params,
+            server,
         }),
         // Every `None` above comes with a recorded error; this is a backstop.
         _ => Err(ScenarioError::from(Diagnostic {

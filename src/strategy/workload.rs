@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use super::adaptive_limit::AdaptiveParams;
 use crate::asyncio;
+use crate::server::ServerSpec;
+use crate::server::client::{self, Attempts, Status};
 
 /// One request as it ran.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,6 +20,14 @@ pub struct RequestRecord {
     pub start_s: f64,
     /// Virtual time at which the request's sleep returned.
     pub end_s: f64,
+    /// How it ended (always [`Status::Ok`] without a `[server]`).
+    pub status: Status,
+    /// Attempts made, retries included (1 without a `[server]`).
+    pub attempts: u32,
+    /// Attempts that failed with an error.
+    pub errors: u32,
+    /// Attempts that timed out.
+    pub timeouts: u32,
 }
 
 /// The workload of one run: latencies and limit, plus the request log.
@@ -29,6 +39,7 @@ pub struct Workload {
     latencies: Arc<[f64]>,
     concurrency: u64,
     params: Arc<StrategyParams>,
+    server: Option<(ServerSpec, u64)>,
     log: Rc<RefCell<Vec<RequestRecord>>>,
 }
 
@@ -85,8 +96,21 @@ impl Workload {
             latencies,
             concurrency,
             params: Arc::new(StrategyParams::defaults(concurrency)),
+            server: None,
             log: Rc::default(),
         }
+    }
+
+    /// The same workload sent to a downstream service; `seed` keys the
+    /// per-request failure draws.
+    pub fn with_server(mut self, server: Option<ServerSpec>, seed: u64) -> Self {
+        self.server = server.map(|s| (s, seed));
+        self
+    }
+
+    /// The downstream service, if any.
+    pub fn server(&self) -> Option<&ServerSpec> {
+        self.server.as_ref().map(|(s, _)| s)
     }
 
     /// The same workload with these strategy parameters.
@@ -106,6 +130,7 @@ impl Workload {
             latencies: self.latencies.clone(),
             concurrency: self.concurrency,
             params: self.params.clone(),
+            server: self.server,
             log: Rc::default(),
         }
     }
@@ -135,29 +160,54 @@ impl Workload {
         i: u64,
         issued_s: Option<f64>,
     ) -> impl Future<Output = ()> + 'static {
+        let request = self.request_status(i, issued_s);
+        async move {
+            request.await;
+        }
+    }
+
+    /// The request, logged, resolving to how it ended: a sleep, or calls to
+    /// the `[server]` with its timeout and retries.
+    fn request_status(
+        &self,
+        i: u64,
+        issued_s: Option<f64>,
+    ) -> impl Future<Output = Status> + 'static {
         let delay = self.latencies[i as usize];
         let log = self.log.clone();
+        let server = self.server;
         async move {
             let created_s = issued_s.unwrap_or_else(asyncio::current_task_created);
             let start_s = asyncio::time();
-            asyncio::sleep(delay).await;
+            let attempts = match server {
+                None => {
+                    asyncio::sleep(delay).await;
+                    Attempts {
+                        attempts: 1,
+                        ..Attempts::default()
+                    }
+                }
+                Some((spec, seed)) => client::call(spec, seed, i, delay).await,
+            };
             let end_s = asyncio::time();
             log.borrow_mut().push(RequestRecord {
                 request: i,
                 created_s,
                 start_s,
                 end_s,
+                status: attempts.status,
+                attempts: attempts.attempts,
+                errors: attempts.errors,
+                timeouts: attempts.timeouts,
             });
+            attempts.status
         }
     }
 
     /// [`Workload::request`], telling whether it succeeded.
     pub fn request_ok(&self, i: u64) -> impl Future<Output = bool> + 'static {
-        let request = self.request(i);
-        async move {
-            request.await;
-            true
-        }
+        let request = self.request_status(i, None);
+        async move { request.await == Status::Ok }
     }
 
     /// Take the log (completion order).

@@ -97,6 +97,12 @@ pub struct SweepRow {
     pub loop_iterations: f64,
     /// Completed requests.
     pub completed: f64,
+    /// Requests that gave up (mean over replications).
+    pub failed: f64,
+    /// Attempts that timed out (mean).
+    pub timeouts: f64,
+    /// Retries (mean).
+    pub retries: f64,
     /// Per-request time from task creation to the request's end (means of
     /// each replication's percentiles).
     pub total_s: Percentiles,
@@ -164,6 +170,9 @@ pub fn rows(sweep: &Sweep, units: &[UnitResult]) -> Vec<SweepRow> {
                 peak_live_tasks: mean(results.clone().map(|x| x.peak_live_tasks as f64)),
                 loop_iterations: mean(results.clone().map(|x| x.loop_iterations as f64)),
                 completed: mean(results.clone().map(|x| x.completed as f64)),
+                failed: mean(results.clone().map(|x| x.failed as f64)),
+                timeouts: mean(results.clone().map(|x| x.timeouts as f64)),
+                retries: mean(results.clone().map(|x| x.retries as f64)),
                 total_s: mean_percentiles(results.clone().map(|x| &x.total_s)),
                 wait_s: mean_percentiles(results.map(|x| &x.wait_s)),
             });
@@ -198,6 +207,9 @@ pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
             "peak_live_tasks",
             "loop_iterations",
             "completed",
+            "failed",
+            "timeouts",
+            "retries",
             "total_p50_s",
             "total_p90_s",
             "total_p99_s",
@@ -232,6 +244,9 @@ pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
             row.peak_live_tasks,
             row.loop_iterations,
             row.completed,
+            row.failed,
+            row.timeouts,
+            row.retries,
             row.total_s.p50,
             row.total_s.p90,
             row.total_s.p99,

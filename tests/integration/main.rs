@@ -7,4 +7,5 @@ mod golden;
 mod hostile;
 mod pipeline;
 mod plot;
+mod server;
 mod sweep;

@@ -1,0 +1,281 @@
+//! Requests to the downstream service, seen from the loop: I/O whose
+//! responses arrive when the [`Station`] has served them, optionally
+//! inside `asyncio.timeout`.
+//!
+//! ```python
+//! async with asyncio.timeout(T):      # a TimerHandle at loop.time() + T
+//!     await conn.request(...)         # the response is an I/O event
+//! ```
+//!
+//! Responses are processed as CPython's `_run_once` processes I/O: events
+//! ready when `select` returns are queued before the timers due in the
+//! same iteration. When the timeout fires first, `_on_timeout` cancels the
+//! task: the awaited future is cancelled and the task resumes in the next
+//! iteration with `CancelledError`, which `Timeout.__aexit__` turns into
+//! `TimeoutError`. If the response was already in (the future done, its
+//! wake-up pending) the task still resumes with `CancelledError`
+//! (`_must_cancel`): the timeout wins the race, as in CPython. A response
+//! that comes first cancels the timer, which stays in the heap until it
+//! reaches the head or the heap is compacted (CPython's lazy removal).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::event_loop::{Handle, State, with_loop};
+use crate::memory::Obj;
+use crate::server::station::Station;
+
+/// Timer targets with this bit set are `asyncio.timeout` handles.
+pub(crate) const TIMEOUT_TAG: u32 = 1 << 31;
+
+/// The requests in flight to the station, and the armed timeouts.
+#[derive(Debug)]
+pub(crate) struct IoState {
+    pub(crate) station: Station,
+    /// Per station token: the future awaiting the response (`None` once
+    /// the client gave up), and a generation to tell reuses apart.
+    slots: Vec<(Option<u32>, u32)>,
+    free_slots: Vec<u32>,
+    pub(crate) timeouts: Vec<TimeoutSlot>,
+    free_timeouts: Vec<u32>,
+    /// `loop._timer_cancelled_count`.
+    pub(crate) cancelled: usize,
+    /// Scratch buffer for due responses.
+    pub(crate) due: Vec<u32>,
+}
+
+/// One `asyncio.timeout` handle.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct TimeoutSlot {
+    /// The future the guarded request awaits.
+    fut: u32,
+    /// `_on_timeout` ran.
+    fired: bool,
+    /// `TimerHandle.cancel()` was called (the request finished first).
+    pub(crate) cancelled: bool,
+    /// Still in the timer heap.
+    in_heap: bool,
+    /// The request is over (its task resumed).
+    closed: bool,
+}
+
+impl IoState {
+    pub(crate) fn new(station: Station) -> Self {
+        IoState {
+            station,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            timeouts: Vec::new(),
+            free_timeouts: Vec::new(),
+            cancelled: 0,
+            due: Vec::new(),
+        }
+    }
+
+    fn release_timeout(&mut self, t: u32) {
+        let s = self.timeouts[t as usize];
+        if s.closed && !s.in_heap {
+            self.free_timeouts.push(t);
+        }
+    }
+}
+
+/// How a request to the station ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoOutcome {
+    /// The response arrived.
+    Responded,
+    /// `asyncio.timeout` expired first (`TimeoutError`).
+    TimedOut,
+}
+
+/// `async with asyncio.timeout(timeout): await <request of work seconds>`.
+///
+/// # Panics
+/// If the loop runs without a station ([`Config::server`](super::Config)).
+pub fn request(work: f64, timeout: Option<f64>) -> IoRequest {
+    IoRequest {
+        work,
+        timeout,
+        state: None,
+    }
+}
+
+/// The future returned by [`request`].
+#[derive(Debug)]
+pub struct IoRequest {
+    work: f64,
+    timeout: Option<f64>,
+    /// (future, station token, its generation, timeout slot).
+    state: Option<(u32, u32, u32, Option<u32>)>,
+}
+
+impl Future for IoRequest {
+    type Output = IoOutcome;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<IoOutcome> {
+        let (work, timeout) = (self.work, self.timeout);
+        match self.state {
+            None => {
+                let state = with_loop(|st| st.start_request(work, timeout));
+                self.state = Some(state);
+                Poll::Pending
+            }
+            Some((fut, token, generation, t)) => {
+                with_loop(|st| st.finish_request(fut, token, generation, t))
+            }
+        }
+    }
+}
+
+impl State {
+    fn io(&mut self) -> &mut IoState {
+        self.io
+            .as_mut()
+            .expect("a request to the service needs a [server] station")
+    }
+
+    fn start_request(&mut self, work: f64, timeout: Option<f64>) -> (u32, u32, u32, Option<u32>) {
+        // `asyncio.timeout(T).__aenter__`: call_at(loop.time() + T).
+        let t = timeout.map(|delay| {
+            let when = self.now + delay;
+            let io = self.io();
+            let slot = TimeoutSlot {
+                in_heap: true,
+                ..TimeoutSlot::default()
+            };
+            let t = match io.free_timeouts.pop() {
+                Some(t) => {
+                    io.timeouts[t as usize] = slot;
+                    t
+                }
+                None => {
+                    io.timeouts.push(slot);
+                    (io.timeouts.len() - 1) as u32
+                }
+            };
+            self.alloc(Obj::LambdaCallback); // the Timeout object
+            self.call_at_target(when, TIMEOUT_TAG | t);
+            self.charge(self.config.cpu.timer);
+            t
+        });
+        let fut = self.await_new_future();
+        let now = self.now;
+        let io = self.io();
+        let token = match io.free_slots.pop() {
+            Some(token) => token,
+            None => {
+                io.slots.push((None, 0));
+                (io.slots.len() - 1) as u32
+            }
+        };
+        io.slots[token as usize].0 = Some(fut);
+        let generation = io.slots[token as usize].1;
+        io.station.arrive(now, work, token);
+        if let Some(t) = t {
+            io.timeouts[t as usize].fut = fut;
+        }
+        (fut, token, generation, t)
+    }
+
+    fn finish_request(
+        &mut self,
+        fut: u32,
+        token: u32,
+        generation: u32,
+        t: Option<u32>,
+    ) -> Poll<IoOutcome> {
+        if !self.futures.done(fut) {
+            return Poll::Pending;
+        }
+        self.drop_future(fut);
+        let mut outcome = IoOutcome::Responded;
+        if let Some(t) = t {
+            self.free(Obj::LambdaCallback);
+            let io = self.io();
+            let slot = &mut io.timeouts[t as usize];
+            slot.closed = true;
+            if slot.fired {
+                outcome = IoOutcome::TimedOut;
+            } else {
+                // `Timeout.__aexit__`: `self._timeout_handler.cancel()`.
+                slot.cancelled = true;
+                io.cancelled += 1;
+            }
+            io.release_timeout(t);
+        }
+        if outcome == IoOutcome::TimedOut {
+            // The client gave up; the station still serves the request.
+            let io = self.io();
+            if io.slots[token as usize].1 == generation {
+                io.slots[token as usize].0 = None;
+            }
+        }
+        Poll::Ready(outcome)
+    }
+
+    /// `_on_timeout` (a fired, not cancelled timeout handle).
+    pub(crate) fn run_timeout(&mut self, t: u32) {
+        let io = self.io();
+        let slot = &mut io.timeouts[t as usize];
+        if slot.cancelled {
+            return;
+        }
+        slot.fired = true;
+        let fut = slot.fut;
+        if !self.futures.done(fut) {
+            // `task.cancel()` -> `fut.cancel()`: the task wakes next
+            // iteration with CancelledError.
+            self.set_result(fut);
+        }
+        // Otherwise the response is in and the wake-up queued: the task
+        // resumes with CancelledError all the same (`_must_cancel`).
+    }
+
+    /// A timeout handle left the heap (popped or compacted away).
+    pub(crate) fn timeout_left_heap(&mut self, t: u32) {
+        self.free(Obj::TimerHandle);
+        let io = self.io();
+        io.timeouts[t as usize].in_heap = false;
+        io.release_timeout(t);
+    }
+
+    /// Whether the timer with this target is a cancelled timeout.
+    pub(crate) fn timer_cancelled(&self, target: u32) -> bool {
+        target & TIMEOUT_TAG != 0
+            && self
+                .io
+                .as_ref()
+                .is_some_and(|io| io.timeouts[(target & !TIMEOUT_TAG) as usize].cancelled)
+    }
+
+    /// A response arrived: wake its request unless the client gave up.
+    pub(crate) fn run_response(&mut self, token: u32) {
+        let io = self.io();
+        let slot = &mut io.slots[token as usize];
+        let fut = slot.0.take();
+        slot.1 = slot.1.wrapping_add(1);
+        io.free_slots.push(token);
+        if let Some(fut) = fut
+            && !self.futures.done(fut)
+        {
+            self.set_result(fut);
+        }
+    }
+
+    /// `select`: queue the responses due by now, before the timers.
+    pub(crate) fn poll_io(&mut self) {
+        let now = self.now;
+        let Some(io) = self.io.as_mut() else { return };
+        let mut due = std::mem::take(&mut io.due);
+        due.clear();
+        io.station.pop_due(now, &mut due);
+        for &token in &due {
+            self.enqueue_io(Handle::Response(token));
+        }
+        if let Some(io) = self.io.as_mut() {
+            io.due = due;
+        }
+    }
+}

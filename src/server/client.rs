@@ -1,0 +1,111 @@
+//! The client side of a request to the service: timeout, retries, backoff.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::ServerSpec;
+use crate::asyncio::{self, IoOutcome};
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// It succeeded (perhaps after retries).
+    #[default]
+    Ok,
+    /// Its last attempt failed with an error.
+    Error,
+    /// Its last attempt timed out.
+    Timeout,
+}
+
+/// What a request's attempts came to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attempts {
+    /// The final status.
+    pub status: Status,
+    /// Attempts made (1 + retries).
+    pub attempts: u32,
+    /// Attempts that failed with an error.
+    pub errors: u32,
+    /// Attempts that timed out.
+    pub timeouts: u32,
+}
+
+/// Where in request `i`'s stream the failure draws start: far past any
+/// latency draw (2^40 words in).
+const FAILURE_WORD_POS: u128 = 1 << 40;
+
+/// Two uniform draws per attempt: the error coin and the backoff jitter.
+struct Draws {
+    rng: ChaCha8Rng,
+}
+
+impl Draws {
+    fn new(seed: u64, request: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(request);
+        rng.set_word_pos(FAILURE_WORD_POS);
+        Draws { rng }
+    }
+
+    fn uniform(&mut self) -> f64 {
+        // 53 random bits, as rand's StandardUniform for f64.
+        (self.rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
+/// Run request `i` against the service: `work` seconds of service per
+/// attempt, with the spec's timeout, failures and retries.
+pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
+    let mut draws = (spec.error_rate > 0.0 || spec.retries > 0).then(|| Draws::new(seed, i));
+    let mut out = Attempts::default();
+    for attempt in 0..=spec.retries {
+        let (coin, jitter) = match draws.as_mut() {
+            Some(d) => (d.uniform(), d.uniform()),
+            None => (1.0, 0.0),
+        };
+        out.attempts += 1;
+        let status = match asyncio::request(work, spec.timeout).await {
+            IoOutcome::TimedOut => {
+                out.timeouts += 1;
+                Status::Timeout
+            }
+            IoOutcome::Responded if coin < spec.error_rate => {
+                out.errors += 1;
+                Status::Error
+            }
+            IoOutcome::Responded => Status::Ok,
+        };
+        out.status = status;
+        if status == Status::Ok || attempt == spec.retries {
+            break;
+        }
+        asyncio::sleep(spec.backoff.delay(attempt, jitter)).await;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_are_per_request_and_reproducible() {
+        let a: Vec<f64> = {
+            let mut d = Draws::new(7, 3);
+            (0..4).map(|_| d.uniform()).collect()
+        };
+        let b: Vec<f64> = {
+            let mut d = Draws::new(7, 3);
+            (0..4).map(|_| d.uniform()).collect()
+        };
+        let c: Vec<f64> = {
+            let mut d = Draws::new(7, 4);
+            (0..4).map(|_| d.uniform()).collect()
+        };
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.iter().all(|u| (0.0..1.0).contains(u)));
+    }
+}
