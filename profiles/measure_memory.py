@@ -6,7 +6,7 @@ Usage::
     python3.X profiles/measure_memory.py -o profiles/cpython-3.X.toml [-v]
 
 Writes the profile that ``src/memory/profile.rs`` parses (``python``,
-``[measured]``, ``[memory]`` with 13 integer keys). ``-v`` prints, for every
+``[measured]``, ``[memory]`` with 16 integer keys). ``-v`` prints, for every
 kind, the allocations tracemalloc saw during the measurement, grouped by
 (file, line, size), so the attribution can be checked by eye. Standard
 library only; CPython 3.11, 3.12 and 3.13 (C-accelerated ``_asyncio``).
@@ -209,6 +209,8 @@ async def measure_all():
         ("blog process_url_release(url, sem)", lambda i: process_url_release(URL, sem)),
     ):
         per, h, w = per_object(f"coroutine {name}", make)
+        # One block each (the `task_object` comparison relies on it).
+        info[f"coroutine {name}: sys.getsizeof"] = sys.getsizeof(h[0])
         close_all(h, w)
         info[f"coroutine {name}"] = per
     r["coroutine"] = info["coroutine harness process(latency)"]
@@ -266,6 +268,10 @@ async def measure_all():
     per, h, w = per_object("task create_task (incl. first-step Handle)",
                            lambda i: loop.create_task(coros[i]),
                            containers=(SCHEDULED.data,))
+    # The Task object alone (one block): with the coroutine sizes, it tells
+    # whether pymalloc hands a freed Task's block to the next coroutine
+    # (src/memory/blocks.rs).
+    r["task_object"] = sys.getsizeof(h[0])
     wrapper = loop._ready[-1]._callback
     step_wrapper = sys.getsizeof(wrapper)
     info["TaskStepMethWrapper (sys.getsizeof)"] = step_wrapper
@@ -517,7 +523,7 @@ def measure_harness_empty():
 
 # ---------------------------------------------------------------------------
 
-KEYS = ("baseline", "task", "coroutine", "coroutine_async_with",
+KEYS = ("baseline", "task", "task_object", "coroutine", "coroutine_async_with",
         "coroutine_try_finally", "handle", "timer_handle", "future",
         "sleep_coroutine", "acquire_coroutine", "group_callback",
         "lambda_callback", "task_group", "semaphore", "deque")

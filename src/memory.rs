@@ -9,6 +9,7 @@
 //! shrink by CPython's own rules ([`container`]), because at 100,000 tasks
 //! their over-allocation is a visible share of the peak.
 
+pub mod blocks;
 pub mod container;
 pub mod profile;
 

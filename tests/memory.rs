@@ -56,23 +56,7 @@ fn harness(python: &str, trace: &Path, c: u64) -> Result<Value, String> {
 
 /// Points outside the tolerance that are understood and not yet modelled,
 /// with why. They are still printed; they must stay within their own bound.
-const KNOWN_GAPS: [(&str, &str, u64, f64, &str); 2] = [
-    (
-        "3.11",
-        "batching",
-        1,
-        100.0,
-        "on 3.11 the harness's peak grows with N at C=1 (59 KB at 1,000 requests, 107 KB at \
-         10,000); the same loop under asyncio.run stays at 10 KB; not yet explained",
-    ),
-    (
-        "3.12",
-        "gated_spawn_callback",
-        1000,
-        5.0,
-        "3.12 holds ~70 KB more than 3.11 and 3.13 at C=1000 with churn; not yet explained",
-    ),
-];
+const KNOWN_GAPS: [(&str, &str, u64, f64, &str); 0] = [];
 
 fn known_gap(full: &str, strategy: &str, c: u64) -> Option<(f64, &'static str)> {
     KNOWN_GAPS

@@ -15,6 +15,7 @@ use super::semaphore::SemState;
 use super::task::{DoneCallbackKind, Frame, Task, TaskId, TaskSlot};
 use super::task_group::GroupState;
 use super::wait::WaitSetState;
+use crate::memory::blocks::Blocks;
 use crate::memory::container::{PyDeque, PyList, PySet};
 use crate::memory::{Ledger, Obj, Profile};
 use crate::server::station::{Station, StationConfig};
@@ -168,6 +169,11 @@ pub(crate) struct State {
     ready_deque: PyDeque,
     heap_list: PyList,
     scheduled_tasks: PySet,
+    /// Freed blocks of the Task object's pymalloc size class.
+    task_class: Blocks,
+    /// Per task slot: the Task's block (its address in the task sets) and
+    /// its coroutine's, if that is in the same size class.
+    task_blocks: Vec<(u32, Option<u32>)>,
     live_tasks: u64,
     peak_live_tasks: u64,
     tasks_created: u64,
@@ -252,6 +258,8 @@ impl State {
             ready_deque: PyDeque::default(),
             heap_list: PyList::default(),
             scheduled_tasks: PySet::default(),
+            task_class: Blocks::default(),
+            task_blocks: Vec::new(),
             live_tasks: 0,
             peak_live_tasks: 0,
             tasks_created: 0,
@@ -361,9 +369,14 @@ impl State {
     /// Register a new task (`Task.__init__`): its first step is scheduled.
     pub(crate) fn spawn(&mut self, coro: Pin<Box<dyn Future<Output = ()>>>, frame: Frame) -> Task {
         self.alloc(frame.obj());
+        let coro_block = self
+            .config
+            .profile
+            .shares_task_class(frame.obj())
+            .then(|| self.task_class.alloc());
         self.alloc(Obj::Task);
-        let grown = self.scheduled_tasks.add();
-        self.mem.resize(grown);
+        let block = self.task_class.alloc();
+        self.scheduled_tasks.add(block, &mut self.mem);
         let (id, generation) = match self.free_tasks.pop() {
             Some(id) => {
                 let generation = self.tasks[id.index()].generation.wrapping_add(1);
@@ -375,6 +388,11 @@ impl State {
                 (TaskId::from_index(self.tasks.len() - 1), 0)
             }
         };
+        if id.index() == self.task_blocks.len() {
+            self.task_blocks.push((block, coro_block));
+        } else {
+            self.task_blocks[id.index()] = (block, coro_block);
+        }
         if id != TaskId::MAIN {
             self.charge(self.config.cpu.create);
             self.tasks_created += 1;
@@ -419,8 +437,14 @@ impl State {
         self.free(Obj::Task);
         let frame = self.tasks[id.index()].frame;
         self.free(frame.obj());
-        let shrunk = self.scheduled_tasks.discard();
-        self.mem.resize(shrunk);
+        // `TaskObj_dealloc`: the weakref callback leaves the WeakSet, then
+        // the coroutine is freed, then the Task.
+        let (block, coro_block) = self.task_blocks[id.index()];
+        self.scheduled_tasks.discard(block);
+        if let Some(coro_block) = coro_block {
+            self.task_class.free(coro_block);
+        }
+        self.task_class.free(block);
         if id != TaskId::MAIN {
             self.free_tasks.push(id);
         }
@@ -433,7 +457,7 @@ impl State {
         let action = match cb {
             DoneCallbackKind::Group(g) => {
                 self.free(Obj::GroupCallback);
-                self.on_task_done(g);
+                self.on_task_done(g, task);
                 Action::None
             }
             DoneCallbackKind::Release(s) => {
@@ -556,6 +580,11 @@ impl State {
     pub(crate) fn await_new_future(&mut self) -> u32 {
         self.alloc(Obj::Future);
         self.futures.create(self.current)
+    }
+
+    /// The block (address) of a live task's Task object.
+    pub(crate) fn task_block(&self, id: TaskId) -> u32 {
+        self.task_blocks[id.index()].0
     }
 
     /// The awaited future is consumed after the task resumed.

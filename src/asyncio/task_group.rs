@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::event_loop::{State, with_loop};
-use super::task::{DoneCallbackKind, IntoCoroutine, Task};
+use super::task::{DoneCallbackKind, IntoCoroutine, Task, TaskId};
 use crate::memory::container::PySet;
 
 /// A task group's state in the loop.
@@ -45,10 +45,10 @@ impl TaskGroup {
         let (frame, body) = coro.into_parts();
         with_loop(|st| {
             let task = st.spawn(Box::pin(body), frame);
+            let block = st.task_block(task.id);
             let g = &mut st.groups[self.id as usize];
             g.tasks += 1;
-            let grown = g.set.add();
-            st.mem.resize(grown);
+            g.set.add(block, &mut st.mem);
             task
         })
         .add_done_callback(super::task::DoneCallback(DoneCallbackKind::Group(self.id)))
@@ -65,12 +65,12 @@ impl TaskGroup {
 }
 
 impl State {
-    /// `TaskGroup._on_task_done`.
-    pub(crate) fn on_task_done(&mut self, group: u32) {
+    /// `TaskGroup._on_task_done(task)`.
+    pub(crate) fn on_task_done(&mut self, group: u32, task: TaskId) {
+        let block = self.task_block(task);
         let g = &mut self.groups[group as usize];
         g.tasks -= 1;
-        let shrunk = g.set.discard();
-        self.mem.resize(shrunk);
+        g.set.discard(block);
         if g.tasks == 0
             && let Some(fut) = g.on_completed
             && !self.futures.done(fut)
@@ -105,8 +105,7 @@ impl Future for Join {
             if st.groups[group as usize].tasks == 0 {
                 let bytes = st.config.profile.task_group;
                 st.mem.free(bytes);
-                let table = st.groups[group as usize].set.clear();
-                st.mem.resize(table);
+                st.groups[group as usize].set.clear(&mut st.mem);
                 return Ok(None);
             }
             let fut = st.await_new_future();

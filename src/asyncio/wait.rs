@@ -27,6 +27,10 @@ pub(crate) struct WaitSetState {
     /// a `done` set by a `wait` returning.
     finished: usize,
     set: PySet,
+    /// Keys of the set's members, oldest first (the model of `pending`'s
+    /// memory does not track which task left; it drops the oldest key).
+    keys: std::collections::VecDeque<u32>,
+    next_key: u32,
     /// Which `wait` call is current: bumped by every call, so that the
     /// completion callbacks of an earlier call are told apart.
     instance: u32,
@@ -67,6 +71,8 @@ impl TaskSet {
                 pending: 0,
                 finished: 0,
                 set: PySet::default(),
+                keys: std::collections::VecDeque::new(),
+                next_key: 0,
                 instance: 0,
                 waiter: None,
                 counter: 0,
@@ -84,8 +90,10 @@ impl TaskSet {
         with_loop(|st| {
             let s = &mut st.wait_sets[self.id as usize];
             s.pending += 1;
-            let grown = s.set.add();
-            st.mem.resize(grown);
+            let key = s.next_key;
+            s.next_key = s.next_key.wrapping_add(1);
+            s.keys.push_back(key);
+            s.set.add(key, &mut st.mem);
         });
         // The `_on_completion` callback each `wait` call registers; its
         // closure is charged per call, not per task.
@@ -185,11 +193,11 @@ impl Future for Wait {
                 let done = s.finished;
                 s.finished = 0;
                 s.pending -= done;
-                let mut shrunk = 0;
                 for _ in 0..done {
-                    shrunk += s.set.discard();
+                    if let Some(key) = s.keys.pop_front() {
+                        s.set.discard(key);
+                    }
                 }
-                st.mem.resize(shrunk);
                 Poll::Ready(done)
             }),
         }

@@ -48,6 +48,12 @@ pub struct Profile {
     pub baseline: i64,
     /// See [`Obj::Task`].
     pub task: i64,
+    /// The Task object alone, one pymalloc block (part of `task`). With the
+    /// coroutine sizes (each one block too) it decides whether a new Task
+    /// lands at a freed Task's address ([`crate::memory::blocks`]). 0
+    /// (profiles without the key): never shares a class with a coroutine.
+    #[serde(default)]
+    pub task_object: i64,
     /// See [`Obj::Coroutine`].
     pub coroutine: i64,
     /// See [`Obj::CoroutineAsyncWith`].
@@ -77,6 +83,15 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// Whether a coroutine of kind `coroutine` and the Task object fall in
+    /// the same pymalloc size class, so that they take each other's freed
+    /// blocks ([`crate::memory::blocks`]).
+    #[inline]
+    pub fn shares_task_class(&self, coroutine: Obj) -> bool {
+        let task = super::blocks::size_class(self.task_object);
+        task.is_some() && task == super::blocks::size_class(self.size(coroutine))
+    }
+
     /// Size of one object of kind `obj`.
     #[inline]
     pub fn size(&self, obj: Obj) -> i64 {
