@@ -291,6 +291,50 @@ pub fn sweep_charts(
     } else {
         described
     };
+    let duration_panel = Panel {
+        // Durations over more than a decade and a half (a sweep of the
+        // limit) read better on a log scale.
+        y: if spread > 30.0 {
+            Axis::log("duration (s)", Unit::Seconds)
+        } else {
+            Axis::linear("duration (s)", Unit::Seconds)
+        },
+        series: keys.iter().map(|k| line(k, &duration)).collect(),
+    };
+    // Against a [server], what degrades is tail latency and failures, not
+    // memory.
+    let (title, panels) = if scenario.server.is_some() {
+        let p99 = |r: &SweepRow| (r.total_s.p99, -1.0);
+        let failed = |r: &SweepRow| (r.failed, -1.0);
+        (
+            title.replace(
+                "Duration and peak memory",
+                "Duration, tail latency and failures",
+            ),
+            vec![
+                duration_panel,
+                Panel {
+                    y: Axis::log("p99 request time (s)", Unit::Seconds),
+                    series: keys.iter().map(|k| line(k, &p99)).collect(),
+                },
+                Panel {
+                    y: Axis::linear("failed requests", Unit::Count),
+                    series: keys.iter().map(|k| line(k, &failed)).collect(),
+                },
+            ],
+        )
+    } else {
+        (
+            title,
+            vec![
+                duration_panel,
+                Panel {
+                    y: Axis::log("peak memory (bytes)", Unit::Bytes),
+                    series: keys.iter().map(|k| line(k, &memory)).collect(),
+                },
+            ],
+        )
+    };
     let panels = Panels {
         title,
         subtitle: format!(
@@ -311,22 +355,7 @@ pub fn sweep_charts(
             scenario.model.cpu.as_str(),
         ),
         x,
-        panels: vec![
-            Panel {
-                // Durations over more than a decade and a half (a sweep of
-                // the limit) read better on a log scale.
-                y: if spread > 30.0 {
-                    Axis::log("duration (s)", Unit::Seconds)
-                } else {
-                    Axis::linear("duration (s)", Unit::Seconds)
-                },
-                series: keys.iter().map(|k| line(k, &duration)).collect(),
-            },
-            Panel {
-                y: Axis::log("peak memory (bytes)", Unit::Bytes),
-                series: keys.iter().map(|k| line(k, &memory)).collect(),
-            },
-        ],
+        panels,
     };
     let path = file_name(dir, "sweep", canvas);
     super::render_panels(&panels, canvas, &path)?;
