@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 for chart in memory timeline total_time; do
   cp "$tmp/blog/$chart.png" "docs/blog-$chart.png"
 done
-for s in variance_sweep concurrency_sweep heavy_tail heavy_tail_pareto; do
+for s in variance_sweep concurrency_sweep heavy_tail heavy_tail_pareto server_capacity; do
   "$bin" plot "scenarios/$s.toml" --output-dir "$tmp" > /dev/null
   cp "$tmp/$s/sweep.png" "docs/$s.png"
 done

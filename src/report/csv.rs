@@ -5,6 +5,7 @@
 
 use super::RunReport;
 use crate::metrics::Percentiles;
+use crate::server::client::Status;
 use crate::strategy::Outcome;
 
 const PERCENTILE_COLUMNS: [&str; 5] = ["p50", "p90", "p99", "p999", "max"];
@@ -90,12 +91,15 @@ pub fn summary_csv(report: &RunReport) -> String {
     finish(w)
 }
 
-/// `--requests-csv`: `strategy,request,start_s,end_s`, each strategy's
-/// requests in completion order.
+/// `--requests-csv`: `strategy,request,start_s,end_s,status,attempts`,
+/// each strategy's requests in completion order (`status` is `ok`,
+/// `error` or `timeout`; `attempts` counts retries too).
 pub fn requests_csv(outcomes: &[Outcome]) -> String {
     let mut w = writer();
-    w.write_record(["strategy", "request", "start_s", "end_s"])
-        .expect("in-memory CSV");
+    w.write_record([
+        "strategy", "request", "start_s", "end_s", "status", "attempts",
+    ])
+    .expect("in-memory CSV");
     for o in outcomes {
         let name = o.strategy.name();
         for r in &o.requests {
@@ -104,6 +108,12 @@ pub fn requests_csv(outcomes: &[Outcome]) -> String {
                 &r.request.to_string(),
                 &r.start_s.to_string(),
                 &r.end_s.to_string(),
+                match r.status {
+                    Status::Ok => "ok",
+                    Status::Error => "error",
+                    Status::Timeout => "timeout",
+                },
+                &r.attempts.to_string(),
             ])
             .expect("in-memory CSV");
         }

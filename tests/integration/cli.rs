@@ -98,7 +98,10 @@ fn requests_csv_lists_every_request_of_every_strategy() {
         .success();
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("strategy,request,start_s,end_s"));
+    assert_eq!(
+        lines.next(),
+        Some("strategy,request,start_s,end_s,status,attempts")
+    );
     assert_eq!(lines.count(), 4 * 200);
 }
 
