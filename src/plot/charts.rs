@@ -223,6 +223,14 @@ pub fn sweep_charts(
             Axis::linear("seed", Unit::Plain),
             "Duration and peak memory per seed".to_owned(),
         ),
+        "server.capacity" => (
+            Axis::log("service capacity (requests at once)", Unit::Count),
+            "Duration against the service's capacity".to_owned(),
+        ),
+        _ if !key.starts_with("latency.") => (
+            Axis::linear(key, Unit::Plain),
+            format!("Duration against {key}"),
+        ),
         _ => (
             Axis::linear("latency standard deviation (s)", Unit::Seconds),
             format!("Duration against latency spread ({key} swept)"),

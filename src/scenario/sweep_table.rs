@@ -26,6 +26,46 @@ const MAX_PARAMETERS: usize = 2;
 /// Top-level keys that can be swept; each takes integers.
 const INTEGER_KEYS: [&str; 3] = ["concurrency", "requests", "seed"];
 
+/// Tables whose numeric keys can be swept as `table.key`, and whether each
+/// key takes integers.
+const TABLE_KEYS: [(&str, &[(&str, bool)]); 3] = [
+    (
+        "server",
+        &[
+            ("capacity", true),
+            ("error_rate", false),
+            ("timeout", false),
+            ("retries", true),
+            ("backoff_base", false),
+            ("backoff_max", false),
+        ],
+    ),
+    ("rate_limited", &[("max_per_second", false)]),
+    (
+        "adaptive_limit",
+        &[
+            ("target_latency", false),
+            ("min_limit", false),
+            ("max_limit", false),
+            ("increase", false),
+            ("decrease", false),
+        ],
+    ),
+];
+
+/// Whether swept key `key` (`server.capacity`) takes integers, if it is a
+/// table key.
+pub(crate) fn table_key_is_integer(key: &str) -> Option<bool> {
+    let (table, param) = key.split_once('.')?;
+    TABLE_KEYS
+        .iter()
+        .find(|(t, _)| *t == table)?
+        .1
+        .iter()
+        .find(|(p, _)| *p == param)
+        .map(|(_, integer)| *integer)
+}
+
 const SWEEP_HELP: &str = "write e.g.\n[sweep]\nconcurrency = [10, 100, 1000]\n\
      latency.width = { from = 0.0, to = 0.1, steps = 11 }\nreplications = 5";
 
@@ -125,6 +165,55 @@ pub(super) fn read(
                     }
                 }
             }
+            _ if TABLE_KEYS.iter().any(|(t, _)| *t == name) => {
+                let params = TABLE_KEYS
+                    .iter()
+                    .find(|(t, _)| *t == name)
+                    .map(|(_, p)| *p)
+                    .unwrap_or(&[]);
+                let list = params
+                    .iter()
+                    .map(|(p, _)| format!("`{name}.{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let DeValue::Table(map) = value.get_ref() else {
+                    reader.wrong_type(
+                        &table,
+                        name,
+                        value,
+                        "a table of parameters",
+                        format!("write e.g. `{name}.{} = [...]` inside [sweep]", params[0].0),
+                    );
+                    ok = false;
+                    continue;
+                };
+                for (param, value) in map.iter() {
+                    let param: &str = param.get_ref();
+                    let path = format!("sweep.{name}.{param}");
+                    let Some(&(_, integer)) = params.iter().find(|(p, _)| *p == param) else {
+                        let close = suggest(param, params.iter().map(|(p, _)| *p))
+                            .map(|c| format!("did you mean `{name}.{c}`? "))
+                            .unwrap_or_default();
+                        reader.error(
+                            &value.span(),
+                            path,
+                            ErrorKind::UnknownKey,
+                            format!("`{name}.{param}` cannot be swept"),
+                            format!("{close}numeric keys that can be swept here: {list}"),
+                        );
+                        ok = false;
+                        continue;
+                    };
+                    match values(reader, value, &path, integer) {
+                        Some(values) => parsed.push(Parsed {
+                            key: format!("{name}.{param}"),
+                            span: value.span(),
+                            values,
+                        }),
+                        None => ok = false,
+                    }
+                }
+            }
             _ if INTEGER_KEYS.contains(&name) => {
                 let path = format!("sweep.{name}");
                 match values(reader, value, &path, true) {
@@ -140,7 +229,8 @@ pub(super) fn read(
                 let mut valid: Vec<&str> = vec!["replications", "latency"];
                 valid.extend(INTEGER_KEYS);
                 let list = "`concurrency`, `requests`, `seed`, `latency.<parameter>`, \
-                            `replications`";
+                            `server.<parameter>`, `rate_limited.max_per_second`, \
+                            `adaptive_limit.<parameter>`, `replications`";
                 let help = if latency_table::is_latency_key(name) {
                     format!("latency parameters are swept as `latency.{name} = [...]`")
                 } else {
@@ -291,6 +381,20 @@ fn point(
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             if let toml::Value::Table(t) = latency {
                 t.insert(param.to_owned(), toml::Value::Float(v));
+            }
+        } else if let (Some(integer), Some((table, param))) =
+            (table_key_is_integer(&p.key), p.key.split_once('.'))
+        {
+            let entry = doc
+                .entry(table)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = entry {
+                let value = if integer {
+                    toml::Value::Integer(v as i64)
+                } else {
+                    toml::Value::Float(v)
+                };
+                t.insert(param.to_owned(), value);
             }
         } else {
             // Integer keys hold whole numbers below 2^53 (checked in `number`).

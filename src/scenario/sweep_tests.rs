@@ -251,3 +251,21 @@ fn bad_sweeps_are_located_with_help() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn server_and_strategy_parameters_can_be_swept() {
+    let s = sweep("server.capacity = [10, 100]\nrate_limited.max_per_second = [50.0, 500.0]");
+    assert_eq!(s.points.len(), 4);
+    let p = &s.points[3].scenario;
+    assert_eq!(p.server.map(|x| x.capacity), Some(Some(100)));
+    assert_eq!(p.params.max_per_second, 500.0);
+    let s = sweep("adaptive_limit.target_latency = [0.1, 0.2]");
+    assert_eq!(s.points[1].scenario.params.adaptive.target_latency, 0.2);
+    // Integer keys take integers; every point is validated.
+    let e = parse("server.retries = [1.5]").unwrap_err();
+    assert_eq!(e.key, "sweep.server.retries[0]");
+    let e = parse("server.error_rate = [0.5, 2.0]").unwrap_err();
+    assert!(e.message.contains("a probability between 0 and 1"), "{e}");
+    let e = parse("server.capacty = [1]").unwrap_err();
+    assert!(e.help.contains("did you mean `server.capacity`?"), "{e}");
+}
