@@ -235,20 +235,26 @@ def strategy_cpu(trace, concurrency, tracing):
     (the harness's uninstrumented strategies), for the scale check."""
     with open(trace, encoding="utf-8") as f:
         lat = [float(x) for x in f if x.strip()]
-    out = {}
-    for name in ["batching", "semaphore_in_task", "gated_spawn_callback", "gated_spawn"]:
-        harness.LAT = lat
-        harness.CONCURRENCY = concurrency
-        gc.collect()
-        if tracing:
-            tracemalloc.start()
-        t0 = time.perf_counter()
-        with asyncio.Runner(loop_factory=harness.VirtualClockLoop) as runner:
-            runner.run(harness.PLAIN[name]())
-        out[name] = time.perf_counter() - t0
-        if tracing:
-            tracemalloc.stop()
-    return out
+    return {name: program_cpu(name, lat, concurrency, tracing)
+            for name in ["batching", "semaphore_in_task", "gated_spawn_callback",
+                         "gated_spawn"]}
+
+
+def program_cpu(name, lat, concurrency, tracing):
+    """CPU seconds of one of the harness's uninstrumented programs on a
+    virtual clock."""
+    harness.LAT = lat
+    harness.CONCURRENCY = concurrency
+    gc.collect()
+    if tracing:
+        tracemalloc.start()
+    t0 = time.perf_counter()
+    with asyncio.Runner(loop_factory=harness.VirtualClockLoop) as runner:
+        runner.run(harness.PLAIN[name]())
+    elapsed = time.perf_counter() - t0
+    if tracing:
+        tracemalloc.stop()
+    return elapsed
 
 
 class _SlackSelector(selectors.DefaultSelector):

@@ -14,34 +14,16 @@ Usage::
 """
 
 import argparse
-import asyncio
-import gc
 import importlib.util
 import os
 import statistics
-import time
-import tracemalloc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location(
-    "harness", os.path.join(HERE, "..", "..", "conformance", "harness.py"))
-harness = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(harness)
-
-
-def cpu_seconds(name, lat, concurrency, tracing):
-    harness.LAT = lat
-    harness.CONCURRENCY = concurrency
-    gc.collect()
-    if tracing:
-        tracemalloc.start()
-    t0 = time.perf_counter()
-    with asyncio.Runner(loop_factory=harness.VirtualClockLoop) as runner:
-        runner.run(harness.PLAIN[name]())
-    elapsed = time.perf_counter() - t0
-    if tracing:
-        tracemalloc.stop()
-    return elapsed
+    "calibrate_cpu", os.path.join(HERE, "..", "..", "profiles", "calibrate_cpu.py"))
+calibrate_cpu = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(calibrate_cpu)
+harness = calibrate_cpu.harness
 
 
 def main():
@@ -57,7 +39,7 @@ def main():
     with open(args.trace, encoding="utf-8") as f:
         lat = [float(x) for x in f if x.strip()]
     for name in args.strategies:
-        runs = [cpu_seconds(name, lat, args.concurrency, args.tracemalloc)
+        runs = [calibrate_cpu.program_cpu(name, lat, args.concurrency, args.tracemalloc)
                 for _ in range(args.repeat)]
         print(f"{name:22} cpu {statistics.median(runs):.3f} s "
               f"(median of {args.repeat})")
