@@ -3,7 +3,7 @@
 //!
 //! Without a `[server]` table a request is `await asyncio.sleep(latency)`,
 //! whatever the load, as in the blog. With one, request `i` is sent to a
-//! [`Station`](station::Station) that needs `latency[i]` seconds of work
+//! [`Station`] that needs `latency[i]` seconds of work
 //! for it, and the client runs
 //!
 //! ```python
