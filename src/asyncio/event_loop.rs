@@ -10,7 +10,7 @@ use super::cpu::CpuCosts;
 use super::future::Futures;
 use super::heapq::{Timer, TimerHeap};
 use super::semaphore::SemState;
-use super::task::{DoneCallbackKind, Frame, Task, TaskId, TaskSlot};
+use super::task::{DoneCallbackKind, Frame, StoredCallback, Task, TaskId, TaskSlot};
 use super::task_group::GroupState;
 use crate::memory::container::{PyDeque, PyList, PySet};
 use crate::memory::{Ledger, Obj, Profile};
@@ -132,8 +132,9 @@ pub(crate) enum Handle {
     Step(TaskId),
     /// A fired `TimerHandle`: `futures._set_result_unless_cancelled(fut)`.
     SetResult(u32),
-    /// One done callback of a finished task.
-    Done(TaskId, DoneCallbackKind),
+    /// The next done callback of a finished task (they run in registration
+    /// order, one per handle).
+    Done(TaskId),
 }
 
 /// The loop's state. One per running simulation, held in [`LOOP`].
@@ -143,6 +144,13 @@ pub(crate) struct State {
     scheduled: TimerHeap,
     pub(crate) tasks: Vec<TaskSlot>,
     free_tasks: Vec<TaskId>,
+    /// Done callbacks that do not fit a task's 8-byte slots (closures), and
+    /// the free entries of that slab.
+    pub(crate) boxed_callbacks: Vec<Option<DoneCallbackKind>>,
+    pub(crate) free_boxed_callbacks: Vec<u32>,
+    /// Done callbacks past a task's second, and the free lists.
+    pub(crate) callback_overflow: Vec<Vec<StoredCallback>>,
+    pub(crate) free_callback_overflow: Vec<u32>,
     pub(crate) futures: Futures,
     pub(crate) semaphores: Vec<SemState>,
     pub(crate) groups: Vec<GroupState>,
@@ -223,6 +231,10 @@ impl State {
             scheduled: TimerHeap::default(),
             tasks: Vec::new(),
             free_tasks: Vec::new(),
+            boxed_callbacks: Vec::new(),
+            free_boxed_callbacks: Vec::new(),
+            callback_overflow: Vec::new(),
+            free_callback_overflow: Vec::new(),
             futures: Futures::default(),
             semaphores: Vec::new(),
             groups: Vec::new(),
@@ -328,11 +340,9 @@ impl State {
         if id != TaskId::MAIN {
             self.live_tasks -= 1;
         }
-        let callbacks = self.tasks[id.index()].finish();
-        let mut pending = 0;
-        for cb in callbacks {
-            pending += 1;
-            self.call_soon(Handle::Done(id, cb));
+        let pending = self.tasks[id.index()].finish();
+        for _ in 0..pending {
+            self.call_soon(Handle::Done(id));
         }
         self.tasks[id.index()].pending_callbacks = pending;
         if pending == 0 {
@@ -345,6 +355,7 @@ impl State {
         self.free(Obj::Task);
         let frame = self.tasks[id.index()].frame;
         self.free(frame.obj());
+        self.clear_callbacks(id);
         let shrunk = self.scheduled_tasks.discard();
         self.mem.resize(shrunk);
         if id != TaskId::MAIN {
@@ -354,8 +365,9 @@ impl State {
 
     /// Run one done callback of a finished task. Returns what must run
     /// outside the loop's borrow.
-    fn run_done_callback(&mut self, task: TaskId, cb: DoneCallbackKind) -> Action {
+    fn run_done_callback(&mut self, task: TaskId) -> Action {
         self.charge(self.config.cpu.callback);
+        let cb = self.next_done_callback(task);
         let action = match cb {
             DoneCallbackKind::Group(g) => {
                 self.free(Obj::GroupCallback);
@@ -437,9 +449,9 @@ impl State {
                 self.set_result(fut);
                 Action::None
             }
-            Handle::Done(task, cb) => {
+            Handle::Done(task) => {
                 self.free(Obj::Handle);
-                self.run_done_callback(task, cb)
+                self.run_done_callback(task)
             }
         }
     }
