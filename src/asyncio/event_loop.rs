@@ -3,9 +3,9 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 
+use super::coro::CoroPool;
 use super::cpu::CpuCosts;
 use super::future::Futures;
 use super::heapq::{Timer, TimerHeap};
@@ -143,6 +143,8 @@ pub(crate) struct State {
     ready: VecDeque<Handle>,
     scheduled: TimerHeap,
     pub(crate) tasks: Vec<TaskSlot>,
+    /// Where the tasks' coroutines live.
+    coros: CoroPool,
     free_tasks: Vec<TaskId>,
     /// Done callbacks that do not fit a task's 8-byte slots (closures), and
     /// the free entries of that slab.
@@ -153,6 +155,8 @@ pub(crate) struct State {
     pub(crate) free_callback_overflow: Vec<u32>,
     pub(crate) futures: Futures,
     pub(crate) semaphores: Vec<SemState>,
+    /// Empty deques with buffers from earlier runs, for semaphores' waiters.
+    pub(crate) spare_deques: Vec<VecDeque<u32>>,
     pub(crate) groups: Vec<GroupState>,
     /// The task whose step is running.
     pub(crate) current: TaskId,
@@ -172,6 +176,8 @@ pub(crate) struct State {
 }
 
 thread_local! {
+    /// Buffers left by the thread's last run.
+    static SPARE_BUFFERS: Cell<Option<Buffers>> = const { Cell::new(None) };
     /// The state of the loop running on this thread, or null. Owned by the
     /// [`run`] call that set it, which clears it before freeing the state.
     static LOOP: Cell<*mut State> = const { Cell::new(std::ptr::null_mut()) };
@@ -225,18 +231,21 @@ pub fn time() -> f64 {
 impl State {
     fn new(config: Config) -> Self {
         let mem = Ledger::with_baseline(config.profile.baseline);
+        let spare = SPARE_BUFFERS.take().unwrap_or_default();
         State {
             now: 0.0,
-            ready: VecDeque::new(),
-            scheduled: TimerHeap::default(),
-            tasks: Vec::new(),
-            free_tasks: Vec::new(),
+            ready: spare.ready,
+            scheduled: TimerHeap::from_buffer(spare.timers),
+            tasks: spare.tasks,
+            coros: CoroPool::default(),
+            free_tasks: spare.free_tasks,
             boxed_callbacks: Vec::new(),
             free_boxed_callbacks: Vec::new(),
             callback_overflow: Vec::new(),
             free_callback_overflow: Vec::new(),
-            futures: Futures::default(),
+            futures: spare.futures,
             semaphores: Vec::new(),
+            spare_deques: spare.deques,
             groups: Vec::new(),
             current: TaskId::MAIN,
             config,
@@ -304,7 +313,12 @@ impl State {
     }
 
     /// Register a new task (`Task.__init__`): its first step is scheduled.
-    pub(crate) fn spawn(&mut self, coro: Pin<Box<dyn Future<Output = ()>>>, frame: Frame) -> Task {
+    pub(crate) fn spawn<F: Future<Output = ()> + 'static>(
+        &mut self,
+        coro: F,
+        frame: Frame,
+    ) -> Task {
+        let coro = self.coros.insert(coro);
         self.alloc(frame.obj());
         self.alloc(Obj::Task);
         let grown = self.scheduled_tasks.add();
@@ -494,6 +508,80 @@ impl State {
     }
 }
 
+impl Drop for State {
+    /// Drop the coroutines of unfinished tasks (whatever they hold) before
+    /// the pool frees their memory, and keep the big buffers for the
+    /// thread's next run.
+    fn drop(&mut self) {
+        for slot in &mut self.tasks {
+            if let Some(coro) = slot.coro.take() {
+                // SAFETY: a slot's `coro` is live until cleared; no poll is in
+                // progress while the state is dropped (a panicking poll has
+                // already unwound out of the coroutine).
+                unsafe { coro.drop_in_place() };
+            }
+        }
+        let mut spare = Buffers {
+            tasks: std::mem::take(&mut self.tasks),
+            free_tasks: std::mem::take(&mut self.free_tasks),
+            ready: std::mem::take(&mut self.ready),
+            timers: std::mem::take(&mut self.scheduled).into_buffer(),
+            futures: std::mem::take(&mut self.futures),
+            deques: std::mem::take(&mut self.spare_deques),
+        };
+        spare
+            .deques
+            .extend(self.semaphores.drain(..).map(|s| s.waiters));
+        spare.clear();
+        if spare.bytes() <= MAX_SPARE_BYTES {
+            SPARE_BUFFERS.set(Some(spare));
+        }
+    }
+}
+
+/// The buffers of a finished run (emptied), kept for the thread's next run:
+/// a sweep then reuses memory that is already mapped instead of growing
+/// every buffer again and faulting fresh zeroed pages in.
+#[derive(Default)]
+struct Buffers {
+    tasks: Vec<TaskSlot>,
+    free_tasks: Vec<TaskId>,
+    ready: VecDeque<Handle>,
+    timers: Vec<Timer>,
+    futures: Futures,
+    deques: Vec<VecDeque<u32>>,
+}
+
+/// Most bytes of buffers a thread keeps between runs.
+const MAX_SPARE_BYTES: usize = 64 << 20;
+
+impl Buffers {
+    fn clear(&mut self) {
+        self.tasks.clear();
+        self.free_tasks.clear();
+        self.ready.clear();
+        self.timers.clear();
+        self.futures.clear();
+        for d in &mut self.deques {
+            d.clear();
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.tasks.capacity() * size_of::<TaskSlot>()
+            + self.free_tasks.capacity() * size_of::<TaskId>()
+            + self.ready.capacity() * size_of::<Handle>()
+            + self.timers.capacity() * size_of::<Timer>()
+            + self.futures.capacity_bytes()
+            + self
+                .deques
+                .iter()
+                .map(|d| d.capacity() * size_of::<u32>())
+                .sum::<usize>()
+    }
+}
+
 /// What the dispatch loop must do outside the state borrow.
 pub(crate) enum Action {
     None,
@@ -522,18 +610,23 @@ fn step(t: TaskId) {
     let coro = with_loop(|st| {
         st.charge(st.config.cpu.step);
         st.current = t;
-        st.tasks[t.index()].coro.take()
+        st.tasks[t.index()].coro
     });
-    let Some(mut coro) = coro else {
+    let Some(coro) = coro else {
         return;
     };
-    let mut cx = Context::from_waker(Waker::noop());
-    match coro.as_mut().poll(&mut cx) {
-        Poll::Pending => with_loop(|st| st.tasks[t.index()].coro = Some(coro)),
-        Poll::Ready(()) => {
-            drop(coro);
-            with_loop(|st| st.finish_task(t));
-        }
+    // SAFETY: the coroutine is live (a slot's `coro` is cleared when it is
+    // dropped, below) and only `step` polls it, one step at a time: handles
+    // run one by one outside any borrow of the state.
+    if let Poll::Ready(()) = unsafe { coro.poll() } {
+        // SAFETY: the coroutine is live and its poll has returned; its slot
+        // forgets it before anything else can see it.
+        unsafe { coro.drop_in_place() };
+        with_loop(|st| {
+            st.tasks[t.index()].coro = None;
+            st.coros.recycle(coro);
+            st.finish_task(t);
+        });
     }
 }
 
@@ -549,7 +642,7 @@ where
     assert!(LOOP.get().is_null(), "bpsim::asyncio::run cannot be nested");
     LOOP.set(Box::into_raw(Box::new(State::new(config.clone()))));
     let _running = RunningLoop;
-    let main_task = with_loop(|st| st.spawn(Box::pin(main), Frame::Plain));
+    let main_task = with_loop(|st| st.spawn(main, Frame::Plain));
     debug_assert_eq!(main_task.id, TaskId::MAIN);
     let mut iterations = 0;
     loop {

@@ -21,6 +21,17 @@ pub(crate) struct Futures {
 }
 
 impl Futures {
+    /// Forget every future, keeping the buffers.
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+    }
+
+    /// Bytes of buffer held.
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<FutSlot>() + self.free.capacity() * 4
+    }
+
     /// A pending future awaited by `waiter`.
     pub(crate) fn create(&mut self, waiter: TaskId) -> u32 {
         let slot = FutSlot {

@@ -31,6 +31,17 @@ pub(crate) struct TimerHeap {
 }
 
 impl TimerHeap {
+    /// An empty heap that reuses `items`' buffer.
+    pub(crate) fn from_buffer(mut items: Vec<Timer>) -> Self {
+        items.clear();
+        TimerHeap { items }
+    }
+
+    /// The buffer, for reuse.
+    pub(crate) fn into_buffer(self) -> Vec<Timer> {
+        self.items
+    }
+
     /// Number of timers scheduled.
     #[inline]
     pub(crate) fn len(&self) -> usize {

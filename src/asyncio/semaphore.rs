@@ -15,7 +15,7 @@ use crate::memory::container::PyDeque;
 pub(crate) struct SemState {
     value: u64,
     /// Waiter futures in arrival order.
-    waiters: VecDeque<u32>,
+    pub(crate) waiters: VecDeque<u32>,
     /// How many waiters at the front are done (woken, not yet resumed).
     /// Wake-ups go in FIFO order and woken waiters resume in FIFO order, so
     /// the done ones always form a prefix.
@@ -42,9 +42,10 @@ impl Semaphore {
         with_loop(|st| {
             let bytes = st.config.profile.semaphore;
             st.mem.alloc(bytes);
+            let waiters = st.spare_deques.pop().unwrap_or_default();
             st.semaphores.push(SemState {
                 value,
-                waiters: VecDeque::new(),
+                waiters,
                 woken: 0,
                 deque: PyDeque::default(),
                 has_deque: false,

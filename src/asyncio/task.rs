@@ -4,6 +4,7 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::coro::Coro;
 use super::event_loop::{State, with_loop};
 use super::semaphore::Semaphore;
 use crate::memory::Obj;
@@ -27,8 +28,9 @@ impl TaskId {
 
 /// A task's state in the loop.
 pub(crate) struct TaskSlot {
-    /// The coroutine; `None` while it is being stepped or once it finished.
-    pub(crate) coro: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    /// The coroutine (in the loop's [`CoroPool`](super::coro::CoroPool));
+    /// `None` once it finished.
+    pub(crate) coro: Option<Coro>,
     /// Done callbacks in registration order (`fut_callback0`, then the rest,
     /// as CPython's C Future stores them).
     callbacks: Callbacks,
@@ -44,12 +46,7 @@ pub(crate) struct TaskSlot {
 }
 
 impl TaskSlot {
-    pub(crate) fn new(
-        coro: Pin<Box<dyn Future<Output = ()>>>,
-        frame: Frame,
-        created: f64,
-        generation: u32,
-    ) -> Self {
+    pub(crate) fn new(coro: Coro, frame: Frame, created: f64, generation: u32) -> Self {
         TaskSlot {
             frame,
             created,
@@ -258,7 +255,7 @@ impl<F: Future<Output = ()> + 'static> IntoCoroutine for Coroutine<F> {
 /// scheduled.
 pub fn create_task(coro: impl IntoCoroutine) -> Task {
     let (frame, body) = coro.into_parts();
-    with_loop(|st| st.spawn(Box::pin(body), frame))
+    with_loop(|st| st.spawn(body, frame))
 }
 
 /// Virtual time at which the running task was created.
