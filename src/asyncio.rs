@@ -47,6 +47,7 @@
 //! running loop does), so the primitives are free functions and handles, as in
 //! Python. Runs on different threads are independent.
 
+mod coro;
 mod cpu;
 mod event_loop;
 mod future;

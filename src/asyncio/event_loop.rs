@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::task::Poll;
 
-use super::coro::CoroPool;
+use super::coro::{Coro, CoroPool};
 use super::cpu::CpuCosts;
 use super::future::Futures;
 use super::heapq::{Timer, TimerHeap};
@@ -127,6 +127,7 @@ pub enum RunError {
 }
 
 /// An entry of the ready queue: what a CPython `Handle` would call.
+#[derive(Clone, Copy)]
 pub(crate) enum Handle {
     /// `Task.__step` (first step, or `__wakeup` after an awaited future).
     Step(TaskId),
@@ -140,7 +141,15 @@ pub(crate) enum Handle {
 /// The loop's state. One per running simulation, held in [`LOOP`].
 pub(crate) struct State {
     pub(crate) now: f64,
-    ready: VecDeque<Handle>,
+    /// The ready queue, in two parts: `_run_once` runs every handle that is
+    /// ready when it starts (after moving due timers in), and anything
+    /// scheduled meanwhile waits for the next iteration. So the handles of
+    /// the running iteration (`running`, from `next_handle` on) and those
+    /// scheduled for the next (`ready`) can live in two plain vectors that
+    /// swap roles each iteration.
+    ready: Vec<Handle>,
+    running: Vec<Handle>,
+    next_handle: usize,
     scheduled: TimerHeap,
     pub(crate) tasks: Vec<TaskSlot>,
     /// Where the tasks' coroutines live.
@@ -172,6 +181,8 @@ pub(crate) struct State {
     peak_timers: u64,
     timeline: Vec<Sample>,
     busy: f64,
+    /// Whether any operation costs CPU time ([`State::charge`]).
+    timed: bool,
     live_objects: i64,
 }
 
@@ -232,9 +243,19 @@ impl State {
     fn new(config: Config) -> Self {
         let mem = Ledger::with_baseline(config.profile.baseline);
         let spare = SPARE_BUFFERS.take().unwrap_or_default();
+        // Every field but the two that shape idle waits, compared with zero
+        // (so a cost added to `CpuCosts` later is covered too).
+        let timed = config.cpu
+            != CpuCosts {
+                wake_slack: config.cpu.wake_slack,
+                select_rounding: config.cpu.select_rounding,
+                ..CpuCosts::NONE
+            };
         State {
             now: 0.0,
             ready: spare.ready,
+            running: spare.running,
+            next_handle: 0,
             scheduled: TimerHeap::from_buffer(spare.timers),
             tasks: spare.tasks,
             coros: CoroPool::default(),
@@ -260,6 +281,7 @@ impl State {
             peak_timers: 0,
             timeline: Vec::new(),
             busy: 0.0,
+            timed,
             live_objects: 0,
         }
     }
@@ -284,8 +306,13 @@ impl State {
     /// time, which leaves the clock bit for bit unchanged).
     #[inline]
     pub(crate) fn charge(&mut self, seconds: f64) {
-        self.now += seconds;
-        self.busy += seconds;
+        // Under pure virtual time every cost is zero and adding it is skipped:
+        // `x + 0.0 == x` bit for bit unless `x` is -0.0, and neither clock
+        // ever is (both start at +0.0 and only add costs and waits).
+        if self.timed {
+            self.now += seconds;
+            self.busy += seconds;
+        }
     }
 
     /// `loop.call_soon`: a new Handle at the back of the ready queue.
@@ -300,7 +327,7 @@ impl State {
     fn enqueue(&mut self, handle: Handle) {
         let grown = self.ready_deque.push_back();
         self.mem.resize(grown);
-        self.ready.push_back(handle);
+        self.ready.push(handle);
     }
 
     /// `loop.call_at(when, _set_result_unless_cancelled, fut)`.
@@ -394,7 +421,7 @@ impl State {
                 Action::None
             }
             // `Task.__wakeup` steps the awaiting task inside this handle.
-            DoneCallbackKind::Wakeup(t) => Action::Step(t),
+            DoneCallbackKind::Wakeup(t) => self.begin_step(t),
             DoneCallbackKind::Custom(f) => {
                 self.free(Obj::LambdaCallback);
                 Action::Call(f)
@@ -411,6 +438,7 @@ impl State {
     /// `_run_once` steps 1-3: advance the clock if nothing is ready, move
     /// due timers to the ready queue, and return how many handles this
     /// iteration runs.
+    #[inline]
     fn prepare_iteration(&mut self, iterations: u64) -> Result<usize, RunError> {
         if self.ready.is_empty() {
             match self.scheduled.peek() {
@@ -443,21 +471,40 @@ impl State {
             self.mem.resize(shrunk);
             self.enqueue(Handle::SetResult(timer.target));
         }
-        let ntodo = self.ready.len();
+        // The snapshot: `running` was run to the end by the last iteration.
+        std::mem::swap(&mut self.ready, &mut self.running);
+        self.ready.clear();
+        self.next_handle = 0;
+        let ntodo = self.running.len();
         self.peak_ready = self.peak_ready.max(ntodo as u64);
         Ok(ntodo)
     }
 
+    /// `Task.__step` up to the poll: the task becomes the current one and
+    /// its coroutine is handed out to be polled outside the borrow (nothing
+    /// to poll if it already finished).
+    #[inline]
+    fn begin_step(&mut self, t: TaskId) -> Action {
+        self.charge(self.config.cpu.step);
+        self.current = t;
+        match self.tasks[t.index()].coro {
+            Some(coro) => Action::Step(t, coro),
+            None => Action::None,
+        }
+    }
+
     /// Pop the next handle and run what can run inside the borrow.
+    #[inline]
     fn run_next(&mut self) -> Action {
-        let handle = self.ready.pop_front().expect("ntodo handles are ready");
+        let handle = self.running[self.next_handle];
+        self.next_handle += 1;
         self.charge(self.config.cpu.handle);
         let shrunk = self.ready_deque.pop_front();
         self.mem.resize(shrunk);
         match handle {
             Handle::Step(t) => {
                 self.free(Obj::Handle);
-                Action::Step(t)
+                self.begin_step(t)
             }
             Handle::SetResult(fut) => {
                 self.set_result(fut);
@@ -525,6 +572,7 @@ impl Drop for State {
             tasks: std::mem::take(&mut self.tasks),
             free_tasks: std::mem::take(&mut self.free_tasks),
             ready: std::mem::take(&mut self.ready),
+            running: std::mem::take(&mut self.running),
             timers: std::mem::take(&mut self.scheduled).into_buffer(),
             futures: std::mem::take(&mut self.futures),
             deques: std::mem::take(&mut self.spare_deques),
@@ -546,7 +594,8 @@ impl Drop for State {
 struct Buffers {
     tasks: Vec<TaskSlot>,
     free_tasks: Vec<TaskId>,
-    ready: VecDeque<Handle>,
+    ready: Vec<Handle>,
+    running: Vec<Handle>,
     timers: Vec<Timer>,
     futures: Futures,
     deques: Vec<VecDeque<u32>>,
@@ -560,6 +609,7 @@ impl Buffers {
         self.tasks.clear();
         self.free_tasks.clear();
         self.ready.clear();
+        self.running.clear();
         self.timers.clear();
         self.futures.clear();
         for d in &mut self.deques {
@@ -571,7 +621,7 @@ impl Buffers {
         use std::mem::size_of;
         self.tasks.capacity() * size_of::<TaskSlot>()
             + self.free_tasks.capacity() * size_of::<TaskId>()
-            + self.ready.capacity() * size_of::<Handle>()
+            + (self.ready.capacity() + self.running.capacity()) * size_of::<Handle>()
             + self.timers.capacity() * size_of::<Timer>()
             + self.futures.capacity_bytes()
             + self
@@ -585,7 +635,8 @@ impl Buffers {
 /// What the dispatch loop must do outside the state borrow.
 pub(crate) enum Action {
     None,
-    Step(TaskId),
+    /// Poll this task's coroutine (see [`State::begin_step`]).
+    Step(TaskId, Coro),
     Call(Box<dyn FnOnce()>),
 }
 
@@ -605,16 +656,10 @@ impl Drop for RunningLoop {
     }
 }
 
-/// Step a task: poll its coroutine once (`Task.__step`).
-fn step(t: TaskId) {
-    let coro = with_loop(|st| {
-        st.charge(st.config.cpu.step);
-        st.current = t;
-        st.tasks[t.index()].coro
-    });
-    let Some(coro) = coro else {
-        return;
-    };
+/// Step a task: poll its coroutine once (`Task.__step`, after
+/// [`State::begin_step`]).
+#[inline]
+fn step(t: TaskId, coro: Coro) {
     // SAFETY: the coroutine is live (a slot's `coro` is cleared when it is
     // dropped, below) and only `step` polls it, one step at a time: handles
     // run one by one outside any borrow of the state.
@@ -654,7 +699,7 @@ where
         for _ in 0..ntodo {
             match with_loop(State::run_next) {
                 Action::None => {}
-                Action::Step(t) => step(t),
+                Action::Step(t, coro) => step(t, coro),
                 Action::Call(f) => f(),
             }
         }

@@ -75,44 +75,62 @@ impl TimerHeap {
 
     /// `_siftdown`: move the item at `pos` up towards `start` while it is
     /// strictly less than its parent.
-    fn sift_down(&mut self, start: usize, mut pos: usize) {
-        let heap = &mut self.items;
-        let newitem = heap[pos];
-        while pos > start {
-            let parentpos = (pos - 1) >> 1;
-            let parent = heap[parentpos];
-            if newitem.lt(&parent) {
-                heap[pos] = parent;
-                pos = parentpos;
-                continue;
-            }
-            break;
-        }
-        heap[pos] = newitem;
+    #[inline]
+    fn sift_down(&mut self, start: usize, pos: usize) {
+        sift_down(&mut self.items, start, pos);
     }
 
     /// `_siftup`: walk the item at `pos` down to a leaf, always moving the
     /// smaller child up (the right one unless `left < right`), then
     /// `_siftdown` it back into place.
     fn sift_up(&mut self, mut pos: usize) {
-        let heap = &mut self.items;
+        let heap = &mut self.items[..];
         let endpos = heap.len();
         let startpos = pos;
         let newitem = heap[pos];
         let mut childpos = 2 * pos + 1;
-        while childpos < endpos {
-            let rightpos = childpos + 1;
-            // Branch-free choice of the smaller child (ties go right, as in
-            // heapq: `not heap[childpos] < heap[rightpos]`).
-            let right_wins = rightpos < endpos && !heap[childpos].lt(&heap[rightpos]);
-            childpos += usize::from(right_wins);
-            heap[pos] = heap[childpos];
+        // While both children exist: choose the smaller one without a branch
+        // (ties go right, as in heapq: `not heap[childpos] < heap[rightpos]`).
+        while childpos + 1 < endpos {
+            // SAFETY: `childpos + 1 < endpos == heap.len()`, so both children
+            // are in bounds, and so is the one chosen; `pos` is in bounds
+            // (`heap[pos]` was read above, and later `pos` is a former
+            // `childpos`).
+            unsafe {
+                let right_wins = !heap
+                    .get_unchecked(childpos)
+                    .lt(heap.get_unchecked(childpos + 1));
+                childpos += usize::from(right_wins);
+                *heap.get_unchecked_mut(pos) = *heap.get_unchecked(childpos);
+            }
             pos = childpos;
             childpos = 2 * pos + 1;
         }
+        // A last left child without a right sibling.
+        if childpos < endpos {
+            heap[pos] = heap[childpos];
+            pos = childpos;
+        }
         heap[pos] = newitem;
-        self.sift_down(startpos, pos);
+        sift_down(heap, startpos, pos);
     }
+}
+
+/// `_siftdown` on a slice (see [`TimerHeap::sift_down`]).
+#[inline]
+fn sift_down(heap: &mut [Timer], start: usize, mut pos: usize) {
+    let newitem = heap[pos];
+    while pos > start {
+        let parentpos = (pos - 1) >> 1;
+        let parent = heap[parentpos];
+        if newitem.lt(&parent) {
+            heap[pos] = parent;
+            pos = parentpos;
+            continue;
+        }
+        break;
+    }
+    heap[pos] = newitem;
 }
 
 #[cfg(test)]
