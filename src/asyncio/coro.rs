@@ -75,6 +75,21 @@ impl Coro {
     }
 }
 
+impl Coro {
+    /// Ask the CPU to fetch the coroutine's memory into cache (a hint: the
+    /// loop knows which task runs next well before it runs).
+    #[inline]
+    pub(crate) fn prefetch(self) {
+        let size = self.vtable.layout.size();
+        let base = self.ptr.as_ptr().cast_const();
+        let mut offset = 0;
+        while offset < size {
+            super::event_loop::prefetch(base.wrapping_add(offset));
+            offset += 64;
+        }
+    }
+}
+
 impl std::fmt::Debug for Coro {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Coro({:p}, {:?})", self.ptr, self.vtable.layout)

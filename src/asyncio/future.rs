@@ -58,6 +58,13 @@ impl Futures {
         slot.waiter.take()
     }
 
+    /// Where the future's slot is, for a prefetch hint (any id gives some
+    /// address; it is never dereferenced).
+    #[inline]
+    pub(crate) fn slot_address(&self, id: u32) -> *const u8 {
+        self.slots.as_ptr().wrapping_add(id as usize).cast()
+    }
+
     /// `fut.done()`.
     pub(crate) fn done(&self, id: u32) -> bool {
         self.slots[id as usize].done

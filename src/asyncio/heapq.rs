@@ -14,6 +14,9 @@ pub(crate) struct Timer {
     pub(crate) when: f64,
     /// Payload: the future the timer resolves.
     pub(crate) target: u32,
+    /// The task waiting on `target`, a hint to prefetch its memory before
+    /// the timer fires (it fills the padding; heapq never reads it).
+    pub(crate) task: u32,
 }
 
 impl Timer {
@@ -138,7 +141,11 @@ mod tests {
     use super::*;
 
     fn t(when: f64, target: u32) -> Timer {
-        Timer { when, target }
+        Timer {
+            when,
+            target,
+            task: 0,
+        }
     }
 
     /// Probe 4 of ASYNCIO_SEMANTICS.md: twelve timers with one deadline pop
