@@ -58,7 +58,9 @@ mod task;
 mod task_group;
 
 pub use cpu::CpuCosts;
-pub use event_loop::{Config, Report, RunError, Sample, SemaphoreFlavor, run, time};
+pub use event_loop::{
+    Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, run, time,
+};
 pub use semaphore::{Acquire, Semaphore};
 pub use sleep::{Sleep, sleep};
 pub use task::{

@@ -140,6 +140,13 @@ thread_local! {
         const { std::cell::RefCell::new(SpareChunks(Vec::new())) };
 }
 
+/// Free this thread's spare chunks.
+pub(crate) fn free_spare_chunks() {
+    let spare =
+        SPARE.try_with(|s| std::mem::replace(&mut *s.borrow_mut(), SpareChunks(Vec::new())));
+    drop(spare);
+}
+
 /// Coroutine storage for one run. Dropping the pool frees its chunks but
 /// not the coroutines still in them: the loop drops those first.
 #[derive(Default)]
