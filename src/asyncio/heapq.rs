@@ -99,6 +99,11 @@ unsafe fn sift_up(heap: &mut [Timer], mut pos: usize, newitem: Timer) {
     // While both children exist: choose the smaller one without a branch
     // (ties go right, as in heapq: `not heap[childpos] < heap[rightpos]`).
     while childpos + 1 < endpos {
+        // The four grandchildren (64 contiguous bytes): the next level's
+        // candidates start loading while this level compares. A large heap
+        // outgrows L1, and each level's loads otherwise wait for the last.
+        crate::asyncio::event_loop::prefetch(base.wrapping_add(2 * childpos + 1).cast());
+        crate::asyncio::event_loop::prefetch(base.wrapping_add(2 * childpos + 4).cast());
         // SAFETY: `childpos + 1 < endpos == heap.len()`, so both children
         // are in bounds, and so is the one chosen; `pos` is in bounds (the
         // caller's `pos`, or a former `childpos`).
