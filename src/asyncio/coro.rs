@@ -99,17 +99,24 @@ impl std::fmt::Debug for Coro {
 /// Slots of one layout.
 struct Class {
     layout: Layout,
-    /// Slots of dropped coroutines, reused first (last freed, first reused).
-    free: Vec<NonNull<u8>>,
+    /// Bytes per slot: the layout's size, at least a pointer (a free slot
+    /// holds the link to the next free one), in multiples of its alignment.
+    slot_size: usize,
+    /// Slots of dropped coroutines, reused first (last freed, first reused):
+    /// a list threaded through the free slots themselves.
+    free: Option<NonNull<u8>>,
     /// Unused tail of the newest chunk.
     next: *mut u8,
     end: *mut u8,
     /// Every chunk allocated, for deallocation.
     chunks: Vec<(NonNull<u8>, Layout)>,
+    /// Standard chunks allocated (the rest are large ones).
+    standard_chunks: usize,
 }
 
-/// Bytes per chunk. Coroutines larger than this (or aligned to more than
-/// [`CHUNK_ALIGN`]) get chunks of their own size, which are not kept.
+/// Bytes per standard chunk. Coroutines larger than this (or aligned to
+/// more than [`CHUNK_ALIGN`]) get chunks of their own size, which are not
+/// kept.
 const CHUNK_BYTES: usize = 64 * 1024;
 const CHUNK_ALIGN: usize = 64;
 /// The layout of every standard chunk, whatever the slot size.
@@ -121,6 +128,14 @@ const CHUNK: Layout = match Layout::from_size_align(CHUNK_BYTES, CHUNK_ALIGN) {
 /// a sweep reuses them instead of having the allocator return pages to the
 /// system and fault fresh zeroed ones in for every run.
 const MAX_SPARE_CHUNKS: usize = 512;
+/// A class takes this many standard chunks, then large ones: a run with
+/// millions of live tasks makes a few hundred allocations instead of tens of
+/// thousands, each large enough for the system to back with huge pages.
+const STANDARD_CHUNKS_PER_CLASS: usize = MAX_SPARE_CHUNKS;
+const LARGE_CHUNK: Layout = match Layout::from_size_align(4 << 20, CHUNK_ALIGN) {
+    Ok(layout) => layout,
+    Err(_) => panic!("large chunks form a valid layout"),
+};
 
 /// Standard chunks freed by finished runs on this thread.
 struct SpareChunks(Vec<NonNull<u8>>);
@@ -189,7 +204,12 @@ impl CoroPool {
             return;
         }
         let class = self.class(layout);
-        self.classes[class].free.push(coro.ptr);
+        let c = &mut self.classes[class];
+        let link = c.free.map_or(std::ptr::null_mut(), NonNull::as_ptr);
+        // SAFETY: the slot is at least a pointer wide (`slot_size`), owned by
+        // this class and no longer occupied (its coroutine was dropped).
+        unsafe { coro.ptr.as_ptr().cast::<*mut u8>().write_unaligned(link) };
+        c.free = Some(coro.ptr);
     }
 
     #[inline]
@@ -197,12 +217,18 @@ impl CoroPool {
         match self.classes.iter().position(|c| c.layout == layout) {
             Some(i) => i,
             None => {
+                let slot_size = layout
+                    .size()
+                    .max(std::mem::size_of::<*mut u8>())
+                    .next_multiple_of(layout.align());
                 self.classes.push(Class {
                     layout,
-                    free: Vec::new(),
+                    slot_size,
+                    free: None,
                     next: std::ptr::null_mut(),
                     end: std::ptr::null_mut(),
                     chunks: Vec::new(),
+                    standard_chunks: 0,
                 });
                 self.classes.len() - 1
             }
@@ -221,14 +247,17 @@ impl CoroPool {
         }
         let class = self.class(layout);
         let c = &mut self.classes[class];
-        if let Some(ptr) = c.free.pop() {
+        if let Some(ptr) = c.free {
+            // SAFETY: a free slot holds the link written by `recycle`.
+            let link = unsafe { ptr.as_ptr().cast::<*mut u8>().read_unaligned() };
+            c.free = NonNull::new(link);
             return ptr;
         }
         if c.next == c.end {
             c.grow();
         }
         let ptr = c.next;
-        c.next = ptr.wrapping_add(layout.size());
+        c.next = ptr.wrapping_add(c.slot_size);
         NonNull::new(ptr).expect("chunks are non-null")
     }
 }
@@ -237,12 +266,19 @@ impl Class {
     /// Allocate the next chunk.
     #[cold]
     fn grow(&mut self) {
-        // `Layout::new::<F>()` has a size that is a multiple of its
-        // alignment, so slots laid end to end from an aligned start stay
-        // aligned.
-        let standard = self.layout.size() <= CHUNK_BYTES && self.layout.align() <= CHUNK_ALIGN;
-        let layout = if standard { CHUNK } else { self.layout };
-        let spare = if standard {
+        // Slots are multiples of the alignment, laid end to end from a
+        // start aligned to at least that, so each stays aligned.
+        let standard = self.slot_size <= CHUNK_BYTES && self.layout.align() <= CHUNK_ALIGN;
+        let layout = if !standard {
+            Layout::from_size_align(self.slot_size, self.layout.align())
+                .expect("a slot is a valid layout")
+        } else if self.standard_chunks < STANDARD_CHUNKS_PER_CLASS {
+            self.standard_chunks += 1;
+            CHUNK
+        } else {
+            LARGE_CHUNK
+        };
+        let spare = if layout == CHUNK {
             SPARE.with_borrow_mut(|s| s.0.pop())
         } else {
             None
@@ -250,8 +286,8 @@ impl Class {
         let chunk = match spare {
             Some(chunk) => chunk,
             None => {
-                // SAFETY: `layout` has a non-zero size (`CHUNK`, or a slot
-                // size the caller checked to be non-zero).
+                // SAFETY: `layout` has a non-zero size (a chunk, or a slot
+                // of a non-zero size).
                 let raw = unsafe { alloc(layout) };
                 match NonNull::new(raw) {
                     Some(chunk) => chunk,
@@ -260,9 +296,9 @@ impl Class {
             }
         };
         self.chunks.push((chunk, layout));
-        let slots = layout.size() / self.layout.size();
+        let slots = layout.size() / self.slot_size;
         self.next = chunk.as_ptr();
-        self.end = self.next.wrapping_add(slots * self.layout.size());
+        self.end = self.next.wrapping_add(slots * self.slot_size);
     }
 }
 
