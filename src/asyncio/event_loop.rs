@@ -443,7 +443,7 @@ impl State {
     /// `_run_once` steps 1-3: advance the clock if nothing is ready, move
     /// due timers to the ready queue, and return how many handles this
     /// iteration runs.
-    #[inline]
+    #[inline(always)]
     fn prepare_iteration(&mut self, iterations: u64) -> Result<usize, RunError> {
         if self.ready.is_empty() {
             match self.scheduled.peek() {
