@@ -187,13 +187,20 @@ impl Future for Acquire {
                     return Poll::Pending;
                 }
                 let s = &mut st.semaphores[sem as usize];
-                // `self._waiters.remove(fut)`: the woken waiters are at the front.
-                let pos = s
-                    .waiters
-                    .iter()
-                    .position(|&w| w == fut)
-                    .expect("a resumed waiter is queued");
-                s.waiters.remove(pos);
+                // `self._waiters.remove(fut)`: the woken waiters are at the
+                // front, and usually this one is the first.
+                let pos = if s.waiters.front() == Some(&fut) {
+                    s.waiters.pop_front();
+                    0
+                } else {
+                    let pos = s
+                        .waiters
+                        .iter()
+                        .position(|&w| w == fut)
+                        .expect("a resumed waiter is queued");
+                    s.waiters.remove(pos);
+                    pos
+                };
                 if pos < s.woken {
                     s.woken -= 1;
                 }
