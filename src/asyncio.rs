@@ -47,6 +47,7 @@
 //! running loop does), so the primitives are free functions and handles, as in
 //! Python. Runs on different threads are independent.
 
+mod coro;
 mod cpu;
 mod event_loop;
 mod future;
@@ -60,7 +61,9 @@ mod task_group;
 mod wait;
 
 pub use cpu::CpuCosts;
-pub use event_loop::{Config, Report, RunError, Sample, SemaphoreFlavor, run, time};
+pub use event_loop::{
+    Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, run, time,
+};
 pub use future::{AwaitFuture, PyFuture, create_future};
 pub use io::{IoOutcome, IoRequest, request};
 pub use queue::{Get, Put, Queue};

@@ -3,10 +3,12 @@
 //! Times every strategy on the blog's workload (uniform(0.1, 0.2) latencies,
 //! one seeded stream per request) at several request counts, and prints wall
 //! time per run (best of several), nanoseconds per request and per loop
-//! iteration, and bpsim's own peak resident memory for the run. A second
-//! table varies the concurrency limit at a fixed request count, to show how
-//! the cost depends on it. Wall-clock readings appear only here, never in
-//! simulation results.
+//! iteration, and bpsim's own memory: the peak of the bytes the run holds
+//! (from an [`AllocProbe`], when the binary installs one) and per live
+//! simulated task, and the growth of the resident set. A second table varies
+//! the concurrency limit at a fixed request count, to show how the cost
+//! depends on it. Wall-clock readings appear only here, never in simulation
+//! results.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -16,6 +18,18 @@ use crate::experiment::{self, ExperimentError};
 use crate::latency::{self, Distribution, LatencySource};
 use crate::scenario::PythonVersion;
 use crate::strategy::{self, StrategyKind, Workload};
+
+/// Reads the heap bytes this thread holds, as counted by a global allocator
+/// (the `bpsim` binary installs one; see `src/main.rs`).
+#[derive(Clone, Copy, Debug)]
+pub struct AllocProbe {
+    /// Bytes allocated by this thread and not yet freed.
+    pub current: fn() -> i64,
+    /// Highest value of `current` since the last `reset_peak`.
+    pub peak: fn() -> i64,
+    /// Restart the peak from `current`.
+    pub reset_peak: fn(),
+}
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -28,6 +42,8 @@ pub struct Options {
     pub limits: Vec<u64>,
     /// Runs per measurement below 1M requests (the best is kept).
     pub repeat: u32,
+    /// Counts the bytes a run allocates, if available.
+    pub probe: Option<AllocProbe>,
 }
 
 /// Peak resident set size of this process since the last [`reset_peak`],
@@ -56,8 +72,11 @@ struct Measured {
     best: Duration,
     iterations: u64,
     peak_live: u64,
-    /// Peak RSS above the RSS before the run, in bytes.
+    /// Peak RSS above the RSS before the first run, in bytes.
     rss: Option<u64>,
+    /// Peak of the bytes the first run allocated above what was allocated
+    /// before it.
+    heap: Option<u64>,
 }
 
 fn measure(
@@ -66,14 +85,25 @@ fn measure(
     limit: u64,
     config: &Config,
     repeat: u32,
+    probe: Option<AllocProbe>,
 ) -> Result<Measured, ExperimentError> {
     let workload = Workload::new(latencies.clone(), limit);
     let mut best = Duration::MAX;
     let mut out = None;
-    let mut max_rss: Option<u64> = None;
-    for _ in 0..repeat.max(1) {
+    let mut max_rss = None;
+    let mut max_heap = None;
+    for run in 0..repeat.max(1) {
+        // Memory is measured on the first run, from a cold start: without
+        // the buffers an earlier run left to this thread.
+        if run == 0 {
+            crate::asyncio::free_thread_cache();
+        }
         let before = current_rss();
         reset_peak();
+        let heap_before = probe.map(|p| {
+            (p.reset_peak)();
+            (p.current)()
+        });
         let t = Instant::now();
         let o =
             strategy::simulate(kind, &workload, config).map_err(|source| ExperimentError::Run {
@@ -82,17 +112,22 @@ fn measure(
             })?;
         best = best.min(t.elapsed());
         // The first run's growth is the honest one: later runs reuse the
-        // pages the allocator kept.
-        let rss = match (peak_rss(), before) {
-            (Some(p), Some(b)) => Some(p.saturating_sub(b).max(max_rss.unwrap_or(0))),
-            _ => None,
-        };
-        max_rss = rss;
+        // buffers and pages earlier runs kept.
+        if run == 0 {
+            max_rss = match (peak_rss(), before) {
+                (Some(p), Some(b)) => Some(p.saturating_sub(b)),
+                _ => None,
+            };
+            if let (Some(p), Some(b)) = (probe, heap_before) {
+                max_heap = Some(u64::try_from((p.peak)() - b).unwrap_or(0));
+            }
+        }
         out = Some(Measured {
             best,
             iterations: o.report.loop_iterations,
             peak_live: o.report.peak_live_tasks,
-            rss,
+            rss: max_rss,
+            heap: max_heap,
         });
         drop(o);
     }
@@ -117,13 +152,15 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
     );
     let _ = writeln!(
         out,
-        "{:<22} {:>11} {:>6} {:>10} {:>11} {:>9} {:>10} {:>13}",
+        "{:<22} {:>11} {:>6} {:>10} {:>11} {:>9} {:>11} {:>10} {:>10} {:>12}",
         "strategy",
         "requests",
         "limit",
         "ms/run",
         "ns/request",
         "ns/iter",
+        "peak tasks",
+        "heap (MB)",
         "RSS (MB)",
         "B/live task"
     );
@@ -132,28 +169,45 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
         let repeat = if n >= 1_000_000 { 1 } else { options.repeat };
         for kind in StrategyKind::ALL {
             progress(&format!("{} at {n} requests", kind.name()));
-            let m = measure(kind, &latencies, options.concurrency, &config, repeat)?;
+            let m = measure(
+                kind,
+                &latencies,
+                options.concurrency,
+                &config,
+                repeat,
+                options.probe,
+            )?;
             let ns = m.best.as_nanos() as f64;
+            // Per live task only where live tasks dominate the memory.
             let per_task = m
-                .rss
+                .heap
+                .or(m.rss)
                 .filter(|_| m.peak_live >= 100_000)
                 .map_or("".to_owned(), |b| {
                     format!("{:.0}", b as f64 / m.peak_live as f64)
                 });
             let _ = writeln!(
                 out,
-                "{:<22} {:>11} {:>6} {:>10.2} {:>11.1} {:>9.1} {:>10} {:>13}",
+                "{:<22} {:>11} {:>6} {:>10.2} {:>11.1} {:>9.1} {:>11} {:>10} {:>10} {:>12}",
                 kind.name(),
                 n,
                 options.concurrency,
                 ns / 1e6,
                 ns / n.max(1) as f64,
                 ns / m.iterations.max(1) as f64,
+                m.peak_live,
+                mb(m.heap),
                 mb(m.rss),
                 per_task
             );
         }
     }
+    let _ = writeln!(
+        out,
+        "\nheap: peak bytes the run held above what was held before it (engine, \
+         coroutines, request log); B/live task: heap (or RSS) / peak tasks, \
+         shown from 100,000 live tasks on."
+    );
     if let Some(&n) = options.sizes.first()
         && !options.limits.is_empty()
     {
@@ -171,7 +225,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
             let mut line = format!("{:<22}", kind.name());
             for &l in &options.limits {
                 progress(&format!("{} at limit {l}", kind.name()));
-                let m = measure(kind, &latencies, l, &config, options.repeat)?;
+                let m = measure(kind, &latencies, l, &config, options.repeat, None)?;
                 let _ = write!(line, " {:>9.1}", m.best.as_nanos() as f64 / n.max(1) as f64);
             }
             let _ = writeln!(out, "{line}");

@@ -139,6 +139,10 @@ pub enum Command {
         /// Runs per measurement below 1M requests; the best is kept.
         #[arg(long, default_value_t = 5)]
         repeat: u32,
+        /// Also time 10,000,000 requests (a few minutes; `semaphore_in_task`
+        /// then holds 10 million live tasks, several GB).
+        #[arg(long)]
+        ten_million: bool,
     },
     /// Write the scenario's workload as a latency trace: line i is the
     /// latency of request i in seconds (shortest round-trip form).

@@ -14,6 +14,94 @@ use bpsim::{bench, calibrate, experiment, guard, latency, output, sweep};
 /// Exit status of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
+/// The system allocator, counting the bytes each thread holds, so that
+/// `bpsim bench` can report bpsim's own memory per run.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Bytes allocated by this thread and not yet freed (frees of
+        /// another thread's allocations count where they happen).
+        static CURRENT: Cell<i64> = const { Cell::new(0) };
+        /// Highest `CURRENT` since the last reset.
+        static PEAK: Cell<i64> = const { Cell::new(0) };
+    }
+
+    /// Adds `delta` bytes to this thread's count. `try_with`: the counters
+    /// need no destructor, but a thread's last frees may come after its
+    /// thread-locals are gone.
+    #[inline]
+    fn count(delta: i64) {
+        let _ = CURRENT.try_with(|c| {
+            let now = c.get() + delta;
+            c.set(now);
+            if delta > 0 {
+                let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+            }
+        });
+    }
+
+    fn size(bytes: usize) -> i64 {
+        i64::try_from(bytes).unwrap_or(i64::MAX)
+    }
+
+    /// [`System`], counting.
+    pub(crate) struct Counting;
+
+    // SAFETY: every call is forwarded to `System` with the same arguments,
+    // so `Counting` upholds `GlobalAlloc`'s contract exactly as `System`
+    // does; the counting only touches thread-local integers and never
+    // allocates.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: forwarded from the caller.
+            let ptr = unsafe { System.alloc(layout) };
+            if !ptr.is_null() {
+                count(size(layout.size()));
+            }
+            ptr
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: forwarded from the caller.
+            let ptr = unsafe { System.alloc_zeroed(layout) };
+            if !ptr.is_null() {
+                count(size(layout.size()));
+            }
+            ptr
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: forwarded from the caller.
+            unsafe { System.dealloc(ptr, layout) };
+            count(-size(layout.size()));
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: forwarded from the caller.
+            let new = unsafe { System.realloc(ptr, layout, new_size) };
+            if !new.is_null() {
+                count(size(new_size) - size(layout.size()));
+            }
+            new
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    /// The counters, for `bpsim bench`.
+    pub(crate) const PROBE: bpsim::bench::AllocProbe = bpsim::bench::AllocProbe {
+        current: || CURRENT.try_with(Cell::get).unwrap_or(0),
+        peak: || PEAK.try_with(Cell::get).unwrap_or(0),
+        reset_peak: || {
+            let now = CURRENT.try_with(Cell::get).unwrap_or(0);
+            let _ = PEAK.try_with(|p| p.set(now));
+        },
+    };
+}
+
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args_os()) {
         Ok(a) => a,
@@ -179,13 +267,17 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            requests,
+            mut requests,
             concurrency,
             limits,
             repeat,
+            ten_million,
         } => {
             if concurrency == 0 || limits.contains(&0) {
                 anyhow::bail!("concurrency limits must be at least 1");
+            }
+            if ten_million && !requests.contains(&10_000_000) {
+                requests.push(10_000_000);
             }
             let text = bench::run(
                 &bench::Options {
@@ -193,6 +285,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     concurrency,
                     limits,
                     repeat,
+                    probe: Some(counting::PROBE),
                 },
                 |what| eprintln!("  timing {what}"),
             )?;

@@ -3,16 +3,16 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 
+use super::coro::{Coro, CoroPool};
 use super::cpu::CpuCosts;
 use super::future::Futures;
 use super::heapq::{Timer, TimerHeap};
 use super::io::{IoState, TIMEOUT_TAG};
 use super::queue::QueueState;
 use super::semaphore::SemState;
-use super::task::{DoneCallbackKind, Frame, Task, TaskId, TaskSlot};
+use super::task::{DoneCallbackKind, Frame, StoredCallback, Task, TaskId, TaskSlot};
 use super::task_group::GroupState;
 use super::wait::WaitSetState;
 use crate::memory::blocks::Blocks;
@@ -136,13 +136,15 @@ pub enum RunError {
 }
 
 /// An entry of the ready queue: what a CPython `Handle` would call.
+#[derive(Clone, Copy)]
 pub(crate) enum Handle {
     /// `Task.__step` (first step, or `__wakeup` after an awaited future).
     Step(TaskId),
     /// A fired `TimerHandle`: `futures._set_result_unless_cancelled(fut)`.
     SetResult(u32),
-    /// One done callback of a finished task.
-    Done(TaskId, DoneCallbackKind),
+    /// The next done callback of a finished task (they run in registration
+    /// order, one per handle).
+    Done(TaskId),
     /// A fired `asyncio.timeout` handle (`Timeout._on_timeout`).
     Timeout(u32),
     /// A response from the station (an I/O callback).
@@ -152,12 +154,31 @@ pub(crate) enum Handle {
 /// The loop's state. One per running simulation, held in [`LOOP`].
 pub(crate) struct State {
     pub(crate) now: f64,
-    ready: VecDeque<Handle>,
+    /// The ready queue, in two parts: `_run_once` runs every handle that is
+    /// ready when it starts (after moving due timers in), and anything
+    /// scheduled meanwhile waits for the next iteration. So the handles of
+    /// the running iteration (`running`, from `next_handle` on) and those
+    /// scheduled for the next (`ready`) can live in two plain vectors that
+    /// swap roles each iteration.
+    ready: Vec<Handle>,
+    running: Vec<Handle>,
+    next_handle: usize,
     scheduled: TimerHeap,
     pub(crate) tasks: Vec<TaskSlot>,
+    /// Where the tasks' coroutines live.
+    coros: CoroPool,
     free_tasks: Vec<TaskId>,
+    /// Done callbacks that do not fit a task's 8-byte slots (closures), and
+    /// the free entries of that slab.
+    pub(crate) boxed_callbacks: Vec<Option<DoneCallbackKind>>,
+    pub(crate) free_boxed_callbacks: Vec<u32>,
+    /// Done callbacks past a task's second, and the free lists.
+    pub(crate) callback_overflow: Vec<Vec<StoredCallback>>,
+    pub(crate) free_callback_overflow: Vec<u32>,
     pub(crate) futures: Futures,
     pub(crate) semaphores: Vec<SemState>,
+    /// Empty deques with buffers from earlier runs, for semaphores' waiters.
+    pub(crate) spare_deques: Vec<VecDeque<u32>>,
     pub(crate) groups: Vec<GroupState>,
     pub(crate) queues: Vec<QueueState>,
     pub(crate) wait_sets: Vec<WaitSetState>,
@@ -181,10 +202,14 @@ pub(crate) struct State {
     peak_timers: u64,
     timeline: Vec<Sample>,
     busy: f64,
+    /// Whether any operation costs CPU time ([`State::charge`]).
+    timed: bool,
     live_objects: i64,
 }
 
 thread_local! {
+    /// Buffers left by the thread's last run.
+    static SPARE_BUFFERS: Cell<Option<Buffers>> = const { Cell::new(None) };
     /// The state of the loop running on this thread, or null. Owned by the
     /// [`run`] call that set it, which clears it before freeing the state.
     static LOOP: Cell<*mut State> = const { Cell::new(std::ptr::null_mut()) };
@@ -238,14 +263,31 @@ pub fn time() -> f64 {
 impl State {
     fn new(config: Config) -> Self {
         let mem = Ledger::with_baseline(config.profile.baseline);
+        let spare = SPARE_BUFFERS.take().unwrap_or_default();
+        // Every field but the two that shape idle waits, compared with zero
+        // (so a cost added to `CpuCosts` later is covered too).
+        let timed = config.cpu
+            != CpuCosts {
+                wake_slack: config.cpu.wake_slack,
+                select_rounding: config.cpu.select_rounding,
+                ..CpuCosts::NONE
+            };
         State {
             now: 0.0,
-            ready: VecDeque::new(),
-            scheduled: TimerHeap::default(),
-            tasks: Vec::new(),
-            free_tasks: Vec::new(),
-            futures: Futures::default(),
+            ready: spare.ready,
+            running: spare.running,
+            next_handle: 0,
+            scheduled: TimerHeap::from_buffer(spare.timers),
+            tasks: spare.tasks,
+            coros: CoroPool::default(),
+            free_tasks: spare.free_tasks,
+            boxed_callbacks: Vec::new(),
+            free_boxed_callbacks: Vec::new(),
+            callback_overflow: Vec::new(),
+            free_callback_overflow: Vec::new(),
+            futures: spare.futures,
             semaphores: Vec::new(),
+            spare_deques: spare.deques,
             groups: Vec::new(),
             queues: Vec::new(),
             wait_sets: Vec::new(),
@@ -267,6 +309,7 @@ impl State {
             peak_timers: 0,
             timeline: Vec::new(),
             busy: 0.0,
+            timed,
             live_objects: 0,
         }
     }
@@ -291,8 +334,13 @@ impl State {
     /// time, which leaves the clock bit for bit unchanged).
     #[inline]
     pub(crate) fn charge(&mut self, seconds: f64) {
-        self.now += seconds;
-        self.busy += seconds;
+        // Under pure virtual time every cost is zero and adding it is skipped:
+        // `x + 0.0 == x` bit for bit unless `x` is -0.0, and neither clock
+        // ever is (both start at +0.0 and only add costs and waits).
+        if self.timed {
+            self.now += seconds;
+            self.busy += seconds;
+        }
     }
 
     /// `loop.call_soon`: a new Handle at the back of the ready queue.
@@ -312,7 +360,7 @@ impl State {
     fn enqueue(&mut self, handle: Handle) {
         let grown = self.ready_deque.push_back();
         self.mem.resize(grown);
-        self.ready.push_back(handle);
+        self.ready.push(handle);
     }
 
     /// `loop.call_at(when, _set_result_unless_cancelled, fut)`.
@@ -326,7 +374,13 @@ impl State {
         self.alloc(Obj::TimerHandle);
         let grown = self.heap_list.push();
         self.mem.resize(grown);
-        self.scheduled.push(Timer { when, target });
+        // The prefetch hint: the future's waiter is the task calling (sleep
+        // or an `asyncio.timeout`).
+        self.scheduled.push(Timer {
+            when,
+            target,
+            task: self.current.index() as u32,
+        });
         self.peak_timers = self.peak_timers.max(self.scheduled.len() as u64);
     }
 
@@ -367,7 +421,12 @@ impl State {
     }
 
     /// Register a new task (`Task.__init__`): its first step is scheduled.
-    pub(crate) fn spawn(&mut self, coro: Pin<Box<dyn Future<Output = ()>>>, frame: Frame) -> Task {
+    pub(crate) fn spawn<F: Future<Output = ()> + 'static>(
+        &mut self,
+        coro: F,
+        frame: Frame,
+    ) -> Task {
+        let coro = self.coros.insert(coro);
         self.alloc(frame.obj());
         let coro_block = self
             .config
@@ -413,18 +472,21 @@ impl State {
         if id != TaskId::MAIN {
             self.live_tasks -= 1;
         }
-        let callbacks = self.tasks[id.index()].finish();
-        let mut pending = 0;
-        for cb in callbacks {
-            let cb = match cb {
-                DoneCallbackKind::Wait { set, .. } => DoneCallbackKind::Wait {
-                    set,
-                    instance: self.wait_set_task_finished(set),
-                },
-                other => other,
-            };
-            pending += 1;
-            self.call_soon(Handle::Done(id, cb));
+        let pending = self.tasks[id.index()].finish();
+        // An `asyncio.wait` callback runs for the `wait` call current now.
+        for i in 0..if self.wait_sets.is_empty() {
+            0
+        } else {
+            pending
+        } {
+            if let StoredCallback::Wait(set) =
+                self.tasks[id.index()].callback_at(i as usize, &self.callback_overflow)
+            {
+                self.wait_set_task_finished(set);
+            }
+        }
+        for _ in 0..pending {
+            self.call_soon(Handle::Done(id));
         }
         self.tasks[id.index()].pending_callbacks = pending;
         if pending == 0 {
@@ -437,6 +499,7 @@ impl State {
         self.free(Obj::Task);
         let frame = self.tasks[id.index()].frame;
         self.free(frame.obj());
+        self.clear_callbacks(id);
         // `TaskObj_dealloc`: the weakref callback leaves the WeakSet, then
         // the coroutine is freed, then the Task.
         let (block, coro_block) = self.task_blocks[id.index()];
@@ -452,8 +515,9 @@ impl State {
 
     /// Run one done callback of a finished task. Returns what must run
     /// outside the loop's borrow.
-    fn run_done_callback(&mut self, task: TaskId, cb: DoneCallbackKind) -> Action {
+    fn run_done_callback(&mut self, task: TaskId) -> Action {
         self.charge(self.config.cpu.callback);
+        let cb = self.next_done_callback(task);
         let action = match cb {
             DoneCallbackKind::Group(g) => {
                 self.free(Obj::GroupCallback);
@@ -470,7 +534,7 @@ impl State {
                 Action::None
             }
             // `Task.__wakeup` steps the awaiting task inside this handle.
-            DoneCallbackKind::Wakeup(t) => Action::Step(t),
+            DoneCallbackKind::Wakeup(t) => self.begin_step(t),
             DoneCallbackKind::Custom(f) => {
                 self.free(Obj::LambdaCallback);
                 Action::Call(f)
@@ -487,6 +551,7 @@ impl State {
     /// `_run_once` steps 1-3: advance the clock if nothing is ready, move
     /// due timers to the ready queue, and return how many handles this
     /// iteration runs.
+    #[inline(always)]
     fn prepare_iteration(&mut self, iterations: u64) -> Result<usize, RunError> {
         self.drop_cancelled_timers();
         if self.ready.is_empty() {
@@ -533,29 +598,55 @@ impl State {
                 self.enqueue(Handle::SetResult(timer.target));
             }
         }
-        let ntodo = self.ready.len();
+        // The next timer to fire: start fetching the memory its wake-up
+        // touches (at a large limit, long evicted), an iteration or more
+        // ahead.
+        if let Some(head) = self.scheduled.peek() {
+            prefetch(self.futures.slot_address(head.target));
+            prefetch(self.tasks.as_ptr().wrapping_add(head.task as usize).cast());
+        }
+        // The snapshot: `running` was run to the end by the last iteration.
+        std::mem::swap(&mut self.ready, &mut self.running);
+        self.ready.clear();
+        self.next_handle = 0;
+        let ntodo = self.running.len();
         self.peak_ready = self.peak_ready.max(ntodo as u64);
         Ok(ntodo)
     }
 
+    /// `Task.__step` up to the poll: the task becomes the current one and
+    /// its coroutine is handed out to be polled outside the borrow (nothing
+    /// to poll if it already finished).
+    #[inline]
+    fn begin_step(&mut self, t: TaskId) -> Action {
+        self.charge(self.config.cpu.step);
+        self.current = t;
+        match self.tasks[t.index()].coro {
+            Some(coro) => Action::Step(t, coro),
+            None => Action::None,
+        }
+    }
+
     /// Pop the next handle and run what can run inside the borrow.
+    #[inline]
     fn run_next(&mut self) -> Action {
-        let handle = self.ready.pop_front().expect("ntodo handles are ready");
+        let handle = self.running[self.next_handle];
+        self.next_handle += 1;
         self.charge(self.config.cpu.handle);
         let shrunk = self.ready_deque.pop_front();
         self.mem.resize(shrunk);
         match handle {
             Handle::Step(t) => {
                 self.free(Obj::Handle);
-                Action::Step(t)
+                self.begin_step(t)
             }
             Handle::SetResult(fut) => {
                 self.set_result(fut);
                 Action::None
             }
-            Handle::Done(task, cb) => {
+            Handle::Done(task) => {
                 self.free(Obj::Handle);
-                self.run_done_callback(task, cb)
+                self.run_done_callback(task)
             }
             Handle::Timeout(t) => {
                 self.run_timeout(t);
@@ -571,6 +662,10 @@ impl State {
     /// `fut.set_result(...)`: schedule the waiting task's wake-up.
     pub(crate) fn set_result(&mut self, fut: u32) {
         if let Some(waiter) = self.futures.set_result(fut) {
+            // The waiter steps in the next iteration: fetch its coroutine.
+            if let Some(coro) = self.tasks.get(waiter.index()).and_then(|slot| slot.coro) {
+                coro.prefetch();
+            }
             self.call_soon(Handle::Step(waiter));
         }
     }
@@ -611,11 +706,112 @@ impl State {
     }
 }
 
+impl Drop for State {
+    /// Drop the coroutines of unfinished tasks (whatever they hold) before
+    /// the pool frees their memory, and keep the big buffers for the
+    /// thread's next run.
+    fn drop(&mut self) {
+        for slot in &mut self.tasks {
+            if let Some(coro) = slot.coro.take() {
+                // SAFETY: a slot's `coro` is live until cleared; no poll is in
+                // progress while the state is dropped (a panicking poll has
+                // already unwound out of the coroutine).
+                unsafe { coro.drop_in_place() };
+            }
+        }
+        let mut spare = Buffers {
+            tasks: std::mem::take(&mut self.tasks),
+            free_tasks: std::mem::take(&mut self.free_tasks),
+            ready: std::mem::take(&mut self.ready),
+            running: std::mem::take(&mut self.running),
+            timers: std::mem::take(&mut self.scheduled).into_buffer(),
+            futures: std::mem::take(&mut self.futures),
+            deques: std::mem::take(&mut self.spare_deques),
+        };
+        spare
+            .deques
+            .extend(self.semaphores.drain(..).map(|s| s.waiters));
+        spare.clear();
+        if spare.bytes() <= MAX_SPARE_BYTES {
+            SPARE_BUFFERS.set(Some(spare));
+        }
+    }
+}
+
+/// The buffers of a finished run (emptied), kept for the thread's next run:
+/// a sweep then reuses memory that is already mapped instead of growing
+/// every buffer again and faulting fresh zeroed pages in.
+#[derive(Default)]
+struct Buffers {
+    tasks: Vec<TaskSlot>,
+    free_tasks: Vec<TaskId>,
+    ready: Vec<Handle>,
+    running: Vec<Handle>,
+    timers: Vec<Timer>,
+    futures: Futures,
+    deques: Vec<VecDeque<u32>>,
+}
+
+/// Free the memory this thread keeps for its next run: the emptied buffers
+/// of its last run (up to 64 MiB) and spare coroutine chunks (up to 32 MiB).
+/// Runs reuse them to avoid growing every buffer again; call this to give
+/// the memory back, or to measure a run from a cold start.
+pub fn free_thread_cache() {
+    drop(SPARE_BUFFERS.take());
+    super::coro::free_spare_chunks();
+}
+
+/// Most bytes of buffers a thread keeps between runs.
+const MAX_SPARE_BYTES: usize = 64 << 20;
+
+impl Buffers {
+    fn clear(&mut self) {
+        self.tasks.clear();
+        self.free_tasks.clear();
+        self.ready.clear();
+        self.running.clear();
+        self.timers.clear();
+        self.futures.clear();
+        for d in &mut self.deques {
+            d.clear();
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.tasks.capacity() * size_of::<TaskSlot>()
+            + self.free_tasks.capacity() * size_of::<TaskId>()
+            + (self.ready.capacity() + self.running.capacity()) * size_of::<Handle>()
+            + self.timers.capacity() * size_of::<Timer>()
+            + self.futures.capacity_bytes()
+            + self
+                .deques
+                .iter()
+                .map(|d| d.capacity() * size_of::<u32>())
+                .sum::<usize>()
+    }
+}
+
 /// What the dispatch loop must do outside the state borrow.
 pub(crate) enum Action {
     None,
-    Step(TaskId),
+    /// Poll this task's coroutine (see [`State::begin_step`]).
+    Step(TaskId, Coro),
     Call(Box<dyn FnOnce()>),
+}
+
+/// Hint the CPU to bring the cache line at `address` into cache. Never
+/// faults and has no effect on results; any address is fine.
+#[inline(always)]
+pub(crate) fn prefetch(address: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetcht0` is only a hint: it does not access memory
+    // architecturally and cannot fault, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
 }
 
 /// Clears the thread's running loop when a run ends, even by panic.
@@ -634,23 +830,22 @@ impl Drop for RunningLoop {
     }
 }
 
-/// Step a task: poll its coroutine once (`Task.__step`).
-fn step(t: TaskId) {
-    let coro = with_loop(|st| {
-        st.charge(st.config.cpu.step);
-        st.current = t;
-        st.tasks[t.index()].coro.take()
-    });
-    let Some(mut coro) = coro else {
-        return;
-    };
-    let mut cx = Context::from_waker(Waker::noop());
-    match coro.as_mut().poll(&mut cx) {
-        Poll::Pending => with_loop(|st| st.tasks[t.index()].coro = Some(coro)),
-        Poll::Ready(()) => {
-            drop(coro);
-            with_loop(|st| st.finish_task(t));
-        }
+/// Step a task: poll its coroutine once (`Task.__step`, after
+/// [`State::begin_step`]).
+#[inline]
+fn step(t: TaskId, coro: Coro) {
+    // SAFETY: the coroutine is live (a slot's `coro` is cleared when it is
+    // dropped, below) and only `step` polls it, one step at a time: handles
+    // run one by one outside any borrow of the state.
+    if let Poll::Ready(()) = unsafe { coro.poll() } {
+        // SAFETY: the coroutine is live and its poll has returned; its slot
+        // forgets it before anything else can see it.
+        unsafe { coro.drop_in_place() };
+        with_loop(|st| {
+            st.tasks[t.index()].coro = None;
+            st.coros.recycle(coro);
+            st.finish_task(t);
+        });
     }
 }
 
@@ -666,7 +861,7 @@ where
     assert!(LOOP.get().is_null(), "bpsim::asyncio::run cannot be nested");
     LOOP.set(Box::into_raw(Box::new(State::new(config.clone()))));
     let _running = RunningLoop;
-    let main_task = with_loop(|st| st.spawn(Box::pin(main), Frame::Plain));
+    let main_task = with_loop(|st| st.spawn(main, Frame::Plain));
     debug_assert_eq!(main_task.id, TaskId::MAIN);
     let mut iterations = 0;
     loop {
@@ -678,7 +873,7 @@ where
         for _ in 0..ntodo {
             match with_loop(State::run_next) {
                 Action::None => {}
-                Action::Step(t) => step(t),
+                Action::Step(t, coro) => step(t, coro),
                 Action::Call(f) => f(),
             }
         }

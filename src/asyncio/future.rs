@@ -21,6 +21,17 @@ pub(crate) struct Futures {
 }
 
 impl Futures {
+    /// Forget every future, keeping the buffers.
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+    }
+
+    /// Bytes of buffer held.
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<FutSlot>() + self.free.capacity() * 4
+    }
+
     /// A pending future awaited by `waiter`.
     pub(crate) fn create(&mut self, waiter: TaskId) -> u32 {
         let slot = FutSlot {
@@ -45,6 +56,13 @@ impl Futures {
         debug_assert!(!slot.done, "future {id} resolved twice");
         slot.done = true;
         slot.waiter.take()
+    }
+
+    /// Where the future's slot is, for a prefetch hint (any id gives some
+    /// address; it is never dereferenced).
+    #[inline]
+    pub(crate) fn slot_address(&self, id: u32) -> *const u8 {
+        self.slots.as_ptr().wrapping_add(id as usize).cast()
     }
 
     /// `fut.done()`.

@@ -15,7 +15,7 @@ use crate::memory::container::PyDeque;
 pub(crate) struct SemState {
     value: u64,
     /// Waiter futures in arrival order.
-    waiters: VecDeque<u32>,
+    pub(crate) waiters: VecDeque<u32>,
     /// How many waiters at the front are done (woken, not yet resumed).
     /// Wake-ups go in FIFO order and woken waiters resume in FIFO order, so
     /// the done ones always form a prefix.
@@ -42,9 +42,10 @@ impl Semaphore {
         with_loop(|st| {
             let bytes = st.config.profile.semaphore;
             st.mem.alloc(bytes);
+            let waiters = st.spare_deques.pop().unwrap_or_default();
             st.semaphores.push(SemState {
                 value,
-                waiters: VecDeque::new(),
+                waiters,
                 woken: 0,
                 deque: PyDeque::default(),
                 has_deque: false,
@@ -186,13 +187,20 @@ impl Future for Acquire {
                     return Poll::Pending;
                 }
                 let s = &mut st.semaphores[sem as usize];
-                // `self._waiters.remove(fut)`: the woken waiters are at the front.
-                let pos = s
-                    .waiters
-                    .iter()
-                    .position(|&w| w == fut)
-                    .expect("a resumed waiter is queued");
-                s.waiters.remove(pos);
+                // `self._waiters.remove(fut)`: the woken waiters are at the
+                // front, and usually this one is the first.
+                let pos = if s.waiters.front() == Some(&fut) {
+                    s.waiters.pop_front();
+                    0
+                } else {
+                    let pos = s
+                        .waiters
+                        .iter()
+                        .position(|&w| w == fut)
+                        .expect("a resumed waiter is queued");
+                    s.waiters.remove(pos);
+                    pos
+                };
                 if pos < s.woken {
                     s.woken -= 1;
                 }

@@ -4,7 +4,8 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::event_loop::with_loop;
+use super::coro::Coro;
+use super::event_loop::{State, with_loop};
 use super::semaphore::Semaphore;
 use crate::memory::Obj;
 
@@ -27,35 +28,30 @@ impl TaskId {
 
 /// A task's state in the loop.
 pub(crate) struct TaskSlot {
-    /// The coroutine; `None` while it is being stepped or once it finished.
-    pub(crate) coro: Option<Pin<Box<dyn Future<Output = ()>>>>,
-    /// `fut_callback0`, then the rest, as CPython's C Future stores them.
-    first: Option<DoneCallbackKind>,
-    rest: Vec<DoneCallbackKind>,
-    finished: bool,
+    /// The coroutine (in the loop's [`CoroPool`](super::coro::CoroPool));
+    /// `None` once it finished.
+    pub(crate) coro: Option<Coro>,
+    /// Done callbacks in registration order (`fut_callback0`, then the rest,
+    /// as CPython's C Future stores them).
+    callbacks: Callbacks,
     /// Virtual time of `create_task`.
     pub(crate) created: f64,
-    /// The coroutine's shape, for the memory model.
-    pub(crate) frame: Frame,
     /// Bumped each time the slot is reused, so stale handles see "done".
     pub(crate) generation: u32,
     /// Done callbacks scheduled but not yet run; the task is freed at zero.
     pub(crate) pending_callbacks: u32,
+    finished: bool,
+    /// The coroutine's shape, for the memory model.
+    pub(crate) frame: Frame,
 }
 
 impl TaskSlot {
-    pub(crate) fn new(
-        coro: Pin<Box<dyn Future<Output = ()>>>,
-        frame: Frame,
-        created: f64,
-        generation: u32,
-    ) -> Self {
+    pub(crate) fn new(coro: Coro, frame: Frame, created: f64, generation: u32) -> Self {
         TaskSlot {
             frame,
             created,
             coro: Some(coro),
-            first: None,
-            rest: Vec::new(),
+            callbacks: Callbacks::default(),
             finished: false,
             generation,
             pending_callbacks: 0,
@@ -66,20 +62,63 @@ impl TaskSlot {
         self.finished
     }
 
-    fn add(&mut self, cb: DoneCallbackKind) {
-        if self.first.is_none() && self.rest.is_empty() {
-            self.first = Some(cb);
-        } else {
-            self.rest.push(cb);
-        }
+    /// Mark finished; returns how many done callbacks must be scheduled.
+    pub(crate) fn finish(&mut self) -> u32 {
+        self.finished = true;
+        self.callbacks.len
     }
 
-    /// Mark finished and hand over the callbacks in registration order.
-    pub(crate) fn finish(&mut self) -> impl Iterator<Item = DoneCallbackKind> + use<> {
-        self.finished = true;
-        let first = self.first.take();
-        let rest = std::mem::take(&mut self.rest);
-        first.into_iter().chain(rest)
+    /// The `index`-th done callback (registration order).
+    pub(crate) fn callback_at(
+        &self,
+        index: usize,
+        overflow: &[Vec<StoredCallback>],
+    ) -> StoredCallback {
+        self.callbacks.get(index, overflow)
+    }
+
+    /// The done callback the next `Handle::Done` of this task runs: the
+    /// callbacks run in registration order, one per handle.
+    pub(crate) fn next_callback(&self, overflow: &[Vec<StoredCallback>]) -> StoredCallback {
+        let index = (self.callbacks.len - self.pending_callbacks) as usize;
+        self.callbacks.get(index, overflow)
+    }
+}
+
+/// A done callback as a task stores it (8 bytes): callbacks that carry
+/// more than an index (closures) wait in the loop's `boxed_callbacks`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StoredCallback {
+    /// [`DoneCallbackKind::Group`].
+    Group(u32),
+    /// [`DoneCallbackKind::Release`].
+    Release(u32),
+    /// [`DoneCallbackKind::Wakeup`].
+    Wakeup(TaskId),
+    /// [`DoneCallbackKind::Wait`] of this task set (the `wait` call it
+    /// belongs to is recorded when the task finishes).
+    Wait(u32),
+    /// Any other callback: its index in `State::boxed_callbacks`.
+    Boxed(u32),
+}
+
+/// A task's done callbacks in registration order: two inline (every
+/// modelled strategy registers at most two), any more in one of the loop's
+/// overflow lists.
+#[derive(Debug, Default)]
+struct Callbacks {
+    inline: [Option<StoredCallback>; 2],
+    /// 1 + index of the overflow list in `State::callback_overflow`; 0: none.
+    overflow: u32,
+    len: u32,
+}
+
+impl Callbacks {
+    fn get(&self, index: usize, overflow: &[Vec<StoredCallback>]) -> StoredCallback {
+        match self.inline.get(index) {
+            Some(cb) => cb.expect("registered callbacks are stored"),
+            None => overflow[self.overflow as usize - 1][index - self.inline.len()],
+        }
     }
 }
 
@@ -154,7 +193,7 @@ impl Task {
                 DoneCallbackKind::Group(_) => st.alloc(Obj::GroupCallback),
                 DoneCallbackKind::Wakeup(_) | DoneCallbackKind::Wait { .. } => {}
             }
-            st.tasks[self.id.index()].add(cb.0);
+            st.add_callback(self.id, cb.0);
         });
         self
     }
@@ -237,7 +276,7 @@ impl<F: Future<Output = ()> + 'static> IntoCoroutine for Coroutine<F> {
 /// scheduled.
 pub fn create_task(coro: impl IntoCoroutine) -> Task {
     let (frame, body) = coro.into_parts();
-    with_loop(|st| st.spawn(Box::pin(body), frame))
+    with_loop(|st| st.spawn(body, frame))
 }
 
 /// Virtual time at which the running task was created.
@@ -277,7 +316,7 @@ impl Future for JoinTask {
                 return true;
             }
             let me = st.current;
-            st.tasks[task.id.index()].add(DoneCallbackKind::Wakeup(me));
+            st.add_callback(task.id, DoneCallbackKind::Wakeup(me));
             false
         });
         if done {
@@ -286,5 +325,80 @@ impl Future for JoinTask {
             self.waiting = true;
             Poll::Pending
         }
+    }
+}
+
+impl State {
+    /// `task.add_done_callback(cb)` on the loop's side: store `cb` after the
+    /// callbacks registered before it.
+    pub(crate) fn add_callback(&mut self, task: TaskId, cb: DoneCallbackKind) {
+        let stored = match cb {
+            DoneCallbackKind::Group(g) => StoredCallback::Group(g),
+            DoneCallbackKind::Release(s) => StoredCallback::Release(s),
+            DoneCallbackKind::Wakeup(t) => StoredCallback::Wakeup(t),
+            DoneCallbackKind::Wait { set, .. } => StoredCallback::Wait(set),
+            other => {
+                let slot = Some(other);
+                let index = match self.free_boxed_callbacks.pop() {
+                    Some(i) => {
+                        self.boxed_callbacks[i as usize] = slot;
+                        i
+                    }
+                    None => {
+                        self.boxed_callbacks.push(slot);
+                        (self.boxed_callbacks.len() - 1) as u32
+                    }
+                };
+                StoredCallback::Boxed(index)
+            }
+        };
+        let cbs = &mut self.tasks[task.index()].callbacks;
+        let n = cbs.len as usize;
+        if let Some(inline) = cbs.inline.get_mut(n) {
+            *inline = Some(stored);
+        } else {
+            if cbs.overflow == 0 {
+                let list = match self.free_callback_overflow.pop() {
+                    Some(i) => i,
+                    None => {
+                        self.callback_overflow.push(Vec::new());
+                        (self.callback_overflow.len() - 1) as u32
+                    }
+                };
+                cbs.overflow = list + 1;
+            }
+            self.callback_overflow[cbs.overflow as usize - 1].push(stored);
+        }
+        cbs.len += 1;
+    }
+
+    /// The callback the next `Handle::Done` of the finished `task` runs.
+    pub(crate) fn next_done_callback(&mut self, task: TaskId) -> DoneCallbackKind {
+        match self.tasks[task.index()].next_callback(&self.callback_overflow) {
+            StoredCallback::Group(g) => DoneCallbackKind::Group(g),
+            StoredCallback::Release(s) => DoneCallbackKind::Release(s),
+            StoredCallback::Wakeup(t) => DoneCallbackKind::Wakeup(t),
+            StoredCallback::Wait(set) => DoneCallbackKind::Wait {
+                set,
+                instance: self.wait_set_callback_instance(set),
+            },
+            StoredCallback::Boxed(i) => {
+                self.free_boxed_callbacks.push(i);
+                self.boxed_callbacks[i as usize]
+                    .take()
+                    .expect("a boxed callback runs once")
+            }
+        }
+    }
+
+    /// Forget a released task's callbacks (all of them have run).
+    pub(crate) fn clear_callbacks(&mut self, task: TaskId) {
+        let cbs = &mut self.tasks[task.index()].callbacks;
+        if cbs.overflow != 0 {
+            let list = cbs.overflow - 1;
+            self.callback_overflow[list as usize].clear();
+            self.free_callback_overflow.push(list);
+        }
+        *cbs = Callbacks::default();
     }
 }

@@ -44,7 +44,7 @@ impl TaskGroup {
     pub fn create_task(self, coro: impl IntoCoroutine) -> Task {
         let (frame, body) = coro.into_parts();
         with_loop(|st| {
-            let task = st.spawn(Box::pin(body), frame);
+            let task = st.spawn(body, frame);
             let block = st.task_block(task.id);
             let g = &mut st.groups[self.id as usize];
             g.tasks += 1;

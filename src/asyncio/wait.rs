@@ -34,6 +34,11 @@ pub(crate) struct WaitSetState {
     /// Which `wait` call is current: bumped by every call, so that the
     /// completion callbacks of an earlier call are told apart.
     instance: u32,
+    /// For each finished task whose completion callback has not run yet, in
+    /// finishing order (which is the order those callbacks run: each task
+    /// of a set has this one callback, scheduled when it finishes), the
+    /// `wait` call current when it finished.
+    finished_in: std::collections::VecDeque<u32>,
     /// The current call's waiter future, `_on_completion`'s `counter` and
     /// `return_when`.
     waiter: Option<u32>,
@@ -74,6 +79,7 @@ impl TaskSet {
                 keys: std::collections::VecDeque::new(),
                 next_key: 0,
                 instance: 0,
+                finished_in: std::collections::VecDeque::new(),
                 waiter: None,
                 counter: 0,
                 return_when: ReturnWhen::AllCompleted,
@@ -125,12 +131,20 @@ impl TaskSet {
 }
 
 impl State {
-    /// A task of set `set` finished: it counts as done from now on. Returns
-    /// the `wait` call whose callback it runs.
-    pub(crate) fn wait_set_task_finished(&mut self, set: u32) -> u32 {
+    /// A task of set `set` finished: it counts as done from now on, and its
+    /// completion callback belongs to the current `wait` call.
+    pub(crate) fn wait_set_task_finished(&mut self, set: u32) {
         let s = &mut self.wait_sets[set as usize];
         s.finished += 1;
-        s.instance
+        s.finished_in.push_back(s.instance);
+    }
+
+    /// The `wait` call of the next completion callback of set `set` to run.
+    pub(crate) fn wait_set_callback_instance(&mut self, set: u32) -> u32 {
+        self.wait_sets[set as usize]
+            .finished_in
+            .pop_front()
+            .expect("a completion callback runs after its task finished")
     }
 
     /// `_on_completion(f)` of `wait` call `instance`.
