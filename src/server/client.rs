@@ -24,12 +24,12 @@ pub enum Status {
 pub struct Attempts {
     /// The final status.
     pub status: Status,
-    /// Attempts made (1 + retries).
-    pub attempts: u32,
+    /// Attempts made (1 + retries; retries are at most 1,000).
+    pub attempts: u16,
     /// Attempts that failed with an error.
-    pub errors: u32,
+    pub errors: u16,
     /// Attempts that timed out.
-    pub timeouts: u32,
+    pub timeouts: u16,
 }
 
 /// Where in request `i`'s stream the failure draws start: far past any

@@ -23,24 +23,33 @@ pub struct RequestRecord {
     /// How it ended (always [`Status::Ok`] without a `[server]`).
     pub status: Status,
     /// Attempts made, retries included (1 without a `[server]`).
-    pub attempts: u32,
+    pub attempts: u16,
     /// Attempts that failed with an error.
-    pub errors: u32,
+    pub errors: u16,
     /// Attempts that timed out.
-    pub timeouts: u32,
+    pub timeouts: u16,
 }
 
 /// The workload of one run: latencies and limit, plus the request log.
 ///
 /// Cloning is cheap (a reference count), like passing `urls` around in
 /// Python.
+/// Every task holds a clone, so it is two pointers: what never changes
+/// during a run, and the log.
 #[derive(Clone, Debug)]
 pub struct Workload {
+    shared: Arc<Shared>,
+    log: Rc<RefCell<Vec<RequestRecord>>>,
+}
+
+/// The part of a [`Workload`] fixed for a run.
+#[derive(Clone, Debug)]
+struct Shared {
     latencies: Arc<[f64]>,
     concurrency: u64,
-    params: Arc<StrategyParams>,
+    params: StrategyParams,
+    /// The `[server]` and the seed of its failure draws.
     server: Option<(ServerSpec, u64)>,
-    log: Rc<RefCell<Vec<RequestRecord>>>,
 }
 
 /// Parameters of the strategies that take more than a limit.
@@ -93,10 +102,12 @@ impl Workload {
     /// `latencies[i]` is the latency of request `i` in seconds.
     pub fn new(latencies: Arc<[f64]>, concurrency: u64) -> Self {
         Workload {
-            latencies,
-            concurrency,
-            params: Arc::new(StrategyParams::defaults(concurrency)),
-            server: None,
+            shared: Arc::new(Shared {
+                latencies,
+                concurrency,
+                params: StrategyParams::defaults(concurrency),
+                server: None,
+            }),
             log: Rc::default(),
         }
     }
@@ -104,45 +115,42 @@ impl Workload {
     /// The same workload sent to a downstream service; `seed` keys the
     /// per-request failure draws.
     pub fn with_server(mut self, server: Option<ServerSpec>, seed: u64) -> Self {
-        self.server = server.map(|s| (s, seed));
+        Arc::make_mut(&mut self.shared).server = server.map(|s| (s, seed));
         self
     }
 
     /// The downstream service, if any.
     pub fn server(&self) -> Option<&ServerSpec> {
-        self.server.as_ref().map(|(s, _)| s)
+        self.shared.server.as_ref().map(|(s, _)| s)
     }
 
     /// The same workload with these strategy parameters.
     pub fn with_params(mut self, params: StrategyParams) -> Self {
-        self.params = Arc::new(params);
+        Arc::make_mut(&mut self.shared).params = params;
         self
     }
 
     /// The strategy parameters.
     pub fn params(&self) -> &StrategyParams {
-        &self.params
+        &self.shared.params
     }
 
     /// The same workload with an empty request log.
     pub(crate) fn fresh(&self) -> Self {
         Workload {
-            latencies: self.latencies.clone(),
-            concurrency: self.concurrency,
-            params: self.params.clone(),
-            server: self.server,
+            shared: self.shared.clone(),
             log: Rc::default(),
         }
     }
 
     /// Number of requests.
     pub fn requests(&self) -> u64 {
-        self.latencies.len() as u64
+        self.shared.latencies.len() as u64
     }
 
     /// The concurrency limit `C`.
     pub fn concurrency(&self) -> u64 {
-        self.concurrency
+        self.shared.concurrency
     }
 
     /// The modelled request: `await asyncio.sleep(latency[i])`, logged with
@@ -160,24 +168,24 @@ impl Workload {
         i: u64,
         issued_s: Option<f64>,
     ) -> impl Future<Output = ()> + 'static {
-        let request = self.request_status(i, issued_s);
-        async move {
-            request.await;
-        }
+        self.request_logged(i, issued_s)
     }
 
-    /// The request, logged, resolving to how it ended: a sleep, or calls to
-    /// the `[server]` with its timeout and retries.
-    fn request_status(
-        &self,
-        i: u64,
-        issued_s: Option<f64>,
-    ) -> impl Future<Output = Status> + 'static {
-        let delay = self.latencies[i as usize];
+    /// The request, logged with how it ended: a sleep, or calls to the
+    /// `[server]` with its timeout and retries.
+    fn request_logged(&self, i: u64, issued_s: Option<f64>) -> impl Future<Output = ()> + 'static {
+        let delay = self.shared.latencies[i as usize];
+        // NaN for "when the task was created": 8 bytes in the future, not 16.
+        let issued_s = issued_s.unwrap_or(f64::NAN);
         let log = self.log.clone();
-        let server = self.server;
+        // Only a request to a server needs the spec (an atomic increment).
+        let server = self.shared.server.is_some().then(|| self.shared.clone());
         async move {
-            let created_s = issued_s.unwrap_or_else(asyncio::current_task_created);
+            let created_s = if issued_s.is_nan() {
+                asyncio::current_task_created()
+            } else {
+                issued_s
+            };
             let start_s = asyncio::time();
             let attempts = match server {
                 None => {
@@ -187,7 +195,13 @@ impl Workload {
                         ..Attempts::default()
                     }
                 }
-                Some((spec, seed)) => client::call(spec, seed, i, delay).await,
+                // Boxed: the client's state (its random stream, the
+                // timeout) would otherwise sit in every request's future,
+                // with a server or without.
+                Some(shared) => {
+                    let (spec, seed) = shared.server.expect("checked when created");
+                    Box::pin(client::call(spec, seed, i, delay)).await
+                }
             };
             let end_s = asyncio::time();
             log.borrow_mut().push(RequestRecord {
@@ -200,14 +214,18 @@ impl Workload {
                 errors: attempts.errors,
                 timeouts: attempts.timeouts,
             });
-            attempts.status
         }
     }
 
     /// [`Workload::request`], telling whether it succeeded.
     pub fn request_ok(&self, i: u64) -> impl Future<Output = bool> + 'static {
-        let request = self.request_status(i, None);
-        async move { request.await == Status::Ok }
+        let request = self.request_logged(i, None);
+        let log = self.log.clone();
+        async move {
+            request.await;
+            // The record the request just pushed.
+            log.borrow().last().is_some_and(|r| r.status == Status::Ok)
+        }
     }
 
     /// Take the log (completion order).
