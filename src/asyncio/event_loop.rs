@@ -627,10 +627,30 @@ impl State {
         }
     }
 
+    /// Software pipelining over the running snapshot: the tasks a few
+    /// handles ahead will be stepped soon, so start fetching their slots
+    /// now, and the coroutines of those a little closer (their slots, fetched
+    /// earlier, say where the coroutine is). With millions of tasks created
+    /// at once, each first step otherwise waits on two cache misses.
+    #[inline(always)]
+    fn prefetch_ahead(&self) {
+        const SLOT_DISTANCE: usize = 16;
+        const CORO_DISTANCE: usize = 8;
+        if let Some(Handle::Step(t)) = self.running.get(self.next_handle + SLOT_DISTANCE) {
+            prefetch(self.tasks.as_ptr().wrapping_add(t.index()).cast());
+        }
+        if let Some(Handle::Step(t)) = self.running.get(self.next_handle + CORO_DISTANCE)
+            && let Some(coro) = self.tasks.get(t.index()).and_then(|slot| slot.coro)
+        {
+            coro.prefetch();
+        }
+    }
+
     /// Pop the next handle and run what can run inside the borrow.
     #[inline]
     fn run_next(&mut self) -> Action {
         let handle = self.running[self.next_handle];
+        self.prefetch_ahead();
         self.next_handle += 1;
         self.charge(self.config.cpu.handle);
         let shrunk = self.ready_deque.pop_front();

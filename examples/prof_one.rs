@@ -1,0 +1,33 @@
+//! Runs one strategy many times, for profilers:
+//! `cargo run --release --example prof_one -- <strategy> [N] [C] [runs]`.
+
+use bpsim::asyncio::Config;
+use bpsim::strategy::{StrategyKind, Workload, simulate};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let name = args.next().unwrap_or_else(|| "semaphore_in_task".into());
+    let kind = StrategyKind::parse(&name).expect("strategy");
+    let n: usize = args.next().map_or(100_000, |s| s.parse().expect("N"));
+    let c: u64 = args.next().map_or(500, |s| s.parse().expect("C"));
+    let runs: u32 = args.next().map_or(20, |s| s.parse().expect("runs"));
+    let mut x: u64 = 1;
+    let lat: Vec<f64> = (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            0.1 + 0.1 * ((x >> 11) as f64 / (1u64 << 53) as f64)
+        })
+        .collect();
+    let w = Workload::new(lat.into(), c);
+    let cfg = Config::default();
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..runs {
+        let t = std::time::Instant::now();
+        let o = simulate(kind, &w, &cfg).expect("runs");
+        best = best.min(t.elapsed());
+        std::hint::black_box(o);
+    }
+    println!("{}: best {:.2} ms", kind.name(), best.as_secs_f64() * 1e3);
+}
