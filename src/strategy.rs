@@ -18,7 +18,9 @@ mod workload;
 
 pub use adaptive_limit::AdaptiveParams;
 pub use kind::StrategyKind;
-pub use workload::{RequestRecord, StrategyParams, Workload};
+pub use workload::{
+    Request, RequestRecord, StrategyParams, Workload, mark_issued, request, request_ok,
+};
 
 use crate::asyncio::{self, Config, Report, RunError};
 
@@ -39,7 +41,8 @@ pub fn simulate(
     workload: &Workload,
     config: &Config,
 ) -> Result<Outcome, RunError> {
-    let w = workload.fresh();
+    let w = workload.clone();
+    let active = w.activate();
     let with_station;
     let config = match w.server() {
         Some(server) => {
@@ -66,6 +69,6 @@ pub fn simulate(
     Ok(Outcome {
         strategy,
         report,
-        requests: w.take_records(),
+        requests: active.take_records(),
     })
 }

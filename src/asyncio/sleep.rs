@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::event_loop::{Handle, with_loop};
+use super::event_loop::{Handle, State, with_loop};
 use crate::memory::Obj;
 
 /// `asyncio.sleep(delay)`.
@@ -15,23 +15,24 @@ use crate::memory::Obj;
 /// With `delay <= 0`: a bare `yield` (CPython's `__sleep0`): the task resumes
 /// in the next iteration and no timer is created.
 pub fn sleep(delay: f64) -> Sleep {
-    Sleep {
-        delay,
-        state: SleepState::Start,
-    }
+    Sleep { delay, state: None }
 }
 
 /// The future returned by [`sleep`].
 #[derive(Debug)]
 pub struct Sleep {
     delay: f64,
-    state: SleepState,
+    /// `None` until the first poll.
+    state: Option<Sleeping>,
 }
 
+/// A sleep after its first poll: what it waits for. Other futures that
+/// sleep inline (a request) hold this instead of a whole [`Sleep`].
 #[derive(Debug, Clone, Copy)]
-enum SleepState {
-    Start,
+pub(crate) enum Sleeping {
+    /// The future the timer resolves.
     Waiting(u32),
+    /// `sleep(0)`: the task yielded once.
     Yielded,
 }
 
@@ -39,36 +40,59 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        let delay = self.delay;
         match self.state {
-            SleepState::Start => {
-                self.state = with_loop(|st| {
-                    st.alloc(Obj::SleepCoroutine);
-                    if delay <= 0.0 {
-                        let me = st.current;
-                        st.call_soon(Handle::Step(me));
-                        SleepState::Yielded
-                    } else {
-                        let fut = st.await_new_future();
-                        let when = st.now + delay;
-                        st.call_at(when, fut);
-                        st.charge(st.config.cpu.timer);
-                        SleepState::Waiting(fut)
-                    }
-                });
+            None => {
+                let delay = self.delay;
+                self.state = Some(begin(delay));
                 Poll::Pending
             }
-            SleepState::Waiting(fut) => with_loop(|st| {
-                if !st.futures.done(fut) {
+            Some(sleeping) => resume(sleeping),
+        }
+    }
+}
+
+/// The first poll of `asyncio.sleep(delay)` in the running task (it always
+/// suspends).
+#[inline]
+pub(crate) fn begin(delay: f64) -> Sleeping {
+    with_loop(|st| st.sleep_begin(delay))
+}
+
+/// A later poll of a sleep that [`begin`] started.
+#[inline]
+pub(crate) fn resume(sleeping: Sleeping) -> Poll<()> {
+    with_loop(|st| st.sleep_resume(sleeping))
+}
+
+impl State {
+    fn sleep_begin(&mut self, delay: f64) -> Sleeping {
+        self.alloc(Obj::SleepCoroutine);
+        if delay <= 0.0 {
+            let me = self.current;
+            self.call_soon(Handle::Step(me));
+            Sleeping::Yielded
+        } else {
+            let fut = self.await_new_future();
+            let when = self.now + delay;
+            self.call_at(when, fut);
+            self.charge(self.config.cpu.timer);
+            Sleeping::Waiting(fut)
+        }
+    }
+
+    fn sleep_resume(&mut self, sleeping: Sleeping) -> Poll<()> {
+        match sleeping {
+            Sleeping::Waiting(fut) => {
+                if !self.futures.done(fut) {
                     return Poll::Pending;
                 }
-                st.drop_future(fut);
-                st.free(Obj::TimerHandle);
-                st.free(Obj::SleepCoroutine);
+                self.drop_future(fut);
+                self.free(Obj::TimerHandle);
+                self.free(Obj::SleepCoroutine);
                 Poll::Ready(())
-            }),
-            SleepState::Yielded => {
-                with_loop(|st| st.free(Obj::SleepCoroutine));
+            }
+            Sleeping::Yielded => {
+                self.free(Obj::SleepCoroutine);
                 Poll::Ready(())
             }
         }

@@ -41,7 +41,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::Workload;
+use super::{Workload, request_ok};
 use crate::asyncio::{self, Frame, PyFuture, TaskGroup, coroutine};
 
 /// The AIMD controller's parameters (`[adaptive_limit]` in a scenario).
@@ -129,18 +129,21 @@ pub async fn main(w: Workload) {
             wake.await;
         }
         ctl.borrow_mut().in_flight += 1;
-        tg.create_task(coroutine(
-            Frame::TryFinally,
-            process(w.clone(), i, ctl.clone()),
-        ));
+        tg.create_task(coroutine(Frame::TryFinally, process(i, ctl.clone())));
     }
     tg.join().await;
 }
 
 /// `process(i)`.
-async fn process(w: Workload, i: u64, ctl: Rc<RefCell<Controller>>) {
-    let start = asyncio::time();
-    let ok = w.request_ok(i).await;
-    let latency = asyncio::time() - start;
-    ctl.borrow_mut().done(latency, ok);
+// Not an `async fn`: one stores its arguments twice, once as arguments and
+// once as locals (rust-lang/rust#62958); an async block holds them once,
+// which keeps every task's coroutine 16 bytes smaller.
+#[allow(clippy::manual_async_fn)]
+fn process(i: u64, ctl: Rc<RefCell<Controller>>) -> impl Future<Output = ()> + 'static {
+    async move {
+        let start = asyncio::time();
+        let ok = request_ok(i).await;
+        let latency = asyncio::time() - start;
+        ctl.borrow_mut().done(latency, ok);
+    }
 }

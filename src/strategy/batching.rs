@@ -11,7 +11,7 @@
 //! Memory stays at one batch, but every batch lasts as long as its slowest
 //! request.
 
-use super::Workload;
+use super::{Workload, request};
 use crate::asyncio::TaskGroup;
 
 /// The program's `main()`.
@@ -22,7 +22,7 @@ pub async fn main(w: Workload) {
         let last = (first + w.concurrency()).min(n);
         let tg = TaskGroup::new();
         for i in first..last {
-            tg.create_task(w.request(i));
+            tg.create_task(request(i));
         }
         tg.join().await;
         first = last;

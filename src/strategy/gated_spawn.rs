@@ -19,7 +19,7 @@
 //! Like `gated_spawn_callback` without the lambda: the release happens in the
 //! task's last step, one iteration earlier.
 
-use super::Workload;
+use super::{Workload, request};
 use crate::asyncio::{Frame, Semaphore, TaskGroup, coroutine};
 
 /// The program's `main()`.
@@ -28,13 +28,19 @@ pub async fn main(w: Workload) {
     let tg = TaskGroup::new();
     for i in 0..w.requests() {
         sem.acquire().await;
-        tg.create_task(coroutine(Frame::TryFinally, process(w.clone(), i, sem)));
+        tg.create_task(coroutine(Frame::TryFinally, process(i, sem)));
     }
     tg.join().await;
 }
 
 /// `process(url, sem)`.
-async fn process(w: Workload, i: u64, sem: Semaphore) {
-    w.request(i).await;
-    sem.release();
+// Not an `async fn`: one stores its arguments twice, once as arguments and
+// once as locals (rust-lang/rust#62958); an async block holds them once,
+// which keeps every task's coroutine 16 bytes smaller.
+#[allow(clippy::manual_async_fn)]
+fn process(i: u64, sem: Semaphore) -> impl Future<Output = ()> + 'static {
+    async move {
+        request(i).await;
+        sem.release();
+    }
 }

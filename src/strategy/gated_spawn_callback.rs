@@ -13,7 +13,7 @@
 //! At most C tasks exist; each release runs one iteration after its task
 //! ends and wakes `main` one iteration later.
 
-use super::Workload;
+use super::{Workload, request};
 use crate::asyncio::{Semaphore, TaskGroup};
 
 /// The program's `main()`.
@@ -22,8 +22,7 @@ pub async fn main(w: Workload) {
     let tg = TaskGroup::new();
     for i in 0..w.requests() {
         sem.acquire().await;
-        tg.create_task(w.request(i))
-            .add_done_callback(sem.releaser());
+        tg.create_task(request(i)).add_done_callback(sem.releaser());
     }
     tg.join().await;
 }

@@ -19,7 +19,7 @@
 //! Starts are at least `period` apart; a request that waited for a permit
 //! longer than that starts at once (no burst credit is saved up).
 
-use super::Workload;
+use super::{Workload, request};
 use crate::asyncio::{self, Frame, Semaphore, TaskGroup, coroutine};
 
 /// The program's `main()`.
@@ -36,13 +36,19 @@ pub async fn main(w: Workload) {
             now = asyncio::time();
         }
         next_start = next_start.max(now) + period;
-        tg.create_task(coroutine(Frame::TryFinally, process(w.clone(), i, sem)));
+        tg.create_task(coroutine(Frame::TryFinally, process(i, sem)));
     }
     tg.join().await;
 }
 
 /// `process(i, sem)`: the request, then `sem.release()` in `finally`.
-async fn process(w: Workload, i: u64, sem: Semaphore) {
-    w.request(i).await;
-    sem.release();
+// Not an `async fn`: one stores its arguments twice, once as arguments and
+// once as locals (rust-lang/rust#62958); an async block holds them once,
+// which keeps every task's coroutine 16 bytes smaller.
+#[allow(clippy::manual_async_fn)]
+fn process(i: u64, sem: Semaphore) -> impl Future<Output = ()> + 'static {
+    async move {
+        request(i).await;
+        sem.release();
+    }
 }

@@ -15,7 +15,7 @@
 //!
 //! Concurrency is bounded, but all N tasks exist before the first one runs.
 
-use super::Workload;
+use super::{Workload, request};
 use crate::asyncio::{Frame, Semaphore, TaskGroup, coroutine};
 
 /// The program's `main()`.
@@ -23,14 +23,20 @@ pub async fn main(w: Workload) {
     let sem = Semaphore::new(w.concurrency());
     let tg = TaskGroup::new();
     for i in 0..w.requests() {
-        tg.create_task(coroutine(Frame::AsyncWith, process(w.clone(), i, sem)));
+        tg.create_task(coroutine(Frame::AsyncWith, process(i, sem)));
     }
     tg.join().await;
 }
 
 /// `process(url, sem)`.
-async fn process(w: Workload, i: u64, sem: Semaphore) {
-    sem.enter().await;
-    w.request(i).await;
-    sem.exit();
+// Not an `async fn`: one stores its arguments twice, once as arguments and
+// once as locals (rust-lang/rust#62958); an async block holds them once,
+// which keeps every task's coroutine 16 bytes smaller.
+#[allow(clippy::manual_async_fn)]
+fn process(i: u64, sem: Semaphore) -> impl Future<Output = ()> + 'static {
+    async move {
+        sem.enter().await;
+        request(i).await;
+        sem.exit();
+    }
 }

@@ -17,7 +17,7 @@
 //! the C pending tasks: O(C) CPU per call, O(N x C) in all (charged as
 //! `wait_future` per task and call).
 
-use super::Workload;
+use super::{Workload, request};
 use crate::asyncio::{ReturnWhen, TaskSet};
 
 /// The program's `main()`.
@@ -28,7 +28,7 @@ pub async fn main(w: Workload) {
         if pending.len() >= c {
             pending.wait(ReturnWhen::FirstCompleted).await;
         }
-        pending.create_task(w.request(i));
+        pending.create_task(request(i));
     }
     if !pending.is_empty() {
         pending.wait(ReturnWhen::AllCompleted).await;

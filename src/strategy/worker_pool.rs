@@ -23,24 +23,20 @@
 //! Only C tasks ever exist, whatever N; a worker that finishes a request
 //! takes the next queued index in the same step, without yielding.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use super::Workload;
-use crate::asyncio::{self, Queue, TaskGroup};
+use super::{Workload, mark_issued, request};
+use crate::asyncio::{Queue, TaskGroup};
 
 /// The program's `main()`.
 pub async fn main(w: Workload) {
     let c = w.concurrency();
     let q = Queue::new(usize::try_from(c).unwrap_or(usize::MAX));
-    // When the producer reached request i: the request exists from then on.
-    let issued = Rc::new(RefCell::new(vec![0.0; w.requests() as usize]));
     let tg = TaskGroup::new();
     for _ in 0..c {
-        tg.create_task(worker(w.clone(), q, issued.clone()));
+        tg.create_task(worker(q));
     }
     for i in 0..w.requests() {
-        issued.borrow_mut()[i as usize] = asyncio::time();
+        // The request exists from the moment the producer reaches it.
+        mark_issued(i);
         q.put(Some(i)).await;
     }
     for _ in 0..c {
@@ -50,9 +46,8 @@ pub async fn main(w: Workload) {
 }
 
 /// `worker(q)`.
-async fn worker(w: Workload, q: Queue, issued: Rc<RefCell<Vec<f64>>>) {
+async fn worker(q: Queue) {
     while let Some(i) = q.get().await {
-        let at = issued.borrow()[i as usize];
-        w.request_issued(i, Some(at)).await;
+        request(i).await;
     }
 }

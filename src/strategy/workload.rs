@@ -1,11 +1,13 @@
 //! What every strategy runs: N requests, a limit, and the request itself.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use super::adaptive_limit::AdaptiveParams;
-use crate::asyncio;
+use crate::asyncio::{self, Sleeping};
 use crate::server::ServerSpec;
 use crate::server::client::{self, Attempts, Status};
 
@@ -30,16 +32,16 @@ pub struct RequestRecord {
     pub timeouts: u16,
 }
 
-/// The workload of one run: latencies and limit, plus the request log.
+/// The workload of one run: latencies, limit and strategy parameters.
 ///
 /// Cloning is cheap (a reference count), like passing `urls` around in
-/// Python.
-/// Every task holds a clone, so it is two pointers: what never changes
-/// during a run, and the log.
+/// Python. The tasks of a run do not hold it: a request reaches the
+/// latencies and the request log through the run on its thread (see
+/// [`request`]), so a task's coroutine is as small as its Python frame's
+/// own state allows.
 #[derive(Clone, Debug)]
 pub struct Workload {
     shared: Arc<Shared>,
-    log: Rc<RefCell<Vec<RequestRecord>>>,
 }
 
 /// The part of a [`Workload`] fixed for a run.
@@ -108,7 +110,6 @@ impl Workload {
                 params: StrategyParams::defaults(concurrency),
                 server: None,
             }),
-            log: Rc::default(),
         }
     }
 
@@ -135,14 +136,6 @@ impl Workload {
         &self.shared.params
     }
 
-    /// The same workload with an empty request log.
-    pub(crate) fn fresh(&self) -> Self {
-        Workload {
-            shared: self.shared.clone(),
-            log: Rc::default(),
-        }
-    }
-
     /// Number of requests.
     pub fn requests(&self) -> u64 {
         self.shared.latencies.len() as u64
@@ -153,83 +146,211 @@ impl Workload {
         self.shared.concurrency
     }
 
-    /// The modelled request: `await asyncio.sleep(latency[i])`, logged with
-    /// its start and end times. Call it where the Python program calls its
-    /// request coroutine.
-    pub fn request(&self, i: u64) -> impl Future<Output = ()> + 'static {
-        self.request_issued(i, None)
+    /// Make this workload the one the requests of the run on this thread
+    /// read, with an empty request log, until the returned guard is dropped.
+    pub(crate) fn activate(&self) -> ActiveRun {
+        let n = self.shared.latencies.len();
+        let previous = ACTIVE.replace(Some(Active {
+            latencies: self.shared.latencies.clone(),
+            server: self.shared.server,
+            log: Vec::with_capacity(n),
+            issued: Vec::new(),
+            calls: Vec::new(),
+            free_calls: Vec::new(),
+        }));
+        assert!(previous.is_none(), "one simulation at a time per thread");
+        ActiveRun(())
     }
+}
 
-    /// [`Workload::request`] for a request issued at `issued_s` rather than
-    /// when its task was created (a worker pool's request exists from the
-    /// moment the producer queues it).
-    pub fn request_issued(
-        &self,
-        i: u64,
-        issued_s: Option<f64>,
-    ) -> impl Future<Output = ()> + 'static {
-        self.request_logged(i, issued_s)
+/// Calls to the `[server]` in progress. Boxed: the client's state (its
+/// random stream, the timeout) would otherwise sit in every request's future,
+/// with a server or without.
+type Call = Pin<Box<dyn Future<Output = Attempts>>>;
+
+/// What the requests of the running simulation read and write.
+struct Active {
+    latencies: Arc<[f64]>,
+    server: Option<(ServerSpec, u64)>,
+    /// Requests in completion order.
+    log: Vec<RequestRecord>,
+    /// When each request was issued, where that is not when its task was
+    /// created (NaN); empty unless a strategy called [`mark_issued`].
+    issued: Vec<f64>,
+    /// The calls of requests in progress, by the index their [`Request`]
+    /// holds, and the free indices.
+    calls: Vec<Option<Call>>,
+    free_calls: Vec<u32>,
+}
+
+thread_local! {
+    /// The workload of the simulation running on this thread.
+    static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
+}
+
+/// Run `f` on the active run.
+///
+/// # Panics
+/// Outside a simulation ([`Workload::activate`]).
+#[inline]
+fn with_active<R>(f: impl FnOnce(&mut Active) -> R) -> R {
+    ACTIVE.with_borrow_mut(|a| f(a.as_mut().expect("a request outside a simulation")))
+}
+
+/// While alive, its workload is the active one (see [`Workload::activate`]).
+pub(crate) struct ActiveRun(());
+
+impl ActiveRun {
+    /// The request log so far (completion order).
+    pub(crate) fn take_records(&self) -> Vec<RequestRecord> {
+        with_active(|a| std::mem::take(&mut a.log))
     }
+}
 
-    /// The request, logged with how it ended: a sleep, or calls to the
-    /// `[server]` with its timeout and retries.
-    fn request_logged(&self, i: u64, issued_s: Option<f64>) -> impl Future<Output = ()> + 'static {
-        let delay = self.shared.latencies[i as usize];
-        // NaN for "when the task was created": 8 bytes in the future, not 16.
-        let issued_s = issued_s.unwrap_or(f64::NAN);
-        let log = self.log.clone();
-        // Only a request to a server needs the spec (an atomic increment).
-        let server = self.shared.server.is_some().then(|| self.shared.clone());
-        async move {
-            let created_s = if issued_s.is_nan() {
-                asyncio::current_task_created()
-            } else {
-                issued_s
-            };
-            let start_s = asyncio::time();
-            let attempts = match server {
-                None => {
-                    asyncio::sleep(delay).await;
-                    Attempts {
-                        attempts: 1,
-                        ..Attempts::default()
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        // Taken out first: dropping the calls left unfinished must not find
+        // the run still borrowed.
+        drop(ACTIVE.take());
+    }
+}
+
+fn index(i: u64) -> u32 {
+    u32::try_from(i).expect("request indices fit in 32 bits (at most 10^9 requests)")
+}
+
+/// The modelled request `i`: `await asyncio.sleep(latency[i])` (or calls to
+/// the `[server]`), logged with its start and end times. Await it where the
+/// Python program awaits its request coroutine.
+pub fn request(i: u64) -> Request {
+    Request {
+        start: 0.0,
+        i: index(i),
+        phase: Phase::Start,
+    }
+}
+
+/// Request `i` is issued now, before a task picks it up: its log record
+/// counts its wait from now rather than from when that task was created (a
+/// worker pool's request exists from the moment the producer queues it).
+pub fn mark_issued(i: u64) {
+    let now = asyncio::time();
+    with_active(|a| {
+        if a.issued.is_empty() {
+            a.issued = vec![f64::NAN; a.latencies.len()];
+        }
+        a.issued[i as usize] = now;
+    });
+}
+
+/// [`request`], telling whether it succeeded.
+pub fn request_ok(i: u64) -> impl Future<Output = bool> + 'static {
+    let r = request(i);
+    async move {
+        r.await;
+        // The record the request just pushed.
+        with_active(|a| a.log.last().is_some_and(|r| r.status == Status::Ok))
+    }
+}
+
+/// The future of [`request`]: 24 bytes, whatever the strategy, so that a
+/// task's coroutine stays small.
+#[derive(Debug)]
+pub struct Request {
+    /// Virtual time of the first poll.
+    start: f64,
+    i: u32,
+    phase: Phase,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    Start,
+    Sleeping(Sleeping),
+    /// Calls to the `[server]`: the index in `Active::calls`.
+    Server(u32),
+    Done,
+}
+
+impl Future for Request {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let attempts = match self.phase {
+            Phase::Start => {
+                self.start = asyncio::time();
+                let i = self.i as usize;
+                let (delay, server) = with_active(|a| (a.latencies[i], a.server));
+                match server {
+                    None => {
+                        self.phase = Phase::Sleeping(asyncio::sleep_begin(delay));
+                        return Poll::Pending;
+                    }
+                    Some((spec, seed)) => {
+                        let mut call: Call = Box::pin(client::call(spec, seed, i as u64, delay));
+                        match call.as_mut().poll(cx) {
+                            Poll::Ready(a) => a,
+                            Poll::Pending => {
+                                let slot = with_active(|a| match a.free_calls.pop() {
+                                    Some(slot) => {
+                                        a.calls[slot as usize] = Some(call);
+                                        slot
+                                    }
+                                    None => {
+                                        a.calls.push(Some(call));
+                                        (a.calls.len() - 1) as u32
+                                    }
+                                });
+                                self.phase = Phase::Server(slot);
+                                return Poll::Pending;
+                            }
+                        }
                     }
                 }
-                // Boxed: the client's state (its random stream, the
-                // timeout) would otherwise sit in every request's future,
-                // with a server or without.
-                Some(shared) => {
-                    let (spec, seed) = shared.server.expect("checked when created");
-                    Box::pin(client::call(spec, seed, i, delay)).await
+            }
+            Phase::Sleeping(sleeping) => match asyncio::sleep_resume(sleeping) {
+                Poll::Ready(()) => Attempts {
+                    attempts: 1,
+                    ..Attempts::default()
+                },
+                Poll::Pending => return Poll::Pending,
+            },
+            Phase::Server(slot) => {
+                // Out of the run while it is polled: the call reaches the
+                // loop, never the run.
+                let mut call = with_active(|a| a.calls[slot as usize].take())
+                    .expect("a call in progress is stored");
+                match call.as_mut().poll(cx) {
+                    Poll::Ready(a) => {
+                        with_active(|a| a.free_calls.push(slot));
+                        a
+                    }
+                    Poll::Pending => {
+                        with_active(|a| a.calls[slot as usize] = Some(call));
+                        return Poll::Pending;
+                    }
                 }
-            };
-            let end_s = asyncio::time();
-            log.borrow_mut().push(RequestRecord {
-                request: i,
-                created_s,
-                start_s,
-                end_s,
-                status: attempts.status,
-                attempts: attempts.attempts,
-                errors: attempts.errors,
-                timeouts: attempts.timeouts,
-            });
-        }
-    }
-
-    /// [`Workload::request`], telling whether it succeeded.
-    pub fn request_ok(&self, i: u64) -> impl Future<Output = bool> + 'static {
-        let request = self.request_logged(i, None);
-        let log = self.log.clone();
-        async move {
-            request.await;
-            // The record the request just pushed.
-            log.borrow().last().is_some_and(|r| r.status == Status::Ok)
-        }
-    }
-
-    /// Take the log (completion order).
-    pub(crate) fn take_records(&self) -> Vec<RequestRecord> {
-        std::mem::take(&mut self.log.borrow_mut())
+            }
+            Phase::Done => panic!("a request polled after it returned"),
+        };
+        self.phase = Phase::Done;
+        let i = self.i;
+        let issued = with_active(|a| a.issued.get(i as usize).copied());
+        let created_s = match issued {
+            Some(t) if !t.is_nan() => t,
+            _ => asyncio::current_task_created(),
+        };
+        let record = RequestRecord {
+            request: u64::from(i),
+            created_s,
+            start_s: self.start,
+            end_s: asyncio::time(),
+            status: attempts.status,
+            attempts: attempts.attempts,
+            errors: attempts.errors,
+            timeouts: attempts.timeouts,
+        };
+        with_active(|a| a.log.push(record));
+        Poll::Ready(())
     }
 }
