@@ -47,6 +47,7 @@ unsafe fn drop_as<F>(ptr: NonNull<u8>) {
 pub(crate) struct Coro {
     ptr: NonNull<u8>,
     vtable: &'static VTable,
+    type_index: u8,
 }
 
 impl Coro {
@@ -75,7 +76,17 @@ impl Coro {
     }
 }
 
+/// Most coroutine types a pool holds (a strategy has two or three).
+const MAX_TYPES: usize = 256;
+
 impl Coro {
+    /// The coroutine's address and its type's index in its pool, to store
+    /// compactly (see [`CoroPool::get`]).
+    #[inline]
+    pub(crate) fn into_parts(self) -> (NonNull<u8>, u8) {
+        (self.ptr, self.type_index)
+    }
+
     /// Ask the CPU to fetch the coroutine's memory into cache (a hint: the
     /// loop knows which task runs next well before it runs).
     #[inline]
@@ -167,6 +178,10 @@ pub(crate) fn free_spare_chunks() {
 #[derive(Default)]
 pub(crate) struct CoroPool {
     classes: Vec<Class>,
+    /// Every coroutine type pooled, by the index a
+    /// [`TaskSlot`](super::task::TaskSlot) stores in one byte instead of the
+    /// vtable's 8-byte address.
+    types: Vec<&'static VTable>,
 }
 
 impl std::fmt::Debug for CoroPool {
@@ -193,7 +208,37 @@ impl CoroPool {
         // SAFETY: `slot` returns memory valid for writes of `layout`
         // (= `Layout::new::<F>()`), properly aligned and not occupied.
         unsafe { ptr.cast::<F>().as_ptr().write(fut) };
-        Coro { ptr, vtable }
+        Coro {
+            ptr,
+            vtable,
+            type_index: self.type_index(vtable),
+        }
+    }
+
+    /// The coroutine [`Coro::into_parts`] split.
+    #[inline]
+    pub(crate) fn get(&self, ptr: NonNull<u8>, type_index: u8) -> Coro {
+        Coro {
+            ptr,
+            vtable: self.types[usize::from(type_index)],
+            type_index,
+        }
+    }
+
+    #[inline]
+    fn type_index(&mut self, vtable: &'static VTable) -> u8 {
+        let i = match self.types.iter().position(|&v| std::ptr::eq(v, vtable)) {
+            Some(i) => i,
+            None => {
+                assert!(
+                    self.types.len() < MAX_TYPES,
+                    "more than 256 coroutine types"
+                );
+                self.types.push(vtable);
+                self.types.len() - 1
+            }
+        };
+        u8::try_from(i).expect("fewer than 256 types")
     }
 
     /// Return a dropped coroutine's slot for reuse.

@@ -12,7 +12,7 @@ use super::heapq::{Timer, TimerHeap};
 use super::io::{IoState, TIMEOUT_TAG};
 use super::queue::QueueState;
 use super::semaphore::SemState;
-use super::task::{DoneCallbackKind, Frame, StoredCallback, Task, TaskId, TaskSlot};
+use super::task::{DoneCallbackKind, Frame, NO_BLOCK, StoredCallback, Task, TaskId, TaskSlot};
 use super::task_group::GroupState;
 use super::wait::WaitSetState;
 use crate::memory::blocks::Blocks;
@@ -192,9 +192,6 @@ pub(crate) struct State {
     scheduled_tasks: PySet,
     /// Freed blocks of the Task object's pymalloc size class.
     task_class: Blocks,
-    /// Per task slot: the Task's block (its address in the task sets) and
-    /// its coroutine's, if that is in the same size class.
-    task_blocks: Vec<(u32, Option<u32>)>,
     live_tasks: u64,
     peak_live_tasks: u64,
     tasks_created: u64,
@@ -301,7 +298,6 @@ impl State {
             heap_list: PyList::default(),
             scheduled_tasks: PySet::default(),
             task_class: Blocks::default(),
-            task_blocks: Vec::new(),
             live_tasks: 0,
             peak_live_tasks: 0,
             tasks_created: 0,
@@ -428,11 +424,11 @@ impl State {
     ) -> Task {
         let coro = self.coros.insert(coro);
         self.alloc(frame.obj());
-        let coro_block = self
-            .config
-            .profile
-            .shares_task_class(frame.obj())
-            .then(|| self.task_class.alloc());
+        let coro_block = if self.config.profile.shares_task_class(frame.obj()) {
+            self.task_class.alloc()
+        } else {
+            NO_BLOCK
+        };
         self.alloc(Obj::Task);
         let block = self.task_class.alloc();
         self.scheduled_tasks.add(block, &mut self.mem);
@@ -447,11 +443,9 @@ impl State {
                 (TaskId::from_index(self.tasks.len() - 1), 0)
             }
         };
-        if id.index() == self.task_blocks.len() {
-            self.task_blocks.push((block, coro_block));
-        } else {
-            self.task_blocks[id.index()] = (block, coro_block);
-        }
+        let slot = &mut self.tasks[id.index()];
+        slot.block = block;
+        slot.coro_block = coro_block;
         if id != TaskId::MAIN {
             self.charge(self.config.cpu.create);
             self.tasks_created += 1;
@@ -502,9 +496,10 @@ impl State {
         self.clear_callbacks(id);
         // `TaskObj_dealloc`: the weakref callback leaves the WeakSet, then
         // the coroutine is freed, then the Task.
-        let (block, coro_block) = self.task_blocks[id.index()];
+        let slot = &self.tasks[id.index()];
+        let (block, coro_block) = (slot.block, slot.coro_block);
         self.scheduled_tasks.discard(block);
-        if let Some(coro_block) = coro_block {
+        if coro_block != NO_BLOCK {
             self.task_class.free(coro_block);
         }
         self.task_class.free(block);
@@ -621,7 +616,7 @@ impl State {
     fn begin_step(&mut self, t: TaskId) -> Action {
         self.charge(self.config.cpu.step);
         self.current = t;
-        match self.tasks[t.index()].coro {
+        match self.tasks[t.index()].coro(&self.coros) {
             Some(coro) => Action::Step(t, coro),
             None => Action::None,
         }
@@ -640,7 +635,10 @@ impl State {
             prefetch(self.tasks.as_ptr().wrapping_add(t.index()).cast());
         }
         if let Some(Handle::Step(t)) = self.running.get(self.next_handle + CORO_DISTANCE)
-            && let Some(coro) = self.tasks.get(t.index()).and_then(|slot| slot.coro)
+            && let Some(coro) = self
+                .tasks
+                .get(t.index())
+                .and_then(|slot| slot.coro(&self.coros))
         {
             coro.prefetch();
         }
@@ -683,7 +681,11 @@ impl State {
     pub(crate) fn set_result(&mut self, fut: u32) {
         if let Some(waiter) = self.futures.set_result(fut) {
             // The waiter steps in the next iteration: fetch its coroutine.
-            if let Some(coro) = self.tasks.get(waiter.index()).and_then(|slot| slot.coro) {
+            if let Some(coro) = self
+                .tasks
+                .get(waiter.index())
+                .and_then(|slot| slot.coro(&self.coros))
+            {
                 coro.prefetch();
             }
             self.call_soon(Handle::Step(waiter));
@@ -699,7 +701,7 @@ impl State {
 
     /// The block (address) of a live task's Task object.
     pub(crate) fn task_block(&self, id: TaskId) -> u32 {
-        self.task_blocks[id.index()].0
+        self.tasks[id.index()].block
     }
 
     /// The awaited future is consumed after the task resumed.
@@ -732,7 +734,8 @@ impl Drop for State {
     /// thread's next run.
     fn drop(&mut self) {
         for slot in &mut self.tasks {
-            if let Some(coro) = slot.coro.take() {
+            if let Some(coro) = slot.coro(&self.coros) {
+                slot.clear_coro();
                 // SAFETY: a slot's `coro` is live until cleared; no poll is in
                 // progress while the state is dropped (a panicking poll has
                 // already unwound out of the coroutine).
@@ -862,7 +865,7 @@ fn step(t: TaskId, coro: Coro) {
         // forgets it before anything else can see it.
         unsafe { coro.drop_in_place() };
         with_loop(|st| {
-            st.tasks[t.index()].coro = None;
+            st.tasks[t.index()].clear_coro();
             st.coros.recycle(coro);
             st.finish_task(t);
         });

@@ -7,10 +7,13 @@
 
 use super::task::TaskId;
 
+/// A future: the task awaiting it while pending, [`FutSlot::DONE`] once it
+/// has a result (4 bytes: a semaphore can hold a waiter per live task).
 #[derive(Clone, Copy, Debug)]
-struct FutSlot {
-    done: bool,
-    waiter: Option<TaskId>,
+struct FutSlot(u32);
+
+impl FutSlot {
+    const DONE: FutSlot = FutSlot(u32::MAX);
 }
 
 /// A slab of futures; ids are reused after [`Futures::remove`].
@@ -34,10 +37,8 @@ impl Futures {
 
     /// A pending future awaited by `waiter`.
     pub(crate) fn create(&mut self, waiter: TaskId) -> u32 {
-        let slot = FutSlot {
-            done: false,
-            waiter: Some(waiter),
-        };
+        let slot = FutSlot(u32::try_from(waiter.index()).expect("task indices fit in 32 bits"));
+        debug_assert!(slot.0 != FutSlot::DONE.0);
         match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = slot;
@@ -53,9 +54,13 @@ impl Futures {
     /// Mark done; returns the task whose `__wakeup` must be scheduled.
     pub(crate) fn set_result(&mut self, id: u32) -> Option<TaskId> {
         let slot = &mut self.slots[id as usize];
-        debug_assert!(!slot.done, "future {id} resolved twice");
-        slot.done = true;
-        slot.waiter.take()
+        debug_assert!(slot.0 != FutSlot::DONE.0, "future {id} resolved twice");
+        if slot.0 == FutSlot::DONE.0 {
+            return None;
+        }
+        let waiter = TaskId::from_index(slot.0 as usize);
+        *slot = FutSlot::DONE;
+        Some(waiter)
     }
 
     /// Where the future's slot is, for a prefetch hint (any id gives some
@@ -67,7 +72,7 @@ impl Futures {
 
     /// `fut.done()`.
     pub(crate) fn done(&self, id: u32) -> bool {
-        self.slots[id as usize].done
+        self.slots[id as usize].0 == FutSlot::DONE.0
     }
 
     /// Forget a consumed future.

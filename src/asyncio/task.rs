@@ -2,9 +2,10 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
-use super::coro::Coro;
+use super::coro::{Coro, CoroPool};
 use super::event_loop::{State, with_loop};
 use super::semaphore::Semaphore;
 use crate::memory::Obj;
@@ -26,36 +27,64 @@ impl TaskId {
     }
 }
 
-/// A task's state in the loop.
+/// A task's state in the loop: 56 bytes, since with every request's task
+/// alive at once (`semaphore_in_task`) the slots are a large share of
+/// bpsim's own memory.
 pub(crate) struct TaskSlot {
-    /// The coroutine (in the loop's [`CoroPool`](super::coro::CoroPool));
+    /// The coroutine's address in the loop's
+    /// [`CoroPool`](super::coro::CoroPool) (its type is `coro_type`);
     /// `None` once it finished.
-    pub(crate) coro: Option<Coro>,
+    coro: Option<NonNull<u8>>,
+    /// Virtual time of `create_task`.
+    pub(crate) created: f64,
     /// Done callbacks in registration order (`fut_callback0`, then the rest,
     /// as CPython's C Future stores them).
     callbacks: Callbacks,
-    /// Virtual time of `create_task`.
-    pub(crate) created: f64,
     /// Bumped each time the slot is reused, so stale handles see "done".
     pub(crate) generation: u32,
     /// Done callbacks scheduled but not yet run; the task is freed at zero.
     pub(crate) pending_callbacks: u32,
+    /// The memory model's pymalloc block of the Task object (its address in
+    /// the task sets), and of its coroutine if that is in the same size
+    /// class ([`NO_BLOCK`] if not).
+    pub(crate) block: u32,
+    pub(crate) coro_block: u32,
+    /// Which coroutine type (an index the pool hands out).
+    coro_type: u8,
     finished: bool,
     /// The coroutine's shape, for the memory model.
     pub(crate) frame: Frame,
 }
 
+/// [`TaskSlot::coro_block`] of a coroutine outside the Task's size class.
+pub(crate) const NO_BLOCK: u32 = u32::MAX;
+
 impl TaskSlot {
     pub(crate) fn new(coro: Coro, frame: Frame, created: f64, generation: u32) -> Self {
+        let (ptr, coro_type) = coro.into_parts();
         TaskSlot {
-            frame,
+            coro: Some(ptr),
             created,
-            coro: Some(coro),
             callbacks: Callbacks::default(),
-            finished: false,
             generation,
             pending_callbacks: 0,
+            block: NO_BLOCK,
+            coro_block: NO_BLOCK,
+            coro_type,
+            finished: false,
+            frame,
         }
+    }
+
+    /// The coroutine (in `pool`), if it has not finished.
+    #[inline]
+    pub(crate) fn coro(&self, pool: &CoroPool) -> Option<Coro> {
+        self.coro.map(|ptr| pool.get(ptr, self.coro_type))
+    }
+
+    /// The coroutine returned (or was dropped): forget it.
+    pub(crate) fn clear_coro(&mut self) {
+        self.coro = None;
     }
 
     pub(crate) fn is_finished(&self) -> bool {
@@ -85,9 +114,9 @@ impl TaskSlot {
     }
 }
 
-/// A done callback as a task stores it (8 bytes): callbacks that carry
-/// more than an index (closures) wait in the loop's `boxed_callbacks`.
-#[derive(Clone, Copy, Debug)]
+/// A done callback as the loop stores it: callbacks that carry more than an
+/// index (closures) wait in the loop's `boxed_callbacks`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StoredCallback {
     /// [`DoneCallbackKind::Group`].
     Group(u32),
@@ -102,12 +131,48 @@ pub(crate) enum StoredCallback {
     Boxed(u32),
 }
 
-/// A task's done callbacks in registration order: two inline (every
-/// modelled strategy registers at most two), any more in one of the loop's
-/// overflow lists.
+/// Bits of a packed callback that say which kind it is.
+const KIND_BITS: u32 = 3;
+/// Largest index a packed callback holds (2^29 - 1: more tasks, groups or
+/// closures than fit in memory).
+const MAX_PACKED_INDEX: u32 = u32::MAX >> KIND_BITS;
+
+impl StoredCallback {
+    /// Four bytes: the kind in the low bits, the index above.
+    fn pack(self) -> u32 {
+        let (kind, index) = match self {
+            StoredCallback::Group(g) => (0, g),
+            StoredCallback::Release(s) => (1, s),
+            StoredCallback::Wakeup(t) => (2, t.0),
+            StoredCallback::Wait(set) => (3, set),
+            StoredCallback::Boxed(i) => (4, i),
+        };
+        assert!(
+            index <= MAX_PACKED_INDEX,
+            "more than 2^29 tasks or callbacks"
+        );
+        index << KIND_BITS | kind
+    }
+
+    fn unpack(packed: u32) -> Self {
+        let index = packed >> KIND_BITS;
+        match packed & ((1 << KIND_BITS) - 1) {
+            0 => StoredCallback::Group(index),
+            1 => StoredCallback::Release(index),
+            2 => StoredCallback::Wakeup(TaskId(index)),
+            3 => StoredCallback::Wait(index),
+            _ => StoredCallback::Boxed(index),
+        }
+    }
+}
+
+/// A task's done callbacks in registration order: two inline, packed
+/// (every modelled strategy registers at most two), any more in one of the
+/// loop's overflow lists.
 #[derive(Debug, Default)]
 struct Callbacks {
-    inline: [Option<StoredCallback>; 2],
+    /// Valid below `len`.
+    inline: [u32; 2],
     /// 1 + index of the overflow list in `State::callback_overflow`; 0: none.
     overflow: u32,
     len: u32,
@@ -116,7 +181,7 @@ struct Callbacks {
 impl Callbacks {
     fn get(&self, index: usize, overflow: &[Vec<StoredCallback>]) -> StoredCallback {
         match self.inline.get(index) {
-            Some(cb) => cb.expect("registered callbacks are stored"),
+            Some(&packed) => StoredCallback::unpack(packed),
             None => overflow[self.overflow as usize - 1][index - self.inline.len()],
         }
     }
@@ -355,7 +420,7 @@ impl State {
         let cbs = &mut self.tasks[task.index()].callbacks;
         let n = cbs.len as usize;
         if let Some(inline) = cbs.inline.get_mut(n) {
-            *inline = Some(stored);
+            *inline = stored.pack();
         } else {
             if cbs.overflow == 0 {
                 let list = match self.free_callback_overflow.pop() {
@@ -400,5 +465,28 @@ impl State {
             self.free_callback_overflow.push(list);
         }
         *cbs = Callbacks::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_slot_is_56_bytes() {
+        assert_eq!(std::mem::size_of::<TaskSlot>(), 56);
+    }
+
+    #[test]
+    fn callbacks_pack_and_unpack() {
+        for cb in [
+            StoredCallback::Group(0),
+            StoredCallback::Release(7),
+            StoredCallback::Wakeup(TaskId(MAX_PACKED_INDEX)),
+            StoredCallback::Wait(12345),
+            StoredCallback::Boxed(1 << 20),
+        ] {
+            assert_eq!(StoredCallback::unpack(cb.pack()), cb);
+        }
     }
 }
