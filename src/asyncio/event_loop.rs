@@ -548,7 +548,12 @@ impl State {
     /// iteration runs.
     #[inline(always)]
     fn prepare_iteration(&mut self, iterations: u64) -> Result<usize, RunError> {
-        self.drop_cancelled_timers();
+        // Only runs with a `[server]` have I/O and cancellable timers: skip
+        // two calls per iteration without one.
+        let io = self.io.is_some();
+        if io {
+            self.drop_cancelled_timers();
+        }
         if self.ready.is_empty() {
             let response = self.io.as_ref().and_then(|io| io.station.next_event());
             match (self.scheduled.peek(), response) {
@@ -575,7 +580,9 @@ impl State {
                 }
             }
         }
-        self.poll_io();
+        if io {
+            self.poll_io();
+        }
         self.charge(self.config.cpu.iteration);
         let end_time = self.now + CLOCK_RESOLUTION;
         while let Some(head) = self.scheduled.peek() {
