@@ -233,3 +233,76 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
     }
     Ok(out)
 }
+
+/// The sweep timed by [`sweep_scaling`]: the shipped `variance_sweep`'s
+/// shape (latency width against duration, the four blog strategies, 100,000
+/// requests each) with fewer points, in pure virtual time.
+const SCALING_SWEEP: &str = r#"
+name = "bench_scaling"
+seed = 1
+requests = 100_000
+concurrency = 500
+
+[latency]
+distribution = "uniform"
+mean = 0.15
+width = 0.1
+
+[sweep]
+latency.width = { from = 0.0, to = 0.1, steps = 6 }
+replications = 2
+
+[model]
+python = "3.12"
+cpu = "none"
+"#;
+
+/// How a sweep scales with threads: the same sweep through `bpsim sweep`'s
+/// own code path (rayon pool, journal, CSV) on 1 thread and on `threads`,
+/// best of `repeat`, in a temporary directory. Returns the printed table.
+///
+/// # Errors
+/// If the temporary directory or the sweep's files cannot be written.
+pub fn sweep_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("bench_scaling.toml");
+    std::fs::write(&path, SCALING_SWEEP)?;
+    let scenario = crate::scenario::Scenario::load(&path)?;
+    let runs = scenario.sweep.as_ref().map_or(0, |s| {
+        s.points.len() * s.replications as usize * scenario.strategies.len()
+    });
+    let interrupted = std::sync::atomic::AtomicBool::new(false);
+    let time = |jobs: usize| -> anyhow::Result<Duration> {
+        let mut best = Duration::MAX;
+        for _ in 0..repeat.max(1) {
+            let options = crate::sweep::Options {
+                output_dir: dir.path().join("out"),
+                jobs: Some(jobs),
+                fresh: true,
+                ..crate::sweep::Options::default()
+            };
+            let t = Instant::now();
+            crate::sweep::run(&scenario, &options, &interrupted)?;
+            best = best.min(t.elapsed());
+        }
+        Ok(best)
+    };
+    let one = time(1)?;
+    let many = time(threads)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nsweep scaling: `bpsim sweep` of {runs} runs of 100000 requests \
+         (6 latency widths x 2 replications x 4 strategies), best of {repeat}:\n"
+    );
+    let _ = writeln!(out, "{:>8} {:>10} {:>12}", "threads", "seconds", "speedup");
+    let _ = writeln!(out, "{:>8} {:>10.3} {:>12}", 1, one.as_secs_f64(), "1.00x");
+    let _ = writeln!(
+        out,
+        "{:>8} {:>10.3} {:>11.2}x",
+        threads,
+        many.as_secs_f64(),
+        one.as_secs_f64() / many.as_secs_f64()
+    );
+    Ok(out)
+}

@@ -143,6 +143,10 @@ pub enum Command {
         /// then holds 10 million live tasks, several GB).
         #[arg(long)]
         ten_million: bool,
+        /// Threads for the sweep-scaling table (default: one per core; 0
+        /// skips the table).
+        #[arg(long)]
+        sweep_threads: Option<usize>,
     },
     /// Write the scenario's workload as a latency trace: line i is the
     /// latency of request i in seconds (shortest round-trip form).

@@ -272,6 +272,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             limits,
             repeat,
             ten_million,
+            sweep_threads,
         } => {
             if concurrency == 0 || limits.contains(&0) {
                 anyhow::bail!("concurrency limits must be at least 1");
@@ -290,6 +291,13 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 |what| eprintln!("  timing {what}"),
             )?;
             print!("{text}");
+            let threads = sweep_threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            });
+            if threads > 0 {
+                eprintln!("  timing a sweep on 1 and {threads} threads");
+                print!("{}", bench::sweep_scaling(threads, repeat.min(3))?);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Calibrate {
