@@ -125,8 +125,8 @@ impl StrategyResult {
     /// Summarise a simulated run.
     pub fn from_outcome(o: &Outcome) -> Self {
         let r = &o.report;
-        let wait = |x: &RequestRecord| x.start_s - x.created_s;
-        let total = |x: &RequestRecord| x.end_s - x.created_s;
+        let wait = |x: RequestRecord| x.start_s - x.created_s;
+        let total = |x: RequestRecord| x.end_s - x.created_s;
         StrategyResult {
             strategy: o.strategy.name().to_string(),
             duration_s: r.duration_s,

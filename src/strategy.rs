@@ -19,7 +19,7 @@ mod workload;
 pub use adaptive_limit::AdaptiveParams;
 pub use kind::StrategyKind;
 pub use workload::{
-    Request, RequestRecord, StrategyParams, Workload, mark_issued, request, request_ok,
+    Request, RequestLog, RequestRecord, StrategyParams, Workload, mark_issued, request, request_ok,
 };
 
 use crate::asyncio::{self, Config, Report, RunError};
@@ -32,7 +32,7 @@ pub struct Outcome {
     /// What the loop measured.
     pub report: Report,
     /// Every request, in completion order.
-    pub requests: Vec<RequestRecord>,
+    pub requests: RequestLog,
 }
 
 /// Run `strategy` on `workload` in a fresh simulated loop.

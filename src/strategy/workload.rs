@@ -162,11 +162,12 @@ impl Workload {
     }
 }
 
-/// The request log, a column per field (28 bytes per request, against 48
-/// for a [`RequestRecord`]): with every request's task alive at once, it is
-/// a large share of bpsim's own memory.
-#[derive(Debug, Default)]
-struct RequestLog {
+/// The requests of a run in completion order, a column per field: 28
+/// bytes per request (against 48 for a [`RequestRecord`]), since with every
+/// request's task alive at once the log is a large share of bpsim's own
+/// memory. [`RequestLog::iter`] gives the records.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RequestLog {
     request: Vec<u32>,
     created: Vec<f64>,
     start: Vec<f64>,
@@ -175,6 +176,14 @@ struct RequestLog {
     /// (one attempt, `Ok`).
     outcomes: Vec<Attempts>,
 }
+
+/// How a plain request (a sleep) ends.
+const PLAIN: Attempts = Attempts {
+    status: Status::Ok,
+    attempts: 1,
+    errors: 0,
+    timeouts: 0,
+};
 
 impl RequestLog {
     /// Room for `n` requests, reserved at once: growing four columns by
@@ -200,34 +209,57 @@ impl RequestLog {
         }
     }
 
+    /// Requests logged.
+    pub fn len(&self) -> usize {
+        self.request.len()
+    }
+
+    /// No request was logged.
+    pub fn is_empty(&self) -> bool {
+        self.request.is_empty()
+    }
+
+    /// The `k`-th request to finish.
+    pub fn get(&self, k: usize) -> Option<RequestRecord> {
+        let request = *self.request.get(k)?;
+        let o = self.outcomes.get(k).copied().unwrap_or(PLAIN);
+        Some(RequestRecord {
+            request: u64::from(request),
+            created_s: self.created[k],
+            start_s: self.start[k],
+            end_s: self.end[k],
+            status: o.status,
+            attempts: o.attempts,
+            errors: o.errors,
+            timeouts: o.timeouts,
+        })
+    }
+
+    /// The last request to finish.
+    pub fn last(&self) -> Option<RequestRecord> {
+        self.len().checked_sub(1).and_then(|k| self.get(k))
+    }
+
+    /// The records in completion order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = RequestRecord> + '_ {
+        (0..self.len()).map(|k| self.get(k).expect("k < len"))
+    }
+
     /// How the last logged request ended.
     fn last_status(&self) -> Option<Status> {
-        if self.request.is_empty() {
+        if self.is_empty() {
             return None;
         }
         Some(self.outcomes.last().map_or(Status::Ok, |o| o.status))
     }
+}
 
-    fn into_records(self) -> Vec<RequestRecord> {
-        let plain = Attempts {
-            attempts: 1,
-            ..Attempts::default()
-        };
-        (0..self.request.len())
-            .map(|k| {
-                let o = self.outcomes.get(k).copied().unwrap_or(plain);
-                RequestRecord {
-                    request: u64::from(self.request[k]),
-                    created_s: self.created[k],
-                    start_s: self.start[k],
-                    end_s: self.end[k],
-                    status: o.status,
-                    attempts: o.attempts,
-                    errors: o.errors,
-                    timeouts: o.timeouts,
-                }
-            })
-            .collect()
+impl<'a> IntoIterator for &'a RequestLog {
+    type Item = RequestRecord;
+    type IntoIter = Box<dyn Iterator<Item = RequestRecord> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
     }
 }
 
@@ -270,8 +302,8 @@ pub(crate) struct ActiveRun(());
 
 impl ActiveRun {
     /// The request log so far (completion order).
-    pub(crate) fn take_records(&self) -> Vec<RequestRecord> {
-        with_active(|a| std::mem::take(&mut a.log)).into_records()
+    pub(crate) fn take_records(&self) -> RequestLog {
+        with_active(|a| std::mem::take(&mut a.log))
     }
 }
 

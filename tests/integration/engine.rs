@@ -106,7 +106,7 @@ fn the_three_semaphore_strategies_share_one_schedule() {
     let a = run(StrategyKind::SemaphoreInTask);
     let b = run(StrategyKind::GatedSpawnCallback);
     let c = run(StrategyKind::GatedSpawn);
-    let key = |v: &Vec<bpsim::strategy::RequestRecord>| {
+    let key = |v: &bpsim::strategy::RequestLog| {
         v.iter()
             .map(|r| (r.request, r.start_s.to_bits(), r.end_s.to_bits()))
             .collect::<Vec<_>>()
@@ -202,7 +202,7 @@ proptest! {
         prop_assert_eq!(o.requests.len(), n);
         // After the first wave every completion halves the limit: the
         // tail runs one at a time.
-        let last = &o.requests[n - 1];
+        let last = o.requests.get(n - 1).expect("n requests");
         let overlapping = o.requests.iter().filter(|r| r.end_s > last.start_s && r.request != last.request).count();
         prop_assert_eq!(overlapping, 0);
         prop_assert!(o.report.duration_s > (n as f64 - c as f64) * 0.5 - 1e-6);
