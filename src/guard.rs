@@ -4,15 +4,16 @@
 use crate::scenario::Scenario;
 use crate::strategy::StrategyKind;
 
-/// bpsim's memory per live simulated task (task slot, boxed coroutine,
-/// handles, heap entry), measured with `bpsim bench` at 1M and 10M live
-/// tasks (320-334 bytes), rounded up.
-pub const BYTES_PER_LIVE_TASK: u64 = 400;
+/// bpsim's memory per live simulated task (task slot, pooled coroutine,
+/// handles, futures, the request log), measured with `bpsim bench`
+/// (`B/live task`: 171 bytes at 1M live tasks, 220 at 10M, where half-used
+/// vectors are counted whole), rounded up.
+pub const BYTES_PER_LIVE_TASK: u64 = 256;
 
-/// Per request: its latency (8 bytes) and, per strategy, its log record
-/// (32 bytes) and the percentile pass over it.
+/// Per request: its latency (8 bytes) and, per strategy, its log entry
+/// (28 bytes) and the percentile pass over it.
 const BYTES_PER_REQUEST: u64 = 8;
-const BYTES_PER_RECORD: u64 = 48;
+const BYTES_PER_RECORD: u64 = 40;
 
 /// Fixed overhead of a run (binary, allocator, histograms).
 const BASE: u64 = 64 << 20;
