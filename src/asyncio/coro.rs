@@ -182,6 +182,8 @@ pub(crate) struct CoroPool {
     /// [`TaskSlot`](super::task::TaskSlot) stores in one byte instead of the
     /// vtable's 8-byte address.
     types: Vec<&'static VTable>,
+    /// The class of each type's slots (by the same index).
+    type_class: Vec<usize>,
 }
 
 impl std::fmt::Debug for CoroPool {
@@ -204,14 +206,15 @@ impl CoroPool {
                 layout: Layout::new::<F>(),
             }
         };
-        let ptr = self.slot(vtable.layout);
+        let type_index = self.type_index(vtable);
+        let ptr = self.slot(vtable.layout, type_index);
         // SAFETY: `slot` returns memory valid for writes of `layout`
         // (= `Layout::new::<F>()`), properly aligned and not occupied.
         unsafe { ptr.cast::<F>().as_ptr().write(fut) };
         Coro {
             ptr,
             vtable,
-            type_index: self.type_index(vtable),
+            type_index,
         }
     }
 
@@ -234,7 +237,9 @@ impl CoroPool {
                     self.types.len() < MAX_TYPES,
                     "more than 256 coroutine types"
                 );
+                let class = self.class(vtable.layout);
                 self.types.push(vtable);
+                self.type_class.push(class);
                 self.types.len() - 1
             }
         };
@@ -248,7 +253,7 @@ impl CoroPool {
         if layout.size() == 0 {
             return;
         }
-        let class = self.class(layout);
+        let class = self.type_class[usize::from(coro.type_index)];
         let c = &mut self.classes[class];
         let link = c.free.map_or(std::ptr::null_mut(), NonNull::as_ptr);
         // SAFETY: the slot is at least a pointer wide (`slot_size`), owned by
@@ -280,9 +285,9 @@ impl CoroPool {
         }
     }
 
-    /// An unoccupied slot for `layout`.
+    /// An unoccupied slot for `layout`, the layout of type `type_index`.
     #[inline]
-    fn slot(&mut self, layout: Layout) -> NonNull<u8> {
+    fn slot(&mut self, layout: Layout, type_index: u8) -> NonNull<u8> {
         if layout.size() == 0 {
             // A zero-sized coroutine needs no memory, only an aligned
             // address.
@@ -290,7 +295,7 @@ impl CoroPool {
                 std::num::NonZeroUsize::new(layout.align()).expect("alignments are non-zero"),
             );
         }
-        let class = self.class(layout);
+        let class = self.type_class[usize::from(type_index)];
         let c = &mut self.classes[class];
         if let Some(ptr) = c.free {
             // SAFETY: a free slot holds the link written by `recycle`.

@@ -482,7 +482,7 @@ impl State {
         for _ in 0..pending {
             self.call_soon(Handle::Done(id));
         }
-        self.tasks[id.index()].pending_callbacks = pending;
+        self.tasks[id.index()].set_pending(pending);
         if pending == 0 {
             self.release_task(id);
         }
@@ -535,9 +535,7 @@ impl State {
                 Action::Call(f)
             }
         };
-        let slot = &mut self.tasks[task.index()];
-        slot.pending_callbacks -= 1;
-        if slot.pending_callbacks == 0 {
+        if self.tasks[task.index()].callback_ran() {
             self.release_task(task);
         }
         action

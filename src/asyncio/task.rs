@@ -27,7 +27,7 @@ impl TaskId {
     }
 }
 
-/// A task's state in the loop: 56 bytes, since with every request's task
+/// A task's state in the loop: 48 bytes, since with every request's task
 /// alive at once (`semaphore_in_task`) the slots are a large share of
 /// bpsim's own memory.
 pub(crate) struct TaskSlot {
@@ -42,8 +42,6 @@ pub(crate) struct TaskSlot {
     callbacks: Callbacks,
     /// Bumped each time the slot is reused, so stale handles see "done".
     pub(crate) generation: u32,
-    /// Done callbacks scheduled but not yet run; the task is freed at zero.
-    pub(crate) pending_callbacks: u32,
     /// The memory model's pymalloc block of the Task object (its address in
     /// the task sets), and of its coroutine if that is in the same size
     /// class ([`NO_BLOCK`] if not).
@@ -67,7 +65,6 @@ impl TaskSlot {
             created,
             callbacks: Callbacks::default(),
             generation,
-            pending_callbacks: 0,
             block: NO_BLOCK,
             coro_block: NO_BLOCK,
             coro_type,
@@ -94,7 +91,19 @@ impl TaskSlot {
     /// Mark finished; returns how many done callbacks must be scheduled.
     pub(crate) fn finish(&mut self) -> u32 {
         self.finished = true;
-        self.callbacks.len
+        u32::from(self.callbacks.len)
+    }
+
+    /// `n` done callbacks are scheduled (all of them, when it finished).
+    pub(crate) fn set_pending(&mut self, n: u32) {
+        self.callbacks.pending = u16::try_from(n).expect("at most 65,535 callbacks");
+    }
+
+    /// One scheduled done callback ran; true when none is left (the task
+    /// can be freed).
+    pub(crate) fn callback_ran(&mut self) -> bool {
+        self.callbacks.pending -= 1;
+        self.callbacks.pending == 0
     }
 
     /// The `index`-th done callback (registration order).
@@ -109,7 +118,7 @@ impl TaskSlot {
     /// The done callback the next `Handle::Done` of this task runs: the
     /// callbacks run in registration order, one per handle.
     pub(crate) fn next_callback(&self, overflow: &[Vec<StoredCallback>]) -> StoredCallback {
-        let index = (self.callbacks.len - self.pending_callbacks) as usize;
+        let index = usize::from(self.callbacks.len - self.callbacks.pending);
         self.callbacks.get(index, overflow)
     }
 }
@@ -168,14 +177,19 @@ impl StoredCallback {
 
 /// A task's done callbacks in registration order: two inline, packed
 /// (every modelled strategy registers at most two), any more in one of the
-/// loop's overflow lists.
+/// loop's overflow lists. 16 bytes.
 #[derive(Debug, Default)]
 struct Callbacks {
     /// Valid below `len`.
     inline: [u32; 2],
     /// 1 + index of the overflow list in `State::callback_overflow`; 0: none.
     overflow: u32,
-    len: u32,
+    /// Registered (at most 65,535: a task awaited by more tasks at once is
+    /// refused with a panic, which no scenario can reach).
+    len: u16,
+    /// Scheduled but not yet run, once the task finished; it is freed at
+    /// zero.
+    pending: u16,
 }
 
 impl Callbacks {
@@ -434,7 +448,10 @@ impl State {
             }
             self.callback_overflow[cbs.overflow as usize - 1].push(stored);
         }
-        cbs.len += 1;
+        cbs.len = cbs
+            .len
+            .checked_add(1)
+            .expect("at most 65,535 done callbacks on one task");
     }
 
     /// The callback the next `Handle::Done` of the finished `task` runs.
@@ -473,8 +490,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_task_slot_is_56_bytes() {
-        assert_eq!(std::mem::size_of::<TaskSlot>(), 56);
+    fn a_task_slot_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<TaskSlot>(), 48);
     }
 
     #[test]
