@@ -152,7 +152,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
     );
     let _ = writeln!(
         out,
-        "{:<22} {:>11} {:>6} {:>10} {:>11} {:>9} {:>11} {:>10} {:>10} {:>12}",
+        "{:<22} {:>11} {:>6} {:>10} {:>11} {:>9} {:>11} {:>10} {:>10} {:>10} {:>10}",
         "strategy",
         "requests",
         "limit",
@@ -162,7 +162,8 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
         "peak tasks",
         "heap (MB)",
         "RSS (MB)",
-        "B/live task"
+        "B/task heap",
+        "B/task RSS"
     );
     for &n in &options.sizes {
         let latencies: std::sync::Arc<[f64]> = latency::workload(&source, 1, n)?.into();
@@ -179,16 +180,16 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
             )?;
             let ns = m.best.as_nanos() as f64;
             // Per live task only where live tasks dominate the memory.
-            let per_task = m
-                .heap
-                .or(m.rss)
-                .filter(|_| m.peak_live >= 100_000)
-                .map_or("".to_owned(), |b| {
-                    format!("{:.0}", b as f64 / m.peak_live as f64)
-                });
+            let per_task = |bytes: Option<u64>| {
+                bytes
+                    .filter(|_| m.peak_live >= 100_000)
+                    .map_or("".to_owned(), |b| {
+                        format!("{:.0}", b as f64 / m.peak_live as f64)
+                    })
+            };
             let _ = writeln!(
                 out,
-                "{:<22} {:>11} {:>6} {:>10.2} {:>11.1} {:>9.1} {:>11} {:>10} {:>10} {:>12}",
+                "{:<22} {:>11} {:>6} {:>10.2} {:>11.1} {:>9.1} {:>11} {:>10} {:>10} {:>11} {:>10}",
                 kind.name(),
                 n,
                 options.concurrency,
@@ -198,15 +199,17 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
                 m.peak_live,
                 mb(m.heap),
                 mb(m.rss),
-                per_task
+                per_task(m.heap),
+                per_task(m.rss)
             );
         }
     }
     let _ = writeln!(
         out,
-        "\nheap: peak bytes the run held above what was held before it (engine, \
-         coroutines, request log); B/live task: heap (or RSS) / peak tasks, \
-         shown from 100,000 live tasks on."
+        "\nheap: peak bytes the run allocated above what was held before it \
+         (engine, coroutines, request log; a vector's unused capacity counts); \
+         RSS: growth of the resident set (memory actually touched); B/task: \
+         either per live task at the peak, shown from 100,000 live tasks on."
     );
     if let Some(&n) = options.sizes.first()
         && !options.limits.is_empty()

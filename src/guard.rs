@@ -6,7 +6,7 @@ use crate::strategy::StrategyKind;
 
 /// bpsim's memory per live simulated task (task slot, pooled coroutine,
 /// handles, futures, the request log), measured with `bpsim bench`
-/// (`B/live task`: 171 bytes at 1M live tasks, 220 at 10M, where half-used
+/// (`B/task heap`: 163 bytes at 1M live tasks, 206 at 10M, where half-used
 /// vectors are counted whole), rounded up.
 pub const BYTES_PER_LIVE_TASK: u64 = 256;
 
