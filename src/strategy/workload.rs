@@ -448,3 +448,46 @@ impl Future for Request {
         Poll::Ready(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every task of a request-per-task strategy holds one of these: its
+    /// size is bpsim's memory per live task (see README, Speed).
+    #[test]
+    fn a_request_future_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Request>(), 24);
+    }
+
+    #[test]
+    fn the_log_gives_back_what_it_was_given() {
+        let mut log = RequestLog::with_capacity(2);
+        assert_eq!(log.last_status(), None);
+        log.push(3, 0.0, 1.0, 2.5, PLAIN, true);
+        log.push(1, 0.5, 1.5, 2.0, PLAIN, true);
+        assert_eq!(log.len(), 2);
+        let records: Vec<RequestRecord> = log.iter().collect();
+        assert_eq!(records[0].request, 3);
+        assert_eq!(records[1].created_s, 0.5);
+        assert_eq!(records[1].end_s, 2.0);
+        assert_eq!(log.last(), Some(records[1]));
+        assert_eq!(log.last_status(), Some(Status::Ok));
+        assert_eq!(log.get(2), None);
+        // With a server every request keeps how it ended.
+        let mut log = RequestLog::default();
+        let failed = Attempts {
+            status: Status::Timeout,
+            attempts: 3,
+            errors: 1,
+            timeouts: 2,
+        };
+        log.push(0, 0.0, 0.0, 1.0, failed, false);
+        let r = log.last().expect("one record");
+        assert_eq!(
+            (r.status, r.attempts, r.errors, r.timeouts),
+            (Status::Timeout, 3, 1, 2)
+        );
+        assert_eq!(log.last_status(), Some(Status::Timeout));
+    }
+}
