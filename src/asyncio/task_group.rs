@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 
 use super::event_loop::{State, with_loop};
 use super::task::{DoneCallbackKind, IntoCoroutine, Task, TaskId};
+use crate::memory::Obj;
 use crate::memory::container::PySet;
 
 /// A task group's state in the loop.
@@ -49,9 +50,12 @@ impl TaskGroup {
             let g = &mut st.groups[self.id as usize];
             g.tasks += 1;
             g.set.add(block, &mut st.mem);
+            // `task.add_done_callback(self._on_task_done)`, in the same
+            // borrow of the loop (the task was just created: not done).
+            st.alloc(Obj::GroupCallback);
+            st.add_callback(task.id, DoneCallbackKind::Group(self.id));
             task
         })
-        .add_done_callback(super::task::DoneCallback(DoneCallbackKind::Group(self.id)))
     }
 
     /// Leave the group (`__aexit__`): returns at once if no task is left,
