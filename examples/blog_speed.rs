@@ -3,6 +3,8 @@
 //! and ns per loop iteration, best of 5 runs:
 //! `cargo run --release --example blog_speed [N] [C]`.
 
+mod common;
+
 use bpsim::asyncio::Config;
 use bpsim::strategy::{StrategyKind, Workload, simulate};
 
@@ -13,15 +15,7 @@ fn main() {
     let c: u64 = std::env::args()
         .nth(2)
         .map_or(500, |s| s.parse().expect("C"));
-    let mut x: u64 = 1;
-    let lat: Vec<f64> = (0..n)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            0.1 + 0.1 * ((x >> 11) as f64 / (1u64 << 53) as f64)
-        })
-        .collect();
+    let lat = common::blog_latencies(n);
     let w = Workload::new(lat.into(), c);
     let cfg = Config::default();
     println!(

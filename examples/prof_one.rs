@@ -1,6 +1,8 @@
 //! Runs one strategy many times, for profilers:
 //! `cargo run --release --example prof_one -- <strategy> [N] [C] [runs]`.
 
+mod common;
+
 use bpsim::asyncio::Config;
 use bpsim::strategy::{StrategyKind, Workload, simulate};
 
@@ -11,15 +13,7 @@ fn main() {
     let n: usize = args.next().map_or(100_000, |s| s.parse().expect("N"));
     let c: u64 = args.next().map_or(500, |s| s.parse().expect("C"));
     let runs: u32 = args.next().map_or(20, |s| s.parse().expect("runs"));
-    let mut x: u64 = 1;
-    let lat: Vec<f64> = (0..n)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            0.1 + 0.1 * ((x >> 11) as f64 / (1u64 << 53) as f64)
-        })
-        .collect();
+    let lat = common::blog_latencies(n);
     let w = Workload::new(lat.into(), c);
     let cfg = Config::default();
     let mut best = std::time::Duration::MAX;

@@ -435,13 +435,14 @@ impl Future for Request {
         };
         self.phase = Phase::Done;
         let i = self.i;
-        let issued = with_active(|a| a.issued.get(i as usize).copied());
-        let created_s = match issued {
-            Some(t) if !t.is_nan() => t,
-            _ => asyncio::current_task_created(),
-        };
-        let (start_s, end_s) = (self.start, asyncio::time());
+        // Both read from the loop before the run is borrowed once to log.
+        let (task_created_s, end_s) = (asyncio::current_task_created(), asyncio::time());
+        let start_s = self.start;
         with_active(|a| {
+            let created_s = match a.issued.get(i as usize) {
+                Some(&t) if !t.is_nan() => t,
+                _ => task_created_s,
+            };
             let plain = a.server.is_none();
             a.log.push(i, created_s, start_s, end_s, attempts, plain);
         });
