@@ -207,7 +207,7 @@ impl CoroPool {
             }
         };
         let type_index = self.type_index(vtable);
-        let ptr = self.slot(vtable.layout, type_index);
+        let ptr = self.slot(type_index);
         // SAFETY: `slot` returns memory valid for writes of `layout`
         // (= `Layout::new::<F>()`), properly aligned and not occupied.
         unsafe { ptr.cast::<F>().as_ptr().write(fut) };
@@ -285,9 +285,10 @@ impl CoroPool {
         }
     }
 
-    /// An unoccupied slot for `layout`, the layout of type `type_index`.
+    /// An unoccupied slot for a coroutine of type `type_index`.
     #[inline]
-    fn slot(&mut self, layout: Layout, type_index: u8) -> NonNull<u8> {
+    fn slot(&mut self, type_index: u8) -> NonNull<u8> {
+        let layout = self.types[usize::from(type_index)].layout;
         if layout.size() == 0 {
             // A zero-sized coroutine needs no memory, only an aligned
             // address.
