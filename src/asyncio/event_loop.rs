@@ -151,6 +151,54 @@ pub(crate) enum Handle {
     Response(u32),
 }
 
+/// A [`Handle`] in 4 bytes, as the ready queue stores it (it holds one per
+/// live task when every task is created at once): 3 bits of kind, 29 of
+/// index. A `Step` packs to its task's index.
+#[derive(Clone, Copy)]
+pub(crate) struct PackedHandle(u32);
+
+impl PackedHandle {
+    const SHIFT: u32 = 29;
+    /// The largest index a handle can carry (tasks, futures, timeouts and
+    /// station calls are numbered from 0 and reused, so this bounds the
+    /// ones alive at once: 2^29 tasks would hold over 20 GiB).
+    pub(crate) const MAX_INDEX: u32 = (1 << Self::SHIFT) - 1;
+
+    #[inline(always)]
+    fn new(handle: Handle) -> Self {
+        let (kind, index) = match handle {
+            Handle::Step(t) => (0, t.index() as u32),
+            Handle::SetResult(f) => (1, f),
+            Handle::Done(t) => (2, t.index() as u32),
+            Handle::Timeout(t) => (3, t),
+            Handle::Response(r) => (4, r),
+        };
+        assert!(
+            index <= Self::MAX_INDEX,
+            "more than 2^29 live tasks, futures or timeouts"
+        );
+        PackedHandle(kind << Self::SHIFT | index)
+    }
+
+    #[inline(always)]
+    fn get(self) -> Handle {
+        let index = self.0 & Self::MAX_INDEX;
+        match self.0 >> Self::SHIFT {
+            0 => Handle::Step(TaskId::from_index(index as usize)),
+            1 => Handle::SetResult(index),
+            2 => Handle::Done(TaskId::from_index(index as usize)),
+            3 => Handle::Timeout(index),
+            _ => Handle::Response(index),
+        }
+    }
+
+    /// The task a `Step` handle steps.
+    #[inline(always)]
+    fn step_task(self) -> Option<usize> {
+        (self.0 >> Self::SHIFT == 0).then_some(self.0 as usize)
+    }
+}
+
 /// The loop's state. One per running simulation, held in [`LOOP`].
 pub(crate) struct State {
     pub(crate) now: f64,
@@ -160,14 +208,17 @@ pub(crate) struct State {
     /// the running iteration (`running`, from `next_handle` on) and those
     /// scheduled for the next (`ready`) can live in two plain vectors that
     /// swap roles each iteration.
-    ready: Vec<Handle>,
-    running: Vec<Handle>,
+    ready: Vec<PackedHandle>,
+    running: Vec<PackedHandle>,
     next_handle: usize,
     scheduled: TimerHeap,
     pub(crate) tasks: Vec<TaskSlot>,
     /// Where the tasks' coroutines live.
     coros: CoroPool,
-    free_tasks: Vec<TaskId>,
+    /// The last freed task slot ([`NO_FREE_TASK`] if none): a free slot's
+    /// `block` holds the slot freed before it, so reusing slots costs no
+    /// memory beyond them.
+    free_task_head: u32,
     /// Done callbacks that do not fit a task's 8-byte slots (closures), and
     /// the free entries of that slab.
     pub(crate) boxed_callbacks: Vec<Option<DoneCallbackKind>>,
@@ -277,7 +328,7 @@ impl State {
             scheduled: TimerHeap::from_buffer(spare.timers),
             tasks: spare.tasks,
             coros: CoroPool::default(),
-            free_tasks: spare.free_tasks,
+            free_task_head: NO_FREE_TASK,
             boxed_callbacks: Vec::new(),
             free_boxed_callbacks: Vec::new(),
             callback_overflow: Vec::new(),
@@ -356,7 +407,7 @@ impl State {
     fn enqueue(&mut self, handle: Handle) {
         let grown = self.ready_deque.push_back();
         self.mem.resize(grown);
-        self.ready.push(handle);
+        self.ready.push(PackedHandle::new(handle));
     }
 
     /// `loop.call_at(when, _set_result_unless_cancelled, fut)`.
@@ -432,16 +483,16 @@ impl State {
         self.alloc(Obj::Task);
         let block = self.task_class.alloc();
         self.scheduled_tasks.add(block, &mut self.mem);
-        let (id, generation) = match self.free_tasks.pop() {
-            Some(id) => {
-                let generation = self.tasks[id.index()].generation.wrapping_add(1);
-                self.tasks[id.index()] = TaskSlot::new(coro, frame, self.now, generation);
-                (id, generation)
-            }
-            None => {
-                self.tasks.push(TaskSlot::new(coro, frame, self.now, 0));
-                (TaskId::from_index(self.tasks.len() - 1), 0)
-            }
+        let (id, generation) = if self.free_task_head != NO_FREE_TASK {
+            let id = TaskId::from_index(self.free_task_head as usize);
+            let freed = &self.tasks[id.index()];
+            self.free_task_head = freed.block;
+            let generation = freed.generation.wrapping_add(1);
+            self.tasks[id.index()] = TaskSlot::new(coro, frame, self.now, generation);
+            (id, generation)
+        } else {
+            self.tasks.push(TaskSlot::new(coro, frame, self.now, 0));
+            (TaskId::from_index(self.tasks.len() - 1), 0)
         };
         let slot = &mut self.tasks[id.index()];
         slot.block = block;
@@ -504,7 +555,8 @@ impl State {
         }
         self.task_class.free(block);
         if id != TaskId::MAIN {
-            self.free_tasks.push(id);
+            self.tasks[id.index()].block = self.free_task_head;
+            self.free_task_head = id.index() as u32;
         }
     }
 
@@ -636,14 +688,18 @@ impl State {
     fn prefetch_ahead(&self) {
         const SLOT_DISTANCE: usize = 16;
         const CORO_DISTANCE: usize = 8;
-        if let Some(Handle::Step(t)) = self.running.get(self.next_handle + SLOT_DISTANCE) {
-            prefetch(self.tasks.as_ptr().wrapping_add(t.index()).cast());
+        if let Some(t) = self
+            .running
+            .get(self.next_handle + SLOT_DISTANCE)
+            .and_then(|h| h.step_task())
+        {
+            prefetch(self.tasks.as_ptr().wrapping_add(t).cast());
         }
-        if let Some(Handle::Step(t)) = self.running.get(self.next_handle + CORO_DISTANCE)
-            && let Some(coro) = self
-                .tasks
-                .get(t.index())
-                .and_then(|slot| slot.coro(&self.coros))
+        if let Some(t) = self
+            .running
+            .get(self.next_handle + CORO_DISTANCE)
+            .and_then(|h| h.step_task())
+            && let Some(coro) = self.tasks.get(t).and_then(|slot| slot.coro(&self.coros))
         {
             coro.prefetch();
         }
@@ -652,7 +708,7 @@ impl State {
     /// Pop the next handle and run what can run inside the borrow.
     #[inline]
     fn run_next(&mut self) -> Action {
-        let handle = self.running[self.next_handle];
+        let handle = self.running[self.next_handle].get();
         self.prefetch_ahead();
         self.next_handle += 1;
         self.charge(self.config.cpu.handle);
@@ -749,7 +805,6 @@ impl Drop for State {
         }
         let mut spare = Buffers {
             tasks: std::mem::take(&mut self.tasks),
-            free_tasks: std::mem::take(&mut self.free_tasks),
             ready: std::mem::take(&mut self.ready),
             running: std::mem::take(&mut self.running),
             timers: std::mem::take(&mut self.scheduled).into_buffer(),
@@ -772,9 +827,8 @@ impl Drop for State {
 #[derive(Default)]
 struct Buffers {
     tasks: Vec<TaskSlot>,
-    free_tasks: Vec<TaskId>,
-    ready: Vec<Handle>,
-    running: Vec<Handle>,
+    ready: Vec<PackedHandle>,
+    running: Vec<PackedHandle>,
     timers: Vec<Timer>,
     futures: Futures,
     deques: Vec<VecDeque<u32>>,
@@ -789,13 +843,15 @@ pub fn free_thread_cache() {
     super::coro::free_spare_chunks();
 }
 
+/// The end of the free task slots' list ([`State::free_task_head`]).
+const NO_FREE_TASK: u32 = u32::MAX;
+
 /// Most bytes of buffers a thread keeps between runs.
 const MAX_SPARE_BYTES: usize = 64 << 20;
 
 impl Buffers {
     fn clear(&mut self) {
         self.tasks.clear();
-        self.free_tasks.clear();
         self.ready.clear();
         self.running.clear();
         self.timers.clear();
@@ -808,8 +864,7 @@ impl Buffers {
     fn bytes(&self) -> usize {
         use std::mem::size_of;
         self.tasks.capacity() * size_of::<TaskSlot>()
-            + self.free_tasks.capacity() * size_of::<TaskId>()
-            + (self.ready.capacity() + self.running.capacity()) * size_of::<Handle>()
+            + (self.ready.capacity() + self.running.capacity()) * size_of::<PackedHandle>()
             + self.timers.capacity() * size_of::<Timer>()
             + self.futures.capacity_bytes()
             + self
@@ -918,5 +973,50 @@ where
         if with_loop(|st| st.tasks[TaskId::MAIN.index()].is_finished()) {
             return Ok(with_loop(|st| st.report(iterations)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ready queue holds one handle per live task when every task is
+    /// created at once.
+    #[test]
+    fn a_ready_handle_is_4_bytes_and_unpacks_to_itself() {
+        assert_eq!(std::mem::size_of::<PackedHandle>(), 4);
+        let max = PackedHandle::MAX_INDEX;
+        for index in [0, 1, 12_345, max] {
+            let task = TaskId::from_index(index as usize);
+            for handle in [
+                Handle::Step(task),
+                Handle::SetResult(index),
+                Handle::Done(task),
+                Handle::Timeout(index),
+                Handle::Response(index),
+            ] {
+                let packed = PackedHandle::new(handle);
+                let same = match (packed.get(), handle) {
+                    (Handle::Step(a), Handle::Step(b)) | (Handle::Done(a), Handle::Done(b)) => {
+                        a == b
+                    }
+                    (Handle::SetResult(a), Handle::SetResult(b))
+                    | (Handle::Timeout(a), Handle::Timeout(b))
+                    | (Handle::Response(a), Handle::Response(b)) => a == b,
+                    _ => false,
+                };
+                assert!(same, "index {index}");
+                assert_eq!(
+                    packed.step_task(),
+                    matches!(handle, Handle::Step(_)).then_some(index as usize)
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "more than 2^29")]
+    fn a_handle_past_2_pow_29_is_refused() {
+        PackedHandle::new(Handle::SetResult(PackedHandle::MAX_INDEX + 1));
     }
 }

@@ -16,38 +16,53 @@ impl FutSlot {
     const DONE: FutSlot = FutSlot(u32::MAX);
 }
 
-/// A slab of futures; ids are reused after [`Futures::remove`].
-#[derive(Debug, Default)]
+/// A slab of futures; ids are reused after [`Futures::remove`], last freed
+/// first. The free slots form a list through their own 4 bytes, so the slab
+/// needs no memory beyond its slots.
+#[derive(Debug)]
 pub(crate) struct Futures {
     slots: Vec<FutSlot>,
-    free: Vec<u32>,
+    /// The last freed slot ([`NO_FREE`] if none); a free slot holds the
+    /// one freed before it.
+    free_head: u32,
+}
+
+/// The end of [`Futures`]' free list.
+const NO_FREE: u32 = u32::MAX;
+
+impl Default for Futures {
+    fn default() -> Self {
+        Futures {
+            slots: Vec::new(),
+            free_head: NO_FREE,
+        }
+    }
 }
 
 impl Futures {
     /// Forget every future, keeping the buffers.
     pub(crate) fn clear(&mut self) {
         self.slots.clear();
-        self.free.clear();
+        self.free_head = NO_FREE;
     }
 
     /// Bytes of buffer held.
     pub(crate) fn capacity_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<FutSlot>() + self.free.capacity() * 4
+        self.slots.capacity() * std::mem::size_of::<FutSlot>()
     }
 
     /// A pending future awaited by `waiter`.
     pub(crate) fn create(&mut self, waiter: TaskId) -> u32 {
         let slot = FutSlot(u32::try_from(waiter.index()).expect("task indices fit in 32 bits"));
         debug_assert!(slot.0 != FutSlot::DONE.0);
-        match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = slot;
-                id
-            }
-            None => {
-                self.slots.push(slot);
-                (self.slots.len() - 1) as u32
-            }
+        if self.free_head != NO_FREE {
+            let id = self.free_head;
+            self.free_head = self.slots[id as usize].0;
+            self.slots[id as usize] = slot;
+            id
+        } else {
+            self.slots.push(slot);
+            (self.slots.len() - 1) as u32
         }
     }
 
@@ -77,7 +92,8 @@ impl Futures {
 
     /// Forget a consumed future.
     pub(crate) fn remove(&mut self, id: u32) {
-        self.free.push(id);
+        self.slots[id as usize] = FutSlot(self.free_head);
+        self.free_head = id;
     }
 }
 
@@ -137,5 +153,28 @@ impl std::future::Future for AwaitFuture {
             st.drop_future(id);
             std::task::Poll::Ready(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freed_futures_are_reused_last_freed_first() {
+        let mut f = Futures::default();
+        let ids: Vec<u32> = (0..4).map(|t| f.create(TaskId::from_index(t))).collect();
+        assert_eq!(ids, [0, 1, 2, 3]);
+        assert_eq!(f.set_result(1).map(TaskId::index), Some(1));
+        assert!(f.done(1));
+        f.remove(1);
+        f.remove(3);
+        assert_eq!(f.create(TaskId::from_index(9)), 3);
+        assert_eq!(f.create(TaskId::from_index(8)), 1);
+        assert!(!f.done(1));
+        assert_eq!(f.set_result(1).map(TaskId::index), Some(8));
+        assert_eq!(f.create(TaskId::from_index(7)), 4);
+        f.clear();
+        assert_eq!(f.create(TaskId::from_index(0)), 0);
     }
 }

@@ -44,7 +44,8 @@ pub(crate) struct TaskSlot {
     pub(crate) generation: u32,
     /// The memory model's pymalloc block of the Task object (its address in
     /// the task sets), and of its coroutine if that is in the same size
-    /// class ([`NO_BLOCK`] if not).
+    /// class ([`NO_BLOCK`] if not). A freed slot's `block` links the loop's
+    /// list of free slots.
     pub(crate) block: u32,
     pub(crate) coro_block: u32,
     /// Which coroutine type (an index the pool hands out).
