@@ -168,9 +168,18 @@ pub struct PySet {
     used: usize,
     fill: usize,
     size: usize,
-    /// Per key, the [`PySet::epoch`] in which it left a dummy (0: none).
-    dummy: Vec<u32>,
+    /// The keys that left a dummy, a bit per key (a quarter of a byte per
+    /// task, where a stamp per key took 4 bytes).
+    dummy: Vec<DummyWord>,
     /// Starts at 1; every rebuild moves it on, dropping all dummies.
+    epoch: u32,
+}
+
+/// 64 keys' dummy bits, valid only in the [`PySet::epoch`] they were set in
+/// (so a rebuild drops every dummy in O(1)).
+#[derive(Clone, Copy, Debug, Default)]
+struct DummyWord {
+    bits: u64,
     epoch: u32,
 }
 
@@ -198,12 +207,14 @@ impl PySet {
     /// `set.add` of `key`, not in the set; a rebuild is charged to `mem`.
     pub fn add(&mut self, key: u32, mem: &mut Ledger) {
         self.used += 1;
-        if let Some(stamp) = self.dummy.get_mut(key as usize)
-            && *stamp == self.epoch
+        let bit = 1u64 << (key % 64);
+        if let Some(word) = self.dummy.get_mut(key as usize / 64)
+            && word.epoch == self.epoch
+            && word.bits & bit != 0
         {
             // The key's own dummy is on its probe path: reused, no resize
             // check.
-            *stamp = 0;
+            word.bits &= !bit;
             return;
         }
         self.fill += 1;
@@ -233,11 +244,18 @@ impl PySet {
     /// `set.discard` of `key`, in the set: its slot becomes a dummy.
     pub fn discard(&mut self, key: u32) {
         self.used -= 1;
-        let i = key as usize;
-        if i >= self.dummy.len() {
-            self.dummy.resize(i + 1, 0);
+        let w = key as usize / 64;
+        if w >= self.dummy.len() {
+            self.dummy.resize(w + 1, DummyWord::default());
         }
-        self.dummy[i] = self.epoch;
+        let word = &mut self.dummy[w];
+        if word.epoch != self.epoch {
+            *word = DummyWord {
+                bits: 0,
+                epoch: self.epoch,
+            };
+        }
+        word.bits |= 1u64 << (key % 64);
     }
 
     /// The set is freed: its table is credited to `mem`.
