@@ -326,7 +326,7 @@ pub fn request(i: u64) -> Request {
     Request {
         start: 0.0,
         i: index(i),
-        phase: Phase::Start,
+        phase: PackedPhase::new(Phase::Start),
     }
 }
 
@@ -353,14 +353,14 @@ pub fn request_ok(i: u64) -> impl Future<Output = bool> + 'static {
     }
 }
 
-/// The future of [`request`]: 24 bytes, whatever the strategy, so that a
+/// The future of [`request`]: 16 bytes, whatever the strategy, so that a
 /// task's coroutine stays small.
 #[derive(Debug)]
 pub struct Request {
     /// Virtual time of the first poll.
     start: f64,
     i: u32,
-    phase: Phase,
+    phase: PackedPhase,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -372,18 +372,61 @@ enum Phase {
     Done,
 }
 
+/// A [`Phase`] in 4 bytes: a sleep's future, a `[server]` call's slot with
+/// the top bit set, or one of three reserved values at the top.
+#[derive(Clone, Copy, Debug)]
+struct PackedPhase(u32);
+
+impl PackedPhase {
+    const START: u32 = u32::MAX;
+    const DONE: u32 = u32::MAX - 1;
+    const YIELDED: u32 = u32::MAX - 2;
+    const SERVER: u32 = 1 << 31;
+
+    #[inline(always)]
+    fn new(phase: Phase) -> Self {
+        PackedPhase(match phase {
+            Phase::Start => Self::START,
+            Phase::Done => Self::DONE,
+            Phase::Sleeping(Sleeping::Yielded) => Self::YIELDED,
+            Phase::Sleeping(Sleeping::Waiting(fut)) => {
+                assert!(fut < Self::SERVER, "more than 2^31 live futures");
+                fut
+            }
+            Phase::Server(slot) => {
+                assert!(
+                    slot < Self::YIELDED - Self::SERVER,
+                    "more than 2^31 server calls in progress"
+                );
+                Self::SERVER | slot
+            }
+        })
+    }
+
+    #[inline(always)]
+    fn get(self) -> Phase {
+        match self.0 {
+            Self::START => Phase::Start,
+            Self::DONE => Phase::Done,
+            Self::YIELDED => Phase::Sleeping(Sleeping::Yielded),
+            v if v & Self::SERVER != 0 => Phase::Server(v & !Self::SERVER),
+            fut => Phase::Sleeping(Sleeping::Waiting(fut)),
+        }
+    }
+}
+
 impl Future for Request {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let attempts = match self.phase {
+        let attempts = match self.phase.get() {
             Phase::Start => {
                 self.start = asyncio::time();
                 let i = self.i as usize;
                 let (delay, server) = with_active(|a| (a.latencies[i], a.server));
                 match server {
                     None => {
-                        self.phase = Phase::Sleeping(asyncio::sleep_begin(delay));
+                        self.phase = PackedPhase::new(Phase::Sleeping(asyncio::sleep_begin(delay)));
                         return Poll::Pending;
                     }
                     Some((spec, seed)) => {
@@ -401,7 +444,7 @@ impl Future for Request {
                                         (a.calls.len() - 1) as u32
                                     }
                                 });
-                                self.phase = Phase::Server(slot);
+                                self.phase = PackedPhase::new(Phase::Server(slot));
                                 return Poll::Pending;
                             }
                         }
@@ -433,7 +476,7 @@ impl Future for Request {
             }
             Phase::Done => panic!("a request polled after it returned"),
         };
-        self.phase = Phase::Done;
+        self.phase = PackedPhase::new(Phase::Done);
         let i = self.i;
         // Both read from the loop before the run is borrowed once to log.
         let (task_created_s, end_s) = (asyncio::current_task_created(), asyncio::time());
@@ -457,8 +500,24 @@ mod tests {
     /// Every task of a request-per-task strategy holds one of these: its
     /// size is bpsim's memory per live task (see README, Speed).
     #[test]
-    fn a_request_future_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<Request>(), 24);
+    fn a_request_future_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<Request>(), 16);
+    }
+
+    #[test]
+    fn a_phase_packs_and_unpacks() {
+        for phase in [
+            Phase::Start,
+            Phase::Done,
+            Phase::Sleeping(Sleeping::Yielded),
+            Phase::Sleeping(Sleeping::Waiting(0)),
+            Phase::Sleeping(Sleeping::Waiting((1 << 31) - 1)),
+            Phase::Server(0),
+            Phase::Server(7),
+        ] {
+            let back = PackedPhase::new(phase).get();
+            assert_eq!(format!("{back:?}"), format!("{phase:?}"));
+        }
     }
 
     #[test]
