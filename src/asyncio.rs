@@ -51,6 +51,7 @@ mod coro;
 mod cpu;
 mod event_loop;
 mod future;
+mod growth;
 mod heapq;
 mod io;
 mod queue;

@@ -44,6 +44,8 @@ pub struct Options {
     pub repeat: u32,
     /// Counts the bytes a run allocates, if available.
     pub probe: Option<AllocProbe>,
+    /// The strategies to time, in this order.
+    pub strategies: Vec<StrategyKind>,
 }
 
 /// Peak resident set size of this process since the last [`reset_peak`],
@@ -168,7 +170,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
     for &n in &options.sizes {
         let latencies: std::sync::Arc<[f64]> = latency::workload(&source, 1, n)?.into();
         let repeat = if n >= 1_000_000 { 1 } else { options.repeat };
-        for kind in StrategyKind::ALL {
+        for &kind in &options.strategies {
             progress(&format!("{} at {n} requests", kind.name()));
             let m = measure(
                 kind,
@@ -224,7 +226,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
             let _ = write!(header, " {:>9}", format!("C={l}"));
         }
         let _ = writeln!(out, "{header}");
-        for kind in StrategyKind::ALL {
+        for &kind in &options.strategies {
             let mut line = format!("{:<22}", kind.name());
             for &l in &options.limits {
                 progress(&format!("{} at limit {l}", kind.name()));

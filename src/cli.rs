@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::plot::{Canvas, ImageFormat};
 use crate::report::Format;
+use crate::strategy::StrategyKind;
 
 /// Deterministic simulator of Python asyncio backpressure strategies.
 #[derive(Debug, Parser)]
@@ -143,6 +144,9 @@ pub enum Command {
         /// then holds 10 million live tasks, several GB).
         #[arg(long)]
         ten_million: bool,
+        /// The strategies to time (default: all of them).
+        #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
+        strategies: Vec<StrategyKind>,
         /// Threads for the sweep-scaling table (default: one per core; 0
         /// skips the table).
         #[arg(long)]
@@ -181,6 +185,16 @@ impl ChartArgs {
             format: self.image_format,
         }
     }
+}
+
+fn parse_strategy(text: &str) -> Result<StrategyKind, String> {
+    StrategyKind::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
+        format!(
+            "unknown strategy `{text}`; expected one of: {}",
+            names.join(", ")
+        )
+    })
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {

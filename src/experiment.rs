@@ -45,6 +45,7 @@ pub fn config_for_version(version: PythonVersion) -> Config {
         cpu: CpuCosts::NONE,
         timeline: false,
         station: None,
+        expected_tasks: 0,
     }
 }
 

@@ -6,9 +6,9 @@ use crate::strategy::StrategyKind;
 
 /// bpsim's memory per live simulated task (task slot, pooled coroutine,
 /// handles, futures, the request log), measured with `bpsim bench`
-/// (`B/task heap`: 163 bytes at 1M live tasks, 206 at 10M, where half-used
-/// vectors are counted whole), rounded up.
-pub const BYTES_PER_LIVE_TASK: u64 = 256;
+/// (`B/task heap`: 120 bytes at 1M live tasks, 121 at 10M), with room for
+/// the other Python versions' profiles and for vectors that doubled.
+pub const BYTES_PER_LIVE_TASK: u64 = 192;
 
 /// Per request: its latency (8 bytes) and, per strategy, its log entry
 /// (28 bytes) and the percentile pass over it.

@@ -272,6 +272,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             limits,
             repeat,
             ten_million,
+            strategies,
             sweep_threads,
         } => {
             if concurrency == 0 || limits.contains(&0) {
@@ -287,6 +288,11 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     limits,
                     repeat,
                     probe: Some(counting::PROBE),
+                    strategies: if strategies.is_empty() {
+                        StrategyKind::ALL.to_vec()
+                    } else {
+                        strategies
+                    },
                 },
                 |what| eprintln!("  timing {what}"),
             )?;

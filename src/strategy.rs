@@ -43,17 +43,14 @@ pub fn simulate(
 ) -> Result<Outcome, RunError> {
     let w = workload.clone();
     let active = w.activate();
-    let with_station;
-    let config = match w.server() {
-        Some(server) => {
-            with_station = Config {
-                station: Some(server.station()),
-                ..config.clone()
-            };
-            &with_station
-        }
-        None => config,
+    // At most a task per request and main (the buffers indexed by task
+    // stop growing there).
+    let with_station = Config {
+        station: w.server().map(|server| server.station()).or(config.station),
+        expected_tasks: w.requests() as usize + 1,
+        ..config.clone()
     };
+    let config = &with_station;
     let report = match strategy {
         StrategyKind::Batching => asyncio::run(config, batching::main(w.clone())),
         StrategyKind::SemaphoreInTask => asyncio::run(config, semaphore_in_task::main(w.clone())),

@@ -8,6 +8,7 @@ use std::task::Poll;
 use super::coro::{Coro, CoroPool};
 use super::cpu::CpuCosts;
 use super::future::Futures;
+use super::growth;
 use super::heapq::{Timer, TimerHeap};
 use super::io::{IoState, TIMEOUT_TAG};
 use super::queue::QueueState;
@@ -53,6 +54,10 @@ pub struct Config {
     /// The downstream service requests go to (`None`: requests are plain
     /// sleeps, as in the blog).
     pub station: Option<StationConfig>,
+    /// The most tasks the run can hold at once, if known (0: unknown). The
+    /// buffers that hold an entry per task grow toward it and stop there,
+    /// instead of doubling past it: only bpsim's own memory depends on it.
+    pub expected_tasks: usize,
 }
 
 impl Default for Config {
@@ -66,6 +71,7 @@ impl Default for Config {
             cpu: CpuCosts::NONE,
             timeline: false,
             station: None,
+            expected_tasks: 0,
         }
     }
 }
@@ -407,6 +413,7 @@ impl State {
     fn enqueue(&mut self, handle: Handle) {
         let grown = self.ready_deque.push_back();
         self.mem.resize(grown);
+        growth::reserve_one(&mut self.ready, self.config.expected_tasks);
         self.ready.push(PackedHandle::new(handle));
     }
 
@@ -491,6 +498,7 @@ impl State {
             self.tasks[id.index()] = TaskSlot::new(coro, frame, self.now, generation);
             (id, generation)
         } else {
+            growth::reserve_one(&mut self.tasks, self.config.expected_tasks);
             self.tasks.push(TaskSlot::new(coro, frame, self.now, 0));
             (TaskId::from_index(self.tasks.len() - 1), 0)
         };
@@ -550,10 +558,12 @@ impl State {
         let slot = &self.tasks[id.index()];
         let (block, coro_block) = (slot.block, slot.coro_block);
         self.scheduled_tasks.discard(block);
+        // A block per task, and one per coroutine if they share the class.
+        let blocks = self.config.expected_tasks * if coro_block != NO_BLOCK { 2 } else { 1 };
         if coro_block != NO_BLOCK {
-            self.task_class.free(coro_block);
+            self.task_class.free(coro_block, blocks);
         }
-        self.task_class.free(block);
+        self.task_class.free(block, blocks);
         if id != TaskId::MAIN {
             self.tasks[id.index()].block = self.free_task_head;
             self.free_task_head = id.index() as u32;
@@ -757,7 +767,8 @@ impl State {
     /// `await fut`).
     pub(crate) fn await_new_future(&mut self) -> u32 {
         self.alloc(Obj::Future);
-        self.futures.create(self.current)
+        self.futures
+            .create(self.current, self.config.expected_tasks)
     }
 
     /// The block (address) of a live task's Task object.

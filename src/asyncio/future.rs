@@ -52,7 +52,9 @@ impl Futures {
     }
 
     /// A pending future awaited by `waiter`.
-    pub(crate) fn create(&mut self, waiter: TaskId) -> u32 {
+    /// `bound`: most futures alive at once, if known (0: unknown; see
+    /// [`growth`](super::growth)).
+    pub(crate) fn create(&mut self, waiter: TaskId, bound: usize) -> u32 {
         let slot = FutSlot(u32::try_from(waiter.index()).expect("task indices fit in 32 bits"));
         debug_assert!(slot.0 != FutSlot::DONE.0);
         if self.free_head != NO_FREE {
@@ -61,6 +63,7 @@ impl Futures {
             self.slots[id as usize] = slot;
             id
         } else {
+            super::growth::reserve_one(&mut self.slots, bound);
             self.slots.push(slot);
             (self.slots.len() - 1) as u32
         }
@@ -163,18 +166,18 @@ mod tests {
     #[test]
     fn freed_futures_are_reused_last_freed_first() {
         let mut f = Futures::default();
-        let ids: Vec<u32> = (0..4).map(|t| f.create(TaskId::from_index(t))).collect();
+        let ids: Vec<u32> = (0..4).map(|t| f.create(TaskId::from_index(t), 0)).collect();
         assert_eq!(ids, [0, 1, 2, 3]);
         assert_eq!(f.set_result(1).map(TaskId::index), Some(1));
         assert!(f.done(1));
         f.remove(1);
         f.remove(3);
-        assert_eq!(f.create(TaskId::from_index(9)), 3);
-        assert_eq!(f.create(TaskId::from_index(8)), 1);
+        assert_eq!(f.create(TaskId::from_index(9), 0), 3);
+        assert_eq!(f.create(TaskId::from_index(8), 0), 1);
         assert!(!f.done(1));
         assert_eq!(f.set_result(1).map(TaskId::index), Some(8));
-        assert_eq!(f.create(TaskId::from_index(7)), 4);
+        assert_eq!(f.create(TaskId::from_index(7), 0), 4);
         f.clear();
-        assert_eq!(f.create(TaskId::from_index(0)), 0);
+        assert_eq!(f.create(TaskId::from_index(0), 0), 0);
     }
 }

@@ -169,6 +169,10 @@ impl Future for Acquire {
                     st.charge(st.config.cpu.wait);
                     let fut = st.await_new_future();
                     let s = &mut st.semaphores[sem as usize];
+                    crate::asyncio::growth::reserve_one_back(
+                        &mut s.waiters,
+                        st.config.expected_tasks,
+                    );
                     s.waiters.push_back(fut);
                     let grown = s.deque.push_back();
                     st.mem.resize(grown);

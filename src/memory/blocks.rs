@@ -55,9 +55,15 @@ impl Blocks {
         })
     }
 
-    /// Give a block back.
+    /// Give a block back. `bound`: the most blocks that can be free at
+    /// once, if known (0: unknown); the free list's buffer stops growing
+    /// there.
     #[inline]
-    pub fn free(&mut self, block: u32) {
+    pub fn free(&mut self, block: u32, bound: usize) {
+        if self.free.len() == self.free.capacity() && self.free.len() < bound {
+            let room = (self.free.len() * 2).max(8).min(bound) - self.free.len();
+            self.free.reserve_exact(room);
+        }
         self.free.push(block);
     }
 }
@@ -76,14 +82,26 @@ mod tests {
         assert_eq!(size_class(0), None);
     }
 
+    #[test]
+    fn the_free_list_grows_to_its_bound_whatever_the_bound() {
+        for bound in [0, 1, 3, 8, 100] {
+            let mut b = Blocks::default();
+            let blocks: Vec<u32> = (0..200).map(|_| b.alloc()).collect();
+            for &block in blocks.iter().rev() {
+                b.free(block, bound);
+            }
+            assert_eq!(b.alloc(), 0, "bound {bound}");
+        }
+    }
+
     /// Coroutine, then Task; freed coroutine first: with one shared class the
     /// two swap blocks every generation.
     #[test]
     fn shared_class_swaps_task_and_coroutine_blocks() {
         let mut b = Blocks::default();
         let (coro, task) = (b.alloc(), b.alloc());
-        b.free(coro);
-        b.free(task);
+        b.free(coro, 0);
+        b.free(task, 0);
         let (coro2, task2) = (b.alloc(), b.alloc());
         assert_eq!((coro2, task2), (task, coro));
     }
