@@ -228,22 +228,26 @@ impl CoroPool {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn type_index(&mut self, vtable: &'static VTable) -> u8 {
-        let i = match self.types.iter().position(|&v| std::ptr::eq(v, vtable)) {
-            Some(i) => i,
-            None => {
-                assert!(
-                    self.types.len() < MAX_TYPES,
-                    "more than 256 coroutine types"
-                );
-                let class = self.class(vtable.layout);
-                self.types.push(vtable);
-                self.type_class.push(class);
-                self.types.len() - 1
-            }
-        };
-        u8::try_from(i).expect("fewer than 256 types")
+        match self.types.iter().position(|&v| std::ptr::eq(v, vtable)) {
+            // `types` holds at most `MAX_TYPES` (256) entries.
+            Some(i) => i as u8,
+            None => self.new_type(vtable),
+        }
+    }
+
+    /// The first coroutine of its type: register the type.
+    #[cold]
+    fn new_type(&mut self, vtable: &'static VTable) -> u8 {
+        assert!(
+            self.types.len() < MAX_TYPES,
+            "more than 256 coroutine types"
+        );
+        let class = self.class(vtable.layout);
+        self.types.push(vtable);
+        self.type_class.push(class);
+        u8::try_from(self.types.len() - 1).expect("fewer than 256 types")
     }
 
     /// Return a dropped coroutine's slot for reuse.
@@ -286,7 +290,7 @@ impl CoroPool {
     }
 
     /// An unoccupied slot for a coroutine of type `type_index`.
-    #[inline]
+    #[inline(always)]
     fn slot(&mut self, type_index: u8) -> NonNull<u8> {
         let layout = self.types[usize::from(type_index)].layout;
         if layout.size() == 0 {

@@ -765,6 +765,7 @@ impl State {
 
     /// Create a future awaited by the current task (`create_future` then
     /// `await fut`).
+    #[inline]
     pub(crate) fn await_new_future(&mut self) -> u32 {
         self.alloc(Obj::Future);
         self.futures

@@ -54,6 +54,7 @@ impl Futures {
     /// A pending future awaited by `waiter`.
     /// `bound`: most futures alive at once, if known (0: unknown; see
     /// [`growth`](super::growth)).
+    #[inline]
     pub(crate) fn create(&mut self, waiter: TaskId, bound: usize) -> u32 {
         let slot = FutSlot(u32::try_from(waiter.index()).expect("task indices fit in 32 bits"));
         debug_assert!(slot.0 != FutSlot::DONE.0);

@@ -205,6 +205,7 @@ impl PySet {
     }
 
     /// `set.add` of `key`, not in the set; a rebuild is charged to `mem`.
+    #[inline]
     pub fn add(&mut self, key: u32, mem: &mut Ledger) {
         self.used += 1;
         let bit = 1u64 << (key % 64);
@@ -219,9 +220,14 @@ impl PySet {
         }
         self.fill += 1;
         let mask = self.size - 1;
-        if self.fill * 5 < mask * 3 {
-            return;
+        if self.fill * 5 >= mask * 3 {
+            self.rebuild(mem);
         }
+    }
+
+    /// `set_table_resize`, from an add that filled three fifths.
+    #[cold]
+    fn rebuild(&mut self, mem: &mut Ledger) {
         let minused = if self.used > 50_000 {
             self.used * 2
         } else {
@@ -242,20 +248,26 @@ impl PySet {
     }
 
     /// `set.discard` of `key`, in the set: its slot becomes a dummy.
+    #[inline]
     pub fn discard(&mut self, key: u32) {
         self.used -= 1;
+        match self.dummy.get_mut(key as usize / 64) {
+            Some(word) if word.epoch == self.epoch => word.bits |= 1u64 << (key % 64),
+            _ => self.first_dummy_in_word(key),
+        }
+    }
+
+    /// The first dummy of `key`'s word since the last rebuild.
+    #[cold]
+    fn first_dummy_in_word(&mut self, key: u32) {
         let w = key as usize / 64;
         if w >= self.dummy.len() {
             self.dummy.resize(w + 1, DummyWord::default());
         }
-        let word = &mut self.dummy[w];
-        if word.epoch != self.epoch {
-            *word = DummyWord {
-                bits: 0,
-                epoch: self.epoch,
-            };
-        }
-        word.bits |= 1u64 << (key % 64);
+        self.dummy[w] = DummyWord {
+            bits: 1u64 << (key % 64),
+            epoch: self.epoch,
+        };
     }
 
     /// The set is freed: its table is credited to `mem`.
