@@ -139,7 +139,7 @@ mod tests {
                     [latency]\ndistribution = \"constant\"\nvalue = 0.1\n";
         let s = Scenario::from_str(text, "big.toml").unwrap();
         let need = estimate(&s);
-        assert!(need > 400_000_000_000, "{need}");
+        assert!(need > 1_000_000_000 * BYTES_PER_LIVE_TASK, "{need}");
         let e = check(&s, 8 << 30).unwrap_err();
         assert!(e.contains("big.toml") && e.contains("--max-memory"), "{e}");
         assert!(check(&s, u64::MAX).is_ok());
