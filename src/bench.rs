@@ -278,22 +278,23 @@ pub fn sweep_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
     });
     let interrupted = std::sync::atomic::AtomicBool::new(false);
     let time = |jobs: usize| -> anyhow::Result<Duration> {
-        let mut best = Duration::MAX;
-        for _ in 0..repeat.max(1) {
-            let options = crate::sweep::Options {
-                output_dir: dir.path().join("out"),
-                jobs: Some(jobs),
-                fresh: true,
-                ..crate::sweep::Options::default()
-            };
-            let t = Instant::now();
-            crate::sweep::run(&scenario, &options, &interrupted)?;
-            best = best.min(t.elapsed());
-        }
-        Ok(best)
+        let options = crate::sweep::Options {
+            output_dir: dir.path().join("out"),
+            jobs: Some(jobs),
+            fresh: true,
+            ..crate::sweep::Options::default()
+        };
+        let t = Instant::now();
+        crate::sweep::run(&scenario, &options, &interrupted)?;
+        Ok(t.elapsed())
     };
-    let one = time(1)?;
-    let many = time(threads)?;
+    // One thread and many, alternated: a machine whose speed drifts (a
+    // shared VM) then weighs on both alike.
+    let (mut one, mut many) = (Duration::MAX, Duration::MAX);
+    for _ in 0..repeat.max(1) {
+        one = one.min(time(1)?);
+        many = many.min(time(threads)?);
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,
