@@ -6,7 +6,7 @@ use crate::strategy::StrategyKind;
 
 /// bpsim's memory per live simulated task (task slot, pooled coroutine,
 /// handles, futures, the request log), measured with `bpsim bench`
-/// (`B/task heap`: 120 bytes at 1M live tasks, 121 at 10M), with room for
+/// (`B/task heap`: 112 bytes at 1M live tasks, 113 at 10M), with room for
 /// the other Python versions' profiles and for vectors that doubled.
 pub const BYTES_PER_LIVE_TASK: u64 = 192;
 

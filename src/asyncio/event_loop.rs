@@ -550,7 +550,7 @@ impl State {
     /// The last reference to a finished task is gone: free it.
     fn release_task(&mut self, id: TaskId) {
         self.free(Obj::Task);
-        let frame = self.tasks[id.index()].frame;
+        let frame = self.tasks[id.index()].frame();
         self.free(frame.obj());
         self.clear_callbacks(id);
         // `TaskObj_dealloc`: the weakref callback leaves the WeakSet, then

@@ -27,14 +27,14 @@ impl TaskId {
     }
 }
 
-/// A task's state in the loop: 48 bytes, since with every request's task
+/// A task's state in the loop: 40 bytes, since with every request's task
 /// alive at once (`semaphore_in_task`) the slots are a large share of
 /// bpsim's own memory.
 pub(crate) struct TaskSlot {
     /// The coroutine's address in the loop's
-    /// [`CoroPool`](super::coro::CoroPool) (its type is `coro_type`);
-    /// `None` once it finished.
-    coro: Option<NonNull<u8>>,
+    /// [`CoroPool`](super::coro::CoroPool) (none once it finished: the task
+    /// is done), its type there, and its frame.
+    coro: CoroWord,
     /// Virtual time of `create_task`.
     pub(crate) created: f64,
     /// Done callbacks in registration order (`fut_callback0`, then the rest,
@@ -48,50 +48,100 @@ pub(crate) struct TaskSlot {
     /// list of free slots.
     pub(crate) block: u32,
     pub(crate) coro_block: u32,
-    /// Which coroutine type (an index the pool hands out).
-    coro_type: u8,
-    finished: bool,
-    /// The coroutine's shape, for the memory model.
-    pub(crate) frame: Frame,
 }
 
 /// [`TaskSlot::coro_block`] of a coroutine outside the Task's size class.
 pub(crate) const NO_BLOCK: u32 = u32::MAX;
 
+/// A coroutine's address (low 48 bits; 0 once it finished), its type index
+/// in the pool (next 8) and its [`Frame`] (top 8), in one word. User-space
+/// addresses fit in 48 bits on x86-64 and AArch64 Linux, which hand out
+/// higher ones only to a program that asks for them.
+#[derive(Clone, Copy)]
+struct CoroWord(u64);
+
+impl CoroWord {
+    const ADDRESS: u64 = (1 << 48) - 1;
+    const TYPE_SHIFT: u32 = 48;
+    const FRAME_SHIFT: u32 = 56;
+
+    fn new(ptr: NonNull<u8>, coro_type: u8, frame: Frame) -> Self {
+        let address = ptr.as_ptr().expose_provenance() as u64;
+        assert!(
+            address & !Self::ADDRESS == 0,
+            "a coroutine at {address:#x}, above 2^48: this platform's addresses do not fit a task slot"
+        );
+        CoroWord(
+            address
+                | u64::from(coro_type) << Self::TYPE_SHIFT
+                | u64::from(frame.bits()) << Self::FRAME_SHIFT,
+        )
+    }
+
+    #[inline]
+    fn ptr(self) -> Option<NonNull<u8>> {
+        NonNull::new(std::ptr::with_exposed_provenance_mut(
+            (self.0 & Self::ADDRESS) as usize,
+        ))
+    }
+
+    #[inline]
+    fn coro_type(self) -> u8 {
+        (self.0 >> Self::TYPE_SHIFT) as u8
+    }
+
+    #[inline]
+    fn frame(self) -> Frame {
+        Frame::from_bits((self.0 >> Self::FRAME_SHIFT) as u8)
+    }
+
+    fn clear_address(&mut self) {
+        self.0 &= !Self::ADDRESS;
+    }
+}
+
 impl TaskSlot {
     pub(crate) fn new(coro: Coro, frame: Frame, created: f64, generation: u32) -> Self {
         let (ptr, coro_type) = coro.into_parts();
         TaskSlot {
-            coro: Some(ptr),
+            coro: CoroWord::new(ptr, coro_type, frame),
             created,
             callbacks: Callbacks::default(),
             generation,
             block: NO_BLOCK,
             coro_block: NO_BLOCK,
-            coro_type,
-            finished: false,
-            frame,
         }
+    }
+
+    /// The coroutine's shape, for the memory model.
+    #[inline]
+    pub(crate) fn frame(&self) -> Frame {
+        self.coro.frame()
     }
 
     /// The coroutine (in `pool`), if it has not finished.
     #[inline]
     pub(crate) fn coro(&self, pool: &CoroPool) -> Option<Coro> {
-        self.coro.map(|ptr| pool.get(ptr, self.coro_type))
+        self.coro
+            .ptr()
+            .map(|ptr| pool.get(ptr, self.coro.coro_type()))
     }
 
-    /// The coroutine returned (or was dropped): forget it.
+    /// The coroutine returned (or was dropped): forget it. The task is
+    /// done from now on.
     pub(crate) fn clear_coro(&mut self) {
-        self.coro = None;
+        self.coro.clear_address();
     }
 
+    /// The coroutine returned.
     pub(crate) fn is_finished(&self) -> bool {
-        self.finished
+        self.coro.ptr().is_none()
     }
 
-    /// Mark finished; returns how many done callbacks must be scheduled.
+    /// The task finished (its coroutine is already cleared); returns how
+    /// many done callbacks must be scheduled.
     pub(crate) fn finish(&mut self) -> u32 {
-        self.finished = true;
+        debug_assert!(self.is_finished());
         u32::from(self.callbacks.len)
     }
 
@@ -176,15 +226,16 @@ impl StoredCallback {
     }
 }
 
-/// A task's done callbacks in registration order: two inline, packed
-/// (every modelled strategy registers at most two), any more in one of the
-/// loop's overflow lists. 16 bytes.
+/// A task's done callbacks in registration order: up to two inline,
+/// packed (every modelled strategy registers at most two); past two, the
+/// first stays inline and the others go to one of the loop's overflow
+/// lists. 12 bytes.
 #[derive(Debug, Default)]
 struct Callbacks {
-    /// Valid below `len`.
+    /// The first callback; the second while there are at most two, else
+    /// the index of the overflow list in `State::callback_overflow` that
+    /// holds the second on.
     inline: [u32; 2],
-    /// 1 + index of the overflow list in `State::callback_overflow`; 0: none.
-    overflow: u32,
     /// Registered (at most 65,535: a task awaited by more tasks at once is
     /// refused with a panic, which no scenario can reach).
     len: u16,
@@ -195,10 +246,16 @@ struct Callbacks {
 
 impl Callbacks {
     fn get(&self, index: usize, overflow: &[Vec<StoredCallback>]) -> StoredCallback {
-        match self.inline.get(index) {
-            Some(&packed) => StoredCallback::unpack(packed),
-            None => overflow[self.overflow as usize - 1][index - self.inline.len()],
+        if index == 0 || !self.spilled() {
+            StoredCallback::unpack(self.inline[index])
+        } else {
+            overflow[self.inline[1] as usize][index - 1]
         }
+    }
+
+    /// Past two callbacks: all but the first are in an overflow list.
+    fn spilled(&self) -> bool {
+        self.len > 2
     }
 }
 
@@ -303,6 +360,22 @@ pub enum Frame {
 }
 
 impl Frame {
+    fn bits(self) -> u8 {
+        match self {
+            Frame::Plain => 0,
+            Frame::AsyncWith => 1,
+            Frame::TryFinally => 2,
+        }
+    }
+
+    fn from_bits(bits: u8) -> Self {
+        match bits {
+            0 => Frame::Plain,
+            1 => Frame::AsyncWith,
+            _ => Frame::TryFinally,
+        }
+    }
+
     pub(crate) fn obj(self) -> Obj {
         match self {
             Frame::Plain => Obj::Coroutine,
@@ -433,11 +506,11 @@ impl State {
             }
         };
         let cbs = &mut self.tasks[task.index()].callbacks;
-        let n = cbs.len as usize;
-        if let Some(inline) = cbs.inline.get_mut(n) {
-            *inline = stored.pack();
-        } else {
-            if cbs.overflow == 0 {
+        match cbs.len {
+            0 | 1 => cbs.inline[usize::from(cbs.len)] = stored.pack(),
+            2 => {
+                // The third: the second moves out to a list, which the
+                // second inline word now names.
                 let list = match self.free_callback_overflow.pop() {
                     Some(i) => i,
                     None => {
@@ -445,9 +518,13 @@ impl State {
                         (self.callback_overflow.len() - 1) as u32
                     }
                 };
-                cbs.overflow = list + 1;
+                let second = StoredCallback::unpack(cbs.inline[1]);
+                cbs.inline[1] = list;
+                let overflow = &mut self.callback_overflow[list as usize];
+                overflow.push(second);
+                overflow.push(stored);
             }
-            self.callback_overflow[cbs.overflow as usize - 1].push(stored);
+            _ => self.callback_overflow[cbs.inline[1] as usize].push(stored),
         }
         cbs.len = cbs
             .len
@@ -477,8 +554,8 @@ impl State {
     /// Forget a released task's callbacks (all of them have run).
     pub(crate) fn clear_callbacks(&mut self, task: TaskId) {
         let cbs = &mut self.tasks[task.index()].callbacks;
-        if cbs.overflow != 0 {
-            let list = cbs.overflow - 1;
+        if cbs.spilled() {
+            let list = cbs.inline[1];
             self.callback_overflow[list as usize].clear();
             self.free_callback_overflow.push(list);
         }
@@ -491,8 +568,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_task_slot_is_48_bytes() {
-        assert_eq!(std::mem::size_of::<TaskSlot>(), 48);
+    fn a_task_slot_is_40_bytes() {
+        assert_eq!(std::mem::size_of::<TaskSlot>(), 40);
+    }
+
+    #[test]
+    fn a_coroutine_word_keeps_address_type_and_frame() {
+        let mut x = 0u64;
+        let ptr = NonNull::from(&mut x).cast::<u8>();
+        for frame in [Frame::Plain, Frame::AsyncWith, Frame::TryFinally] {
+            for coro_type in [0, 1, 255] {
+                let mut w = CoroWord::new(ptr, coro_type, frame);
+                assert_eq!(w.ptr(), Some(ptr));
+                assert_eq!((w.coro_type(), w.frame()), (coro_type, frame));
+                w.clear_address();
+                assert_eq!(w.ptr(), None);
+                assert_eq!((w.coro_type(), w.frame()), (coro_type, frame));
+            }
+        }
     }
 
     #[test]

@@ -208,3 +208,32 @@ proptest! {
         prop_assert!(o.report.duration_s > (n as f64 - c as f64) * 0.5 - 1e-6);
     }
 }
+
+/// Done callbacks run in registration order, one per loop iteration's
+/// handle, however many a task has (past two they leave the task slot for a
+/// shared list, which the next task reuses).
+#[test]
+fn many_done_callbacks_run_in_registration_order() {
+    use bpsim::asyncio::{DoneCallback, create_task, run, sleep};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let log: Rc<RefCell<Vec<(u32, u32)>>> = Rc::default();
+    let l = log.clone();
+    run(&Config::default(), async move {
+        for (task, count) in [(0u32, 5u32), (1, 2), (2, 3), (3, 1), (4, 7)] {
+            let t = create_task(sleep(0.1 * f64::from(task + 1)));
+            for k in 0..count {
+                let l = l.clone();
+                t.add_done_callback(DoneCallback::new(move || l.borrow_mut().push((task, k))));
+            }
+        }
+        sleep(1.0).await;
+    })
+    .unwrap();
+    let expected: Vec<(u32, u32)> = [(0u32, 5u32), (1, 2), (2, 3), (3, 1), (4, 7)]
+        .into_iter()
+        .flat_map(|(task, count)| (0..count).map(move |k| (task, k)))
+        .collect();
+    assert_eq!(*log.borrow(), expected);
+}
