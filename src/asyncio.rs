@@ -51,7 +51,7 @@ mod coro;
 mod cpu;
 mod event_loop;
 mod future;
-mod growth;
+pub(crate) mod growth;
 mod heapq;
 mod io;
 mod queue;

@@ -60,10 +60,7 @@ impl Blocks {
     /// there.
     #[inline]
     pub fn free(&mut self, block: u32, bound: usize) {
-        if self.free.len() == self.free.capacity() && self.free.len() < bound {
-            let room = (self.free.len() * 2).max(8).min(bound) - self.free.len();
-            self.free.reserve_exact(room);
-        }
+        crate::asyncio::growth::reserve_one(&mut self.free, bound);
         self.free.push(block);
     }
 }
