@@ -89,6 +89,15 @@ impl Futures {
         self.slots.as_ptr().wrapping_add(id as usize).cast()
     }
 
+    /// The task a pending future wakes, for a prefetch hint: any id gives
+    /// some task or none, never a panic (a freed slot holds a link, which
+    /// reads as some task).
+    #[inline]
+    pub(crate) fn waiter_hint(&self, id: u32) -> Option<TaskId> {
+        let slot = self.slots.get(id as usize)?;
+        (slot.0 != FutSlot::DONE.0).then(|| TaskId::from_index(slot.0 as usize))
+    }
+
     /// `fut.done()`.
     pub(crate) fn done(&self, id: u32) -> bool {
         self.slots[id as usize].0 == FutSlot::DONE.0

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::event_loop::{SemaphoreFlavor, State, with_loop};
+use super::event_loop::{SemaphoreFlavor, State, prefetch, with_loop};
 use super::task::DoneCallback;
 use crate::memory::Obj;
 use crate::memory::container::PyDeque;
@@ -131,7 +131,21 @@ impl State {
         let Some(&fut) = s.waiters.get(s.woken) else {
             return false;
         };
+        // The waiters further down the queue are woken by the next
+        // releases: start fetching their futures and task slots now (with
+        // millions of tasks waiting, each was last touched long ago).
+        let (far, near) = (
+            s.waiters.get(s.woken + 16).copied(),
+            s.waiters.get(s.woken + 8).copied(),
+        );
         s.woken += 1;
+        if let Some(f) = far {
+            prefetch(self.futures.slot_address(f));
+        }
+        if let Some(t) = near.and_then(|f| self.futures.waiter_hint(f)) {
+            prefetch(self.tasks.as_ptr().wrapping_add(t.index()).cast());
+        }
+        let s = &mut self.semaphores[sem as usize];
         s.value = take_permit(s.value);
         self.set_result(fut);
         true
