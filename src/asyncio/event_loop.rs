@@ -806,7 +806,15 @@ impl Drop for State {
     /// the pool frees their memory, and keep the big buffers for the
     /// thread's next run.
     fn drop(&mut self) {
-        for slot in &mut self.tasks {
+        // After a run that completed, every coroutine has returned and been
+        // dropped already: skip the walk over (possibly millions of) slots.
+        let main_done = self.tasks.first().is_none_or(|main| main.is_finished());
+        let unfinished = if self.live_tasks == 0 && main_done {
+            &mut [][..]
+        } else {
+            &mut self.tasks[..]
+        };
+        for slot in unfinished {
             if let Some(coro) = slot.coro(&self.coros) {
                 slot.clear_coro();
                 // SAFETY: a slot's `coro` is live until cleared; no poll is in

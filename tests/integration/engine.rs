@@ -237,3 +237,44 @@ fn many_done_callbacks_run_in_registration_order() {
         .collect();
     assert_eq!(*log.borrow(), expected);
 }
+
+/// A run frees what its unfinished tasks' coroutines hold, whether main
+/// returned early or the run failed; finished ones are freed as they end.
+#[test]
+fn a_run_drops_every_coroutine_it_leaves_unfinished() {
+    use bpsim::asyncio::{create_task, run, sleep};
+    use std::rc::Rc;
+
+    let held = Rc::new(());
+    // Main returns while two tasks still sleep.
+    let (a, b, c) = (held.clone(), held.clone(), held.clone());
+    run(&Config::default(), async move {
+        create_task(async move {
+            sleep(10.0).await;
+            drop(a);
+        });
+        create_task(async move {
+            sleep(0.1).await;
+            drop(b);
+        });
+        create_task(async move {
+            sleep(20.0).await;
+            drop(c);
+        });
+        sleep(1.0).await;
+    })
+    .unwrap();
+    assert_eq!(Rc::strong_count(&held), 1);
+    // The iteration limit stops a run with every task unfinished.
+    let d = held.clone();
+    let limited = Config {
+        max_iterations: 2,
+        ..Config::default()
+    };
+    let err = run(&limited, async move {
+        sleep(5.0).await;
+        drop(d);
+    });
+    assert!(err.is_err());
+    assert_eq!(Rc::strong_count(&held), 1);
+}
