@@ -45,12 +45,12 @@ pub fn simulate(
     let active = w.activate();
     // At most a task per request and main (the buffers indexed by task
     // stop growing there).
-    let with_station = Config {
+    let run_config = Config {
         station: w.server().map(|server| server.station()).or(config.station),
         expected_tasks: w.requests() as usize + 1,
         ..config.clone()
     };
-    let config = &with_station;
+    let config = &run_config;
     let report = match strategy {
         StrategyKind::Batching => asyncio::run(config, batching::main(w.clone())),
         StrategyKind::SemaphoreInTask => asyncio::run(config, semaphore_in_task::main(w.clone())),

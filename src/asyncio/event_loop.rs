@@ -225,11 +225,12 @@ pub(crate) struct State {
     /// `block` holds the slot freed before it, so reusing slots costs no
     /// memory beyond them.
     free_task_head: u32,
-    /// Done callbacks that do not fit a task's 8-byte slots (closures), and
-    /// the free entries of that slab.
+    /// Done callbacks that do not pack into 4 bytes (closures), and the
+    /// free entries of that slab.
     pub(crate) boxed_callbacks: Vec<Option<DoneCallbackKind>>,
     pub(crate) free_boxed_callbacks: Vec<u32>,
-    /// Done callbacks past a task's second, and the free lists.
+    /// The done callbacks of tasks that have more than two, all but the
+    /// first (which stays in the task slot), and the free lists.
     pub(crate) callback_overflow: Vec<Vec<StoredCallback>>,
     pub(crate) free_callback_overflow: Vec<u32>,
     pub(crate) futures: Futures,
