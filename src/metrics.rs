@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::server::client::Status;
 
-use crate::strategy::{Outcome, RequestRecord};
+use crate::strategy::Outcome;
 
 /// Percentiles of a per-request time, in seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -33,14 +33,48 @@ impl Percentiles {
     /// Percentiles of `values` (seconds) via an HDR histogram. Empty input
     /// gives zeros.
     pub fn of(values: impl Iterator<Item = f64>) -> Self {
-        let mut h = Histogram::<u64>::new_with_bounds(1, MAX_NS, SIGFIG)
-            .expect("static histogram bounds are valid");
-        let mut max: f64 = 0.0;
+        let mut r = PercentileRecorder::new();
         for v in values {
-            max = max.max(v);
-            let ns = round_to_ns(v * NS);
-            h.saturating_record(ns);
+            r.record(v);
         }
+        r.finish()
+    }
+}
+
+/// Builds [`Percentiles`] one value at a time, so that several can be
+/// recorded in one pass over a run's requests.
+#[derive(Debug)]
+pub struct PercentileRecorder {
+    histogram: Histogram<u64>,
+    max: f64,
+}
+
+impl Default for PercentileRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PercentileRecorder {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        PercentileRecorder {
+            histogram: Histogram::<u64>::new_with_bounds(1, MAX_NS, SIGFIG)
+                .expect("static histogram bounds are valid"),
+            max: 0.0,
+        }
+    }
+
+    /// Record one value, in seconds.
+    #[inline]
+    pub fn record(&mut self, v: f64) {
+        self.max = self.max.max(v);
+        self.histogram.saturating_record(round_to_ns(v * NS));
+    }
+
+    /// The percentiles of what was recorded (zeros if nothing was).
+    pub fn finish(self) -> Percentiles {
+        let h = &self.histogram;
         if h.is_empty() {
             return Percentiles::default();
         }
@@ -50,7 +84,7 @@ impl Percentiles {
             p90: q(0.9),
             p99: q(0.99),
             p999: q(0.999),
-            max,
+            max: self.max,
         }
     }
 }
@@ -122,11 +156,21 @@ pub struct StrategyResult {
 }
 
 impl StrategyResult {
-    /// Summarise a simulated run.
+    /// Summarise a simulated run, in one pass over its requests.
     pub fn from_outcome(o: &Outcome) -> Self {
         let r = &o.report;
-        let wait = |x: RequestRecord| x.start_s - x.created_s;
-        let total = |x: RequestRecord| x.end_s - x.created_s;
+        let (mut succeeded, mut errors, mut timeouts, mut retries) = (0u64, 0u64, 0u64, 0u64);
+        let mut wait = PercentileRecorder::new();
+        let mut total = PercentileRecorder::new();
+        for x in o.requests.iter() {
+            succeeded += u64::from(x.status == Status::Ok);
+            errors += u64::from(x.errors);
+            timeouts += u64::from(x.timeouts);
+            retries += u64::from(x.attempts.saturating_sub(1));
+            wait.record(x.start_s - x.created_s);
+            total.record(x.end_s - x.created_s);
+        }
+        let completed = o.requests.len() as u64;
         StrategyResult {
             strategy: o.strategy.name().to_string(),
             duration_s: r.duration_s,
@@ -134,21 +178,17 @@ impl StrategyResult {
             peak_memory_bytes: r.peak_memory_bytes,
             allocations: r.allocations,
             loop_iterations: r.loop_iterations,
-            completed: o.requests.len() as u64,
-            succeeded: o.requests.iter().filter(|x| x.status == Status::Ok).count() as u64,
-            failed: o.requests.iter().filter(|x| x.status != Status::Ok).count() as u64,
-            errors: o.requests.iter().map(|x| u64::from(x.errors)).sum(),
-            timeouts: o.requests.iter().map(|x| u64::from(x.timeouts)).sum(),
-            retries: o
-                .requests
-                .iter()
-                .map(|x| u64::from(x.attempts.saturating_sub(1)))
-                .sum(),
+            completed,
+            succeeded,
+            failed: completed - succeeded,
+            errors,
+            timeouts,
+            retries,
             tasks_created: r.tasks_created,
             final_memory_bytes: r.final_memory_bytes,
             peak_timers: r.peak_timers,
-            wait_s: Percentiles::of(o.requests.iter().map(wait)),
-            total_s: Percentiles::of(o.requests.iter().map(total)),
+            wait_s: wait.finish(),
+            total_s: total.finish(),
         }
     }
 }

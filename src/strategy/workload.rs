@@ -241,9 +241,29 @@ impl RequestLog {
         self.len().checked_sub(1).and_then(|k| self.get(k))
     }
 
-    /// The records in completion order.
+    /// The records in completion order, in one pass over each column (no
+    /// search through the runs of `created` per row, as [`RequestLog::get`]
+    /// does).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = RequestRecord> + '_ {
-        (0..self.len()).map(|k| self.get(k).expect("k < len"))
+        let outcomes = &self.outcomes;
+        self.request
+            .iter()
+            .zip(self.created.iter())
+            .zip(self.start.iter().zip(&self.end))
+            .enumerate()
+            .map(move |(k, ((&request, created_s), (&start_s, &end_s)))| {
+                let o = outcomes.get(k).copied().unwrap_or(PLAIN);
+                RequestRecord {
+                    request: u64::from(request),
+                    created_s,
+                    start_s,
+                    end_s,
+                    status: o.status,
+                    attempts: o.attempts,
+                    errors: o.errors,
+                    timeouts: o.timeouts,
+                }
+            })
     }
 
     /// How the last logged request ended.
@@ -322,6 +342,33 @@ impl TimeColumn {
         values[run]
     }
 
+    /// The rows in order, walking the runs rather than searching them.
+    fn iter(&self) -> TimeColumnIter<'_> {
+        match self {
+            TimeColumn::Plain(values) => TimeColumnIter {
+                starts: &[],
+                values,
+                next: 0,
+                len: values.len(),
+                run: 0,
+                plain: true,
+            },
+            TimeColumn::Runs {
+                starts,
+                values,
+                len,
+                ..
+            } => TimeColumnIter {
+                starts,
+                values,
+                next: 0,
+                len: *len,
+                run: 0,
+                plain: false,
+            },
+        }
+    }
+
     /// Row `k` (< the rows pushed).
     fn get(&self, k: usize) -> f64 {
         match self {
@@ -338,6 +385,51 @@ impl TimeColumn {
         }
     }
 }
+
+/// The rows of a [`TimeColumn`], in order ([`TimeColumn::iter`]).
+struct TimeColumnIter<'a> {
+    /// The runs' first rows (empty when plain).
+    starts: &'a [u32],
+    /// The runs' values, or every row's when plain.
+    values: &'a [f64],
+    /// The next row, and how many there are.
+    next: usize,
+    len: usize,
+    /// The run holding `next` (runs only).
+    run: usize,
+    plain: bool,
+}
+
+impl Iterator for TimeColumnIter<'_> {
+    type Item = f64;
+
+    #[inline]
+    fn next(&mut self) -> Option<f64> {
+        if self.next == self.len {
+            return None;
+        }
+        let k = self.next;
+        self.next += 1;
+        if self.plain {
+            return Some(self.values[k]);
+        }
+        while self
+            .starts
+            .get(self.run + 1)
+            .is_some_and(|&s| s as usize <= k)
+        {
+            self.run += 1;
+        }
+        Some(self.values[self.run])
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.len - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for TimeColumnIter<'_> {}
 
 impl<'a> IntoIterator for &'a RequestLog {
     type Item = RequestRecord;
@@ -615,6 +707,11 @@ mod tests {
                 for (j, e) in expected.iter().enumerate() {
                     assert_eq!(c.get(j).to_bits(), e.to_bits(), "row {j} after {k}");
                 }
+                // The walk gives the same rows as the search.
+                let walked: Vec<u64> = c.iter().map(f64::to_bits).collect();
+                let bits: Vec<u64> = expected.iter().map(|e| e.to_bits()).collect();
+                assert_eq!(walked, bits, "walk after {k}");
+                assert_eq!(c.iter().len(), expected.len());
             }
         }
         assert!(matches!(c, TimeColumn::Plain(_)));
