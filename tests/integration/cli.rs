@@ -250,4 +250,14 @@ fn bench_prints_both_tables() {
     assert!(stdout.contains("ns/request"), "{stdout}");
     assert!(stdout.contains("C=50"), "{stdout}");
     assert_eq!(stdout.matches("semaphore_in_task").count(), 2, "{stdout}");
+    // The kernel's share of each run is read on Linux: a number of ms.
+    assert!(stdout.contains("sys ms"), "{stdout}");
+    if cfg!(target_os = "linux") {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with("semaphore_in_task") && l.contains(" 2000 "))
+            .expect("a size-table row");
+        let sys = row.split_whitespace().nth(4).expect("a sys ms column");
+        assert!(sys.parse::<u64>().is_ok(), "sys ms {sys:?} in {row}");
+    }
 }
