@@ -70,7 +70,8 @@ pub use io::{IoOutcome, IoRequest, request};
 pub use queue::{Get, Put, Queue};
 pub use semaphore::{Acquire, Semaphore};
 pub use sleep::{Sleep, sleep};
-pub(crate) use sleep::{Sleeping, begin as sleep_begin, resume as sleep_resume};
+pub(crate) use sleep::{Sleeping, begin_at as sleep_begin_at, resume as sleep_resume};
+pub(crate) use task::current_task_created_and_time;
 pub use task::{
     Coroutine, DoneCallback, Frame, IntoCoroutine, JoinTask, Task, coroutine, create_task,
     current_task_created,

@@ -934,10 +934,27 @@ impl Drop for RunningLoop {
     }
 }
 
+/// The state of the loop [`run`] is running, for the loop's own accesses:
+/// [`with_loop`] without reading the thread-local back each time.
+struct Running(*mut State);
+
+impl Running {
+    #[inline(always)]
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        #[cfg(debug_assertions)]
+        let _guard = ReentrancyGuard::enter();
+        // SAFETY: as in `with_loop`: `run` set this pointer as the running
+        // loop and frees it only after its last use (when `RunningLoop` is
+        // dropped); the closures given here only touch the state, so this is
+        // the only live reference to it.
+        f(unsafe { &mut *self.0 })
+    }
+}
+
 /// Step a task: poll its coroutine once (`Task.__step`, after
 /// [`State::begin_step`]).
 #[inline]
-fn step(t: TaskId, coro: Coro) {
+fn step(at: &Running, t: TaskId, coro: Coro) {
     // SAFETY: the coroutine is live (a slot's `coro` is cleared when it is
     // dropped, below) and only `step` polls it, one step at a time: handles
     // run one by one outside any borrow of the state.
@@ -945,7 +962,7 @@ fn step(t: TaskId, coro: Coro) {
         // SAFETY: the coroutine is live and its poll has returned; its slot
         // forgets it before anything else can see it.
         unsafe { coro.drop_in_place() };
-        with_loop(|st| {
+        at.with(|st| {
             st.tasks[t.index()].clear_coro();
             st.coros.recycle(coro);
             st.finish_task(t);
@@ -963,8 +980,12 @@ where
     F: Future<Output = ()> + 'static,
 {
     assert!(LOOP.get().is_null(), "bpsim::asyncio::run cannot be nested");
-    LOOP.set(Box::into_raw(Box::new(State::new(config.clone()))));
+    let state = Box::into_raw(Box::new(State::new(config.clone())));
+    LOOP.set(state);
     let _running = RunningLoop;
+    // The loop's own accesses, several per handle, use the pointer it set
+    // rather than reading it back from the thread-local each time.
+    let at = Running(state);
     let main_task = with_loop(|st| st.spawn(main, Frame::Plain));
     debug_assert_eq!(main_task.id, TaskId::MAIN);
     let mut iterations = 0;
@@ -973,16 +994,16 @@ where
             return Err(RunError::IterationLimit(iterations));
         }
         iterations += 1;
-        let ntodo = with_loop(|st| st.prepare_iteration(iterations))?;
+        let ntodo = at.with(|st| st.prepare_iteration(iterations))?;
         for _ in 0..ntodo {
-            match with_loop(State::run_next) {
+            match at.with(State::run_next) {
                 Action::None => {}
-                Action::Step(t, coro) => step(t, coro),
+                Action::Step(t, coro) => step(&at, t, coro),
                 Action::Call(f) => f(),
             }
         }
         if config.timeline {
-            with_loop(|st| {
+            at.with(|st| {
                 let sample = Sample {
                     time_s: st.now,
                     live_tasks: st.live_tasks,
@@ -991,8 +1012,8 @@ where
                 st.timeline.push(sample);
             });
         }
-        if with_loop(|st| st.tasks[TaskId::MAIN.index()].is_finished()) {
-            return Ok(with_loop(|st| st.report(iterations)));
+        if at.with(|st| st.tasks[TaskId::MAIN.index()].is_finished()) {
+            return Ok(at.with(|st| st.report(iterations)));
         }
     }
 }

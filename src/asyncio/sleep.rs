@@ -58,6 +58,13 @@ pub(crate) fn begin(delay: f64) -> Sleeping {
     with_loop(|st| st.sleep_begin(delay))
 }
 
+/// [`begin`], and the virtual time it began at (read before the timer's CPU
+/// cost is charged), in one visit to the loop.
+#[inline]
+pub(crate) fn begin_at(delay: f64) -> (f64, Sleeping) {
+    with_loop(|st| (st.now, st.sleep_begin(delay)))
+}
+
 /// A later poll of a sleep that [`begin`] started.
 #[inline]
 pub(crate) fn resume(sleeping: Sleeping) -> Poll<()> {

@@ -437,6 +437,12 @@ pub fn current_task_created() -> f64 {
     with_loop(|st| st.tasks[st.current.index()].created)
 }
 
+/// [`current_task_created`] and [`time`](super::time), in one visit to the
+/// loop.
+pub(crate) fn current_task_created_and_time() -> (f64, f64) {
+    with_loop(|st| (st.tasks[st.current.index()].created, st.now))
+}
+
 /// `await task`: resumes one iteration after the task's last step.
 #[derive(Debug)]
 pub struct JoinTask {

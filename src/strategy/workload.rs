@@ -598,34 +598,20 @@ impl Future for Request {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let attempts = match self.phase.get() {
             Phase::Start => {
-                self.start = asyncio::time();
                 let i = self.i as usize;
-                let (delay, server) = with_active(|a| (a.latencies[i], a.server));
-                match server {
-                    None => {
-                        self.phase = PackedPhase::new(Phase::Sleeping(asyncio::sleep_begin(delay)));
-                        return Poll::Pending;
-                    }
-                    Some((spec, seed)) => {
-                        let mut call: Call = Box::pin(client::call(spec, seed, i as u64, delay));
-                        match call.as_mut().poll(cx) {
-                            Poll::Ready(a) => a,
-                            Poll::Pending => {
-                                let slot = with_active(|a| match a.free_calls.pop() {
-                                    Some(slot) => {
-                                        a.calls[slot as usize] = Some(call);
-                                        slot
-                                    }
-                                    None => {
-                                        a.calls.push(Some(call));
-                                        (a.calls.len() - 1) as u32
-                                    }
-                                });
-                                self.phase = PackedPhase::new(Phase::Server(slot));
-                                return Poll::Pending;
-                            }
-                        }
-                    }
+                let (delay, plain) = with_active(|a| (a.latencies[i], a.server.is_none()));
+                if plain {
+                    // The sleep, and the time it started at, in one visit
+                    // to the loop.
+                    let (start, sleeping) = asyncio::sleep_begin_at(delay);
+                    self.start = start;
+                    self.phase = PackedPhase::new(Phase::Sleeping(sleeping));
+                    return Poll::Pending;
+                }
+                self.start = asyncio::time();
+                match self.as_mut().start_call(delay, cx) {
+                    Poll::Ready(a) => a,
+                    Poll::Pending => return Poll::Pending,
                 }
             }
             Phase::Sleeping(sleeping) => match asyncio::sleep_resume(sleeping) {
@@ -635,28 +621,16 @@ impl Future for Request {
                 },
                 Poll::Pending => return Poll::Pending,
             },
-            Phase::Server(slot) => {
-                // Out of the run while it is polled: the call reaches the
-                // loop, never the run.
-                let mut call = with_active(|a| a.calls[slot as usize].take())
-                    .expect("a call in progress is stored");
-                match call.as_mut().poll(cx) {
-                    Poll::Ready(a) => {
-                        with_active(|a| a.free_calls.push(slot));
-                        a
-                    }
-                    Poll::Pending => {
-                        with_active(|a| a.calls[slot as usize] = Some(call));
-                        return Poll::Pending;
-                    }
-                }
-            }
+            Phase::Server(slot) => match Self::poll_call(slot, cx) {
+                Poll::Ready(a) => a,
+                Poll::Pending => return Poll::Pending,
+            },
             Phase::Done => panic!("a request polled after it returned"),
         };
         self.phase = PackedPhase::new(Phase::Done);
         let i = self.i;
         // Both read from the loop before the run is borrowed once to log.
-        let (task_created_s, end_s) = (asyncio::current_task_created(), asyncio::time());
+        let (task_created_s, end_s) = asyncio::current_task_created_and_time();
         let start_s = self.start;
         with_active(|a| {
             let created_s = match a.issued.get(i as usize) {
@@ -667,6 +641,48 @@ impl Future for Request {
             a.log.push(i, created_s, start_s, end_s, attempts, plain);
         });
         Poll::Ready(())
+    }
+}
+
+/// The `[server]` path, out of line so that a plain request's poll stays
+/// small.
+impl Request {
+    /// The first poll of a request to the server: start its calls.
+    #[inline(never)]
+    fn start_call(mut self: Pin<&mut Self>, delay: f64, cx: &mut Context<'_>) -> Poll<Attempts> {
+        let i = self.i;
+        let (spec, seed) = with_active(|a| a.server).expect("a request to the server");
+        let mut call: Call = Box::pin(client::call(spec, seed, u64::from(i), delay));
+        let attempts = call.as_mut().poll(cx);
+        if attempts.is_pending() {
+            let slot = with_active(|a| match a.free_calls.pop() {
+                Some(slot) => {
+                    a.calls[slot as usize] = Some(call);
+                    slot
+                }
+                None => {
+                    a.calls.push(Some(call));
+                    (a.calls.len() - 1) as u32
+                }
+            });
+            self.phase = PackedPhase::new(Phase::Server(slot));
+        }
+        attempts
+    }
+
+    /// A later poll of the calls in `slot`.
+    #[inline(never)]
+    fn poll_call(slot: u32, cx: &mut Context<'_>) -> Poll<Attempts> {
+        // Out of the run while it is polled: the call reaches the loop,
+        // never the run.
+        let mut call =
+            with_active(|a| a.calls[slot as usize].take()).expect("a call in progress is stored");
+        let attempts = call.as_mut().poll(cx);
+        with_active(|a| match attempts {
+            Poll::Ready(_) => a.free_calls.push(slot),
+            Poll::Pending => a.calls[slot as usize] = Some(call),
+        });
+        attempts
     }
 }
 
