@@ -222,18 +222,7 @@ impl RequestLog {
 
     /// The `k`-th request to finish.
     pub fn get(&self, k: usize) -> Option<RequestRecord> {
-        let request = *self.request.get(k)?;
-        let o = self.outcomes.get(k).copied().unwrap_or(PLAIN);
-        Some(RequestRecord {
-            request: u64::from(request),
-            created_s: self.created.get(k),
-            start_s: self.start[k],
-            end_s: self.end[k],
-            status: o.status,
-            attempts: o.attempts,
-            errors: o.errors,
-            timeouts: o.timeouts,
-        })
+        (k < self.len()).then(|| self.record(k, self.created.get(k)))
     }
 
     /// The last request to finish.
@@ -241,29 +230,29 @@ impl RequestLog {
         self.len().checked_sub(1).and_then(|k| self.get(k))
     }
 
-    /// The records in completion order, in one pass over each column (no
-    /// search through the runs of `created` per row, as [`RequestLog::get`]
-    /// does).
+    /// The records in completion order, walking the runs of `created` once
+    /// rather than searching them for every row as [`RequestLog::get`] does.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = RequestRecord> + '_ {
-        let outcomes = &self.outcomes;
-        self.request
+        self.created
             .iter()
-            .zip(self.created.iter())
-            .zip(self.start.iter().zip(&self.end))
             .enumerate()
-            .map(move |(k, ((&request, created_s), (&start_s, &end_s)))| {
-                let o = outcomes.get(k).copied().unwrap_or(PLAIN);
-                RequestRecord {
-                    request: u64::from(request),
-                    created_s,
-                    start_s,
-                    end_s,
-                    status: o.status,
-                    attempts: o.attempts,
-                    errors: o.errors,
-                    timeouts: o.timeouts,
-                }
-            })
+            .map(|(k, created_s)| self.record(k, created_s))
+    }
+
+    /// Row `k` (< `len`), whose creation time is `created_s`.
+    #[inline]
+    fn record(&self, k: usize, created_s: f64) -> RequestRecord {
+        let o = self.outcomes.get(k).copied().unwrap_or(PLAIN);
+        RequestRecord {
+            request: u64::from(self.request[k]),
+            created_s,
+            start_s: self.start[k],
+            end_s: self.end[k],
+            status: o.status,
+            attempts: o.attempts,
+            errors: o.errors,
+            timeouts: o.timeouts,
+        }
     }
 
     /// How the last logged request ended.
