@@ -431,11 +431,8 @@ impl State {
         self.mem.resize(grown);
         // The prefetch hint: the future's waiter is the task calling (sleep
         // or an `asyncio.timeout`).
-        self.scheduled.push(Timer {
-            when,
-            target,
-            task: self.current.index() as u32,
-        });
+        self.scheduled
+            .push(Timer::new(when, target, self.current.index() as u32));
         self.peak_timers = self.peak_timers.max(self.scheduled.len() as u64);
     }
 
@@ -618,14 +615,14 @@ impl State {
         if self.ready.is_empty() {
             let response = self.io.as_ref().and_then(|io| io.station.next_event());
             match (self.scheduled.peek(), response) {
-                (Some(head), _) if head.when > self.now => {
+                (Some(head), _) if head.when() > self.now => {
                     // select(timeout) with timeout = clamp(head - now): the
                     // clock lands exactly on the deadline, unless a
                     // response wakes it earlier.
                     let wake = self
                         .config
                         .cpu
-                        .wake(self.now, head.when, MAXIMUM_SELECT_TIMEOUT);
+                        .wake(self.now, head.when(), MAXIMUM_SELECT_TIMEOUT);
                     self.now = match response {
                         Some(r) if r < wake => r.max(self.now),
                         _ => wake,
@@ -647,7 +644,7 @@ impl State {
         self.charge(self.config.cpu.iteration);
         let end_time = self.now + CLOCK_RESOLUTION;
         while let Some(head) = self.scheduled.peek() {
-            if head.when >= end_time {
+            if head.when() >= end_time {
                 break;
             }
             let timer = self.scheduled.pop().expect("peeked");
