@@ -340,7 +340,6 @@ impl TimeColumn {
                 next: 0,
                 len: values.len(),
                 run: 0,
-                plain: true,
             },
             TimeColumn::Runs {
                 starts,
@@ -353,7 +352,6 @@ impl TimeColumn {
                 next: 0,
                 len: *len,
                 run: 0,
-                plain: false,
             },
         }
     }
@@ -377,7 +375,8 @@ impl TimeColumn {
 
 /// The rows of a [`TimeColumn`], in order ([`TimeColumn::iter`]).
 struct TimeColumnIter<'a> {
-    /// The runs' first rows (empty when plain).
+    /// The runs' first rows; empty when plain (a column in runs with any
+    /// row has at least one run).
     starts: &'a [u32],
     /// The runs' values, or every row's when plain.
     values: &'a [f64],
@@ -386,7 +385,6 @@ struct TimeColumnIter<'a> {
     len: usize,
     /// The run holding `next` (runs only).
     run: usize,
-    plain: bool,
 }
 
 impl Iterator for TimeColumnIter<'_> {
@@ -399,7 +397,7 @@ impl Iterator for TimeColumnIter<'_> {
         }
         let k = self.next;
         self.next += 1;
-        if self.plain {
+        if self.starts.is_empty() {
             return Some(self.values[k]);
         }
         while self
