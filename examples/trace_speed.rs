@@ -1,8 +1,11 @@
 //! Wall time of each strategy on a latency trace, best of 5, one line per
-//! strategy: `name seconds` (used by bench/peers/run.py):
+//! strategy: `name seconds floor_seconds`, the last being the time of
+//! [`bpsim::bench::floor`] for the same makespan (`-` where the floor has no
+//! model). Used by bench/peers/run.py:
 //! `cargo run --release --example trace_speed -- TRACE [C]`.
 
 use bpsim::asyncio::Config;
+use bpsim::bench::floor;
 use bpsim::latency::Trace;
 use bpsim::strategy::{StrategyKind, Workload, simulate};
 
@@ -15,12 +18,18 @@ fn main() -> anyhow::Result<()> {
     let w = Workload::new(trace.values().to_vec().into(), c);
     for k in StrategyKind::ALL {
         let mut best = f64::INFINITY;
+        let mut makespan = 0.0;
         for _ in 0..5 {
             let t = std::time::Instant::now();
-            simulate(k, &w, &Config::default())?;
+            makespan = simulate(k, &w, &Config::default())?.report.duration_s;
             best = best.min(t.elapsed().as_secs_f64());
         }
-        println!("{} {best}", k.name());
+        let floor = match floor::time(k, trace.values(), c, 5) {
+            Some((m, d)) if m.to_bits() == makespan.to_bits() => d.as_secs_f64().to_string(),
+            Some((m, _)) => anyhow::bail!("{}: floor makespan {m}, bpsim {makespan}", k.name()),
+            None => "-".to_owned(),
+        };
+        println!("{} {best} {floor}", k.name());
     }
     Ok(())
 }

@@ -7,8 +7,9 @@
 //! (from an [`AllocProbe`], when the binary installs one) and per live
 //! simulated task, and the growth of the resident set. A second table varies
 //! the concurrency limit at a fixed request count, to show how the cost
-//! depends on it. Wall-clock readings appear only here, never in simulation
-//! results.
+//! depends on it. Next to bpsim's time, the [`floor`]'s: the same makespan
+//! from a bare binary heap of deadlines and nothing else. Wall-clock
+//! readings appear only here, never in simulation results.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -18,6 +19,8 @@ use crate::experiment::{self, ExperimentError};
 use crate::latency::{self, Distribution, LatencySource};
 use crate::scenario::PythonVersion;
 use crate::strategy::{self, StrategyKind, Workload};
+
+pub mod floor;
 
 /// Reads the heap bytes this thread holds, as counted by a global allocator
 /// (the `bpsim` binary installs one; see `src/main.rs`).
@@ -95,6 +98,8 @@ struct Measured {
     /// Kernel time within the best run.
     system: Option<Duration>,
     iterations: u64,
+    /// Virtual time the run took (its makespan).
+    makespan: f64,
     peak_live: u64,
     /// Peak RSS above the RSS before the first run, in bytes.
     rss: Option<u64>,
@@ -158,6 +163,7 @@ fn measure(
             best,
             system,
             iterations: o.report.loop_iterations,
+            makespan: o.report.duration_s,
             peak_live: o.report.peak_live_tasks,
             rss: max_rss,
             heap: max_heap,
@@ -185,7 +191,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
     );
     let _ = writeln!(
         out,
-        "{:<22} {:>11} {:>6} {:>10} {:>8} {:>11} {:>9} {:>11} {:>10} {:>10} {:>10} {:>10}",
+        "{:<22} {:>11} {:>6} {:>10} {:>8} {:>11} {:>9} {:>9} {:>8} {:>11} {:>10} {:>10} {:>10} {:>10}",
         "strategy",
         "requests",
         "limit",
@@ -193,6 +199,8 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
         "sys ms",
         "ns/request",
         "ns/iter",
+        "floor ns",
+        "x floor",
         "peak tasks",
         "heap (MB)",
         "RSS (MB)",
@@ -213,6 +221,21 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
                 options.probe,
             )?;
             let ns = m.best.as_nanos() as f64;
+            // The floor's makespan must be bpsim's (its tests check that):
+            // a time for another makespan would be no floor.
+            let floor = floor::time(kind, &latencies, options.concurrency, repeat)
+                .map(|(makespan, d)| (makespan.to_bits() == m.makespan.to_bits(), d));
+            let (floor_ns, x_floor) = match floor {
+                Some((true, d)) => {
+                    let f = d.as_nanos() as f64;
+                    (
+                        format!("{:.1}", f / n.max(1) as f64),
+                        format!("{:.1}", ns / f),
+                    )
+                }
+                Some((false, _)) => ("differs".to_owned(), String::new()),
+                None => (String::new(), String::new()),
+            };
             // Per live task only where live tasks dominate the memory.
             let per_task = |bytes: Option<u64>| {
                 bytes
@@ -223,7 +246,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
             };
             let _ = writeln!(
                 out,
-                "{:<22} {:>11} {:>6} {:>10.2} {:>8} {:>11.1} {:>9.1} {:>11} {:>10} {:>10} {:>11} {:>10}",
+                "{:<22} {:>11} {:>6} {:>10.2} {:>8} {:>11.1} {:>9.1} {:>9} {:>8} {:>11} {:>10} {:>10} {:>11} {:>10}",
                 kind.name(),
                 n,
                 options.concurrency,
@@ -234,6 +257,8 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
                 )),
                 ns / n.max(1) as f64,
                 ns / m.iterations.max(1) as f64,
+                floor_ns,
+                x_floor,
                 m.peak_live,
                 mb(m.heap),
                 mb(m.rss),
@@ -244,7 +269,11 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
     }
     let _ = writeln!(
         out,
-        "\nsys ms: the part of ms/run spent in the kernel, nearly all of it \
+        "\nfloor ns: ns/request of the same makespan from a bare heap of \
+         deadlines and nothing else \
+         (`bench::floor`; blank where it has no model); x floor: ms/run \
+         over the floor's. \
+         sys ms: the part of ms/run spent in the kernel, nearly all of it \
          mapping and zeroing fresh pages (page faults); \
          heap: peak bytes the run allocated above what was held before it \
          (engine, coroutines, request log; a vector's unused capacity counts); \

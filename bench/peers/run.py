@@ -11,7 +11,10 @@ Usage::
 Wall times: SimPy's is perf_counter around its run (one run); bpsim's is
 the best of 5 in-process runs (`examples/trace_speed.rs`); CPython's is the
 whole harness process, interpreter start-up and trace loading included
-(about 0.1 s of its 2-3 s).
+(about 0.1 s of its 2-3 s). The floor (`src/bench/floor.rs`, best of 5) is
+the same makespan from a bare binary heap of deadlines and nothing else:
+SimPy's time over the floor's is the ratio a simulator that did no more
+than that would reach.
 """
 
 import argparse
@@ -55,10 +58,13 @@ def main():
          os.path.join(ROOT, "Cargo.toml"), "--example", "trace_speed", "--", trace,
          str(a.concurrency)], check=True, capture_output=True, text=True).stdout
     bp_wall = {line.split()[0]: float(line.split()[1]) for line in timing.splitlines()}
+    floor_wall = {line.split()[0]: float(line.split()[2]) for line in timing.splitlines()
+                  if line.split()[2] != "-"}
     print(f"{a.requests} requests, limit {a.concurrency}, one trace (uniform(0.1, 0.2), seed 1)\n")
     print("| strategy | makespan bpsim (s) | SimPy (s) | CPython asyncio (s) | bpsim wall (ms) "
-          "| SimPy wall (ms) | CPython wall (ms) | SimPy / bpsim | CPython / bpsim |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| SimPy wall (ms) | CPython wall (ms) | SimPy / bpsim | CPython / bpsim "
+          "| floor wall (ms) | SimPy / floor | bpsim / floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in STRATEGIES:
         sp = json.loads(subprocess.run(
             [a.simpy_python, os.path.join(ROOT, "bench", "peers", "simpy_model.py"),
@@ -76,11 +82,14 @@ def main():
                 print(f"warning: {name} makespan {m} differs from bpsim's {bp[s]} for {s}",
                       file=sys.stderr)
         w = bp_wall[s]
+        f = floor_wall[s]
         print(f"| {s} | {bp[s]:.6f} | {sp['makespan_s']:.6f} | {cp_make:.6f} | {w * 1e3:.1f} "
               f"| {sp['wall_s'] * 1e3:.0f} | {cp_wall * 1e3:.0f} | {sp['wall_s'] / w:.0f}x "
-              f"| {cp_wall / w:.0f}x |")
+              f"| {cp_wall / w:.0f}x | {f * 1e3:.2f} | {sp['wall_s'] / f:.0f}x | {w / f:.1f}x |")
     print("\nCPython's wall time includes its interpreter start-up and the trace load "
-          "(about 0.1 s); SimPy's and bpsim's are the simulation alone.")
+          "(about 0.1 s); SimPy's and bpsim's are the simulation alone. The floor is "
+          "the same makespan from a bare heap of deadlines (src/bench/floor.rs): SimPy / "
+          "floor is the ratio a simulator doing no more than that would reach.")
 
 
 if __name__ == "__main__":

@@ -260,4 +260,17 @@ fn bench_prints_both_tables() {
         let sys = row.split_whitespace().nth(4).expect("a sys ms column");
         assert!(sys.parse::<u64>().is_ok(), "sys ms {sys:?} in {row}");
     }
+    // The floor ran, reached bpsim's makespan, and is timed next to it.
+    assert!(stdout.contains("x floor"), "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("gated_spawn ") && l.contains(" 2000 "))
+        .expect("a size-table row");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    for (name, value) in [("floor ns", cols[7]), ("x floor", cols[8])] {
+        assert!(
+            value.parse::<f64>().is_ok_and(|v| v > 0.0),
+            "{name} {value:?} in {row}"
+        );
+    }
 }

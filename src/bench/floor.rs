@@ -1,0 +1,262 @@
+//! The floor: the least work any heap-driven simulator does to time a
+//! strategy, for comparison with bpsim.
+//!
+//! Under pure virtual time, the makespan of the strategies below depends on
+//! the latencies alone, through a heap of deadlines:
+//!
+//! - `batching` starts `limit` requests, waits for the last, and repeats;
+//! - the others keep `limit` requests in flight and start the next one, in
+//!   request order, when one finishes: a `limit`-server queue. A freed
+//!   semaphore permit, a done-callback, a task's own release and a worker
+//!   pulling from the queue all start the next request at the same virtual
+//!   time as the completion that freed the slot.
+//!
+//! The floor keeps nothing else: no tasks, handles, futures, ready queue,
+//! memory model or request log, and a deadline is the only thing a heap
+//! entry holds. Its clock moves as bpsim's does, so its
+//! makespan is bpsim's bit for bit; the tests check that on many workloads.
+//! Its speed is about the least a heap-driven loop can cost (a faster
+//! priority queue could shave a constant), and SimPy's time divided by it
+//! is about the highest ratio such a loop can reach.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use crate::strategy::StrategyKind;
+
+/// `asyncio.base_events.MAXIMUM_SELECT_TIMEOUT`: the longest single wait.
+const MAXIMUM_SELECT_TIMEOUT: f64 = 24.0 * 3600.0;
+/// Timers due within this much after the clock fire with it (see
+/// `asyncio::event_loop::CLOCK_RESOLUTION`).
+const CLOCK_RESOLUTION: f64 = 1e-9;
+
+/// The strategies the floor can time, in [`StrategyKind::ALL`]'s order.
+pub const STRATEGIES: [StrategyKind; 5] = [
+    StrategyKind::Batching,
+    StrategyKind::SemaphoreInTask,
+    StrategyKind::GatedSpawnCallback,
+    StrategyKind::GatedSpawn,
+    StrategyKind::WorkerPool,
+];
+
+/// The makespan the floor computes for `strategy` and the wall time of the
+/// fastest of `repeat` runs (`None` for a strategy the floor does not
+/// model).
+pub fn time(
+    strategy: StrategyKind,
+    latencies: &[f64],
+    limit: u64,
+    repeat: u32,
+) -> Option<(f64, Duration)> {
+    let mut best = Duration::MAX;
+    let mut result = None;
+    for _ in 0..repeat.max(1) {
+        let t = Instant::now();
+        let m = makespan(strategy, std::hint::black_box(latencies), limit)?;
+        best = best.min(t.elapsed());
+        result = Some(std::hint::black_box(m));
+    }
+    result.map(|m| (m, best))
+}
+
+/// The makespan of `strategy` on `latencies` at `limit` requests in flight,
+/// computed with a bare heap of deadlines (`None` for a strategy the floor
+/// does not model: see [`STRATEGIES`]).
+pub fn makespan(strategy: StrategyKind, latencies: &[f64], limit: u64) -> Option<f64> {
+    let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
+    match strategy {
+        StrategyKind::Batching => Some(batches(latencies, limit)),
+        StrategyKind::SemaphoreInTask
+        | StrategyKind::GatedSpawnCallback
+        | StrategyKind::GatedSpawn
+        | StrategyKind::WorkerPool => Some(servers(latencies, limit)),
+        StrategyKind::SlidingWindow | StrategyKind::RateLimited | StrategyKind::AdaptiveLimit => {
+            None
+        }
+    }
+}
+
+/// A min-heap of deadlines and the virtual clock, which moves as bpsim's
+/// loop moves it under pure virtual time.
+struct Clock {
+    now: f64,
+    /// Deadlines as their bits: for the non-negative finite values a
+    /// deadline can be, the bits order as the values do.
+    deadlines: BinaryHeap<Reverse<u64>>,
+}
+
+impl Clock {
+    fn new(capacity: usize) -> Self {
+        Clock {
+            now: 0.0,
+            deadlines: BinaryHeap::with_capacity(capacity),
+        }
+    }
+
+    /// Start a request of `latency` seconds now (`call_at(now + latency)`).
+    #[inline]
+    fn start(&mut self, latency: f64) {
+        // `+ 0.0` turns a -0.0 deadline into +0.0, which orders the same.
+        self.deadlines
+            .push(Reverse((self.now + latency + 0.0).to_bits()));
+    }
+
+    /// Wait for the next deadline and fire every timer due with it; returns
+    /// how many fired (0 when no timer is left, or after a wait clamped to
+    /// [`MAXIMUM_SELECT_TIMEOUT`]).
+    #[inline]
+    fn fire(&mut self) -> usize {
+        let Some(&Reverse(head)) = self.deadlines.peek() else {
+            return 0;
+        };
+        let when = f64::from_bits(head);
+        if when > self.now {
+            self.now = if when - self.now > MAXIMUM_SELECT_TIMEOUT {
+                self.now + MAXIMUM_SELECT_TIMEOUT
+            } else {
+                when
+            };
+        }
+        let end = self.now + CLOCK_RESOLUTION;
+        let mut fired = 0;
+        while let Some(&Reverse(head)) = self.deadlines.peek() {
+            if f64::from_bits(head) >= end {
+                break;
+            }
+            self.deadlines.pop();
+            fired += 1;
+        }
+        fired
+    }
+}
+
+/// `batching`: a batch of `limit` requests starts at once; the next batch
+/// starts when the last of them has finished.
+fn batches(latencies: &[f64], limit: usize) -> f64 {
+    let mut clock = Clock::new(limit.min(latencies.len()));
+    for batch in latencies.chunks(limit) {
+        for &latency in batch {
+            clock.start(latency);
+        }
+        while !clock.deadlines.is_empty() {
+            clock.fire();
+        }
+    }
+    clock.now
+}
+
+/// A `limit`-server queue: the first `limit` requests start at once, and
+/// each completion starts the next request, in order.
+fn servers(latencies: &[f64], limit: usize) -> f64 {
+    let mut clock = Clock::new(limit.min(latencies.len()));
+    let mut next = latencies.iter();
+    for latency in next.by_ref().take(limit) {
+        clock.start(*latency);
+    }
+    while !clock.deadlines.is_empty() {
+        for latency in next.by_ref().take(clock.fire()) {
+            clock.start(*latency);
+        }
+    }
+    clock.now
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asyncio::Config;
+    use crate::strategy::{Workload, simulate};
+    use proptest::prelude::*;
+
+    fn bpsim_makespan(kind: StrategyKind, latencies: &[f64], limit: u64) -> f64 {
+        let w = Workload::new(latencies.to_vec().into(), limit);
+        simulate(kind, &w, &Config::default())
+            .expect("runs")
+            .report
+            .duration_s
+    }
+
+    fn assert_agrees(latencies: &[f64], limit: u64) {
+        for kind in STRATEGIES {
+            let floor = makespan(kind, latencies, limit).expect("modelled");
+            let engine = bpsim_makespan(kind, latencies, limit);
+            assert_eq!(
+                floor.to_bits(),
+                engine.to_bits(),
+                "{} at limit {limit} over {} requests: floor {floor}, bpsim {engine}",
+                kind.name(),
+                latencies.len()
+            );
+        }
+    }
+
+    #[test]
+    fn agrees_with_bpsim_on_the_blog_workload() {
+        let source =
+            crate::latency::LatencySource::Distribution(crate::latency::Distribution::Uniform {
+                low: 0.1,
+                high: 0.2,
+            });
+        let latencies = crate::latency::workload(&source, 1, 20_000).expect("samples");
+        for limit in [1, 7, 500, 20_000, 50_000] {
+            assert_agrees(&latencies, limit);
+        }
+    }
+
+    #[test]
+    fn agrees_with_bpsim_on_ties_zeros_and_near_ties() {
+        // Equal deadlines, zero latencies, and deadlines within the clock's
+        // resolution of each other (they fire together without moving it).
+        let latencies = [
+            0.5,
+            0.5,
+            0.0,
+            0.25,
+            0.5,
+            0.5 + 4e-10,
+            0.0,
+            0.25,
+            1.0,
+            0.5 + 2e-9,
+            0.125,
+        ];
+        for limit in 1..=12 {
+            assert_agrees(&latencies, limit);
+        }
+        assert_agrees(&[], 3);
+        // Waits longer than `MAXIMUM_SELECT_TIMEOUT`, taken in steps.
+        assert_agrees(&[100_000.0, 0.5, 200_000.25, 86_400.0], 2);
+    }
+
+    #[test]
+    fn strategies_outside_the_floor_have_none() {
+        for kind in StrategyKind::ALL {
+            assert_eq!(
+                makespan(kind, &[0.1], 1).is_some(),
+                STRATEGIES.contains(&kind),
+                "{}",
+                kind.name()
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Latencies on a coarse grid (many ties) or anywhere in [0, 2).
+        #[test]
+        fn agrees_with_bpsim_on_random_workloads(
+            latencies in prop::collection::vec(
+                prop_oneof![
+                    (0u32..8).prop_map(|k| f64::from(k) * 0.125),
+                    0.0f64..2.0,
+                ],
+                0..200,
+            ),
+            limit in 1u64..40,
+        ) {
+            assert_agrees(&latencies, limit);
+        }
+    }
+}
