@@ -302,6 +302,20 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
             }
             let _ = writeln!(out, "{line}");
         }
+        // The floor's two models, for the share of the growth that is the
+        // timer heap's own.
+        for (label, kind) in [
+            ("floor: batching", StrategyKind::Batching),
+            ("floor: limit servers", StrategyKind::SemaphoreInTask),
+        ] {
+            let mut line = format!("{label:<22}");
+            for &l in &options.limits {
+                let (_, d) = floor::time(kind, &latencies, l, options.repeat)
+                    .expect("the floor models both");
+                let _ = write!(line, " {:>9.1}", d.as_nanos() as f64 / n.max(1) as f64);
+            }
+            let _ = writeln!(out, "{line}");
+        }
     }
     Ok(out)
 }
