@@ -320,6 +320,7 @@ impl Task {
     /// # Panics
     /// If the task is already done (CPython would schedule `cb` at once; the
     /// modelled strategies never do this).
+    #[inline]
     pub fn add_done_callback(self, cb: DoneCallback) -> Self {
         with_loop(|st| {
             assert!(!self.done_in(st), "add_done_callback on a finished task");
