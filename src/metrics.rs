@@ -102,10 +102,13 @@ fn round_to_ns(x: f64) -> u64 {
         return MAX_NS;
     }
     // Truncation is exact, and so is `x - t`: below 2^52 it is the fraction,
-    // from 2^52 on `x` is an integer and the difference is 0.
-    let t = x as u64;
+    // from 2^52 on `x` is an integer and the difference is 0. Through `i64`,
+    // which holds every value below `MAX_NS`: x86-64 converts between `f64`
+    // and `i64` in one instruction each, and to and from `u64` only with
+    // a compare, a branch or blend, and several more.
+    let t = x as i64;
     let frac = x - t as f64;
-    t + u64::from(frac >= 0.5)
+    (t + i64::from(frac >= 0.5)) as u64
 }
 
 /// One strategy's result in a scenario run.
