@@ -4,14 +4,10 @@
 mod common;
 
 use bpsim::asyncio::Config;
-use bpsim::strategy::{StrategyKind, Workload, simulate};
+use bpsim::strategy::{Workload, simulate};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "semaphore_in_task".into());
-    let kind = StrategyKind::parse(&name).expect("strategy");
-    let n: usize = args.next().map_or(100_000, |s| s.parse().expect("N"));
-    let c: u64 = args.next().map_or(500, |s| s.parse().expect("C"));
+    let (kind, n, c, mut args) = common::strategy_n_c();
     let runs: u32 = args.next().map_or(20, |s| s.parse().expect("runs"));
     let lat = common::blog_latencies(n);
     let w = Workload::new(lat.into(), c);

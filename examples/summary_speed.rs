@@ -6,14 +6,10 @@ mod common;
 
 use bpsim::asyncio::Config;
 use bpsim::metrics::StrategyResult;
-use bpsim::strategy::{StrategyKind, Workload, simulate};
+use bpsim::strategy::{Workload, simulate};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "semaphore_in_task".into());
-    let kind = StrategyKind::parse(&name).expect("strategy");
-    let n: usize = args.next().map_or(100_000, |s| s.parse().expect("N"));
-    let c: u64 = args.next().map_or(500, |s| s.parse().expect("C"));
+    let (kind, n, c, _) = common::strategy_n_c();
     let w = Workload::new(common::blog_latencies(n).into(), c);
     let outcome = simulate(kind, &w, &Config::default()).expect("runs");
     let mut best = std::time::Duration::MAX;

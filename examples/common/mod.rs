@@ -14,3 +14,21 @@ pub(crate) fn blog_latencies(n: usize) -> Vec<f64> {
         })
         .collect()
 }
+
+/// The arguments most examples start with, `[strategy] [N] [C]`
+/// (defaults: `semaphore_in_task`, 100,000 requests, limit 500), and the
+/// rest of them.
+#[allow(dead_code)] // Not every example takes them.
+pub(crate) fn strategy_n_c() -> (
+    bpsim::strategy::StrategyKind,
+    usize,
+    u64,
+    impl Iterator<Item = String>,
+) {
+    let mut args = std::env::args().skip(1);
+    let name = args.next().unwrap_or_else(|| "semaphore_in_task".into());
+    let kind = bpsim::strategy::StrategyKind::parse(&name).expect("strategy");
+    let n: usize = args.next().map_or(100_000, |s| s.parse().expect("N"));
+    let c: u64 = args.next().map_or(500, |s| s.parse().expect("C"));
+    (kind, n, c, args)
+}
