@@ -1,5 +1,5 @@
-//! The floor: the least work any heap-driven simulator does to time a
-//! strategy, for comparison with bpsim.
+//! The floor: a strategy's makespan from a bare heap of deadlines, the
+//! least a heap-driven simulator can do, for comparison with bpsim.
 //!
 //! Under pure virtual time, the makespan of the strategies below depends on
 //! the latencies alone, through a heap of deadlines:
@@ -9,12 +9,13 @@
 //!   request order, when one finishes: a `limit`-server queue. A freed
 //!   semaphore permit, a done-callback, a task's own release and a worker
 //!   pulling from the queue all start the next request at the same virtual
-//!   time as the completion that freed the slot.
+//!   time as the completion that freed the slot. So does `sliding_window`'s
+//!   main task, refilling every slot freed when `asyncio.wait` returns.
 //!
 //! The floor keeps nothing else: no tasks, handles, futures, ready queue,
 //! memory model or request log, and a deadline is the only thing a heap
-//! entry holds. Its clock moves as bpsim's does, so its
-//! makespan is bpsim's bit for bit; the tests check that on many workloads.
+//! entry holds. Its clock moves as bpsim's does, so its makespan is
+//! bpsim's bit for bit; the tests check that on many workloads.
 //! Its speed is about the least a heap-driven loop can cost (a faster
 //! priority queue could shave a constant), and SimPy's time divided by it
 //! is about the highest ratio such a loop can reach.
@@ -32,12 +33,13 @@ const MAXIMUM_SELECT_TIMEOUT: f64 = 24.0 * 3600.0;
 const CLOCK_RESOLUTION: f64 = 1e-9;
 
 /// The strategies the floor can time, in [`StrategyKind::ALL`]'s order.
-pub const STRATEGIES: [StrategyKind; 5] = [
+pub const STRATEGIES: [StrategyKind; 6] = [
     StrategyKind::Batching,
     StrategyKind::SemaphoreInTask,
     StrategyKind::GatedSpawnCallback,
     StrategyKind::GatedSpawn,
     StrategyKind::WorkerPool,
+    StrategyKind::SlidingWindow,
 ];
 
 /// The makespan the floor computes for `strategy` and the wall time of the
@@ -70,10 +72,9 @@ pub fn makespan(strategy: StrategyKind, latencies: &[f64], limit: u64) -> Option
         StrategyKind::SemaphoreInTask
         | StrategyKind::GatedSpawnCallback
         | StrategyKind::GatedSpawn
-        | StrategyKind::WorkerPool => Some(servers(latencies, limit)),
-        StrategyKind::SlidingWindow | StrategyKind::RateLimited | StrategyKind::AdaptiveLimit => {
-            None
-        }
+        | StrategyKind::WorkerPool
+        | StrategyKind::SlidingWindow => Some(servers(latencies, limit)),
+        StrategyKind::RateLimited | StrategyKind::AdaptiveLimit => None,
     }
 }
 
