@@ -125,7 +125,8 @@ pub enum Command {
         output: PathBuf,
     },
     /// Time the engine: every strategy at several request counts (ms per
-    /// run, ns per request and per loop iteration, bpsim's peak memory), and
+    /// run, ns per request and per loop iteration, bpsim's peak memory), next
+    /// to the floor (the same makespan from a bare heap of deadlines), and
     /// against the concurrency limit.
     Bench {
         /// Request counts.
