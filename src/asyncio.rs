@@ -62,6 +62,7 @@ mod task_group;
 mod wait;
 
 pub use cpu::CpuCosts;
+pub(crate) use event_loop::{CLOCK_RESOLUTION, MAXIMUM_SELECT_TIMEOUT};
 pub use event_loop::{
     Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, run, time,
 };

@@ -25,7 +25,7 @@ use crate::server::station::{Station, StationConfig};
 /// this much after the current time fire in the same iteration.
 pub(crate) const CLOCK_RESOLUTION: f64 = 1e-9;
 /// `asyncio.base_events.MAXIMUM_SELECT_TIMEOUT`: the longest single wait.
-const MAXIMUM_SELECT_TIMEOUT: f64 = 24.0 * 3600.0;
+pub(crate) const MAXIMUM_SELECT_TIMEOUT: f64 = 24.0 * 3600.0;
 
 /// Which `Semaphore.acquire` wake-up rule to follow after a waiter resumes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -24,13 +24,10 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
+// The loop's own constants: the longest single wait, and how far past the
+// clock a timer still fires with it.
+use crate::asyncio::{CLOCK_RESOLUTION, MAXIMUM_SELECT_TIMEOUT};
 use crate::strategy::StrategyKind;
-
-/// `asyncio.base_events.MAXIMUM_SELECT_TIMEOUT`: the longest single wait.
-const MAXIMUM_SELECT_TIMEOUT: f64 = 24.0 * 3600.0;
-/// Timers due within this much after the clock fire with it (see
-/// `asyncio::event_loop::CLOCK_RESOLUTION`).
-const CLOCK_RESOLUTION: f64 = 1e-9;
 
 /// The makespan the floor computes for `strategy` and the wall time of the
 /// fastest of `repeat` runs (`None` for a strategy the floor does not
