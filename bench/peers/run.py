@@ -36,6 +36,9 @@ def main():
     p.add_argument("--requests", type=int, default=100_000)
     p.add_argument("--concurrency", type=int, default=500)
     p.add_argument("--bpsim", default=os.path.join(ROOT, "target", "release", "bpsim"))
+    p.add_argument("--trace-speed", help="the trace_speed example binary that times bpsim "
+                   "(default: cargo run --release --example trace_speed; scripts/pgo-build "
+                   "builds a PGO one)")
     a = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="bpsim-peers-")
     scen = os.path.join(tmp, "peers.toml")
@@ -53,10 +56,11 @@ def main():
     out = subprocess.run([a.bpsim, "run", scen, "--no-write", "--format", "json"],
                          check=True, capture_output=True, text=True).stdout
     bp = {r["strategy"]: r["duration_s"] for r in json.loads(out)["results"]}
-    timing = subprocess.run(
-        ["cargo", "run", "--quiet", "--release", "--manifest-path",
-         os.path.join(ROOT, "Cargo.toml"), "--example", "trace_speed", "--", trace,
-         str(a.concurrency)], check=True, capture_output=True, text=True).stdout
+    timer = [a.trace_speed] if a.trace_speed else [
+        "cargo", "run", "--quiet", "--release", "--manifest-path",
+        os.path.join(ROOT, "Cargo.toml"), "--example", "trace_speed", "--"]
+    timing = subprocess.run(timer + [trace, str(a.concurrency)],
+                            check=True, capture_output=True, text=True).stdout
     bp_wall = {line.split()[0]: float(line.split()[1]) for line in timing.splitlines()}
     floor_wall = {line.split()[0]: float(line.split()[2]) for line in timing.splitlines()
                   if line.split()[2] != "-"}
