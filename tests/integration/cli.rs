@@ -247,6 +247,16 @@ fn bench_prints_both_tables() {
         .unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
+    // The header says which build was timed (this one: no PGO profile).
+    let build = if cfg!(debug_assertions) {
+        "debug (timings meaningless) build"
+    } else {
+        "one thread, release build"
+    };
+    assert!(
+        stdout.lines().next().is_some_and(|l| l.ends_with(build)),
+        "{stdout}"
+    );
     assert!(stdout.contains("ns/request"), "{stdout}");
     assert!(stdout.contains("C=50"), "{stdout}");
     assert_eq!(stdout.matches("semaphore_in_task").count(), 2, "{stdout}");
