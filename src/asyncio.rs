@@ -52,7 +52,7 @@ mod cpu;
 mod event_loop;
 mod future;
 pub(crate) mod growth;
-mod heapq;
+pub(crate) mod heapq;
 mod io;
 mod queue;
 mod semaphore;

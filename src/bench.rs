@@ -305,31 +305,95 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
             let _ = write!(header, " {:>9}", format!("C={l}"));
         }
         let _ = writeln!(out, "{header}");
+        let per_request = |d: Duration| d.as_nanos() as f64 / n.max(1) as f64;
+        let mut engine = Vec::new();
         for &kind in &options.strategies {
             let mut line = format!("{:<22}", kind.name());
+            let mut row = Vec::new();
             for &l in &options.limits {
                 progress(&format!("{} at limit {l}", kind.name()));
                 let m = measure(kind, &latencies, l, &config, options.repeat, None)?;
-                let _ = write!(line, " {:>9.1}", m.best.as_nanos() as f64 / n.max(1) as f64);
+                row.push(per_request(m.best));
+                let _ = write!(line, " {:>9.1}", per_request(m.best));
             }
+            engine.push((kind, row));
             let _ = writeln!(out, "{line}");
         }
-        // The floor's two models, for the share of the growth that is the
-        // timer heap's own.
-        for (label, kind) in [
-            ("floor: batching", StrategyKind::Batching),
-            ("floor: limit servers", StrategyKind::SemaphoreInTask),
-        ] {
-            let mut line = format!("{label:<22}");
-            for &l in &options.limits {
-                let (_, d) = floor::time(kind, &latencies, l, options.repeat)
-                    .expect("the floor models both");
-                let _ = write!(line, " {:>9.1}", d.as_nanos() as f64 / n.max(1) as f64);
+        // The floor's two models on both heaps: the timer heap's own share of
+        // the growth.
+        let mut on_heapq = Vec::new();
+        for (heap, suffix) in [(floor::Heap::Bare, ""), (floor::Heap::Heapq, ", heapq")] {
+            for (model, kind) in [
+                ("batching", StrategyKind::Batching),
+                ("limit servers", StrategyKind::SemaphoreInTask),
+            ] {
+                let mut line = format!("{:<22}", format!("floor: {model}{suffix}"));
+                let mut row = Vec::new();
+                for &l in &options.limits {
+                    let (_, d) = floor::time_on(heap, kind, &latencies, l, options.repeat)
+                        .expect("the floor models both");
+                    row.push(per_request(d));
+                    let _ = write!(line, " {:>9.1}", per_request(d));
+                }
+                if heap == floor::Heap::Heapq {
+                    on_heapq.push((kind, row));
+                }
+                let _ = writeln!(out, "{line}");
             }
-            let _ = writeln!(out, "{line}");
         }
+        let _ = writeln!(
+            out,
+            "
+floor: the same makespans from a bare heap of deadlines (std's \
+             BinaryHeap), or, with \"heapq\", from bpsim's own timer heap (CPython's \
+             heapq moves, entries of bpsim's size): the timer queue's own cost."
+        );
+        let _ = write!(out, "{}", beyond_the_heap(options, &engine, &on_heapq));
     }
     Ok(out)
+}
+
+/// The limit table less the timer heap's own cost: for each strategy the
+/// floor models, bpsim's ns/request less the floor's on bpsim's heap (its
+/// model: batching or a limit-server queue), and the spread across limits.
+fn beyond_the_heap(
+    options: &Options,
+    engine: &[(StrategyKind, Vec<f64>)],
+    on_heapq: &[(StrategyKind, Vec<f64>)],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "
+cost beyond the timer heap (ns/request: bpsim less the floor on bpsim's heap):\n"
+    );
+    let mut header = format!("{:<22}", "strategy");
+    for l in &options.limits {
+        let _ = write!(header, " {:>9}", format!("C={l}"));
+    }
+    let _ = writeln!(out, "{header} {:>9}", "max/min");
+    for (kind, row) in engine {
+        let model = match floor::makespan(*kind, &[], 1) {
+            Some(_) if *kind == StrategyKind::Batching => StrategyKind::Batching,
+            Some(_) => StrategyKind::SemaphoreInTask,
+            None => continue,
+        };
+        let Some((_, heap)) = on_heapq.iter().find(|(k, _)| *k == model) else {
+            continue;
+        };
+        let beyond: Vec<f64> = row.iter().zip(heap).map(|(e, h)| e - h).collect();
+        let mut line = format!("{:<22}", kind.name());
+        for b in &beyond {
+            let _ = write!(line, " {b:>9.1}");
+        }
+        let (min, max) = beyond
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &b| {
+                (lo.min(b), hi.max(b))
+            });
+        let _ = writeln!(out, "{line} {:>9}", format!("{:.2}", max / min));
+    }
+    out
 }
 
 /// The sweep timed by [`sweep_scaling`]: the shipped `variance_sweep`'s

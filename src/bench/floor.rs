@@ -19,6 +19,13 @@
 //! Its speed is about the least a heap-driven loop can cost (a faster
 //! priority queue could shave a constant), and SimPy's time divided by it
 //! is about the highest ratio such a loop can reach.
+//!
+//! The floor runs on either of two heaps ([`Heap`]): std's `BinaryHeap`,
+//! the bare minimum, or bpsim's own timer heap (`asyncio::heapq`), which
+//! makes exactly the element moves of CPython's `heapq` and so costs what
+//! the timer queue costs bpsim. bpsim's time less the latter's is what
+//! bpsim spends beyond its timer heap: `bpsim bench` prints it against the
+//! concurrency limit.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -26,8 +33,20 @@ use std::time::{Duration, Instant};
 
 // The loop's own constants: the longest single wait, and how far past the
 // clock a timer still fires with it.
+use crate::asyncio::heapq::{Timer, TimerHeap};
 use crate::asyncio::{CLOCK_RESOLUTION, MAXIMUM_SELECT_TIMEOUT};
 use crate::strategy::StrategyKind;
+
+/// The heap of deadlines the floor runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heap {
+    /// std's `BinaryHeap` of the deadlines' bits: the least a heap costs.
+    Bare,
+    /// bpsim's timer heap, a port of CPython's `heapq` (its exact element
+    /// moves, which fix the order of timers that share a deadline), with
+    /// entries of bpsim's size: what the timer queue alone costs bpsim.
+    Heapq,
+}
 
 /// The makespan the floor computes for `strategy` and the wall time of the
 /// fastest of `repeat` runs (`None` for a strategy the floor does not
@@ -38,11 +57,22 @@ pub fn time(
     limit: u64,
     repeat: u32,
 ) -> Option<(f64, Duration)> {
+    time_on(Heap::Bare, strategy, latencies, limit, repeat)
+}
+
+/// [`time`] on the given heap.
+pub fn time_on(
+    heap: Heap,
+    strategy: StrategyKind,
+    latencies: &[f64],
+    limit: u64,
+    repeat: u32,
+) -> Option<(f64, Duration)> {
     let mut best = Duration::MAX;
     let mut result = None;
     for _ in 0..repeat.max(1) {
         let t = Instant::now();
-        let m = makespan(strategy, std::hint::black_box(latencies), limit)?;
+        let m = makespan_on(heap, strategy, std::hint::black_box(latencies), limit)?;
         best = best.min(t.elapsed());
         result = Some(std::hint::black_box(m));
     }
@@ -53,41 +83,119 @@ pub fn time(
 /// computed with a bare heap of deadlines (`None` for `rate_limited` and
 /// `adaptive_limit`, which pace their starts by other rules).
 pub fn makespan(strategy: StrategyKind, latencies: &[f64], limit: u64) -> Option<f64> {
+    makespan_on(Heap::Bare, strategy, latencies, limit)
+}
+
+/// [`makespan`] on the given heap (the same value on either).
+pub fn makespan_on(
+    heap: Heap,
+    strategy: StrategyKind,
+    latencies: &[f64],
+    limit: u64,
+) -> Option<f64> {
+    match heap {
+        Heap::Bare => makespan_with::<BinaryHeap<Reverse<u64>>>(strategy, latencies, limit),
+        Heap::Heapq => makespan_with::<TimerHeap>(strategy, latencies, limit),
+    }
+}
+
+fn makespan_with<D: Deadlines>(
+    strategy: StrategyKind,
+    latencies: &[f64],
+    limit: u64,
+) -> Option<f64> {
     let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
     match strategy {
-        StrategyKind::Batching => Some(batches(latencies, limit)),
+        StrategyKind::Batching => Some(batches::<D>(latencies, limit)),
         StrategyKind::SemaphoreInTask
         | StrategyKind::GatedSpawnCallback
         | StrategyKind::GatedSpawn
         | StrategyKind::WorkerPool
-        | StrategyKind::SlidingWindow => Some(servers(latencies, limit)),
+        | StrategyKind::SlidingWindow => Some(servers::<D>(latencies, limit)),
         StrategyKind::RateLimited | StrategyKind::AdaptiveLimit => None,
+    }
+}
+
+/// A min-heap of deadlines: the floor needs nothing more.
+trait Deadlines {
+    fn with_capacity(capacity: usize) -> Self;
+    fn push(&mut self, when: f64);
+    /// The earliest deadline.
+    fn head(&self) -> Option<f64>;
+    fn pop(&mut self);
+    fn is_empty(&self) -> bool;
+}
+
+/// Deadlines as their bits: for the non-negative finite values a deadline
+/// can be, the bits order as the values do.
+impl Deadlines for BinaryHeap<Reverse<u64>> {
+    #[inline]
+    fn with_capacity(capacity: usize) -> Self {
+        BinaryHeap::with_capacity(capacity)
+    }
+    #[inline]
+    fn push(&mut self, when: f64) {
+        // `+ 0.0` turns a -0.0 deadline into +0.0, which orders the same.
+        BinaryHeap::push(self, Reverse((when + 0.0).to_bits()));
+    }
+    #[inline]
+    fn head(&self) -> Option<f64> {
+        self.peek().map(|&Reverse(bits)| f64::from_bits(bits))
+    }
+    #[inline]
+    fn pop(&mut self) {
+        BinaryHeap::pop(self);
+    }
+    #[inline]
+    fn is_empty(&self) -> bool {
+        BinaryHeap::is_empty(self)
+    }
+}
+
+/// bpsim's timer heap, with entries as the loop makes them (their payload
+/// unused here).
+impl Deadlines for TimerHeap {
+    #[inline]
+    fn with_capacity(capacity: usize) -> Self {
+        TimerHeap::from_buffer(Vec::with_capacity(capacity))
+    }
+    #[inline]
+    fn push(&mut self, when: f64) {
+        TimerHeap::push(self, Timer::new(when, 0, 0));
+    }
+    #[inline]
+    fn head(&self) -> Option<f64> {
+        self.peek().map(Timer::when)
+    }
+    #[inline]
+    fn pop(&mut self) {
+        TimerHeap::pop(self);
+    }
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 /// A min-heap of deadlines and the virtual clock, which moves as bpsim's
 /// loop moves it under pure virtual time.
-struct Clock {
+struct Clock<D> {
     now: f64,
-    /// Deadlines as their bits: for the non-negative finite values a
-    /// deadline can be, the bits order as the values do.
-    deadlines: BinaryHeap<Reverse<u64>>,
+    deadlines: D,
 }
 
-impl Clock {
+impl<D: Deadlines> Clock<D> {
     fn new(capacity: usize) -> Self {
         Clock {
             now: 0.0,
-            deadlines: BinaryHeap::with_capacity(capacity),
+            deadlines: D::with_capacity(capacity),
         }
     }
 
     /// Start a request of `latency` seconds now (`call_at(now + latency)`).
     #[inline]
     fn start(&mut self, latency: f64) {
-        // `+ 0.0` turns a -0.0 deadline into +0.0, which orders the same.
-        self.deadlines
-            .push(Reverse((self.now + latency + 0.0).to_bits()));
+        self.deadlines.push(self.now + latency);
     }
 
     /// Wait for the next deadline and fire every timer due with it; returns
@@ -95,10 +203,9 @@ impl Clock {
     /// [`MAXIMUM_SELECT_TIMEOUT`]).
     #[inline]
     fn fire(&mut self) -> usize {
-        let Some(&Reverse(head)) = self.deadlines.peek() else {
+        let Some(when) = self.deadlines.head() else {
             return 0;
         };
-        let when = f64::from_bits(head);
         if when > self.now {
             self.now = if when - self.now > MAXIMUM_SELECT_TIMEOUT {
                 self.now + MAXIMUM_SELECT_TIMEOUT
@@ -108,8 +215,8 @@ impl Clock {
         }
         let end = self.now + CLOCK_RESOLUTION;
         let mut fired = 0;
-        while let Some(&Reverse(head)) = self.deadlines.peek() {
-            if f64::from_bits(head) >= end {
+        while let Some(head) = self.deadlines.head() {
+            if head >= end {
                 break;
             }
             self.deadlines.pop();
@@ -121,8 +228,8 @@ impl Clock {
 
 /// `batching`: a batch of `limit` requests starts at once; the next batch
 /// starts when the last of them has finished.
-fn batches(latencies: &[f64], limit: usize) -> f64 {
-    let mut clock = Clock::new(limit.min(latencies.len()));
+fn batches<D: Deadlines>(latencies: &[f64], limit: usize) -> f64 {
+    let mut clock = Clock::<D>::new(limit.min(latencies.len()));
     for batch in latencies.chunks(limit) {
         for &latency in batch {
             clock.start(latency);
@@ -136,8 +243,8 @@ fn batches(latencies: &[f64], limit: usize) -> f64 {
 
 /// A `limit`-server queue: the first `limit` requests start at once, and
 /// each completion starts the next request, in order.
-fn servers(latencies: &[f64], limit: usize) -> f64 {
-    let mut clock = Clock::new(limit.min(latencies.len()));
+fn servers<D: Deadlines>(latencies: &[f64], limit: usize) -> f64 {
+    let mut clock = Clock::<D>::new(limit.min(latencies.len()));
     let mut next = latencies.iter();
     for latency in next.by_ref().take(limit) {
         clock.start(*latency);
@@ -174,15 +281,17 @@ mod tests {
 
     fn assert_agrees(latencies: &[f64], limit: u64) {
         for kind in modelled() {
-            let floor = makespan(kind, latencies, limit).expect("modelled");
             let engine = bpsim_makespan(kind, latencies, limit);
-            assert_eq!(
-                floor.to_bits(),
-                engine.to_bits(),
-                "{} at limit {limit} over {} requests: floor {floor}, bpsim {engine}",
-                kind.name(),
-                latencies.len()
-            );
+            for heap in [Heap::Bare, Heap::Heapq] {
+                let floor = makespan_on(heap, kind, latencies, limit).expect("modelled");
+                assert_eq!(
+                    floor.to_bits(),
+                    engine.to_bits(),
+                    "{} at limit {limit} over {} requests: floor ({heap:?}) {floor}, bpsim {engine}",
+                    kind.name(),
+                    latencies.len()
+                );
+            }
         }
     }
 

@@ -232,7 +232,7 @@ fn a_day_long_latency_is_handled() {
 }
 
 #[test]
-fn bench_prints_both_tables() {
+fn bench_prints_its_tables() {
     let out = bpsim()
         .args([
             "bench",
@@ -259,7 +259,9 @@ fn bench_prints_both_tables() {
     );
     assert!(stdout.contains("ns/request"), "{stdout}");
     assert!(stdout.contains("C=50"), "{stdout}");
-    assert_eq!(stdout.matches("semaphore_in_task").count(), 2, "{stdout}");
+    // The size table, the limit table, and the limit table less the timer
+    // heap's own cost.
+    assert_eq!(stdout.matches("semaphore_in_task").count(), 3, "{stdout}");
     // The kernel's share of each run is read on Linux: a number of ms.
     assert!(stdout.contains("sys ms"), "{stdout}");
     if cfg!(target_os = "linux") {
@@ -283,4 +285,20 @@ fn bench_prints_both_tables() {
             "{name} {value:?} in {row}"
         );
     }
+    // Beyond the heap: bpsim less the floor on bpsim's own heap, at each
+    // limit, then the spread across limits.
+    let (_, beyond) = stdout
+        .split_once("cost beyond the timer heap")
+        .expect("the beyond-the-heap table");
+    let row = beyond
+        .lines()
+        .find(|l| l.starts_with("gated_spawn "))
+        .expect("a row for a strategy the floor models");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols.len(), 4, "{row}");
+    assert!(cols[1..].iter().all(|v| v.parse::<f64>().is_ok()), "{row}");
+    assert!(
+        !beyond.contains("rate_limited"),
+        "no floor, no row: {beyond}"
+    );
 }
