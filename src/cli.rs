@@ -127,7 +127,8 @@ pub enum Command {
     /// Time the engine: every strategy at several request counts (ms per
     /// run, ns per request and per loop iteration, bpsim's peak memory), next
     /// to the floor (the same makespan from a bare heap of deadlines), and
-    /// against the concurrency limit.
+    /// against the concurrency limit, with and without the timer heap's own
+    /// cost.
     Bench {
         /// Request counts.
         #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
