@@ -324,12 +324,12 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
         // The floor's two models on both heaps: the timer heap's own share of
         // the growth.
         let mut on_heapq = Vec::new();
-        for (heap, suffix) in [(floor::Heap::Bare, ""), (floor::Heap::Heapq, ", heapq")] {
+        for (heap, prefix) in [(floor::Heap::Bare, "floor"), (floor::Heap::Heapq, "heapq")] {
             for (model, kind) in [
                 ("batching", StrategyKind::Batching),
                 ("limit servers", StrategyKind::SemaphoreInTask),
             ] {
-                let mut line = format!("{:<22}", format!("floor: {model}{suffix}"));
+                let mut line = format!("{:<22}", format!("{prefix}: {model}"));
                 let mut row = Vec::new();
                 for &l in &options.limits {
                     let (_, d) = floor::time_on(heap, kind, &latencies, l, options.repeat)
@@ -345,10 +345,9 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
         }
         let _ = writeln!(
             out,
-            "
-floor: the same makespans from a bare heap of deadlines (std's \
-             BinaryHeap), or, with \"heapq\", from bpsim's own timer heap (CPython's \
-             heapq moves, entries of bpsim's size): the timer queue's own cost."
+            "\nfloor: the same makespans from a bare heap of deadlines (std's \
+             BinaryHeap); heapq: the same floor on bpsim's own timer heap (CPython's \
+             heapq moves, entries of bpsim's size), the timer queue's own cost."
         );
         let _ = write!(out, "{}", beyond_the_heap(options, &engine, &on_heapq));
     }
