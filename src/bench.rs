@@ -325,11 +325,15 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
         // the growth.
         let mut on_heapq = Vec::new();
         for (heap, prefix) in [(floor::Heap::Bare, "floor"), (floor::Heap::Heapq, "heapq")] {
-            for (model, kind) in [
-                ("batching", StrategyKind::Batching),
-                ("limit servers", StrategyKind::SemaphoreInTask),
+            for (name, model, kind) in [
+                ("batching", floor::Model::Batches, StrategyKind::Batching),
+                (
+                    "limit servers",
+                    floor::Model::Servers,
+                    StrategyKind::SemaphoreInTask,
+                ),
             ] {
-                let mut line = format!("{:<22}", format!("{prefix}: {model}"));
+                let mut line = format!("{:<22}", format!("{prefix}: {name}"));
                 let mut row = Vec::new();
                 for &l in &options.limits {
                     let (_, d) = floor::time_on(heap, kind, &latencies, l, options.repeat)
@@ -338,7 +342,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
                     let _ = write!(line, " {:>9.1}", per_request(d));
                 }
                 if heap == floor::Heap::Heapq {
-                    on_heapq.push((kind, row));
+                    on_heapq.push((model, row));
                 }
                 let _ = writeln!(out, "{line}");
             }
@@ -355,46 +359,52 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
 }
 
 /// The limit table less the timer heap's own cost: for each strategy the
-/// floor models, bpsim's ns/request less the floor's on bpsim's heap (its
-/// model: batching or a limit-server queue), and the spread across limits.
+/// floor models, bpsim's ns/request less the floor's on bpsim's heap (with
+/// the strategy's model), and the spread across limits (max/min). Empty if
+/// the floor models none of the strategies.
 fn beyond_the_heap(
     options: &Options,
     engine: &[(StrategyKind, Vec<f64>)],
-    on_heapq: &[(StrategyKind, Vec<f64>)],
+    on_heapq: &[(floor::Model, Vec<f64>)],
 ) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "
-cost beyond the timer heap (ns/request: bpsim less the floor on bpsim's heap):\n"
-    );
-    let mut header = format!("{:<22}", "strategy");
-    for l in &options.limits {
-        let _ = write!(header, " {:>9}", format!("C={l}"));
-    }
-    let _ = writeln!(out, "{header} {:>9}", "max/min");
+    let mut rows = String::new();
     for (kind, row) in engine {
-        let model = match floor::makespan(*kind, &[], 1) {
-            Some(_) if *kind == StrategyKind::Batching => StrategyKind::Batching,
-            Some(_) => StrategyKind::SemaphoreInTask,
-            None => continue,
-        };
-        let Some((_, heap)) = on_heapq.iter().find(|(k, _)| *k == model) else {
+        let Some(heap) = floor::model(*kind)
+            .and_then(|model| on_heapq.iter().find(|(m, _)| *m == model))
+            .map(|(_, heap)| heap)
+        else {
             continue;
         };
         let beyond: Vec<f64> = row.iter().zip(heap).map(|(e, h)| e - h).collect();
-        let mut line = format!("{:<22}", kind.name());
+        let _ = write!(rows, "{:<22}", kind.name());
         for b in &beyond {
-            let _ = write!(line, " {b:>9.1}");
+            let _ = write!(rows, " {b:>9.1}");
         }
         let (min, max) = beyond
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &b| {
                 (lo.min(b), hi.max(b))
             });
-        let _ = writeln!(out, "{line} {:>9}", format!("{:.2}", max / min));
+        // Timing noise on a tiny run could leave nothing beyond the heap.
+        let spread = if min > 0.0 {
+            format!("{:.2}", max / min)
+        } else {
+            "n/a".to_owned()
+        };
+        let _ = writeln!(rows, " {spread:>9}");
     }
-    out
+    if rows.is_empty() {
+        return rows;
+    }
+    let mut header = format!("{:<22}", "strategy");
+    for l in &options.limits {
+        let _ = write!(header, " {:>9}", format!("C={l}"));
+    }
+    format!(
+        "\ncost beyond the timer heap (ns/request: bpsim less the floor on bpsim's heap):\n\n\
+         {header} {:>9}\n{rows}",
+        "max/min"
+    )
 }
 
 /// The sweep timed by [`sweep_scaling`]: the shipped `variance_sweep`'s

@@ -99,21 +99,39 @@ pub fn makespan_on(
     }
 }
 
+/// How the floor computes a strategy's makespan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// Batches of `limit` requests, each waiting for its last.
+    Batches,
+    /// A `limit`-server queue.
+    Servers,
+}
+
+/// The floor's model of `strategy` (`None` for `rate_limited` and
+/// `adaptive_limit`, which pace their starts by other rules).
+pub fn model(strategy: StrategyKind) -> Option<Model> {
+    match strategy {
+        StrategyKind::Batching => Some(Model::Batches),
+        StrategyKind::SemaphoreInTask
+        | StrategyKind::GatedSpawnCallback
+        | StrategyKind::GatedSpawn
+        | StrategyKind::WorkerPool
+        | StrategyKind::SlidingWindow => Some(Model::Servers),
+        StrategyKind::RateLimited | StrategyKind::AdaptiveLimit => None,
+    }
+}
+
 fn makespan_with<D: Deadlines>(
     strategy: StrategyKind,
     latencies: &[f64],
     limit: u64,
 ) -> Option<f64> {
     let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
-    match strategy {
-        StrategyKind::Batching => Some(batches::<D>(latencies, limit)),
-        StrategyKind::SemaphoreInTask
-        | StrategyKind::GatedSpawnCallback
-        | StrategyKind::GatedSpawn
-        | StrategyKind::WorkerPool
-        | StrategyKind::SlidingWindow => Some(servers::<D>(latencies, limit)),
-        StrategyKind::RateLimited | StrategyKind::AdaptiveLimit => None,
-    }
+    Some(match model(strategy)? {
+        Model::Batches => batches::<D>(latencies, limit),
+        Model::Servers => servers::<D>(latencies, limit),
+    })
 }
 
 /// A min-heap of deadlines: the floor needs nothing more.
@@ -276,7 +294,7 @@ mod tests {
     fn modelled() -> impl Iterator<Item = StrategyKind> {
         StrategyKind::ALL
             .into_iter()
-            .filter(|&kind| makespan(kind, &[], 1).is_some())
+            .filter(|&kind| model(kind).is_some())
     }
 
     fn assert_agrees(latencies: &[f64], limit: u64) {
