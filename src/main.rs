@@ -278,6 +278,16 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             if concurrency == 0 || limits.contains(&0) {
                 anyhow::bail!("concurrency limits must be at least 1");
             }
+            if requests.contains(&0) {
+                anyhow::bail!(
+                    "request counts must be at least 1 (--requests {}): a time per request needs requests",
+                    requests
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+            }
             if ten_million && !requests.contains(&10_000_000) {
                 requests.push(10_000_000);
             }

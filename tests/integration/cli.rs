@@ -302,3 +302,18 @@ fn bench_prints_its_tables() {
         "no floor, no row: {beyond}"
     );
 }
+
+#[test]
+fn bench_refuses_zero_requests_and_zero_limits() {
+    for (args, expected) in [
+        (["--requests", "100,0"], "request counts must be at least 1"),
+        (["--limits", "10,0"], "concurrency limits must be at least 1"),
+        (["--concurrency", "0"], "concurrency limits must be at least 1"),
+    ] {
+        let out = bpsim().arg("bench").args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing timed");
+    }
+}
