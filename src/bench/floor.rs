@@ -31,8 +31,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-// The loop's own constants: the longest single wait, and how far past the
-// clock a timer still fires with it.
+// The loop's timer heap, and its constants: the longest single wait, and
+// how far past the clock a timer still fires with it.
 use crate::asyncio::heapq::{Timer, TimerHeap};
 use crate::asyncio::{CLOCK_RESOLUTION, MAXIMUM_SELECT_TIMEOUT};
 use crate::strategy::StrategyKind;

@@ -307,8 +307,14 @@ fn bench_prints_its_tables() {
 fn bench_refuses_zero_requests_and_zero_limits() {
     for (args, expected) in [
         (["--requests", "100,0"], "request counts must be at least 1"),
-        (["--limits", "10,0"], "concurrency limits must be at least 1"),
-        (["--concurrency", "0"], "concurrency limits must be at least 1"),
+        (
+            ["--limits", "10,0"],
+            "concurrency limits must be at least 1",
+        ),
+        (
+            ["--concurrency", "0"],
+            "concurrency limits must be at least 1",
+        ),
     ] {
         let out = bpsim().arg("bench").args(args).output().unwrap();
         assert!(!out.status.success(), "{args:?}");
