@@ -325,19 +325,14 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
         // the growth.
         let mut on_heapq = Vec::new();
         for (heap, prefix) in [(floor::Heap::Bare, "floor"), (floor::Heap::Heapq, "heapq")] {
-            for (name, model, kind) in [
-                ("batching", floor::Model::Batches, StrategyKind::Batching),
-                (
-                    "limit servers",
-                    floor::Model::Servers,
-                    StrategyKind::SemaphoreInTask,
-                ),
+            for (name, model) in [
+                ("batching", floor::Model::Batches),
+                ("limit servers", floor::Model::Servers),
             ] {
                 let mut line = format!("{:<22}", format!("{prefix}: {name}"));
                 let mut row = Vec::new();
                 for &l in &options.limits {
-                    let (_, d) = floor::time_on(heap, kind, &latencies, l, options.repeat)
-                        .expect("the floor models both");
+                    let (_, d) = floor::time_on(heap, model, &latencies, l, options.repeat);
                     row.push(per_request(d));
                     let _ = write!(line, " {:>9.1}", per_request(d));
                 }

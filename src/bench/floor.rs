@@ -57,46 +57,40 @@ pub fn time(
     limit: u64,
     repeat: u32,
 ) -> Option<(f64, Duration)> {
-    time_on(Heap::Bare, strategy, latencies, limit, repeat)
+    Some(time_on(
+        Heap::Bare,
+        model(strategy)?,
+        latencies,
+        limit,
+        repeat,
+    ))
 }
 
-/// [`time`] on the given heap.
+/// The makespan of `model` on `heap`, and the wall time of the fastest of
+/// `repeat` runs.
 pub fn time_on(
     heap: Heap,
-    strategy: StrategyKind,
+    model: Model,
     latencies: &[f64],
     limit: u64,
     repeat: u32,
-) -> Option<(f64, Duration)> {
+) -> (f64, Duration) {
     let mut best = Duration::MAX;
-    let mut result = None;
+    let mut result = 0.0;
     for _ in 0..repeat.max(1) {
         let t = Instant::now();
-        let m = makespan_on(heap, strategy, std::hint::black_box(latencies), limit)?;
+        let m = makespan_of(heap, model, std::hint::black_box(latencies), limit);
         best = best.min(t.elapsed());
-        result = Some(std::hint::black_box(m));
+        result = std::hint::black_box(m);
     }
-    result.map(|m| (m, best))
+    (result, best)
 }
 
 /// The makespan of `strategy` on `latencies` at `limit` requests in flight,
 /// computed with a bare heap of deadlines (`None` for `rate_limited` and
 /// `adaptive_limit`, which pace their starts by other rules).
 pub fn makespan(strategy: StrategyKind, latencies: &[f64], limit: u64) -> Option<f64> {
-    makespan_on(Heap::Bare, strategy, latencies, limit)
-}
-
-/// [`makespan`] on the given heap (the same value on either).
-pub fn makespan_on(
-    heap: Heap,
-    strategy: StrategyKind,
-    latencies: &[f64],
-    limit: u64,
-) -> Option<f64> {
-    match heap {
-        Heap::Bare => makespan_with::<BinaryHeap<Reverse<u64>>>(strategy, latencies, limit),
-        Heap::Heapq => makespan_with::<TimerHeap>(strategy, latencies, limit),
-    }
+    Some(makespan_of(Heap::Bare, model(strategy)?, latencies, limit))
 }
 
 /// How the floor computes a strategy's makespan.
@@ -122,16 +116,16 @@ pub fn model(strategy: StrategyKind) -> Option<Model> {
     }
 }
 
-fn makespan_with<D: Deadlines>(
-    strategy: StrategyKind,
-    latencies: &[f64],
-    limit: u64,
-) -> Option<f64> {
+/// The makespan of `model` on `latencies` at `limit` requests in flight,
+/// computed on `heap` (the same value on either).
+pub fn makespan_of(heap: Heap, model: Model, latencies: &[f64], limit: u64) -> f64 {
     let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
-    Some(match model(strategy)? {
-        Model::Batches => batches::<D>(latencies, limit),
-        Model::Servers => servers::<D>(latencies, limit),
-    })
+    match (heap, model) {
+        (Heap::Bare, Model::Batches) => batches::<BinaryHeap<Reverse<u64>>>(latencies, limit),
+        (Heap::Bare, Model::Servers) => servers::<BinaryHeap<Reverse<u64>>>(latencies, limit),
+        (Heap::Heapq, Model::Batches) => batches::<TimerHeap>(latencies, limit),
+        (Heap::Heapq, Model::Servers) => servers::<TimerHeap>(latencies, limit),
+    }
 }
 
 /// A min-heap of deadlines: the floor needs nothing more.
@@ -301,7 +295,7 @@ mod tests {
         for kind in modelled() {
             let engine = bpsim_makespan(kind, latencies, limit);
             for heap in [Heap::Bare, Heap::Heapq] {
-                let floor = makespan_on(heap, kind, latencies, limit).expect("modelled");
+                let floor = makespan_of(heap, model(kind).expect("modelled"), latencies, limit);
                 assert_eq!(
                     floor.to_bits(),
                     engine.to_bits(),
