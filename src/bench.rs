@@ -315,8 +315,9 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
             for &l in &options.limits {
                 progress(&format!("{} at limit {l}", kind.name()));
                 let m = measure(kind, &latencies, l, &config, options.repeat, None)?;
-                row.push(per_request(m.best));
-                let _ = write!(line, " {:>9.1}", per_request(m.best));
+                let ns = per_request(m.best);
+                row.push(ns);
+                let _ = write!(line, " {ns:>9.1}");
             }
             engine.push((kind, row));
             let _ = writeln!(out, "{line}");
@@ -333,8 +334,9 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
                 let mut row = Vec::new();
                 for &l in &options.limits {
                     let (_, d) = floor::time_on(heap, model, &latencies, l, options.repeat);
-                    row.push(per_request(d));
-                    let _ = write!(line, " {:>9.1}", per_request(d));
+                    let ns = per_request(d);
+                    row.push(ns);
+                    let _ = write!(line, " {ns:>9.1}");
                 }
                 if heap == floor::Heap::Heapq {
                     on_heapq.push((model, row));
