@@ -22,6 +22,8 @@ use std::process::{Command, ExitCode};
 #[path = "common/python.rs"]
 mod python;
 use python::interpreters;
+#[path = "common/plan.rs"]
+mod plan;
 use std::sync::Arc;
 
 use bpsim::experiment::config_for_version;
@@ -144,31 +146,6 @@ fn python_version(full: &str) -> PythonVersion {
     }
 }
 
-/// The strategies a case runs, and their parameters: a rate that binds
-/// (80% of what the limit alone allows) and a latency target that moves
-/// the adaptive limit both ways.
-fn plan(case: &Case, lat: &[f64]) -> (Vec<StrategyKind>, StrategyParams) {
-    let mean = if lat.is_empty() {
-        0.0
-    } else {
-        lat.iter().sum::<f64>() / lat.len() as f64
-    };
-    let mut params = StrategyParams::defaults(case.c);
-    params.max_per_second = if mean > 0.0 {
-        0.8 * case.c as f64 / mean
-    } else {
-        1000.0
-    };
-    params.adaptive.target_latency = 1.2 * mean;
-    params.adaptive.decrease = 0.75;
-    // asyncio.wait is O(C) per call in CPython: keep its cases short.
-    let kinds = StrategyKind::ALL
-        .into_iter()
-        .filter(|&k| k != StrategyKind::SlidingWindow || case.n as u64 * case.c <= 2_000_000)
-        .collect();
-    (kinds, params)
-}
-
 fn run_harness(
     python: &str,
     trace: &Path,
@@ -183,20 +160,7 @@ fn run_harness(
         .arg(trace)
         .arg("--concurrency")
         .arg(c.to_string());
-    for k in kinds {
-        cmd.arg("--strategy").arg(k.name());
-    }
-    let a = &params.adaptive;
-    for (flag, v) in [
-        ("--max-per-second", params.max_per_second),
-        ("--target-latency", a.target_latency),
-        ("--min-limit", a.min_limit),
-        ("--max-limit", a.max_limit),
-        ("--increase", a.increase),
-        ("--decrease", a.decrease),
-    ] {
-        cmd.arg(flag).arg(format!("{v:?}"));
-    }
+    plan::harness_args(&mut cmd, kinds, params);
     let out = cmd
         .output()
         .map_err(|e| format!("cannot run {python}: {e}"))?;
@@ -282,7 +246,7 @@ fn main() -> ExitCode {
         let trace: PathBuf = dir.path().join(format!("case{ci}.txt"));
         let text: String = lat.iter().map(|v| format!("{v:?}\n")).collect();
         std::fs::write(&trace, text).expect("write trace");
-        let (kinds, params) = plan(case, &lat);
+        let (kinds, params) = plan::plan(case.n, case.c, &lat);
         let workload = Workload::new(Arc::from(lat), case.c).with_params(params);
         // The big case runs on the first interpreter only, to keep CI short.
         let run_on = if case.big {

@@ -17,12 +17,14 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
 
+#[path = "common/plan.rs"]
+mod plan;
 #[path = "common/python.rs"]
 mod python;
 
 use bpsim::experiment::config_for_version;
 use bpsim::scenario::PythonVersion;
-use bpsim::strategy::{StrategyKind, Workload, simulate};
+use bpsim::strategy::{StrategyKind, StrategyParams, Workload, simulate};
 use serde_json::Value;
 
 fn latencies(n: usize, seed: u64) -> Vec<f64> {
@@ -39,13 +41,22 @@ fn latencies(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-fn harness(python: &str, trace: &Path, c: u64) -> Result<Value, String> {
+fn harness(
+    python: &str,
+    trace: &Path,
+    c: u64,
+    kinds: &[StrategyKind],
+    params: &StrategyParams,
+) -> Result<Value, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/harness.py");
-    let out = Command::new(python)
-        .arg(script)
-        .arg("--trace")
-        .arg(trace)
-        .args(["--concurrency", &c.to_string(), "--tracemalloc"])
+    let mut cmd = Command::new(python);
+    cmd.arg(script).arg("--trace").arg(trace).args([
+        "--concurrency",
+        &c.to_string(),
+        "--tracemalloc",
+    ]);
+    plan::harness_args(&mut cmd, kinds, params);
+    let out = cmd
         .output()
         .map_err(|e| format!("cannot run {python}: {e}"))?;
     if !out.status.success() {
@@ -55,14 +66,25 @@ fn harness(python: &str, trace: &Path, c: u64) -> Result<Value, String> {
 }
 
 /// Points outside the tolerance that are understood and not yet modelled,
-/// with why. They are still printed; they must stay within their own bound.
-const KNOWN_GAPS: [(&str, &str, u64, f64, &str); 0] = [];
+/// on every version, with why: (strategy, C, bound in percent, why). They
+/// are still printed; they must stay within their own bound.
+const KNOWN_GAPS: [(&str, u64, f64, &str); 6] = [
+    ("adaptive_limit", 1, 10.0, ADAPTIVE_GAP),
+    ("adaptive_limit", 10, 9.0, ADAPTIVE_GAP),
+    ("sliding_window", 1, 18.5, WAIT_GAP),
+    ("sliding_window", 10, 11.0, WAIT_GAP),
+    ("sliding_window", 100, 8.0, WAIT_GAP),
+    ("sliding_window", 1000, 5.0, WAIT_GAP),
+];
 
-fn known_gap(full: &str, strategy: &str, c: u64) -> Option<(f64, &'static str)> {
+const ADAPTIVE_GAP: &str = "about 1.5 KB under at any limit, not yet broken down by object (the controller's closure and its cells are not modelled)";
+const WAIT_GAP: &str = "asyncio.wait's set(fs) copy, result sets and coroutines are not modelled";
+
+fn known_gap(strategy: &str, c: u64) -> Option<(f64, &'static str)> {
     KNOWN_GAPS
         .iter()
-        .find(|(v, s, gc, _, _)| full.starts_with(&format!("{v}.")) && *s == strategy && *gc == c)
-        .map(|(_, _, _, bound, why)| (*bound, *why))
+        .find(|(s, gc, _, _)| *s == strategy && *gc == c)
+        .map(|(_, _, bound, why)| (*bound, *why))
 }
 
 fn version(full: &str) -> PythonVersion {
@@ -108,9 +130,10 @@ fn main() -> ExitCode {
             lat.iter().map(|v| format!("{v:?}\n")).collect::<String>(),
         )
         .expect("write trace");
-        let workload = Workload::new(Arc::from(lat), c);
+        let (kinds, params) = plan::plan(n, c, &lat);
+        let workload = Workload::new(Arc::from(lat), c).with_params(params);
         for py in &pythons {
-            let json = match harness(py, &trace, c) {
+            let json = match harness(py, &trace, c, &kinds, &params) {
                 Ok(j) => j,
                 Err(e) => {
                     println!("FAIL {py} N={n} C={c}: {e}");
@@ -129,7 +152,7 @@ fn main() -> ExitCode {
                     .report
                     .peak_memory_bytes as f64;
                 let err = 100.0 * (ours - real) / real;
-                let gap = known_gap(&full, name, c);
+                let gap = known_gap(name, c);
                 let bound = gap.map_or(tolerance, |(b, _)| b);
                 if gap.is_none() {
                     worst = worst.max(err.abs());

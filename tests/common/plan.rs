@@ -1,0 +1,50 @@
+//! What the tests against CPython run: which strategies, with which
+//! parameters, and the harness flags that give CPython the same ones.
+
+use std::process::Command;
+
+use bpsim::strategy::{StrategyKind, StrategyParams};
+
+/// The strategies a case of `n` requests at limit `c` runs, and their
+/// parameters: a rate that binds (80% of what the limit alone allows) and a
+/// latency target that moves the adaptive limit both ways.
+pub(crate) fn plan(n: usize, c: u64, lat: &[f64]) -> (Vec<StrategyKind>, StrategyParams) {
+    let mean = if lat.is_empty() {
+        0.0
+    } else {
+        lat.iter().sum::<f64>() / lat.len() as f64
+    };
+    let mut params = StrategyParams::defaults(c);
+    params.max_per_second = if mean > 0.0 {
+        0.8 * c as f64 / mean
+    } else {
+        1000.0
+    };
+    params.adaptive.target_latency = 1.2 * mean;
+    params.adaptive.decrease = 0.75;
+    // asyncio.wait is O(C) per call in CPython: keep its cases short.
+    let kinds = StrategyKind::ALL
+        .into_iter()
+        .filter(|&k| k != StrategyKind::SlidingWindow || n as u64 * c <= 2_000_000)
+        .collect();
+    (kinds, params)
+}
+
+/// Add the harness flags that select `kinds` and pass `params`
+/// (`conformance/harness.py --strategy ... --max-per-second ...`).
+pub(crate) fn harness_args(cmd: &mut Command, kinds: &[StrategyKind], params: &StrategyParams) {
+    for k in kinds {
+        cmd.arg("--strategy").arg(k.name());
+    }
+    let a = &params.adaptive;
+    for (flag, v) in [
+        ("--max-per-second", params.max_per_second),
+        ("--target-latency", a.target_latency),
+        ("--min-limit", a.min_limit),
+        ("--max-limit", a.max_limit),
+        ("--increase", a.increase),
+        ("--decrease", a.decrease),
+    ] {
+        cmd.arg(flag).arg(format!("{v:?}"));
+    }
+}
