@@ -44,6 +44,15 @@ impl Ledger {
         }
     }
 
+    /// Charge `count` allocations at once whose bytes total `bytes`, as if
+    /// each were charged in turn: right only when nothing is freed between
+    /// them, so the peak is reached after the last.
+    #[inline]
+    pub fn alloc_many(&mut self, bytes: i64, count: u64) {
+        self.alloc(bytes);
+        self.allocations += count.saturating_sub(1);
+    }
+
     /// Credit a free of `bytes`.
     #[inline]
     pub fn free(&mut self, bytes: i64) {

@@ -68,17 +68,16 @@ fn harness(
 /// Points outside the tolerance that are understood and not yet modelled,
 /// on every version, with why: (strategy, C, bound in percent, why). They
 /// are still printed; they must stay within their own bound.
-const KNOWN_GAPS: [(&str, u64, f64, &str); 6] = [
+const KNOWN_GAPS: [(&str, u64, f64, &str); 5] = [
     ("adaptive_limit", 1, 10.0, ADAPTIVE_GAP),
     ("adaptive_limit", 10, 9.0, ADAPTIVE_GAP),
-    ("sliding_window", 1, 18.5, WAIT_GAP),
-    ("sliding_window", 10, 11.0, WAIT_GAP),
-    ("sliding_window", 100, 8.0, WAIT_GAP),
-    ("sliding_window", 1000, 5.0, WAIT_GAP),
+    ("sliding_window", 1, 13.5, WAIT_GAP),
+    ("sliding_window", 10, 8.5, WAIT_GAP),
+    ("sliding_window", 100, 4.0, WAIT_GAP),
 ];
 
 const ADAPTIVE_GAP: &str = "about 1.5 KB under at any limit, not yet broken down by object (the controller's closure and its cells are not modelled)";
-const WAIT_GAP: &str = "asyncio.wait's set(fs) copy, result sets and coroutines are not modelled";
+const WAIT_GAP: &str = "1.5-6.3 KB under: each wait call's coroutines and closure are charged 536 bytes where CPython holds about 900, and freed contexts that CPython keeps on its freelist (traced) are not modelled";
 
 fn known_gap(strategy: &str, c: u64) -> Option<(f64, &'static str)> {
     KNOWN_GAPS
