@@ -76,7 +76,7 @@ const KNOWN_GAPS: [(&str, u64, f64, &str); 5] = [
     ("sliding_window", 100, 4.0, WAIT_GAP),
 ];
 
-const ADAPTIVE_GAP: &str = "about 1.5 KB under: freed contexts CPython keeps on its freelist (still traced; a snapshot at C=1 holds 23) are not modelled, nor is the controller's closure";
+const ADAPTIVE_GAP: &str = "about 1.5 KB under, not yet pinned down: the controller's closure is not modelled, and CPython's free lists (contexts, tuples, floats) keep freed objects traced";
 const WAIT_GAP: &str = "1.5-6.3 KB under: each wait call's coroutines and closure are charged 536 bytes where CPython holds about 900, and freed contexts that CPython keeps on its freelist (traced) are not modelled";
 
 fn known_gap(strategy: &str, c: u64) -> Option<(f64, &'static str)> {
