@@ -77,7 +77,7 @@ const KNOWN_GAPS: [(&str, u64, f64, &str); 5] = [
 ];
 
 const ADAPTIVE_GAP: &str = "about 1.5 KB under, not yet pinned down: the controller's closure is not modelled, and CPython's free lists (contexts, tuples, floats) keep freed objects traced";
-const WAIT_GAP: &str = "1.5-6.3 KB under: each wait call's coroutines and closure are charged 536 bytes where CPython holds about 900, and freed contexts that CPython keeps on its freelist (traced) are not modelled";
+const WAIT_GAP: &str = "1.5-6.3 KB under: each wait call's coroutines and closure are charged 536 bytes where CPython holds about 900; the rest is not yet pinned down";
 
 fn known_gap(strategy: &str, c: u64) -> Option<(f64, &'static str)> {
     KNOWN_GAPS
