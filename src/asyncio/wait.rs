@@ -9,23 +9,6 @@ use super::task::{DoneCallback, DoneCallbackKind, IntoCoroutine, Task};
 use crate::memory::Obj;
 use crate::memory::container::{Ladder, PySet, SET_OBJECT_BYTES};
 
-/// A `contextvars.Context` object as tracemalloc counts it (with its GC
-/// header), which every `add_done_callback` without a context copies:
-/// 64 bytes on CPython 3.11-3.13.
-const CONTEXT_BYTES: i64 = 64;
-/// Freed contexts CPython keeps for reuse (`CONTEXT_FREELIST_MAXLEN`, 255
-/// in 3.11-3.13). tracemalloc still counts them, so only contexts beyond
-/// them are new memory.
-const CONTEXT_FREELIST: usize = 255;
-
-/// Bytes of new contexts when `n` are copied at once, the freelist full:
-/// in a run's steady state the handles and tasks before each `wait` call
-/// have freed hundreds of contexts (CPython 3.12, `asyncio.wait` over 1,000
-/// tasks: 747 new contexts, 47.8 KB).
-fn new_contexts(n: usize) -> i64 {
-    CONTEXT_BYTES * n.saturating_sub(CONTEXT_FREELIST) as i64
-}
-
 /// `asyncio.wait`'s `return_when`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReturnWhen {
@@ -87,7 +70,8 @@ pub(crate) struct WaitSetState {
 /// sets a call makes follows from their sizes alone:
 ///
 /// * `fs = set(fs)`, a copy with a table for twice its keys;
-/// * a context per `add_done_callback`, beyond the 255 CPython keeps free;
+/// * a context per `add_done_callback`, from the loop's free list of them
+///   first, and back to it when the callbacks are removed;
 /// * `done, pending = set(), set()`, filled one `add` at a time, while the
 ///   copy and the previous `pending` are still alive;
 /// * `_, pending = ...` then frees the previous `done` and `pending`.
@@ -217,14 +201,14 @@ impl Future for Wait {
                     s.instance = s.instance.wrapping_add(1);
                     s.counter = s.pending;
                     s.return_when = return_when;
-                    let n = s.pending as f64;
+                    let n = s.pending;
                     // `fs = set(fs)`.
-                    s.copy = PySet::copy_of(s.pending, &mut st.mem);
+                    s.copy = PySet::copy_of(n, &mut st.mem);
                     st.mem.alloc(SET_OBJECT_BYTES);
                     // `f.add_done_callback(_on_completion)` copies the
                     // context for each task.
-                    st.mem.alloc(new_contexts(s.pending));
-                    st.charge(st.config.cpu.wait_future * n);
+                    st.copy_contexts(n as u32);
+                    st.charge(st.config.cpu.wait_future * n as f64);
                     st.alloc(Obj::LambdaCallback);
                     let waiter = st.await_new_future();
                     st.wait_sets[set as usize].waiter = Some(waiter);
@@ -241,9 +225,11 @@ impl Future for Wait {
                 s.waiter = None;
                 let done = s.finished;
                 s.finished = 0;
+                let n = s.pending;
                 s.pending -= done;
                 // `f.remove_done_callback(_on_completion)`: the contexts.
-                st.mem.free(new_contexts(s.pending + done));
+                st.free_contexts(n as u32);
+                let s = &mut st.wait_sets[set as usize];
                 // `done, pending = set(), set()`, filled from `fs`.
                 st.mem.alloc(2 * SET_OBJECT_BYTES);
                 let [pending_ladder, done_ladder] = &mut s.ladders;

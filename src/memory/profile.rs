@@ -82,6 +82,18 @@ pub struct Profile {
     pub deque: i64,
 }
 
+impl Obj {
+    /// Whether the object's size includes a copy of the context (Task,
+    /// `call_later`'s TimerHandle, `add_done_callback` without a context).
+    #[inline]
+    pub fn copies_context(self) -> bool {
+        matches!(
+            self,
+            Obj::Task | Obj::TimerHandle | Obj::GroupCallback | Obj::LambdaCallback
+        )
+    }
+}
+
 impl Profile {
     /// Whether a coroutine of kind `coroutine` and the Task object fall in
     /// the same pymalloc size class, so that they take each other's freed
