@@ -1,7 +1,7 @@
 //! Conformance: bpsim against real CPython asyncio, bit for bit.
 //!
 //! For each case, the latencies are written to a trace file, the CPython
-//! harness (`conformance/harness.py`: the four strategies on CPython's own
+//! harness (`conformance/harness.py`: the strategies on CPython's own
 //! event loop with a virtual clock) runs them, and bpsim simulates the same
 //! workload. Duration, loop iterations, peak live tasks and every request's
 //! start and end time (as f64 bit patterns) and completion order must agree.
@@ -16,19 +16,19 @@
 //! This test has its own `main` (`harness = false`) so that what it checked
 //! is always printed.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[path = "common/python.rs"]
 mod python;
 use python::interpreters;
-#[path = "common/plan.rs"]
-mod plan;
+#[path = "common/harness.rs"]
+mod harness;
 use std::sync::Arc;
 
 use bpsim::experiment::config_for_version;
 use bpsim::scenario::PythonVersion;
-use bpsim::strategy::{Outcome, StrategyKind, StrategyParams, Workload, simulate};
+use bpsim::strategy::{Outcome, StrategyKind, Workload, simulate};
 use serde_json::Value;
 
 /// A deterministic latency shape for a case.
@@ -146,33 +146,6 @@ fn python_version(full: &str) -> PythonVersion {
     }
 }
 
-fn run_harness(
-    python: &str,
-    trace: &Path,
-    c: u64,
-    kinds: &[StrategyKind],
-    params: &StrategyParams,
-) -> Result<Value, String> {
-    let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/harness.py");
-    let mut cmd = Command::new(python);
-    cmd.arg(&harness)
-        .arg("--trace")
-        .arg(trace)
-        .arg("--concurrency")
-        .arg(c.to_string());
-    plan::harness_args(&mut cmd, kinds, params);
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{python} harness failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("bad harness JSON: {e}"))
-}
-
 fn f(v: &Value) -> f64 {
     v.as_f64().expect("a number")
 }
@@ -246,7 +219,7 @@ fn main() -> ExitCode {
         let trace: PathBuf = dir.path().join(format!("case{ci}.txt"));
         let text: String = lat.iter().map(|v| format!("{v:?}\n")).collect();
         std::fs::write(&trace, text).expect("write trace");
-        let (kinds, params) = plan::plan(case.n, case.c, &lat);
+        let (kinds, params) = harness::plan(case.n, case.c, &lat);
         let workload = Workload::new(Arc::from(lat), case.c).with_params(params);
         // The big case runs on the first interpreter only, to keep CI short.
         let run_on = if case.big {
@@ -255,7 +228,7 @@ fn main() -> ExitCode {
             &pythons[..]
         };
         for python in run_on {
-            let json = match run_harness(python, &trace, case.c, &kinds, &params) {
+            let json = match harness::run(python, &trace, case.c, &kinds, &params, &[]) {
                 Ok(j) => j,
                 Err(e) => {
                     println!("FAIL {} [{python}]: {e}", case.name);

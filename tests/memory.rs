@@ -1,7 +1,8 @@
 //! Memory accuracy: bpsim's predicted `tracemalloc` peak against real CPython.
 //!
-//! For a grid of request counts and limits, the CPython harness runs the
-//! four strategies uninstrumented, each in a fresh interpreter, with
+//! For a grid of request counts and limits, the CPython harness runs all
+//! eight strategies (with the parameters the conformance test gives them,
+//! `common/harness.rs`) uninstrumented, each in a fresh interpreter, with
 //! `tracemalloc` started just before the loop is created
 //! (`conformance/harness.py --tracemalloc`), and bpsim predicts the peak
 //! from the version's memory profile. Every prediction must be within
@@ -13,19 +14,17 @@
 //! prints a SKIPPED line and passes. `BPSIM_CONFORMANCE_QUICK=1` skips the
 //! 100,000-request point.
 
-use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::Arc;
 
-#[path = "common/plan.rs"]
-mod plan;
+#[path = "common/harness.rs"]
+mod harness;
 #[path = "common/python.rs"]
 mod python;
 
 use bpsim::experiment::config_for_version;
 use bpsim::scenario::PythonVersion;
-use bpsim::strategy::{StrategyKind, StrategyParams, Workload, simulate};
-use serde_json::Value;
+use bpsim::strategy::{StrategyKind, Workload, simulate};
 
 fn latencies(n: usize, seed: u64) -> Vec<f64> {
     let mut x = seed;
@@ -39,30 +38,6 @@ fn latencies(n: usize, seed: u64) -> Vec<f64> {
             0.1 + 0.1 * ((z >> 11) as f64 / (1u64 << 53) as f64)
         })
         .collect()
-}
-
-fn harness(
-    python: &str,
-    trace: &Path,
-    c: u64,
-    kinds: &[StrategyKind],
-    params: &StrategyParams,
-) -> Result<Value, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/harness.py");
-    let mut cmd = Command::new(python);
-    cmd.arg(script).arg("--trace").arg(trace).args([
-        "--concurrency",
-        &c.to_string(),
-        "--tracemalloc",
-    ]);
-    plan::harness_args(&mut cmd, kinds, params);
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
 }
 
 /// Points outside the tolerance that are understood and not yet modelled,
@@ -128,10 +103,10 @@ fn main() -> ExitCode {
             lat.iter().map(|v| format!("{v:?}\n")).collect::<String>(),
         )
         .expect("write trace");
-        let (kinds, params) = plan::plan(n, c, &lat);
+        let (kinds, params) = harness::plan(n, c, &lat);
         let workload = Workload::new(Arc::from(lat), c).with_params(params);
         for py in &pythons {
-            let json = match harness(py, &trace, c, &kinds, &params) {
+            let json = match harness::run(py, &trace, c, &kinds, &params, &["--tracemalloc"]) {
                 Ok(j) => j,
                 Err(e) => {
                     println!("FAIL {py} N={n} C={c}: {e}");

@@ -1082,7 +1082,10 @@ mod tests {
         st.free_contexts(1);
         let task = st.config.profile.size(Obj::Task);
         st.alloc(Obj::Task);
-        assert_eq!(st.mem.current() - base, 300 * CONTEXT_BYTES + task - CONTEXT_BYTES);
+        assert_eq!(
+            st.mem.current() - base,
+            300 * CONTEXT_BYTES + task - CONTEXT_BYTES
+        );
         st.free(Obj::Task);
         st.alloc(Obj::Future);
         let future = st.config.profile.size(Obj::Future);

@@ -1,9 +1,12 @@
-//! What the tests against CPython run: which strategies, with which
-//! parameters, and the harness flags that give CPython the same ones.
+//! Running `conformance/harness.py` for the tests against CPython: which
+//! strategies, with which parameters, and the harness call that gives
+//! CPython the same ones.
 
+use std::path::Path;
 use std::process::Command;
 
 use bpsim::strategy::{StrategyKind, StrategyParams};
+use serde_json::Value;
 
 /// The strategies a case of `n` requests at limit `c` runs, and their
 /// parameters: a rate that binds (80% of what the limit alone allows) and a
@@ -30,9 +33,25 @@ pub(crate) fn plan(n: usize, c: u64, lat: &[f64]) -> (Vec<StrategyKind>, Strateg
     (kinds, params)
 }
 
-/// Add the harness flags that select `kinds` and pass `params`
-/// (`conformance/harness.py --strategy ... --max-per-second ...`).
-pub(crate) fn harness_args(cmd: &mut Command, kinds: &[StrategyKind], params: &StrategyParams) {
+/// Run the harness with `python` on `trace` at limit `c` for `kinds` with
+/// `params` (and any `extra` flags, such as `--tracemalloc`), and parse the
+/// JSON it prints.
+pub(crate) fn run(
+    python: &str,
+    trace: &Path,
+    c: u64,
+    kinds: &[StrategyKind],
+    params: &StrategyParams,
+    extra: &[&str],
+) -> Result<Value, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/harness.py");
+    let mut cmd = Command::new(python);
+    cmd.arg(script)
+        .arg("--trace")
+        .arg(trace)
+        .arg("--concurrency")
+        .arg(c.to_string())
+        .args(extra);
     for k in kinds {
         cmd.arg("--strategy").arg(k.name());
     }
@@ -47,4 +66,14 @@ pub(crate) fn harness_args(cmd: &mut Command, kinds: &[StrategyKind], params: &S
     ] {
         cmd.arg(flag).arg(format!("{v:?}"));
     }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{python} harness failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("bad harness JSON: {e}"))
 }
