@@ -51,7 +51,8 @@ impl Queue {
             // The Queue object, its three deques (items, getters, putters)
             // and its `_finished` Event, which holds a deque of its own: two
             // semaphore-sized objects and four deques. (tracemalloc, each
-            // version: a Queue 3,266-3,284 bytes, this 3,216-3,232.)
+            // version: a Queue 3,265-3,282 bytes, this 3,216-3,232;
+            // `profiles/probe_memory.py sizes`.)
             let p = &st.config.profile;
             let bytes = 2 * p.semaphore + 4 * p.deque;
             st.mem.alloc(bytes);
