@@ -9,8 +9,11 @@
         traced memory at each phase of one asyncio.wait call in the steady
         state (the model in src/asyncio/wait.rs). N defaults to 3,000.
     python3.X profiles/probe_memory.py adaptive
-        adaptive_limit at C=1: a tracemalloc snapshot after 500 completions,
+        adaptive_limit at C=1: a tracemalloc snapshot at its 500th task,
         largest lines first (the known gap in tests/memory.rs).
+
+`wait` and `adaptive` run conformance/harness.py's own programs, as the
+memory test does (virtual clock, tracemalloc).
 
 The `wait` figures include the probe's own records (a tuple and an int per
 mark, about 88 bytes), so read them as differences between phases.
@@ -92,29 +95,34 @@ async def _wait(fs, timeout, return_when, loop):
     return done, pending
 
 
-async def sliding_window(lat, c):
-    async def process(latency):
-        await asyncio.sleep(latency)
-
-    pending = set()
-    for latency in lat:
-        if len(pending) >= c:
-            mark("before wait()")
-            _, pending = await asyncio.wait(
-                pending, return_when=asyncio.FIRST_COMPLETED)
-            mark("after wait()")
-        pending.add(asyncio.create_task(process(latency)))
-    if pending:
-        await asyncio.wait(pending)
+def load_harness():
+    """conformance/harness.py as a module: the programs the memory test
+    measures, run as it runs them (virtual clock, tracemalloc)."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "conformance", "harness.py")
+    spec = importlib.util.spec_from_file_location("harness", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def wait(c, n):
+    harness = load_harness()
     tasks._wait = _wait
+    original = asyncio.wait
+
+    async def marked_wait(fs, **kwargs):
+        mark("before wait()")
+        result = await original(fs, **kwargs)
+        mark("after wait()")
+        return result
+
+    asyncio.wait = marked_wait
     random.seed(1)
     lat = [0.1 + 0.1 * random.random() for _ in range(n)]
-    tracemalloc.start()
-    asyncio.run(sliding_window(lat, c))
-    tracemalloc.stop()
+    harness.run_plain("sliding_window", lat, c, False, True)
     middle = len(MARKS) // 2
     start = next(i for i in range(middle, len(MARKS))
                  if MARKS[i][0] == "before wait()")
@@ -125,49 +133,23 @@ def wait(c, n):
 
 
 def adaptive():
+    harness = load_harness()
+    harness.PARAMS.target_latency = 0.15
+    harness.PARAMS.decrease = 0.75
     random.seed(3)
     lat = [0.1 + 0.1 * random.random() for _ in range(1000)]
     snap = {}
+    create_task = asyncio.TaskGroup.create_task
 
-    async def main():
-        loop = asyncio.get_running_loop()
-        target, lo, hi, inc, dec = 0.15, 1.0, 4.0, 1.0, 0.75
-        limit, in_flight, wake, count = 1.0, 0, None, 0
+    def counting_create_task(self, coro, **kwargs):
+        snap["n"] = snap.get("n", 0) + 1
+        if snap["n"] == 500:
+            snap["s"] = tracemalloc.take_snapshot()
+        return create_task(self, coro, **kwargs)
 
-        def done(latency, ok):
-            nonlocal limit, in_flight, wake, count
-            in_flight -= 1
-            count += 1
-            if count == 500:
-                snap["s"] = tracemalloc.take_snapshot()
-            if not ok or latency > target:
-                limit = max(lo, limit * dec)
-            else:
-                limit = min(hi, limit + inc / limit)
-            if wake is not None and in_flight < int(limit):
-                wake.set_result(None)
-                wake = None
-
-        async def process_adaptive(latency):
-            start, ok = loop.time(), False
-            try:
-                await asyncio.sleep(latency)
-                ok = True
-            finally:
-                done(loop.time() - start, ok)
-
-        async with asyncio.TaskGroup() as tg:
-            for latency in lat:
-                while in_flight >= int(limit):
-                    wake = loop.create_future()
-                    await wake
-                in_flight += 1
-                tg.create_task(process_adaptive(latency))
-
-    tracemalloc.start()
-    asyncio.run(main())
-    tracemalloc.stop()
-    print(f"{sys.version.split()[0]}: adaptive_limit, C=1, after 500 completions")
+    asyncio.TaskGroup.create_task = counting_create_task
+    harness.run_plain("adaptive_limit", lat, 1, False, True)
+    print(f"{sys.version.split()[0]}: adaptive_limit, C=1, at the 500th task")
     for stat in snap["s"].statistics("lineno")[:20]:
         print(" ", stat)
 
