@@ -259,7 +259,7 @@ pub(crate) struct State {
     busy: f64,
     /// Whether any operation costs CPU time ([`State::charge`]).
     timed: bool,
-    live_objects: i64,
+    pub(crate) live_objects: i64,
     /// Freed contexts CPython keeps for reuse.
     free_contexts: u32,
 }
@@ -554,7 +554,9 @@ impl State {
     /// its own Handle, in registration order).
     fn finish_task(&mut self, id: TaskId) {
         self.charge(self.config.cpu.finish);
-        if id != TaskId::MAIN {
+        if id == TaskId::MAIN {
+            self.release_wait_set_tasks();
+        } else {
             self.live_tasks -= 1;
         }
         let pending = self.tasks[id.index()].finish();
@@ -567,20 +569,19 @@ impl State {
             if let StoredCallback::Wait(set) =
                 self.tasks[id.index()].callback_at(i as usize, &self.callback_overflow)
             {
-                self.wait_set_task_finished(set);
+                self.wait_set_task_finished(set, id);
             }
         }
         for _ in 0..pending {
             self.call_soon(Handle::Done(id));
         }
-        self.tasks[id.index()].set_pending(pending);
-        if pending == 0 {
+        if self.tasks[id.index()].set_pending(pending) {
             self.release_task(id);
         }
     }
 
     /// The last reference to a finished task is gone: free it.
-    fn release_task(&mut self, id: TaskId) {
+    pub(crate) fn release_task(&mut self, id: TaskId) {
         self.free(Obj::Task);
         let frame = self.tasks[id.index()].frame();
         self.free(frame.obj());

@@ -145,15 +145,34 @@ impl TaskSlot {
         u32::from(self.callbacks.len)
     }
 
-    /// `n` done callbacks are scheduled (all of them, when it finished).
-    pub(crate) fn set_pending(&mut self, n: u32) {
-        self.callbacks.pending = u16::try_from(n).expect("at most 65,535 callbacks");
+    /// `n` done callbacks are scheduled (all of them, when it finished);
+    /// true when nothing else keeps the task alive (it can be freed now).
+    pub(crate) fn set_pending(&mut self, n: u32) -> bool {
+        let n = u16::try_from(n)
+            .ok()
+            .filter(|&n| n <= MAX_CALLBACKS)
+            .expect("at most 32,767 callbacks");
+        self.callbacks.pending = self.callbacks.pending & HELD | n;
+        self.callbacks.pending == 0
     }
 
-    /// One scheduled done callback ran; true when none is left (the task
-    /// can be freed).
+    /// One scheduled done callback ran; true when nothing keeps the task
+    /// alive any more (it can be freed).
     pub(crate) fn callback_ran(&mut self) -> bool {
         self.callbacks.pending -= 1;
+        self.callbacks.pending == 0
+    }
+
+    /// A set of the program's holds a reference to the task: it outlives
+    /// its done callbacks until [`TaskSlot::unhold`].
+    pub(crate) fn hold(&mut self) {
+        self.callbacks.pending |= HELD;
+    }
+
+    /// The set let the finished task go; true when nothing keeps it alive
+    /// any more (its done callbacks all ran).
+    pub(crate) fn unhold(&mut self) -> bool {
+        self.callbacks.pending &= !HELD;
         self.callbacks.pending == 0
     }
 
@@ -169,7 +188,7 @@ impl TaskSlot {
     /// The done callback the next `Handle::Done` of this task runs: the
     /// callbacks run in registration order, one per handle.
     pub(crate) fn next_callback(&self, overflow: &[Vec<StoredCallback>]) -> StoredCallback {
-        let index = usize::from(self.callbacks.len - self.callbacks.pending);
+        let index = usize::from(self.callbacks.len - (self.callbacks.pending & !HELD));
         self.callbacks.get(index, overflow)
     }
 }
@@ -236,13 +255,19 @@ struct Callbacks {
     /// the index of the overflow list in `State::callback_overflow` that
     /// holds the second on.
     inline: [u32; 2],
-    /// Registered (at most 65,535: a task awaited by more tasks at once is
-    /// refused with a panic, which no scenario can reach).
+    /// Registered (at most [`MAX_CALLBACKS`]: a task awaited by more tasks
+    /// at once is refused with a panic, which no scenario can reach).
     len: u16,
-    /// Scheduled but not yet run, once the task finished; it is freed at
-    /// zero.
+    /// Scheduled but not yet run, once the task finished, and [`HELD`] while
+    /// a set of the program's references the task; it is freed at zero.
     pending: u16,
 }
+
+/// [`Callbacks::pending`]'s top bit: a set the program holds (such as the
+/// `done` set `asyncio.wait` returned) still references the task.
+const HELD: u16 = 1 << 15;
+/// The most done callbacks a task can have (`pending`'s other bits).
+const MAX_CALLBACKS: u16 = HELD - 1;
 
 impl Callbacks {
     fn get(&self, index: usize, overflow: &[Vec<StoredCallback>]) -> StoredCallback {
@@ -536,7 +561,8 @@ impl State {
         cbs.len = cbs
             .len
             .checked_add(1)
-            .expect("at most 65,535 done callbacks on one task");
+            .filter(|&n| n <= MAX_CALLBACKS)
+            .expect("at most 32,767 done callbacks on one task");
     }
 
     /// The callback the next `Handle::Done` of the finished `task` runs.

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::event_loop::{State, with_loop};
-use super::task::{DoneCallback, DoneCallbackKind, IntoCoroutine, Task};
+use super::task::{DoneCallback, DoneCallbackKind, IntoCoroutine, Task, TaskId};
 use crate::memory::Obj;
 use crate::memory::container::{Ladder, PySet, SET_OBJECT_BYTES};
 
@@ -44,6 +44,11 @@ pub(crate) struct WaitSetState {
     /// of a set has this one callback, scheduled when it finishes), the
     /// `wait` call current when it finished.
     finished_in: std::collections::VecDeque<u32>,
+    /// The finished tasks of `pending` that no `done` set holds yet, and
+    /// those of the `done` set the program holds: sets keep their tasks
+    /// alive after their done callbacks ran.
+    finished_tasks: Vec<TaskId>,
+    done_tasks: Vec<TaskId>,
     /// The current call's waiter future, `_on_completion`'s `counter` and
     /// `return_when`.
     waiter: Option<u32>,
@@ -74,7 +79,10 @@ pub(crate) struct WaitSetState {
 ///   first, and back to it when the callbacks are removed;
 /// * `done, pending = set(), set()`, filled one `add` at a time, while the
 ///   copy and the previous `pending` are still alive;
-/// * `_, pending = ...` then frees the previous `done` and `pending`.
+/// * `_, pending = ...` then frees the previous `done` and `pending`;
+/// * a finished task stays alive while a set holds it: until the `done`
+///   set it lands in is dropped by the next call's `_ = ...`, or until
+///   main returns (its completion callback having run is not enough).
 #[derive(Clone, Copy, Debug)]
 pub struct TaskSet {
     id: u32,
@@ -96,6 +104,8 @@ impl TaskSet {
                 ladders: [Ladder::default(); 2],
                 instance: 0,
                 finished_in: std::collections::VecDeque::new(),
+                finished_tasks: Vec::new(),
+                done_tasks: Vec::new(),
                 waiter: None,
                 counter: 0,
                 return_when: ReturnWhen::AllCompleted,
@@ -110,6 +120,9 @@ impl TaskSet {
     pub fn create_task(self, coro: impl IntoCoroutine) -> Task {
         let task = super::task::create_task(coro);
         with_loop(|st| {
+            // The set references the task until a `done` set holding it is
+            // dropped.
+            st.tasks[task.id.index()].hold();
             let s = &mut st.wait_sets[self.id as usize];
             s.pending += 1;
             // A fresh set with no dummies: any key new to it will do.
@@ -146,12 +159,27 @@ impl TaskSet {
 }
 
 impl State {
-    /// A task of set `set` finished: it counts as done from now on, and its
-    /// completion callback belongs to the current `wait` call.
-    pub(crate) fn wait_set_task_finished(&mut self, set: u32) {
+    /// Task `task` of set `set` finished: it counts as done from now on,
+    /// and its completion callback belongs to the current `wait` call.
+    pub(crate) fn wait_set_task_finished(&mut self, set: u32, task: TaskId) {
         let s = &mut self.wait_sets[set as usize];
         s.finished += 1;
         s.finished_in.push_back(s.instance);
+        s.finished_tasks.push(task);
+    }
+
+    /// Main returned: its frame's sets let go of their finished tasks.
+    pub(crate) fn release_wait_set_tasks(&mut self) {
+        for set in 0..self.wait_sets.len() {
+            let s = &mut self.wait_sets[set];
+            let mut held = std::mem::take(&mut s.done_tasks);
+            held.append(&mut s.finished_tasks);
+            for t in held {
+                if self.tasks[t.index()].unhold() {
+                    self.release_task(t);
+                }
+            }
+        }
     }
 
     /// The `wait` call of the next completion callback of set `set` to run.
@@ -235,20 +263,74 @@ impl Future for Wait {
                 let [pending_ladder, done_ladder] = &mut s.ladders;
                 let new_pending = PySet::built_by_adds(s.pending, pending_ladder, &mut st.mem);
                 let new_done = PySet::built_by_adds(done, done_ladder, &mut st.mem);
-                // `_wait` returns: its frame drops the copy of `fs`, ...
+                // `_wait` returns: its frame drops the copy of `fs`, the
+                // waiter and `_on_completion`; ...
                 let copy = std::mem::take(&mut s.copy);
                 st.mem.free(SET_OBJECT_BYTES + copy.table());
-                // ... and `_, pending = ...` the previous `done` and `pending`.
-                let old_pending = std::mem::replace(&mut s.set, new_pending);
-                st.mem.free(SET_OBJECT_BYTES + old_pending.table());
+                st.drop_future(waiter);
+                st.free(Obj::LambdaCallback);
+                // ... `_ = done` drops the previous `done` set, and with it
+                // its tasks (neither the old `pending` nor the copy held
+                // them), ...
+                let s = &mut st.wait_sets[set as usize];
                 if let Some(old_done) = s.done.replace(new_done) {
                     st.mem.free(SET_OBJECT_BYTES + old_done.table());
                 }
-                // ... the waiter and `_on_completion`.
-                st.drop_future(waiter);
-                st.free(Obj::LambdaCallback);
+                let found = std::mem::take(&mut s.finished_tasks);
+                let mut released = std::mem::replace(&mut s.done_tasks, found);
+                for &t in &released {
+                    if st.tasks[t.index()].unhold() {
+                        st.release_task(t);
+                    }
+                }
+                released.clear();
+                let s = &mut st.wait_sets[set as usize];
+                s.finished_tasks = released;
+                // ... and `pending = pending` the previous `pending`.
+                let old_pending = std::mem::replace(&mut s.set, new_pending);
+                st.mem.free(SET_OBJECT_BYTES + old_pending.table());
                 Poll::Ready(done)
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asyncio::{Config, run, sleep};
+
+    fn live() -> i64 {
+        with_loop(|st| st.live_objects)
+    }
+
+    /// A finished task is not freed when its completion callback has run:
+    /// the sets hold it, as in CPython, until `_, pending = await wait(..)`
+    /// drops the `done` set it is in, or until main returns.
+    #[test]
+    fn a_finished_task_lives_until_its_done_set_is_dropped() {
+        let report = run(&Config::default(), async {
+            let pending = TaskSet::new();
+            let before = live();
+            pending.create_task(sleep(1.0));
+            assert_eq!(pending.wait(ReturnWhen::FirstCompleted).await, 1);
+            // The first task (its Task and coroutine) is in `_`.
+            assert_eq!(live(), before + 2);
+            pending.create_task(sleep(1.0));
+            assert_eq!(pending.wait(ReturnWhen::FirstCompleted).await, 1);
+            // `_` now holds the second; the first is gone.
+            assert_eq!(live(), before + 2);
+            pending.create_task(sleep(1.0));
+            pending.create_task(sleep(1.0));
+            assert_eq!(pending.wait(ReturnWhen::AllCompleted).await, 2);
+            assert_eq!(live(), before + 4);
+        })
+        .expect("runs");
+        // Main returned: nothing of its tasks is left.
+        let empty = run(&Config::default(), async {
+            TaskSet::new();
+        })
+        .expect("runs");
+        assert_eq!(report.live_objects, empty.live_objects);
     }
 }
