@@ -6,7 +6,7 @@ Usage::
     python3.X profiles/measure_memory.py -o profiles/cpython-3.X.toml [-v]
 
 Writes the profile that ``src/memory/profile.rs`` parses (``python``,
-``[measured]``, ``[memory]`` with 16 integer keys). ``-v`` prints, for every
+``[measured]``, ``[memory]`` with 17 integer keys). ``-v`` prints, for every
 kind, the allocations tracemalloc saw during the measurement, grouped by
 (file, line, size), so the attribution can be checked by eye. Standard
 library only; CPython 3.11, 3.12 and 3.13 (C-accelerated ``_asyncio``).
@@ -42,6 +42,7 @@ import _asyncio
 K = 10_000          # objects measured per kind
 W = 3_000           # objects created (and kept) first, to drain free lists
 DEQUE_BLOCK = 528   # sizeof(block) in Modules/_collectionsmodule.c: 66 pointers
+SET_OBJECT_BYTES = 216  # a set object with its inline table and GC header (3.11-3.13)
 N_BLOG = 100_000    # tasks per blog run: 3.11 task names are "Task-2".."Task-100001"
 URL = "https://example.com"
 # Long delays: nothing may fire while a measurement is in progress. The value
@@ -425,6 +426,43 @@ async def measure_all():
     await cancel_all(loop, tasks, warm)
     del tasks, warm
 
+    # --- wait_call: one asyncio.wait(fs) call in progress --------------------
+    # K tasks run the same coroutine; in one window each awaits
+    # `asyncio.wait({g})`, in the other `g.add_done_callback(cb)` then a new
+    # future. Both windows copy a context onto g and create a future the task
+    # waits on, from the same code object (same frame size), so the
+    # difference is what the call adds beyond them: the wait() and _wait()
+    # coroutines, `fs = set(fs)` (a set object; one key fits its inline
+    # table), the `_on_completion` closure and its cells. The set object is
+    # charged on its own (216 bytes, src/memory/container.rs), so
+    # wait_call = difference - 216.
+    async def waits(g, use_wait):
+        if use_wait:
+            await asyncio.wait({g})
+        else:
+            g.add_done_callback(cb)
+            await loop.create_future()
+
+    def wait_step(use_wait, label):
+        gs = [loop.create_future() for _ in range(K + W)]
+        warm = [loop.create_task(waits(g, use_wait)) for g in gs[:W]]
+        return gs, warm, label
+
+    steps = {}
+    for use_wait in (True, False):
+        gs, warm, label = wait_step(use_wait, f"wait_call: first step, {'asyncio.wait({g})' if use_wait else 'g.add_done_callback(cb); await new future'}")
+        await settle(loop, 1)
+        tasks = [loop.create_task(waits(g, use_wait)) for g in gs[W:]]
+        win = Window(label)
+        win.start()
+        await asyncio.sleep(0)
+        steps[use_wait] = win.stop(K)
+        assert all(t._fut_waiter is not None for t in tasks), "tasks did not block"
+        await cancel_all(loop, tasks, warm)
+        del tasks, warm, gs
+    info["wait_call: asyncio.wait({g}) step less the plain step"] = steps[True] - steps[False]
+    r["wait_call"] = steps[True] - steps[False] - SET_OBJECT_BYTES
+
     # --- task_group: TaskGroup() after __aenter__ ---------------------------
     k = 2000
     warm = []
@@ -526,7 +564,7 @@ def measure_harness_empty():
 KEYS = ("baseline", "task", "task_object", "coroutine", "coroutine_async_with",
         "coroutine_try_finally", "handle", "timer_handle", "future",
         "sleep_coroutine", "acquire_coroutine", "group_callback",
-        "lambda_callback", "task_group", "semaphore", "deque")
+        "lambda_callback", "task_group", "semaphore", "deque", "wait_call")
 
 
 def render(values, command):

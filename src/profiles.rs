@@ -107,6 +107,26 @@ mod tests {
         }
     }
 
+    /// Every shipped profile measures `wait_call`; a profile written before
+    /// the key existed charges a `wait` call as a lambda callback, as bpsim
+    /// did then.
+    #[test]
+    fn a_profile_without_wait_call_charges_a_lambda_callback() {
+        use crate::memory::Obj;
+        for v in VERSIONS {
+            let text = text(v).unwrap();
+            let p = profile::parse(text).unwrap().memory;
+            assert!(p.size(Obj::WaitCall) > p.size(Obj::LambdaCallback), "{v}");
+            let old: String = text
+                .lines()
+                .filter(|l| !l.starts_with("wait_call"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let p = profile::parse(&old).unwrap().memory;
+            assert_eq!(p.size(Obj::WaitCall), p.size(Obj::LambdaCallback), "{v}");
+        }
+    }
+
     #[test]
     fn cpu_profiles_by_name_and_by_path() {
         let base = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -237,7 +237,9 @@ impl Future for Wait {
                     // context for each task.
                     st.copy_contexts(n as u32);
                     st.charge(st.config.cpu.wait_future * n as f64);
-                    st.alloc(Obj::LambdaCallback);
+                    // The `wait()` and `_wait()` coroutines, and the
+                    // `_on_completion` closure.
+                    st.alloc(Obj::WaitCall);
                     let waiter = st.await_new_future();
                     st.wait_sets[set as usize].waiter = Some(waiter);
                     waiter
@@ -268,7 +270,7 @@ impl Future for Wait {
                 let copy = std::mem::take(&mut s.copy);
                 st.mem.free(SET_OBJECT_BYTES + copy.table());
                 st.drop_future(waiter);
-                st.free(Obj::LambdaCallback);
+                st.free(Obj::WaitCall);
                 // ... `_ = done` drops the previous `done` set, and with it
                 // its tasks (neither the old `pending` nor the copy held
                 // them), ...
