@@ -6,7 +6,7 @@ Usage::
     python3.X profiles/measure_memory.py -o profiles/cpython-3.X.toml [-v]
 
 Writes the profile that ``src/memory/profile.rs`` parses (``python``,
-``[measured]``, ``[memory]`` with 17 integer keys). ``-v`` prints, for every
+``[measured]``, ``[memory]`` with 19 integer keys). ``-v`` prints, for every
 kind, the allocations tracemalloc saw during the measurement, grouped by
 (file, line, size), so the attribution can be checked by eye. Standard
 library only; CPython 3.11, 3.12 and 3.13 (C-accelerated ``_asyncio``).
@@ -35,6 +35,7 @@ import random
 import subprocess
 import sys
 import tracemalloc
+import types
 from asyncio import futures
 
 import _asyncio
@@ -217,6 +218,21 @@ async def measure_all():
     r["coroutine"] = info["coroutine harness process(latency)"]
     r["coroutine_async_with"] = info["coroutine harness process_sem(latency, sem)"]
     r["coroutine_try_finally"] = info["coroutine harness process_release(latency, sem)"]
+
+    # adaptive_limit's process_adaptive(latency) is nested in its main: build
+    # it from its code object with the two cells it closes over (`loop`,
+    # `done`), so that its coroutines have the real frame.
+    code = next(c for c in harness.adaptive_limit.__code__.co_consts
+                if getattr(c, "co_name", None) == "process_adaptive")
+    cells = {"loop": loop, "done": cb}
+    process_adaptive = types.FunctionType(
+        code, vars(harness), code.co_name, None,
+        tuple(types.CellType(cells[v]) for v in code.co_freevars))
+    per, h, w = per_object("coroutine harness process_adaptive(latency)",
+                           lambda i: process_adaptive(0.1))
+    info["coroutine harness process_adaptive(latency): sys.getsizeof"] = sys.getsizeof(h[0])
+    close_all(h, w)
+    r["coroutine_adaptive"] = per
 
     # --- handle: loop.call_soon(cb, arg) with the task's context -----------
     # Tasks and futures always pass their context, so no Context copy here.
@@ -542,6 +558,34 @@ def measure_baseline(mode):
     return json.loads(out)
 
 
+FIRST_ITERATION_CODE = r"""
+import json, sys, tracemalloc, importlib.util as u
+spec = u.spec_from_file_location('harness', sys.argv[1])
+h = u.module_from_spec(spec); spec.loader.exec_module(h)
+seen = {}
+run_once = h.VirtualClockLoop._run_once
+def counting_run_once(self):
+    run_once(self)
+    if self.iterations == 1:
+        seen["current"] = tracemalloc.get_traced_memory()[0]
+h.VirtualClockLoop._run_once = counting_run_once
+h.run_plain(sys.argv[2], [1000.0], 1, False, True)
+print(json.dumps(seen))
+"""
+
+
+def measure_harness_first_iteration(strategy):
+    """Traced bytes of the reference harness running `strategy` with one
+    request at limit 1, at the end of the loop's first iteration (main has
+    created the request's task and waits for its TaskGroup), in a fresh
+    interpreter."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "conformance", "harness.py")
+    out = subprocess.run([sys.executable, "-c", FIRST_ITERATION_CODE, path, strategy],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["current"]
+
+
 def measure_harness_empty():
     """Traced peak of the reference harness running gated_spawn with no
     requests, in a fresh interpreter: tracing starts before the loop is
@@ -564,7 +608,8 @@ def measure_harness_empty():
 KEYS = ("baseline", "task", "task_object", "coroutine", "coroutine_async_with",
         "coroutine_try_finally", "handle", "timer_handle", "future",
         "sleep_coroutine", "acquire_coroutine", "group_callback",
-        "lambda_callback", "task_group", "semaphore", "deque", "wait_call")
+        "lambda_callback", "task_group", "semaphore", "deque", "wait_call",
+        "coroutine_adaptive", "adaptive_main")
 
 
 def render(values, command):
@@ -613,6 +658,18 @@ def main(argv=None):
     info["harness, gated_spawn with no requests: traced peak"] = empty
     values["baseline"] = (empty - values["task"] - values["coroutine"]
                           - values["semaphore"] - values["task_group"])
+    # adaptive_main: what adaptive_limit's main holds beyond gated_spawn's,
+    # both at the end of their first iteration with one request: its larger
+    # frame and ten cells, the `done` and `process_adaptive` closures, and
+    # its floats; gated_spawn holds a Semaphore there and adaptive_limit a
+    # process_adaptive coroutine instead of a process_release one.
+    gated = measure_harness_first_iteration("gated_spawn")
+    adaptive = measure_harness_first_iteration("adaptive_limit")
+    info["harness, first iteration with one request: gated_spawn"] = gated
+    info["harness, first iteration with one request: adaptive_limit"] = adaptive
+    values["adaptive_main"] = (adaptive - gated + values["semaphore"]
+                               - values["coroutine_adaptive"]
+                               + values["coroutine_try_finally"])
     info["empty main, asyncio.run: current at main's first statement"] = base["current"]
     info["empty main, asyncio.run: peak at main's first statement"] = base["peak"]
     info["empty main, asyncio.run: peak of the whole run"] = base["final_peak"]

@@ -64,7 +64,7 @@ mod wait;
 pub use cpu::CpuCosts;
 pub(crate) use event_loop::{CLOCK_RESOLUTION, MAXIMUM_SELECT_TIMEOUT};
 pub use event_loop::{
-    Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, run, time,
+    Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, keep, run, time,
 };
 pub use future::{AwaitFuture, PyFuture, create_future};
 pub use io::{IoOutcome, IoRequest, request};

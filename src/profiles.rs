@@ -127,6 +127,28 @@ mod tests {
         }
     }
 
+    /// Likewise `adaptive_limit`'s keys: without them its coroutine is a
+    /// plain `try`/`finally` one and its main's own state is not charged.
+    #[test]
+    fn a_profile_without_the_adaptive_keys_charges_as_before() {
+        use crate::memory::Obj;
+        for v in VERSIONS {
+            let text = text(v).unwrap();
+            let p = profile::parse(text).unwrap().memory;
+            assert!(p.size(Obj::CoroutineAdaptive) > p.size(Obj::CoroutineTryFinally));
+            assert!(p.size(Obj::AdaptiveMain) > 0);
+            let old: String = text
+                .lines()
+                .filter(|l| !l.starts_with("coroutine_adaptive") && !l.starts_with("adaptive_main"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let p = profile::parse(&old).unwrap().memory;
+            let (a, t) = (Obj::CoroutineAdaptive, Obj::CoroutineTryFinally);
+            assert_eq!(p.size(a), p.size(t), "{v}");
+            assert_eq!(p.size(Obj::AdaptiveMain), 0, "{v}");
+        }
+    }
+
     #[test]
     fn cpu_profiles_by_name_and_by_path() {
         let base = Path::new(env!("CARGO_MANIFEST_DIR"));

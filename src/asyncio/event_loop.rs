@@ -324,6 +324,13 @@ pub fn time() -> f64 {
     with_loop(|st| st.now)
 }
 
+/// Charge an object of kind `obj` that the running program allocates and
+/// keeps until main returns (state of its own that no engine type models,
+/// such as [`Obj::AdaptiveMain`]).
+pub fn keep(obj: Obj) {
+    with_loop(|st| st.alloc(obj));
+}
+
 impl State {
     fn new(config: Config) -> Self {
         let mem = Ledger::with_baseline(config.profile.baseline);

@@ -383,6 +383,10 @@ pub enum Frame {
     AsyncWith,
     /// The body is inside `try: ... finally:`.
     TryFinally,
+    /// `adaptive_limit`'s `process_adaptive(latency)`: the request inside
+    /// `try: ... finally:`, timed with `loop.time()`, reporting to the
+    /// controller's `done` (two more locals and two free variables).
+    Adaptive,
 }
 
 impl Frame {
@@ -391,6 +395,7 @@ impl Frame {
             Frame::Plain => 0,
             Frame::AsyncWith => 1,
             Frame::TryFinally => 2,
+            Frame::Adaptive => 3,
         }
     }
 
@@ -398,7 +403,8 @@ impl Frame {
         match bits {
             0 => Frame::Plain,
             1 => Frame::AsyncWith,
-            _ => Frame::TryFinally,
+            2 => Frame::TryFinally,
+            _ => Frame::Adaptive,
         }
     }
 
@@ -407,6 +413,7 @@ impl Frame {
             Frame::Plain => Obj::Coroutine,
             Frame::AsyncWith => Obj::CoroutineAsyncWith,
             Frame::TryFinally => Obj::CoroutineTryFinally,
+            Frame::Adaptive => Obj::CoroutineAdaptive,
         }
     }
 }
@@ -609,7 +616,12 @@ mod tests {
     fn a_coroutine_word_keeps_address_type_and_frame() {
         let mut x = 0u64;
         let ptr = NonNull::from(&mut x).cast::<u8>();
-        for frame in [Frame::Plain, Frame::AsyncWith, Frame::TryFinally] {
+        for frame in [
+            Frame::Plain,
+            Frame::AsyncWith,
+            Frame::TryFinally,
+            Frame::Adaptive,
+        ] {
             for coro_type in [0, 1, 255] {
                 let mut w = CoroWord::new(ptr, coro_type, frame);
                 assert_eq!(w.ptr(), Some(ptr));

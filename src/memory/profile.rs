@@ -20,6 +20,8 @@ pub enum Obj {
     CoroutineAsyncWith,
     /// A request coroutine whose body is inside `try: ... finally:`.
     CoroutineTryFinally,
+    /// `adaptive_limit`'s request coroutine ([`crate::asyncio::Frame::Adaptive`]).
+    CoroutineAdaptive,
     /// A `Handle` in the ready queue, from `call_soon` until it runs.
     Handle,
     /// A `TimerHandle` with its arguments, from `call_later` until the sleep
@@ -41,6 +43,11 @@ pub enum Obj {
     /// its waiter future and a context per task: the `wait()` and `_wait()`
     /// coroutines, the `_on_completion` closure and its cells.
     WaitCall,
+    /// What `adaptive_limit`'s main holds beyond the blog's mains: a larger
+    /// frame, the cells its two closures share, the `done` and
+    /// `process_adaptive` functions with their closure tuples, and the
+    /// limit's float.
+    AdaptiveMain,
 }
 
 /// Per-version sizes in bytes. Field names are the keys of `[memory]` in a
@@ -88,6 +95,14 @@ pub struct Profile {
     /// (2026-12-06): `lambda_callback` stands in, as it did until then.
     #[serde(default)]
     pub wait_call: Option<i64>,
+    /// See [`Obj::CoroutineAdaptive`]. Absent in profiles measured before
+    /// it was (2026-12-06): `coroutine_try_finally` stands in.
+    #[serde(default)]
+    pub coroutine_adaptive: Option<i64>,
+    /// See [`Obj::AdaptiveMain`]. Absent in profiles measured before it
+    /// was (2026-12-06): not charged.
+    #[serde(default)]
+    pub adaptive_main: Option<i64>,
 }
 
 impl Obj {
@@ -128,6 +143,10 @@ impl Profile {
             Obj::GroupCallback => self.group_callback,
             Obj::LambdaCallback => self.lambda_callback,
             Obj::WaitCall => self.wait_call.unwrap_or(self.lambda_callback),
+            Obj::CoroutineAdaptive => self
+                .coroutine_adaptive
+                .unwrap_or(self.coroutine_try_finally),
+            Obj::AdaptiveMain => self.adaptive_main.unwrap_or(0),
         }
     }
 }

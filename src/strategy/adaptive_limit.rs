@@ -43,6 +43,7 @@ use std::rc::Rc;
 
 use super::{Workload, request_ok};
 use crate::asyncio::{self, Frame, PyFuture, TaskGroup, coroutine};
+use crate::memory::Obj;
 
 /// The AIMD controller's parameters (`[adaptive_limit]` in a scenario).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -108,6 +109,8 @@ impl Controller {
 /// The program's `main()`.
 pub async fn main(w: Workload) {
     let p = w.params().adaptive;
+    // The cells, closures and floats of the Python main's own state.
+    asyncio::keep(Obj::AdaptiveMain);
     let ctl = Rc::new(RefCell::new(Controller {
         p,
         limit: w.concurrency() as f64,
@@ -129,7 +132,7 @@ pub async fn main(w: Workload) {
             wake.await;
         }
         ctl.borrow_mut().in_flight += 1;
-        tg.create_task(coroutine(Frame::TryFinally, process(i, ctl.clone())));
+        tg.create_task(coroutine(Frame::Adaptive, process(i, ctl.clone())));
     }
     tg.join().await;
 }
