@@ -154,15 +154,25 @@ fn read_distribution(
                     distribution_list()
                 ),
             );
-            // Still report unknown keys that are not parameters of anything.
+            // Still report unknown keys that are not parameters of anything
+            // (each listed once, though several distributions share some).
             let mut allowed: Vec<&str> = extra.to_vec();
-            allowed.extend(
-                DISTRIBUTIONS
-                    .iter()
-                    .flat_map(|d| parameters(d).iter().copied()),
-            );
+            for key in DISTRIBUTIONS.iter().flat_map(|d| parameters(d)) {
+                if !allowed.contains(key) {
+                    allowed.push(key);
+                }
+            }
             reader.check_keys(table, &allowed, &|key| {
-                misplaced_top_level_key(key, &table.name())
+                misplaced_top_level_key(key, &table.name()).or_else(|| {
+                    // `trace = "file"` for `distribution = "trace"`, ...
+                    DISTRIBUTIONS.contains(&key).then(|| {
+                        format!(
+                            "`{key}` is a distribution, not a key: write \
+                             `distribution = \"{key}\"` with {}",
+                            signature(key)
+                        )
+                    })
+                })
             });
             return None;
         }

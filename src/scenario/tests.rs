@@ -157,6 +157,26 @@ fn malformed_cases() -> Vec<Case> {
             "unknown key",
             "did you mean `python`?",
         ),
+        // A distribution's name as a key, with no `distribution`.
+        case(
+            format!("{HEAD}[latency]\ntrace = \"latencies.txt\"\n"),
+            "latency.trace",
+            4,
+            UnknownKey,
+            "unknown key `trace` in [latency]",
+            "write `distribution = \"trace\"` with path, wrap",
+        ),
+        case(
+            format!("{HEAD}[latency]\nmeen = 0.1\n"),
+            "latency.meen",
+            4,
+            UnknownKey,
+            "unknown key `meen`",
+            // Each key once, though several distributions take `mean`.
+            "did you mean `mean`? valid keys here: `value`, `low`, `high`, `mean`, `width`, \
+             `std_dev`, `mu`, `sigma`, `median`, `p99`, `rate`, `shape`, `scale`, \
+             `components`, `path`, `wrap`",
+        ),
         case(
             with_latency("distribution = \"normal\"\nmean = 0.1\nlow = 0.05\n"),
             "latency.low",
