@@ -17,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+pub(crate) use distribution::readable;
 pub use distribution::{Distribution, MAX_MIXTURE_DEPTH};
 pub use trace::Trace;
 
@@ -171,8 +172,10 @@ pub enum LatencyError {
     /// A draw was not a latency in `[0, MAX_LATENCY_S]` (parameters so
     /// extreme that the sampler overflowed, or a latency of centuries).
     #[error(
-        "request {request}: {distribution} drew {value}, which is not a latency between 0 and \
-         1e7 s (about 115 days); the parameters are too extreme"
+        "request {request}: {distribution} drew {}, which is not a latency between 0 and \
+         1e7 s (about 115 days); the parameters are too extreme: lower them or make the tail \
+         lighter",
+        readable(*value)
     )]
     BadSample {
         /// The request index.

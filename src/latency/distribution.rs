@@ -432,6 +432,18 @@ pub(crate) fn num(x: f64) -> String {
     format!("{x:?}")
 }
 
+/// Formats a number for a message: whole numbers as such (`500`), an
+/// exponent from a million up or below 1e-4 (`1e150`, `1.5e7`), else the
+/// shortest round-trip form (`0.15`).
+pub(crate) fn readable(x: f64) -> String {
+    let a = x.abs();
+    if x.is_finite() && (a >= 1e6 || (a > 0.0 && a < 1e-4)) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 fn invalid(
     distribution: &'static str,
     parameter: String,

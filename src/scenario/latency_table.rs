@@ -7,7 +7,9 @@ use toml::de::DeValue;
 use super::error::{ErrorKind, suggest};
 use super::reader::{Field, Reader, Span, Table};
 use super::validate::misplaced_top_level_key;
-use crate::latency::{Distribution, LatencyError, LatencySource, MAX_MIXTURE_DEPTH, Trace};
+use crate::latency::{
+    Distribution, LatencyError, LatencySource, MAX_LATENCY_S, MAX_MIXTURE_DEPTH, Trace, readable,
+};
 
 /// `ln(p99 / median) / z(0.99)`: the 99th percentile of the standard normal.
 const Z_99: f64 = 2.326_347_874_040_840_8;
@@ -290,7 +292,45 @@ fn read_distribution(
         );
         return None;
     }
+    if let Some((key, what, x)) = beyond_longest_latency(&distribution) {
+        // `high`, or `mean` for a uniform given as mean and width.
+        let key = [key, "mean"]
+            .into_iter()
+            .find(|k| table.has(k))
+            .unwrap_or("distribution");
+        let span = table.get(key).map_or(table.span.clone(), |v| v.span());
+        reader.error(
+            &span,
+            table.key(key),
+            ErrorKind::InvalidValue,
+            format!(
+                "{what} is {} s, beyond the longest latency bpsim simulates ({} s, about \
+                 115 days)",
+                readable(x),
+                readable(MAX_LATENCY_S)
+            ),
+            format!(
+                "latencies are in seconds: lower the parameters ({name} takes {})",
+                signature(name)
+            ),
+        );
+        return None;
+    }
     Some(Parsed::Distribution(distribution))
+}
+
+/// The key to blame, what is too long and its value, for a distribution
+/// whose latencies would all or mostly exceed [`MAX_LATENCY_S`] (the
+/// components of a mixture are checked on their own).
+fn beyond_longest_latency(d: &Distribution) -> Option<(&'static str, &'static str, f64)> {
+    let (key, what, x) = match *d {
+        Distribution::Constant { value } => ("value", "the latency", value),
+        Distribution::Uniform { high, .. } => ("high", "the high end", high),
+        Distribution::Pareto { scale, .. } => ("scale", "its smallest latency", scale),
+        Distribution::Mixture(_) => return None,
+        _ => ("mean", "its mean", d.mean()),
+    };
+    (x.is_finite() && x > MAX_LATENCY_S).then_some((key, what, x))
 }
 
 const NORMAL_MEAN_HELP: &str = "the normal is truncated at 0 by redrawing negative samples, so \

@@ -13,6 +13,7 @@ use super::latency_table;
 use super::reader::{Field, Reader, Span, Table, group_digits, parse_float};
 use super::validate;
 use super::{Scenario, Sweep, SweepPoint, SweptParameter};
+use crate::latency::readable;
 
 /// The most runs (points times replications) a sweep may ask for.
 pub const MAX_SWEEP_RUNS: u64 = 1_000_000;
@@ -328,7 +329,7 @@ pub(super) fn read(
                 let setting = parsed
                     .iter()
                     .zip(&values)
-                    .map(|(p, v)| format!("{} = {v}", p.key))
+                    .map(|(p, v)| format!("{} = {}", p.key, readable(*v)))
                     .collect::<Vec<_>>()
                     .join(", ");
                 reader.error(

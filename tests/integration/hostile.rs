@@ -69,6 +69,34 @@ fn catalogue() -> Vec<Case> {
             &[":2:", "concurency", "did you mean `concurrency`"],
         ),
         case(
+            "a latency of years",
+            format!("{HEAD}[latency]\ndistribution = \"constant\"\nvalue = 1e8\n"),
+            &[
+                ":5:",
+                "latency.value",
+                "the latency is 1e8 s, beyond the longest latency bpsim simulates (1e7 s",
+            ],
+        ),
+        case(
+            "a mean of years",
+            format!("{HEAD}[latency]\ndistribution = \"exponential\"\nmean = 3.2e9\n"),
+            &[":5:", "latency.mean", "its mean is 3.2e9 s"],
+        ),
+        case(
+            "a Pareto whose shortest latency is too long",
+            format!("{HEAD}[latency]\ndistribution = \"pareto\"\nscale = 1e300\nshape = 0.5\n"),
+            &[":5:", "latency.scale", "its smallest latency is 1e300 s"],
+        ),
+        case(
+            "a sweep to latencies of years",
+            sweep("latency.high = [0.3, 2e7]"),
+            &[
+                "sweep.latency.high",
+                "at the sweep point latency.high = 2e7",
+                "the high end",
+            ],
+        ),
+        case(
             "misspelt latency key",
             format!("{HEAD}[latency]\ndistribution = \"uniform\"\nlow = 0.1\nhihg = 0.2\n"),
             &[":6:", "latency.hihg", "did you mean `high`"],
@@ -334,6 +362,8 @@ fn unreadable_or_binary_scenarios_and_unwritable_outputs() {
         stderr.contains("cannot write") && !stderr.contains("panicked"),
         "{stderr}"
     );
+    // The OS error once, though the error quotes its source.
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
     assert_eq!(std::fs::read(dir.path().join("blocker")).unwrap(), b"x");
 }
 
