@@ -89,8 +89,10 @@ pub fn human(bytes: u64) -> String {
         format!("{:.1} GB", b / 1e9)
     } else if b >= 1e6 {
         format!("{:.0} MB", b / 1e6)
-    } else {
+    } else if b >= 1e4 {
         format!("{:.0} KB", b / 1e3)
+    } else {
+        format!("{bytes} B")
     }
 }
 
@@ -131,6 +133,14 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("-1G").is_err());
         assert!(parse_size("3X").is_err());
+    }
+
+    #[test]
+    fn small_sizes_are_shown_in_bytes() {
+        assert_eq!(human(1), "1 B");
+        assert_eq!(human(1500), "1500 B");
+        assert_eq!(human(25_000), "25 KB");
+        assert_eq!(human(103_000_000), "103 MB");
     }
 
     #[test]
