@@ -58,6 +58,42 @@ fn run_prints_the_blog_table_and_writes_summaries() {
     assert_eq!(json["results"].as_array().unwrap().len(), 4);
 }
 
+/// The README's quick start shows what `bpsim run scenarios/blog.toml`
+/// prints; a change to the output or to the model must update it.
+#[test]
+fn the_readme_shows_what_the_blog_run_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let after = readme
+        .split_once("The first prints")
+        .expect("the README's quick start describes the first command's output")
+        .1;
+    let shown = after
+        .split_once("```\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a fenced block after \"The first prints\"")
+        .0;
+    let out = tempfile::tempdir().unwrap();
+    let assert = bpsim()
+        .arg("run")
+        .arg(root().join("scenarios/blog.toml"))
+        .arg("--output-dir")
+        .arg(out.path())
+        .assert()
+        .success();
+    let printed = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.trim_end().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    assert_eq!(
+        lines(shown),
+        lines(&printed),
+        "README.md's quick start is out of date"
+    );
+}
+
 #[test]
 fn json_has_the_documented_fields() {
     let assert = bpsim()
