@@ -30,17 +30,22 @@ fn run_failing(path: &std::path::Path) -> String {
     ])
 }
 
-#[test]
-fn run_prints_the_blog_table_and_writes_summaries() {
-    let out = tempfile::tempdir().unwrap();
+/// `bpsim run scenarios/blog.toml --output-dir out`: its stdout.
+fn run_blog(out: &std::path::Path) -> String {
     let assert = bpsim()
         .arg("run")
         .arg(root().join("scenarios/blog.toml"))
         .arg("--output-dir")
-        .arg(out.path())
+        .arg(out)
         .assert()
         .success();
-    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+}
+
+#[test]
+fn run_prints_the_blog_table_and_writes_summaries() {
+    let out = tempfile::tempdir().unwrap();
+    let stdout = run_blog(out.path());
     for name in [
         "batching",
         "semaphore_in_task",
@@ -73,14 +78,7 @@ fn the_readme_shows_what_the_blog_run_prints() {
         .expect("a fenced block after \"The first prints\"")
         .0;
     let out = tempfile::tempdir().unwrap();
-    let assert = bpsim()
-        .arg("run")
-        .arg(root().join("scenarios/blog.toml"))
-        .arg("--output-dir")
-        .arg(out.path())
-        .assert()
-        .success();
-    let printed = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let printed = run_blog(out.path());
     let lines = |text: &str| -> Vec<String> {
         text.lines()
             .map(|l| l.trim_end().to_owned())
