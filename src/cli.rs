@@ -140,7 +140,7 @@ pub enum Command {
         #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000,10000")]
         limits: Vec<u64>,
         /// Runs per measurement below 1M requests; the best is kept.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
         repeat: u32,
         /// Also time 10,000,000 requests (about 20 s for every strategy;
         /// `semaphore_in_task` then holds 10 million live tasks, 1.1 GB).

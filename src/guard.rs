@@ -29,16 +29,22 @@ pub fn estimate(scenario: &Scenario) -> u64 {
 }
 
 fn estimate_one(s: &Scenario) -> u64 {
-    let n = s.requests;
-    let live = if s.strategies.contains(&StrategyKind::SemaphoreInTask) {
+    estimate_runs(s.requests, s.concurrency, &s.strategies)
+}
+
+/// The estimated peak of bpsim's own memory for `requests` requests at
+/// limit `concurrency` under `strategies`, every outcome kept (saturating).
+pub fn estimate_runs(requests: u64, concurrency: u64, strategies: &[StrategyKind]) -> u64 {
+    let n = requests;
+    let live = if strategies.contains(&StrategyKind::SemaphoreInTask) {
         n
     } else {
-        n.min(s.concurrency)
+        n.min(concurrency)
     };
     BASE.saturating_add(n.saturating_mul(BYTES_PER_REQUEST))
         .saturating_add(
             n.saturating_mul(BYTES_PER_RECORD)
-                .saturating_mul(s.strategies.len() as u64),
+                .saturating_mul(strategies.len() as u64),
         )
         .saturating_add(live.saturating_mul(BYTES_PER_LIVE_TASK))
 }

@@ -309,6 +309,30 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             if ten_million && !requests.contains(&10_000_000) {
                 requests.push(10_000_000);
             }
+            let strategies = if strategies.is_empty() {
+                StrategyKind::ALL.to_vec()
+            } else {
+                strategies
+            };
+            // Each run keeps one outcome: the largest of them must fit.
+            let limit = guard::default_limit();
+            for &n in &requests {
+                let need = strategies
+                    .iter()
+                    .map(|&k| guard::estimate_runs(n, concurrency, &[k]))
+                    .max()
+                    .unwrap_or(0);
+                if need > limit {
+                    anyhow::bail!(
+                        "timing {n} requests would need about {} of bpsim's own memory, above \
+                         the limit of {} (half of this machine's memory)\n  help: lower \
+                         --requests, or leave semaphore_in_task out with --strategies (it \
+                         keeps every task alive at once)",
+                        guard::human(need),
+                        guard::human(limit)
+                    );
+                }
+            }
             let text = bench::run(
                 &bench::Options {
                     sizes: requests,
@@ -316,11 +340,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     limits,
                     repeat,
                     probe: Some(counting::PROBE),
-                    strategies: if strategies.is_empty() {
-                        StrategyKind::ALL.to_vec()
-                    } else {
-                        strategies
-                    },
+                    strategies,
                 },
                 |what| eprintln!("  timing {what}"),
             )?;

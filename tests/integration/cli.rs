@@ -341,6 +341,13 @@ fn bench_prints_its_tables() {
 fn bench_refuses_zero_requests_and_zero_limits() {
     for (args, expected) in [
         (["--requests", "100,0"], "request counts must be at least 1"),
+        (["--repeat", "0"], "0 is not in 1..=1000"),
+        // Far beyond any machine's memory (8 bytes of latency per request
+        // alone make 8 EB): refused before anything is drawn or timed.
+        (
+            ["--requests", "1000000000000000000"],
+            "of bpsim's own memory, above the limit",
+        ),
         (
             ["--limits", "10,0"],
             "concurrency limits must be at least 1",
