@@ -121,7 +121,7 @@ pub struct Series {
     /// The legend entry.
     pub label: String,
     /// Index into the palette: the same index gives the same colour in every
-    /// chart.
+    /// chart (indices past its eight colours give other shades of them).
     pub color: usize,
     /// `(x, y)` points, drawn in order.
     pub points: Vec<(f64, f64)>,

@@ -247,10 +247,12 @@ pub fn sweep_charts(
     }
     let replicated = sweep.replications > 1;
     let line = |k: &(String, Option<f64>), y: &dyn Fn(&SweepRow) -> (f64, f64)| {
-        let mine: Vec<&SweepRow> = rows
+        // In x order, whatever order the sweep lists its values in.
+        let mut mine: Vec<&SweepRow> = rows
             .iter()
             .filter(|r| r.strategy == k.0 && second.map(|_| r.values[1]) == k.1)
             .collect();
+        mine.sort_by(|a, b| sweep_x(key, a, 0).total_cmp(&sweep_x(key, b, 0)));
         let label = match (second, k.1) {
             (Some(p), Some(v)) => format!("{}, {} = {v}", k.0, p.key),
             _ => k.0.clone(),
@@ -343,17 +345,18 @@ pub fn sweep_charts(
             ],
         )
     };
+    let swept = |k: &str| sweep.parameters.iter().any(|p| p.key == k);
     let panels = Panels {
         title,
         subtitle: format!(
             "{}: {} requests, limit {}, latency {}, CPython {}, cpu {}{seeds}",
             scenario.name,
-            if key == "requests" {
+            if swept("requests") {
                 "N".to_owned()
             } else {
                 crate::report::thousands(scenario.requests as i64)
             },
-            if key == "concurrency" {
+            if swept("concurrency") {
                 "swept".to_owned()
             } else {
                 crate::report::thousands(scenario.concurrency as i64)

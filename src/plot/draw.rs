@@ -27,9 +27,22 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(0xF0, 0xE4, 0x42),
 ];
 
-/// The colour of palette index `i`.
+/// The colour of palette index `i`. Past the palette, the same hues in
+/// other shades: darker for the second round, lighter for the third, and
+/// so on, so that index `i + 8` is told apart from `i`.
 pub(super) fn color(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
+    let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
+    let shade = |c: u8| -> u8 {
+        let c = f64::from(c);
+        let v = match (i / PALETTE.len()) % 4 {
+            0 => c,
+            1 => c * 0.55,
+            2 => c + (255.0 - c) * 0.5,
+            _ => c * 0.3,
+        };
+        v.round() as u8
+    };
+    RGBColor(shade(r), shade(g), shade(b))
 }
 
 /// Most points drawn per series; longer series are reduced to the first,

@@ -117,3 +117,52 @@ fn bad_size_is_refused_with_the_expected_form() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("WIDTHxHEIGHT"), "{stderr}");
 }
+
+/// A sweep whose values are listed out of order, with a second swept
+/// parameter: each line is drawn left to right, and the lines of one
+/// strategy at different values of the second parameter get different
+/// colours.
+#[test]
+fn sweep_lines_run_in_x_order_in_a_colour_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("unsorted.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"unsorted\"\nrequests = 200\nconcurrency = 5\n\
+         strategies = [\"batching\", \"worker_pool\"]\n\
+         [latency]\ndistribution = \"uniform\"\nmean = 0.15\nwidth = 0.1\n\
+         [sweep]\nlatency.width = [0.1, 0.0, 0.05]\nconcurrency = [1, 5]\n",
+    )
+    .unwrap();
+    bpsim()
+        .args(["plot", "--image-format", "svg", "--output-dir"])
+        .arg(dir.path())
+        .arg(&scenario)
+        .assert()
+        .success();
+    let svg = std::fs::read_to_string(dir.path().join("unsorted/sweep.svg")).unwrap();
+    // The data lines (axes and ticks are drawn 1 pixel wide).
+    let lines: Vec<(&str, Vec<f64>)> = svg
+        .split("<polyline")
+        .skip(1)
+        .filter(|p| p.contains("stroke-width=\"2\""))
+        .map(|p| {
+            let field = |name: &str| p.split(name).nth(1).unwrap().split('"').next().unwrap();
+            let xs = field("points=\"")
+                .split_whitespace()
+                .map(|xy| xy.split(',').next().unwrap().parse().unwrap())
+                .collect();
+            (field("stroke=\""), xs)
+        })
+        .collect();
+    // Two panels of four lines: two strategies at two limits.
+    assert_eq!(lines.len(), 8, "{lines:?}");
+    for (colour, xs) in &lines {
+        assert_eq!(xs.len(), 3, "{colour}");
+        assert!(xs.windows(2).all(|w| w[0] < w[1]), "{colour}: {xs:?}");
+    }
+    let mut colours: Vec<&str> = lines.iter().map(|(c, _)| *c).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert_eq!(colours.len(), 4, "{colours:?}");
+}
