@@ -62,10 +62,10 @@ mod task_group;
 mod wait;
 
 pub use cpu::CpuCosts;
-pub(crate) use event_loop::{CLOCK_RESOLUTION, MAXIMUM_SELECT_TIMEOUT};
 pub use event_loop::{
     Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, keep, run, time,
 };
+pub(crate) use event_loop::{MAXIMUM_SELECT_TIMEOUT, end_time};
 pub use future::{AwaitFuture, PyFuture, create_future};
 pub use io::{IoOutcome, IoRequest, request};
 pub use queue::{Get, Put, Queue};

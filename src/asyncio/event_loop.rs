@@ -24,6 +24,19 @@ use crate::server::station::{Station, StationConfig};
 /// `time.get_clock_info('monotonic').resolution` on Linux: timers due within
 /// this much after the current time fire in the same iteration.
 pub(crate) const CLOCK_RESOLUTION: f64 = 1e-9;
+
+/// `_run_once`'s `end_time = self.time() + self._clock_resolution`: timers
+/// due before it fire in this iteration. From 2^24 s (194 days) of virtual
+/// time on, 1 ns is less than half the spacing of `f64`s and the sum rounds
+/// back to `now`, so a timer due exactly now would never fire: CPython's
+/// own loop on a virtual clock spins there forever, and on a real clock it
+/// fires once the clock has moved on by a float step. bpsim takes the next
+/// `f64` above `now` in that case: the timer fires now, at its deadline.
+/// Below 2^24 s this is exactly CPython's sum.
+#[inline(always)]
+pub(crate) fn end_time(now: f64) -> f64 {
+    (now + CLOCK_RESOLUTION).max(now.next_up())
+}
 /// `asyncio.base_events.MAXIMUM_SELECT_TIMEOUT`: the longest single wait.
 pub(crate) const MAXIMUM_SELECT_TIMEOUT: f64 = 24.0 * 3600.0;
 
@@ -684,7 +697,7 @@ impl State {
             self.poll_io();
         }
         self.charge(self.config.cpu.iteration);
-        let end_time = self.now + CLOCK_RESOLUTION;
+        let end_time = end_time(self.now);
         while let Some(head) = self.scheduled.peek() {
             if head.when() >= end_time {
                 break;
@@ -1131,6 +1144,19 @@ mod tests {
                     matches!(handle, Handle::Step(_)).then_some(index as usize)
                 );
             }
+        }
+    }
+
+    /// `now + 1 ns` below 2^24 s; the next float above `now` from there on,
+    /// where `now + 1 ns` rounds back to `now`.
+    #[test]
+    fn end_time_is_now_plus_the_resolution_and_always_above_now() {
+        for now in [0.0, 0.1, 1e3, 8.4e6, 16_777_215.0] {
+            assert_eq!(end_time(now), now + CLOCK_RESOLUTION, "{now}");
+        }
+        for now in [16_777_216.0, 16_780_000.0, 1e9, 1e15] {
+            assert_eq!(now + CLOCK_RESOLUTION, now, "{now}");
+            assert_eq!(end_time(now), now.next_up(), "{now}");
         }
     }
 

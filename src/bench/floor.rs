@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 // The loop's timer heap, and its constants: the longest single wait, and
 // how far past the clock a timer still fires with it.
 use crate::asyncio::heapq::{Timer, TimerHeap};
-use crate::asyncio::{CLOCK_RESOLUTION, MAXIMUM_SELECT_TIMEOUT};
+use crate::asyncio::{MAXIMUM_SELECT_TIMEOUT, end_time};
 use crate::strategy::StrategyKind;
 
 /// The heap of deadlines the floor runs on.
@@ -225,7 +225,7 @@ impl<D: Deadlines> Clock<D> {
                 when
             };
         }
-        let end = self.now + CLOCK_RESOLUTION;
+        let end = end_time(self.now);
         let mut fired = 0;
         while let Some(head) = self.deadlines.head() {
             if head >= end {

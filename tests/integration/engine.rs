@@ -278,3 +278,31 @@ fn a_run_drops_every_coroutine_it_leaves_unfinished() {
     assert!(err.is_err());
     assert_eq!(Rc::strong_count(&held), 1);
 }
+
+/// Past 2^24 s (194 days) of virtual time, `now + 1 ns` rounds back to
+/// `now`: a timer due exactly now must still fire (it used to spin forever
+/// at t = 16,780,000 s). 2,000 requests of 10,000 s one at a time end at
+/// 2e7 s, every deadline exact, for every strategy.
+#[test]
+fn a_run_past_2_pow_24_seconds_of_virtual_time_completes() {
+    let lat = vec![10_000.0; 2_000];
+    // adaptive_limit would otherwise raise its limit to 4.
+    let mut params = StrategyParams::defaults(1);
+    params.adaptive.max_limit = 1.0;
+    let w = Workload::new(Arc::from(lat), 1).with_params(params);
+    for kind in StrategyKind::ALL {
+        let o = simulate(kind, &w, &Config::default()).unwrap();
+        let name = kind.name();
+        assert_eq!(o.requests.len(), 2_000, "{name}");
+        assert!(
+            o.report.duration_s >= 2e7,
+            "{name}: {}",
+            o.report.duration_s
+        );
+        for r in &o.requests {
+            assert_eq!(r.end_s, r.start_s + 10_000.0, "{name}");
+        }
+    }
+    let plain = simulate(StrategyKind::GatedSpawn, &w, &Config::default()).unwrap();
+    assert_eq!(plain.report.duration_s, 2e7);
+}
