@@ -23,9 +23,6 @@ pub enum ReturnWhen {
 pub(crate) struct WaitSetState {
     /// `len(pending)`.
     pending: usize,
-    /// Tasks of `pending` that are done (`task.done()`) but not yet moved to
-    /// a `done` set by a `wait` returning.
-    finished: usize,
     /// The `pending` set's table: a fresh set from each `wait` call,
     /// added to by `create_task` (the program never discards from it).
     set: PySet,
@@ -44,7 +41,8 @@ pub(crate) struct WaitSetState {
     /// of a set has this one callback, scheduled when it finishes), the
     /// `wait` call current when it finished.
     finished_in: std::collections::VecDeque<u32>,
-    /// The finished tasks of `pending` that no `done` set holds yet, and
+    /// The tasks of `pending` that finished (`task.done()`) since the last
+    /// `wait` returned, which its next return moves to a `done` set, and
     /// those of the `done` set the program holds: sets keep their tasks
     /// alive after their done callbacks ran.
     finished_tasks: Vec<TaskId>,
@@ -97,7 +95,6 @@ impl TaskSet {
             st.mem.alloc(SET_OBJECT_BYTES);
             st.wait_sets.push(WaitSetState {
                 pending: 0,
-                finished: 0,
                 set: PySet::default(),
                 done: None,
                 copy: PySet::default(),
@@ -163,7 +160,6 @@ impl State {
     /// and its completion callback belongs to the current `wait` call.
     pub(crate) fn wait_set_task_finished(&mut self, set: u32, task: TaskId) {
         let s = &mut self.wait_sets[set as usize];
-        s.finished += 1;
         s.finished_in.push_back(s.instance);
         s.finished_tasks.push(task);
     }
@@ -253,8 +249,7 @@ impl Future for Wait {
                 }
                 let s = &mut st.wait_sets[set as usize];
                 s.waiter = None;
-                let done = s.finished;
-                s.finished = 0;
+                let done = s.finished_tasks.len();
                 let n = s.pending;
                 s.pending -= done;
                 // `f.remove_done_callback(_on_completion)`: the contexts.
