@@ -17,7 +17,9 @@ fn main() -> anyhow::Result<()> {
         config.cpu.select_rounding = false;
         config.cpu.wake_slack = 0.0;
     }
-    let (_, outcomes) = experiment::run_with(&scenario, experiment::draw(&scenario)?, &config)?;
+    let latencies = experiment::draw(&scenario)?;
+    let (_, outcomes) =
+        experiment::run_with(&scenario, latencies, &config, experiment::Requests::Summed)?;
     for o in outcomes {
         println!(
             "{:22} duration {:.3} s  busy {:.3} s  iterations {}",

@@ -10,7 +10,8 @@ fn main() {
     let (kind, n, c, mut args) = common::strategy_n_c();
     let runs: u32 = args.next().map_or(20, |s| s.parse().expect("runs"));
     let lat = common::blog_latencies(n);
-    let w = Workload::new(lat.into(), c);
+    // As `bpsim bench` and `bpsim run` without `--requests-csv` run it.
+    let w = Workload::new(lat.into(), c).with_request_log(false);
     let cfg = Config::default();
     let mut best = std::time::Duration::MAX;
     for _ in 0..runs {

@@ -63,17 +63,30 @@ pub fn draw(scenario: &Scenario) -> Result<Arc<[f64]>, ExperimentError> {
     Ok(latency::workload(&scenario.latency, scenario.seed, scenario.requests)?.into())
 }
 
-/// Run `scenario`: every strategy on the same workload.
+/// What a run keeps of its requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requests {
+    /// A record of every request, in each outcome's `requests`: for a
+    /// per-request CSV or the charts.
+    Logged,
+    /// Only what they add up to (each outcome's `stats`, which the report
+    /// is made of): 20 bytes less per request and strategy.
+    Summed,
+}
+
+/// Run `scenario`: every strategy on the same workload, every request
+/// logged.
 pub fn run(scenario: &Scenario) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
-    run_on(scenario, draw(scenario)?)
+    run_on(scenario, draw(scenario)?, Requests::Logged)
 }
 
 /// Run every strategy of `scenario` on `latencies` (its [`draw`]n workload).
 pub fn run_on(
     scenario: &Scenario,
     latencies: Arc<[f64]>,
+    requests: Requests,
 ) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
-    run_with(scenario, latencies, &config_for(scenario))
+    run_with(scenario, latencies, &config_for(scenario), requests)
 }
 
 /// Run `scenario` recording every strategy's timeline (the loop's state
@@ -83,7 +96,7 @@ pub fn run_traced(scenario: &Scenario) -> Result<(RunReport, Vec<Outcome>), Expe
         timeline: true,
         ..config_for(scenario)
     };
-    run_with(scenario, draw(scenario)?, &config)
+    run_with(scenario, draw(scenario)?, &config, Requests::Logged)
 }
 
 /// Run every strategy of `scenario` on `latencies` with the engine
@@ -92,10 +105,12 @@ pub fn run_with(
     scenario: &Scenario,
     latencies: Arc<[f64]>,
     config: &Config,
+    requests: Requests,
 ) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
     let workload = Workload::new(latencies.clone(), scenario.concurrency)
         .with_params(scenario.params)
-        .with_server(scenario.server, scenario.seed);
+        .with_server(scenario.server, scenario.seed)
+        .with_request_log(requests == Requests::Logged);
     let mut outcomes = Vec::with_capacity(scenario.strategies.len());
     for &kind in &scenario.strategies {
         let outcome =

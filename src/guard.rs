@@ -5,13 +5,13 @@ use crate::scenario::Scenario;
 use crate::strategy::StrategyKind;
 
 /// bpsim's memory per live simulated task (task slot, pooled coroutine,
-/// handles, futures, the request log), measured with `bpsim bench`
-/// (`B/task heap`: 112 bytes at 1M live tasks, 113 at 10M), with room for
-/// the other Python versions' profiles and for vectors that doubled.
+/// handles, futures), measured with `bpsim bench` (`B/task heap`: 89 bytes
+/// at 1M live tasks, requests summed rather than logged), with room for the
+/// other Python versions' profiles and for vectors that doubled.
 pub const BYTES_PER_LIVE_TASK: u64 = 192;
 
-/// Per request: its latency (8 bytes) and, per strategy, its log entry
-/// (28 bytes) and the percentile pass over it.
+/// Per request: its latency (8 bytes) and, per strategy whose requests are
+/// logged, its log entry (20 to 28 bytes) and the vectors' spare room.
 const BYTES_PER_REQUEST: u64 = 8;
 const BYTES_PER_RECORD: u64 = 40;
 
@@ -19,33 +19,43 @@ const BYTES_PER_RECORD: u64 = 40;
 const BASE: u64 = 64 << 20;
 
 /// The estimated peak of bpsim's own memory for one run of `scenario`, in
-/// bytes (saturating: never overflows).
-pub fn estimate(scenario: &Scenario) -> u64 {
-    let points: Vec<&Scenario> = match &scenario.sweep {
-        Some(s) => s.points.iter().map(|p| &p.scenario).collect(),
-        None => vec![scenario],
-    };
-    points.into_iter().map(estimate_one).max().unwrap_or(BASE)
+/// bytes (saturating: never overflows); `logged`: every request's record
+/// is kept (for the charts or a per-request CSV), not only their totals.
+/// The points of a sweep never keep them.
+pub fn estimate(scenario: &Scenario, logged: bool) -> u64 {
+    match &scenario.sweep {
+        Some(sweep) => sweep
+            .points
+            .iter()
+            .map(|p| estimate_one(&p.scenario, false))
+            .max()
+            .unwrap_or(BASE),
+        None => estimate_one(scenario, logged),
+    }
 }
 
-fn estimate_one(s: &Scenario) -> u64 {
-    estimate_runs(s.requests, s.concurrency, &s.strategies)
+fn estimate_one(s: &Scenario, logged: bool) -> u64 {
+    estimate_runs(s.requests, s.concurrency, &s.strategies, logged)
 }
 
 /// The estimated peak of bpsim's own memory for `requests` requests at
-/// limit `concurrency` under `strategies`, every outcome kept (saturating).
-pub fn estimate_runs(requests: u64, concurrency: u64, strategies: &[StrategyKind]) -> u64 {
+/// limit `concurrency` under `strategies`, every outcome kept, with every
+/// request's record if `logged` (saturating).
+pub fn estimate_runs(
+    requests: u64,
+    concurrency: u64,
+    strategies: &[StrategyKind],
+    logged: bool,
+) -> u64 {
     let n = requests;
     let live = if strategies.contains(&StrategyKind::SemaphoreInTask) {
         n
     } else {
         n.min(concurrency)
     };
+    let logs = if logged { strategies.len() as u64 } else { 0 };
     BASE.saturating_add(n.saturating_mul(BYTES_PER_REQUEST))
-        .saturating_add(
-            n.saturating_mul(BYTES_PER_RECORD)
-                .saturating_mul(strategies.len() as u64),
-        )
+        .saturating_add(n.saturating_mul(BYTES_PER_RECORD).saturating_mul(logs))
         .saturating_add(live.saturating_mul(BYTES_PER_LIVE_TASK))
 }
 
@@ -102,17 +112,27 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
-/// Refuses `scenario` if its estimate is above `limit`, with a message that
-/// gives the estimate and how to proceed.
-pub fn check(scenario: &Scenario, limit: u64) -> Result<(), String> {
-    let need = estimate(scenario);
+/// Refuses `scenario` if its estimate (see [`estimate`]) is above `limit`,
+/// with a message that gives the estimate and how to proceed.
+pub fn check(scenario: &Scenario, logged: bool, limit: u64) -> Result<(), String> {
+    let need = estimate(scenario, logged);
     if need <= limit {
         return Ok(());
     }
+    let unlogged = estimate(scenario, false);
+    let records = if logged && unlogged <= limit {
+        format!(
+            "\n  help: without --requests-csv and --plot it needs {}: they keep a record of \
+             every request of every strategy",
+            human(unlogged)
+        )
+    } else {
+        String::new()
+    };
     Err(format!(
         "{}: this run would need about {} of bpsim's own memory ({} requests{}), above the \
-         limit of {}\n  help: lower `requests`, drop semaphore_in_task (it keeps every task \
-         alive at once), or raise the limit with --max-memory (e.g. --max-memory {}G)",
+         limit of {}{records}\n  help: lower `requests`, drop semaphore_in_task (it keeps \
+         every task alive at once), or raise the limit with --max-memory (e.g. --max-memory {}G)",
         scenario.path.display(),
         human(need),
         scenario.requests,
@@ -154,10 +174,25 @@ mod tests {
         let text = "requests = 1_000_000_000\nconcurrency = 500\n\
                     [latency]\ndistribution = \"constant\"\nvalue = 0.1\n";
         let s = Scenario::from_str(text, "big.toml").unwrap();
-        let need = estimate(&s);
+        let need = estimate(&s, true);
         assert!(need > 1_000_000_000 * BYTES_PER_LIVE_TASK, "{need}");
-        let e = check(&s, 8 << 30).unwrap_err();
+        let e = check(&s, true, 8 << 30).unwrap_err();
         assert!(e.contains("big.toml") && e.contains("--max-memory"), "{e}");
-        assert!(check(&s, u64::MAX).is_ok());
+        assert!(check(&s, true, u64::MAX).is_ok());
+    }
+
+    #[test]
+    fn records_kept_for_every_request_are_counted_and_named() {
+        let text = "requests = 100_000_000\nconcurrency = 500\n\
+                    strategies = [\"batching\", \"gated_spawn\"]\n\
+                    [latency]\ndistribution = \"constant\"\nvalue = 0.1\n";
+        let s = Scenario::from_str(text, "big.toml").unwrap();
+        let (logged, summed) = (estimate(&s, true), estimate(&s, false));
+        assert_eq!(logged - summed, 2 * 100_000_000 * BYTES_PER_RECORD);
+        let e = check(&s, true, summed).unwrap_err();
+        assert!(e.contains("without --requests-csv and --plot"), "{e}");
+        assert!(check(&s, false, summed).is_ok());
+        let e = check(&s, true, summed - 1).unwrap_err();
+        assert!(!e.contains("--requests-csv"), "{e}");
     }
 }

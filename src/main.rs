@@ -154,12 +154,25 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             chart,
         } => {
             let scenario = Scenario::load(&scenario)?;
-            guard::check(&scenario, max_memory.unwrap_or_else(guard::default_limit))
-                .map_err(anyhow::Error::msg)?;
+            // The charts and the per-request CSV need every request's
+            // record; the summary needs only their totals.
+            let logged = plot || requests_csv.is_some();
+            guard::check(
+                &scenario,
+                logged,
+                max_memory.unwrap_or_else(guard::default_limit),
+            )
+            .map_err(anyhow::Error::msg)?;
             let (report, outcomes) = if plot {
                 experiment::run_traced(&scenario)?
-            } else {
+            } else if logged {
                 experiment::run(&scenario)?
+            } else {
+                experiment::run_on(
+                    &scenario,
+                    experiment::draw(&scenario)?,
+                    experiment::Requests::Summed,
+                )?
             };
             if plot {
                 let dir = output_dir.join(&scenario.name);
@@ -202,7 +215,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 usize::from,
             ) as u64;
             let limit = max_memory.unwrap_or_else(|| guard::default_limit() / threads.max(1));
-            guard::check(&scenario, limit).map_err(anyhow::Error::msg)?;
+            guard::check(&scenario, false, limit).map_err(anyhow::Error::msg)?;
             static INTERRUPT: AtomicBool = AtomicBool::new(false);
             // If no handler can be installed, Ctrl-C simply ends the process;
             // the journal still holds every finished run.
@@ -251,7 +264,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         } => {
             let path = scenario;
             let scenario = Scenario::load(&path)?;
-            guard::check(&scenario, guard::default_limit()).map_err(anyhow::Error::msg)?;
+            // A sweep's chart needs only each run's totals, a run's charts
+            // every request.
+            let logged = scenario.sweep.is_none();
+            guard::check(&scenario, logged, guard::default_limit()).map_err(anyhow::Error::msg)?;
             let dir = output_dir.join(&scenario.name);
             let written = if scenario.sweep.is_some() {
                 static INTERRUPT: AtomicBool = AtomicBool::new(false);
@@ -319,7 +335,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             for &n in &requests {
                 let need = strategies
                     .iter()
-                    .map(|&k| guard::estimate_runs(n, concurrency, &[k]))
+                    .map(|&k| guard::estimate_runs(n, concurrency, &[k], false))
                     .max()
                     .unwrap_or(0);
                 if need > limit {

@@ -4,7 +4,7 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::server::client::Status;
+use crate::server::client::{Attempts, Status};
 
 use crate::strategy::Outcome;
 
@@ -77,11 +77,27 @@ impl PercentileRecorder {
         }
     }
 
+    /// An empty recorder that grows to the largest value it is given: the
+    /// buckets and percentiles of [`PercentileRecorder::new`], for values
+    /// recorded while the run that produces them is still going (and its
+    /// duration, the bound [`PercentileRecorder::for_values_up_to`] takes,
+    /// is not known yet).
+    pub fn growing() -> Self {
+        let mut r = Self::for_values_up_to(1e-6);
+        r.histogram.auto(true);
+        r
+    }
+
     /// Record one value, in seconds.
     #[inline]
     pub fn record(&mut self, v: f64) {
         self.max = self.max.max(v);
-        self.histogram.saturating_record(round_to_ns(v * NS));
+        let ns = round_to_ns(v * NS);
+        // A growing recorder only fails to grow past what `usize` indexes,
+        // which `MAX_NS` is far below; clamping is then the best it can do.
+        if self.histogram.record(ns).is_err() {
+            self.histogram.saturating_record(ns);
+        }
     }
 
     /// The percentiles of what was recorded (zeros if nothing was).
@@ -126,6 +142,82 @@ fn round_to_ns(x: f64) -> u64 {
     let t = x as i64;
     let frac = x - t as f64;
     (t + i64::from(frac >= 0.5)) as u64
+}
+
+/// What a run's requests add up to: the counts and per-request percentiles
+/// of a [`StrategyResult`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RequestStats {
+    /// Requests that completed (succeeded or gave up).
+    pub completed: u64,
+    /// Requests whose last attempt succeeded.
+    pub succeeded: u64,
+    /// Attempts that failed with an error from the service.
+    pub errors: u64,
+    /// Attempts cut short by `asyncio.timeout`.
+    pub timeouts: u64,
+    /// Attempts beyond each request's first.
+    pub retries: u64,
+    /// From the creation of a request's task to the start of the request.
+    pub wait_s: Percentiles,
+    /// From the creation of a request's task to the end of the request.
+    pub total_s: Percentiles,
+}
+
+/// Sums a run's requests up as they finish, into [`RequestStats`], without
+/// keeping a record per request: a run summarised this way holds a few
+/// hundred kilobytes of histogram instead of 20 bytes per request.
+#[derive(Debug)]
+pub struct RequestTally {
+    completed: u64,
+    succeeded: u64,
+    errors: u64,
+    timeouts: u64,
+    retries: u64,
+    wait: PercentileRecorder,
+    total: PercentileRecorder,
+}
+
+impl Default for RequestTally {
+    fn default() -> Self {
+        RequestTally {
+            completed: 0,
+            succeeded: 0,
+            errors: 0,
+            timeouts: 0,
+            retries: 0,
+            wait: PercentileRecorder::growing(),
+            total: PercentileRecorder::growing(),
+        }
+    }
+}
+
+impl RequestTally {
+    /// Count one finished request: its task was created at `created_s`, it
+    /// started at `start_s` and ended at `end_s` after `attempts`.
+    #[inline]
+    pub fn record(&mut self, created_s: f64, start_s: f64, end_s: f64, attempts: &Attempts) {
+        self.completed += 1;
+        self.succeeded += u64::from(attempts.status == Status::Ok);
+        self.errors += u64::from(attempts.errors);
+        self.timeouts += u64::from(attempts.timeouts);
+        self.retries += u64::from(attempts.attempts.saturating_sub(1));
+        self.wait.record(start_s - created_s);
+        self.total.record(end_s - created_s);
+    }
+
+    /// The totals and percentiles of what was counted.
+    pub fn finish(self) -> RequestStats {
+        RequestStats {
+            completed: self.completed,
+            succeeded: self.succeeded,
+            errors: self.errors,
+            timeouts: self.timeouts,
+            retries: self.retries,
+            wait_s: self.wait.finish(),
+            total_s: self.total.finish(),
+        }
+    }
 }
 
 /// One strategy's result in a scenario run.
@@ -176,25 +268,10 @@ pub struct StrategyResult {
 }
 
 impl StrategyResult {
-    /// Summarise a simulated run, in one pass over its requests.
+    /// Summarise a simulated run.
     pub fn from_outcome(o: &Outcome) -> Self {
         let r = &o.report;
-        let (mut succeeded, mut errors, mut timeouts, mut retries) = (0u64, 0u64, 0u64, 0u64);
-        // Every request started and ended by the time main returned, and
-        // was created at or after 0: `x - created <= duration` (rounding is
-        // monotonic), so no value exceeds the recorders' bound.
-        let mut wait = PercentileRecorder::for_values_up_to(r.duration_s);
-        let mut total = PercentileRecorder::for_values_up_to(r.duration_s);
-        for x in o.requests.iter() {
-            succeeded += u64::from(x.status == Status::Ok);
-            errors += u64::from(x.errors);
-            timeouts += u64::from(x.timeouts);
-            retries += u64::from(x.attempts.saturating_sub(1));
-            wait.record(x.start_s - x.created_s);
-            total.record(x.end_s - x.created_s);
-        }
-        debug_assert!(wait.max <= r.duration_s && total.max <= r.duration_s);
-        let completed = o.requests.len() as u64;
+        let t = &o.stats;
         StrategyResult {
             strategy: o.strategy.name().to_string(),
             duration_s: r.duration_s,
@@ -202,17 +279,17 @@ impl StrategyResult {
             peak_memory_bytes: r.peak_memory_bytes,
             allocations: r.allocations,
             loop_iterations: r.loop_iterations,
-            completed,
-            succeeded,
-            failed: completed - succeeded,
-            errors,
-            timeouts,
-            retries,
+            completed: t.completed,
+            succeeded: t.succeeded,
+            failed: t.completed - t.succeeded,
+            errors: t.errors,
+            timeouts: t.timeouts,
+            retries: t.retries,
             tasks_created: r.tasks_created,
             final_memory_bytes: r.final_memory_bytes,
             peak_timers: r.peak_timers,
-            wait_s: wait.finish(),
-            total_s: total.finish(),
+            wait_s: t.wait_s,
+            total_s: t.total_s,
         }
     }
 }
@@ -222,9 +299,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_recorder_bounded_at_its_largest_value_gives_the_full_range_ones() {
+    fn bounded_and_growing_recorders_give_the_full_range_ones() {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        for scale in [1e-9, 1e-3, 0.2, 40.0, 1e6, 1e7] {
+        for scale in [1e-9, 1e-3, 0.2, 40.0, 1e6, 1e7, 1e9] {
             let values: Vec<f64> = (0..10_000)
                 .map(|_| {
                     x ^= x << 13;
@@ -236,15 +313,23 @@ mod tests {
             let largest = values.iter().copied().fold(0.0, f64::max);
             let mut bounded = PercentileRecorder::for_values_up_to(largest);
             let mut full = PercentileRecorder::new();
+            let mut growing = PercentileRecorder::growing();
             for &v in &values {
                 bounded.record(v);
                 full.record(v);
+                growing.record(v);
             }
             assert!(
                 bounded.histogram.distinct_values() < full.histogram.distinct_values()
                     || scale >= 1e7
             );
-            assert_eq!(bounded.finish(), full.finish(), "values up to {scale} s");
+            assert_eq!(
+                growing.histogram.distinct_values(),
+                bounded.histogram.distinct_values()
+            );
+            let full = full.finish();
+            assert_eq!(bounded.finish(), full, "values up to {scale} s");
+            assert_eq!(growing.finish(), full, "values up to {scale} s");
         }
     }
 

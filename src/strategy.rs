@@ -23,6 +23,7 @@ pub use workload::{
 };
 
 use crate::asyncio::{self, Config, Report, RunError};
+use crate::metrics::RequestStats;
 
 /// The result of running one strategy on one workload.
 #[derive(Clone, Debug)]
@@ -31,8 +32,11 @@ pub struct Outcome {
     pub strategy: StrategyKind,
     /// What the loop measured.
     pub report: Report,
-    /// Every request, in completion order.
+    /// Every request, in completion order (empty for a workload that does
+    /// not log requests: [`Workload::with_request_log`]).
     pub requests: RequestLog,
+    /// What the requests add up to.
+    pub stats: RequestStats,
 }
 
 /// Run `strategy` on `workload` in a fresh simulated loop.
@@ -63,9 +67,11 @@ pub fn simulate(
         StrategyKind::RateLimited => asyncio::run(config, rate_limited::main(w.clone())),
         StrategyKind::AdaptiveLimit => asyncio::run(config, adaptive_limit::main(w.clone())),
     }?;
+    let (requests, stats) = active.take_records();
     Ok(Outcome {
         strategy,
         report,
-        requests: active.take_records(),
+        requests,
+        stats,
     })
 }

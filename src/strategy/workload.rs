@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use super::adaptive_limit::AdaptiveParams;
 use crate::asyncio::{self, Sleeping};
+use crate::metrics::{RequestStats, RequestTally};
 use crate::server::ServerSpec;
 use crate::server::client::{self, Attempts, Status};
 
@@ -52,6 +53,8 @@ struct Shared {
     params: StrategyParams,
     /// The `[server]` and the seed of its failure draws.
     server: Option<(ServerSpec, u64)>,
+    /// Keep a record of every request, or only their totals.
+    log_requests: bool,
 }
 
 /// Parameters of the strategies that take more than a limit.
@@ -109,6 +112,7 @@ impl Workload {
                 concurrency,
                 params: StrategyParams::defaults(concurrency),
                 server: None,
+                log_requests: true,
             }),
         }
     }
@@ -128,6 +132,15 @@ impl Workload {
     /// The same workload with these strategy parameters.
     pub fn with_params(mut self, params: StrategyParams) -> Self {
         Arc::make_mut(&mut self.shared).params = params;
+        self
+    }
+
+    /// The same workload, its runs keeping a record of every request in
+    /// their [`Outcome`](super::Outcome)'s `requests` (`true`, the default)
+    /// or only the totals in its `stats` (`false`): 20 bytes less per
+    /// request, 200 MB at 10 million.
+    pub fn with_request_log(mut self, keep: bool) -> Self {
+        Arc::make_mut(&mut self.shared).log_requests = keep;
         self
     }
 
@@ -152,7 +165,14 @@ impl Workload {
         let previous = ACTIVE.replace(Some(Active {
             latencies: self.shared.latencies.clone(),
             server: self.shared.server,
-            log: RequestLog::with_capacity(self.shared.latencies.len()),
+            log: if self.shared.log_requests {
+                RequestLog::with_capacity(self.shared.latencies.len())
+            } else {
+                RequestLog::default()
+            },
+            log_requests: self.shared.log_requests,
+            tally: RequestTally::default(),
+            last_status: None,
             issued: Vec::new(),
             calls: Vec::new(),
             free_calls: Vec::new(),
@@ -253,14 +273,6 @@ impl RequestLog {
             errors: o.errors,
             timeouts: o.timeouts,
         }
-    }
-
-    /// How the last logged request ended.
-    fn last_status(&self) -> Option<Status> {
-        if self.is_empty() {
-            return None;
-        }
-        Some(self.outcomes.last().map_or(Status::Ok, |o| o.status))
     }
 }
 
@@ -436,8 +448,13 @@ type Call = Pin<Box<dyn Future<Output = Attempts>>>;
 struct Active {
     latencies: Arc<[f64]>,
     server: Option<(ServerSpec, u64)>,
-    /// Requests in completion order.
+    /// Requests in completion order, if `log_requests`.
     log: RequestLog,
+    log_requests: bool,
+    /// What the requests add up to, logged or not.
+    tally: RequestTally,
+    /// How the last request to finish ended.
+    last_status: Option<Status>,
     /// When each request was issued, where that is not when its task was
     /// created (NaN); empty unless a strategy called [`mark_issued`].
     issued: Vec<f64>,
@@ -465,9 +482,15 @@ fn with_active<R>(f: impl FnOnce(&mut Active) -> R) -> R {
 pub(crate) struct ActiveRun(());
 
 impl ActiveRun {
-    /// The request log so far (completion order).
-    pub(crate) fn take_records(&self) -> RequestLog {
-        with_active(|a| std::mem::take(&mut a.log))
+    /// The request log so far (completion order; empty unless the workload
+    /// logs requests), and what the requests add up to.
+    pub(crate) fn take_records(&self) -> (RequestLog, RequestStats) {
+        with_active(|a| {
+            (
+                std::mem::take(&mut a.log),
+                std::mem::take(&mut a.tally).finish(),
+            )
+        })
     }
 }
 
@@ -513,7 +536,7 @@ pub fn request_ok(i: u64) -> impl Future<Output = bool> + 'static {
     async move {
         r.await;
         // The record the request just pushed.
-        with_active(|a| a.log.last_status() == Some(Status::Ok))
+        with_active(|a| a.last_status == Some(Status::Ok))
     }
 }
 
@@ -628,8 +651,12 @@ impl Future for Request {
                 Some(&t) if !t.is_nan() => t,
                 _ => task_created_s,
             };
-            let plain = a.server.is_none();
-            a.log.push(i, created_s, start_s, end_s, attempts, plain);
+            a.tally.record(created_s, start_s, end_s, &attempts);
+            a.last_status = Some(attempts.status);
+            if a.log_requests {
+                let plain = a.server.is_none();
+                a.log.push(i, created_s, start_s, end_s, attempts, plain);
+            }
         });
         Poll::Ready(())
     }
@@ -743,7 +770,6 @@ mod tests {
     #[test]
     fn the_log_gives_back_what_it_was_given() {
         let mut log = RequestLog::with_capacity(2);
-        assert_eq!(log.last_status(), None);
         log.push(3, 0.0, 1.0, 2.5, PLAIN, true);
         log.push(1, 0.5, 1.5, 2.0, PLAIN, true);
         assert_eq!(log.len(), 2);
@@ -752,7 +778,6 @@ mod tests {
         assert_eq!(records[1].created_s, 0.5);
         assert_eq!(records[1].end_s, 2.0);
         assert_eq!(log.last(), Some(records[1]));
-        assert_eq!(log.last_status(), Some(Status::Ok));
         assert_eq!(log.get(2), None);
         // With a server every request keeps how it ended.
         let mut log = RequestLog::default();
@@ -768,6 +793,5 @@ mod tests {
             (r.status, r.attempts, r.errors, r.timeouts),
             (Status::Timeout, 3, 1, 2)
         );
-        assert_eq!(log.last_status(), Some(Status::Timeout));
     }
 }

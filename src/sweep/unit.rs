@@ -30,7 +30,7 @@ pub(crate) fn run(sweep: &Sweep, unit: usize) -> Result<UnitResult, ExperimentEr
     scenario.seed = scenario.seed.wrapping_add((unit % replications) as u64);
     let latencies = experiment::draw(&scenario)?;
     let (mean, std) = mean_std(&latencies);
-    let (report, _) = experiment::run_on(&scenario, latencies)?;
+    let (report, _) = experiment::run_on(&scenario, latencies, experiment::Requests::Summed)?;
     Ok(UnitResult {
         unit,
         seed: scenario.seed,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use bpsim::asyncio::Config;
+use bpsim::metrics::Percentiles;
 use bpsim::strategy::{StrategyKind, StrategyParams, Workload, simulate};
 use proptest::prelude::*;
 
@@ -30,6 +31,24 @@ proptest! {
             for r in &o.requests {
                 prop_assert!(r.end_s >= r.start_s && r.start_s >= r.created_s);
             }
+        }
+    }
+
+    #[test]
+    fn totals_summed_as_requests_finish_are_those_of_the_log((lat, c) in workload()) {
+        let logged = Workload::new(Arc::from(lat.clone()), c);
+        let summed = logged.clone().with_request_log(false);
+        for kind in StrategyKind::ALL {
+            let o = simulate(kind, &logged, &Config::default()).unwrap();
+            let s = simulate(kind, &summed, &Config::default()).unwrap();
+            prop_assert!(s.requests.is_empty());
+            prop_assert_eq!(s.report.duration_s.to_bits(), o.report.duration_s.to_bits());
+            prop_assert_eq!(s.stats, o.stats);
+            prop_assert_eq!(o.stats.completed, o.requests.len() as u64);
+            let wait = Percentiles::of(o.requests.iter().map(|r| r.start_s - r.created_s));
+            let total = Percentiles::of(o.requests.iter().map(|r| r.end_s - r.created_s));
+            prop_assert_eq!(o.stats.wait_s, wait);
+            prop_assert_eq!(o.stats.total_s, total);
         }
     }
 
