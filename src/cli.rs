@@ -31,8 +31,8 @@ pub enum Command {
         /// How to print the results.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
-        /// Also write every request (strategy,request,start_s,end_s, in
-        /// completion order) to this CSV file.
+        /// Also write every request (strategy, request, start_s, end_s,
+        /// status, attempts; in completion order) to this CSV file.
         #[arg(long, value_name = "PATH")]
         requests_csv: Option<PathBuf>,
         /// Where to write summary.csv and summary.json.
