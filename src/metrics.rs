@@ -23,11 +23,15 @@ pub struct Percentiles {
     pub max: f64,
 }
 
-/// Histogram resolution: 1 ns units, 3 significant digits (0.1 % relative
-/// error), values up to about 100 days.
+/// Histogram resolution: 3 significant digits (0.1 % relative error), in
+/// nanoseconds while every value is below 2^62 ns (146 years, `MAX_NS`),
+/// in coarser units from the first value that is not (see
+/// [`PercentileRecorder`]).
 const SIGFIG: u8 = 3;
 const NS: f64 = 1e9;
-const MAX_NS: u64 = 10_000_000 * 1_000_000_000;
+/// The most units a histogram holds: 2^62, which `i64` and `f64` both
+/// hold exactly (hdrhistogram takes up to 2^63).
+const MAX_NS: u64 = 1 << 62;
 
 impl Percentiles {
     /// Percentiles of `values` (seconds) via an HDR histogram. Empty input
@@ -42,10 +46,20 @@ impl Percentiles {
 }
 
 /// Builds [`Percentiles`] one value at a time, so that several can be
-/// recorded in one pass over a run's requests.
+/// recorded in one pass over a run's requests, or while the run goes.
+///
+/// Values are counted in nanoseconds, in an HDR histogram that grows to the
+/// largest value it is given. A value of 146 years or more (a wait behind
+/// a million day-long requests) switches it to microseconds, then
+/// milliseconds, and so on: each step re-counts what was recorded in units
+/// a thousand times coarser, so that no percentile is capped, and every
+/// one of at least a 4.6e12th of the largest value keeps three
+/// significant digits.
 #[derive(Debug)]
 pub struct PercentileRecorder {
     histogram: Histogram<u64>,
+    /// Histogram units per second: 1e9 until a value needs coarser ones.
+    per_second: f64,
     max: f64,
 }
 
@@ -58,46 +72,55 @@ impl Default for PercentileRecorder {
 impl PercentileRecorder {
     /// An empty recorder.
     pub fn new() -> Self {
-        Self::for_values_up_to(MAX_NS as f64 / NS)
-    }
-
-    /// An empty recorder for values of at most `max_s` seconds (larger
-    /// ones would be recorded as the largest it holds).
-    ///
-    /// Its buckets are those of [`PercentileRecorder::new`] (they depend on
-    /// the lowest value and the precision only), so it gives the same
-    /// percentiles; it just holds fewer counts to zero and scan: a run of a
-    /// minute needs 26,000 where all of `MAX_NS` takes 46,000 (368 KB).
-    pub fn for_values_up_to(max_s: f64) -> Self {
-        let high = round_to_ns(max_s * NS).max(2);
         PercentileRecorder {
-            histogram: Histogram::<u64>::new_with_bounds(1, high, SIGFIG)
-                .expect("1 <= 2 <= high, and a valid precision"),
+            histogram: Self::histogram(),
+            per_second: NS,
             max: 0.0,
         }
     }
 
-    /// An empty recorder that grows to the largest value it is given: the
-    /// buckets and percentiles of [`PercentileRecorder::new`], for values
-    /// recorded while the run that produces them is still going (and its
-    /// duration, the bound [`PercentileRecorder::for_values_up_to`] takes,
-    /// is not known yet).
-    pub fn growing() -> Self {
-        let mut r = Self::for_values_up_to(1e-6);
-        r.histogram.auto(true);
-        r
+    /// An empty histogram that grows as values come: its buckets depend on
+    /// the lowest value and the precision only, not on how far it has grown.
+    fn histogram() -> Histogram<u64> {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 1000, SIGFIG)
+            .expect("1 <= 2 <= 1000, and a valid precision");
+        h.auto(true);
+        h
     }
 
     /// Record one value, in seconds.
     #[inline]
     pub fn record(&mut self, v: f64) {
         self.max = self.max.max(v);
-        let ns = round_to_ns(v * NS);
-        // A growing recorder only fails to grow past what `usize` indexes,
-        // which `MAX_NS` is far below; clamping is then the best it can do.
-        if self.histogram.record(ns).is_err() {
-            self.histogram.saturating_record(ns);
+        let mut units = v * self.per_second;
+        if units >= MAX_NS as f64 {
+            units = self.coarsen_for(v);
         }
+        let units = round_to_ns(units);
+        // A growing histogram only fails to grow past what `usize` indexes,
+        // which `MAX_NS` is far below; clamping is then the best it can do.
+        if self.histogram.record(units).is_err() {
+            self.histogram.saturating_record(units);
+        }
+    }
+
+    /// Switch to units a thousand times coarser until `v` seconds fits,
+    /// re-counting what was recorded; `v` in the new units. Gives up past
+    /// units of 1,000 s (values of 1e19 s, beyond any run's duration).
+    #[cold]
+    fn coarsen_for(&mut self, v: f64) -> f64 {
+        while v * self.per_second >= MAX_NS as f64 && self.per_second > 1e-3 {
+            let mut coarser = Self::histogram();
+            for bucket in self.histogram.iter_recorded() {
+                let value = round_to_ns(bucket.value_iterated_to() as f64 / 1000.0);
+                if coarser.record_n(value, bucket.count_at_value()).is_err() {
+                    coarser.saturating_record_n(value, bucket.count_at_value());
+                }
+            }
+            self.histogram = coarser;
+            self.per_second /= 1000.0;
+        }
+        v * self.per_second
     }
 
     /// The percentiles of what was recorded (zeros if nothing was).
@@ -110,7 +133,7 @@ impl PercentileRecorder {
         // `value_at_quantile` gives.
         let mut q = h
             .value_at_quantiles([0.5, 0.9, 0.99, 0.999])
-            .map(|v| v as f64 / NS);
+            .map(|v| v as f64 / self.per_second);
         let mut next = || q.next().expect("one value per quantile, in order");
         Percentiles {
             p50: next(),
@@ -167,7 +190,7 @@ pub struct RequestStats {
 /// Sums a run's requests up as they finish, into [`RequestStats`], without
 /// keeping a record per request: a run summarised this way holds a few
 /// hundred kilobytes of histogram instead of 20 bytes per request.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct RequestTally {
     completed: u64,
     succeeded: u64,
@@ -176,20 +199,6 @@ pub struct RequestTally {
     retries: u64,
     wait: PercentileRecorder,
     total: PercentileRecorder,
-}
-
-impl Default for RequestTally {
-    fn default() -> Self {
-        RequestTally {
-            completed: 0,
-            succeeded: 0,
-            errors: 0,
-            timeouts: 0,
-            retries: 0,
-            wait: PercentileRecorder::growing(),
-            total: PercentileRecorder::growing(),
-        }
-    }
 }
 
 impl RequestTally {
@@ -298,38 +307,68 @@ impl StrategyResult {
 mod tests {
     use super::*;
 
+    /// `n` pseudo-random values in `[0, scale)`.
+    fn values(x: &mut u64, n: usize, scale: f64) -> Vec<f64> {
+        (0..n)
+            .map(|_| {
+                *x ^= *x << 13;
+                *x ^= *x >> 7;
+                *x ^= *x << 17;
+                (*x >> 11) as f64 / (1u64 << 53) as f64 * scale
+            })
+            .collect()
+    }
+
     #[test]
-    fn bounded_and_growing_recorders_give_the_full_range_ones() {
+    fn below_1e7_s_a_growing_recorder_is_a_full_range_nanosecond_histogram() {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        for scale in [1e-9, 1e-3, 0.2, 40.0, 1e6, 1e7, 1e9] {
-            let values: Vec<f64> = (0..10_000)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 11) as f64 / (1u64 << 53) as f64 * scale
-                })
-                .collect();
-            let largest = values.iter().copied().fold(0.0, f64::max);
-            let mut bounded = PercentileRecorder::for_values_up_to(largest);
-            let mut full = PercentileRecorder::new();
-            let mut growing = PercentileRecorder::growing();
+        for scale in [1e-9, 1e-3, 0.2, 40.0, 1e6, 1e9] {
+            let values = values(&mut x, 10_000, scale);
+            let mut full = Histogram::<u64>::new_with_bounds(1, MAX_NS, SIGFIG).unwrap();
+            let mut growing = PercentileRecorder::new();
             for &v in &values {
-                bounded.record(v);
-                full.record(v);
+                full.saturating_record(round_to_ns(v * NS));
                 growing.record(v);
             }
-            assert!(
-                bounded.histogram.distinct_values() < full.histogram.distinct_values()
-                    || scale >= 1e7
-            );
+            assert_eq!(growing.per_second, NS);
+            let q = |q: f64| full.value_at_quantile(q) as f64 / NS;
+            let p = growing.finish();
             assert_eq!(
-                growing.histogram.distinct_values(),
-                bounded.histogram.distinct_values()
+                (p.p50, p.p90, p.p99, p.p999),
+                (q(0.5), q(0.9), q(0.99), q(0.999)),
+                "values up to {scale} s"
             );
-            let full = full.finish();
-            assert_eq!(bounded.finish(), full, "values up to {scale} s");
-            assert_eq!(growing.finish(), full, "values up to {scale} s");
+        }
+    }
+
+    #[test]
+    fn long_waits_keep_three_significant_digits() {
+        // Found by a hostile-input pass: 10,000 requests of 10,000 s at
+        // limit 1 wait up to 1e8 s, and every percentile read 1e7 s.
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for (small, scale) in [(0, 1e8), (5_000, 1e12), (9_000, 1e16), (100, 1e18)] {
+            // Small values as small as the precision allows: a 4.6e12th
+            // of the largest.
+            let mut v: Vec<f64> = values(&mut x, small, 1.0)
+                .into_iter()
+                .map(|u| (1.0 + u) * scale / 4.6e12)
+                .collect();
+            v.extend(values(&mut x, 10_000 - small, scale));
+            let mut r = PercentileRecorder::new();
+            for &value in &v {
+                r.record(value);
+            }
+            v.sort_by(f64::total_cmp);
+            let exact = |q: f64| v[((q * v.len() as f64).ceil() as usize).max(1) - 1];
+            let p = r.finish();
+            for (got, q) in [(p.p50, 0.5), (p.p90, 0.9), (p.p99, 0.99), (p.p999, 0.999)] {
+                let want = exact(q);
+                assert!(
+                    (got - want).abs() <= 2e-3 * want + 1e-6,
+                    "p{q} of values up to {scale} s: {got} against {want}"
+                );
+            }
+            assert_eq!(p.max, v[v.len() - 1]);
         }
     }
 
