@@ -3,6 +3,7 @@
 use super::error::ErrorKind;
 use super::reader::{Field, Reader, Table};
 use super::validate::misplaced_top_level_key;
+use crate::latency::{MAX_LATENCY_S, readable};
 use crate::server::{Backoff, BackoffKind, Discipline, Jitter, ServerSpec};
 
 /// Keys of `[server]`.
@@ -73,7 +74,7 @@ fn number(
                 &span,
                 table.key(key),
                 ErrorKind::InvalidValue,
-                format!("must be {must}, found {x}"),
+                format!("must be {must}, found {}", readable(x)),
                 format!("write e.g. `{example}`"),
             );
             None
@@ -146,8 +147,8 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Option<Opti
         &table,
         "timeout",
         "timeout = 2.0",
-        |x| x > 0.0,
-        "positive (seconds)",
+        |x| x > 0.0 && x <= MAX_LATENCY_S,
+        "positive and at most 1e7 (seconds, about 115 days: the longest wait bpsim simulates)",
     );
     let retries = integer(reader, &table, "retries", "retries = 3", (0, 1000));
     let backoff = choice(
@@ -165,16 +166,16 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Option<Opti
         &table,
         "backoff_base",
         "backoff_base = 0.1",
-        |x| x >= 0.0,
-        "at least 0 (seconds)",
+        |x| (0.0..=MAX_LATENCY_S).contains(&x),
+        "between 0 and 1e7 (seconds, about 115 days: the longest wait bpsim simulates)",
     );
     let max = number(
         reader,
         &table,
         "backoff_max",
         "backoff_max = 10.0",
-        |x| x >= 0.0,
-        "at least 0 (seconds)",
+        |x| (0.0..=MAX_LATENCY_S).contains(&x),
+        "between 0 and 1e7 (seconds, about 115 days: the longest wait bpsim simulates)",
     );
     let jitter = choice(
         reader,

@@ -4,6 +4,7 @@
 use super::error::ErrorKind;
 use super::reader::{Field, Reader, Span, Table};
 use super::validate::misplaced_top_level_key;
+use crate::latency::{MAX_LATENCY_S, readable};
 use crate::strategy::{AdaptiveParams, StrategyKind, StrategyParams};
 
 /// Keys of `[rate_limited]`.
@@ -91,6 +92,22 @@ pub(super) fn read(
                 "max_per_second = 1000.0",
                 (0.0, f64::INFINITY, true),
             ) {
+                // One start per 1e7 s at the slowest: the longest wait
+                // bpsim simulates, as for latencies.
+                Field::Present(x, span) if x < 1.0 / MAX_LATENCY_S => {
+                    reader.error(
+                        &span,
+                        table.key("max_per_second"),
+                        ErrorKind::InvalidValue,
+                        format!(
+                            "must be at least 1e-7 (a start every 1e7 s, about 115 days, \
+                             the longest wait bpsim simulates), found {}",
+                            readable(x)
+                        ),
+                        "starts per second: write e.g. `max_per_second = 1000.0`",
+                    );
+                    ok = false;
+                }
                 Field::Present(x, _) => params.max_per_second = x,
                 Field::Absent => {
                     reader.missing(
@@ -178,17 +195,29 @@ fn check_limits(
     if a.min_limit <= c && c <= a.max_limit {
         return true;
     }
-    let span = table.get("min_limit").map_or(header.clone(), |v| v.span());
+    // Blame the bound that excludes `concurrency`, where the file sets it.
+    let (key, help) = if c < a.min_limit {
+        (
+            "min_limit",
+            "lower `min_limit` to at most `concurrency` (default: 1)",
+        )
+    } else {
+        (
+            "max_limit",
+            "raise `max_limit` to at least `concurrency` (default: 4 x concurrency)",
+        )
+    };
+    let span = table.get(key).map_or(header.clone(), |v| v.span());
     reader.error(
         &span,
-        table.key("min_limit"),
+        table.key(key),
         ErrorKind::InvalidValue,
         format!(
             "the adaptive limit starts at concurrency = {c}, which must lie within \
              min_limit = {} and max_limit = {}",
             a.min_limit, a.max_limit
         ),
-        "lower `min_limit` or raise `max_limit` (default: 1 and 4 x concurrency)",
+        help,
     );
     false
 }

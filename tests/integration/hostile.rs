@@ -87,6 +87,37 @@ fn catalogue() -> Vec<Case> {
             format!("{HEAD}[latency]\ndistribution = \"pareto\"\nscale = 1e300\nshape = 0.5\n"),
             &[":5:", "latency.scale", "its smallest latency is 1e300 s"],
         ),
+        // These three hung (a wait past 1e7 s is slept in steps of a day,
+        // like CPython's select timeout) or blamed a key never written.
+        case(
+            "a retry backoff of eons",
+            format!(
+                "{HEAD}strategies = [\"gated_spawn\"]\n{UNIFORM}\
+                 [server]\nerror_rate = 0.5\nretries = 3\nbackoff_base = 1e20\n"
+            ),
+            &[":11:", "server.backoff_base", "between 0 and 1e7", "1e20"],
+        ),
+        case(
+            "a rate of one start per eon",
+            format!(
+                "{HEAD}strategies = [\"rate_limited\"]\n{UNIFORM}\
+                 [rate_limited]\nmax_per_second = 1e-300\n"
+            ),
+            &[
+                ":9:",
+                "rate_limited.max_per_second",
+                "at least 1e-7",
+                "1e-300",
+            ],
+        ),
+        case(
+            "an adaptive limit whose maximum is below the start",
+            format!(
+                "requests = 10\nconcurrency = 10\nstrategies = [\"adaptive_limit\"]\n\
+                 {UNIFORM}[adaptive_limit]\nmin_limit = 1\nmax_limit = 5\n"
+            ),
+            &[":10:", "adaptive_limit.max_limit", "raise `max_limit`"],
+        ),
         case(
             "a sweep to latencies of years",
             sweep("latency.high = [0.3, 2e7]"),
