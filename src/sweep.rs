@@ -58,10 +58,12 @@ pub enum SweepError {
         /// The journal.
         path: PathBuf,
     },
-    /// The journal belongs to another scenario text or bpsim version.
+    /// The journal belongs to another scenario text, trace, CPU profile or
+    /// bpsim version.
     #[error(
-        "'{}' was written for a different scenario file or bpsim version, so its runs \
-         cannot be reused\n  help: pass --fresh to discard it and start over",
+        "'{}' was written for a different scenario file, latency trace, CPU profile or \
+         bpsim version, so its runs cannot be reused\n  help: pass --fresh to discard it \
+         and start over",
         path.display()
     )]
     StaleJournal {
@@ -173,7 +175,7 @@ pub fn run(
         path: scenario.path.clone(),
         source,
     })?;
-    let fingerprint = journal::fingerprint(&text);
+    let fingerprint = journal::fingerprint(&text, scenario);
 
     let (journal, previous) = if options.resume {
         if !journal_path.exists() {

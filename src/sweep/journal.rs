@@ -3,7 +3,8 @@
 //! the rest.
 //!
 //! The first line identifies the sweep (bpsim's version and a fingerprint of
-//! the scenario text); a resume refuses a journal written for other input.
+//! the scenario text, the trace it replays and its CPU profile); a resume
+//! refuses a journal written for other input.
 //! A line cut short by a crash is ignored: that unit simply runs again.
 
 use std::fs::{self, File, OpenOptions};
@@ -14,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::SweepError;
 use super::unit::UnitResult;
+use crate::latency::LatencySource;
+use crate::scenario::{CpuModel, Scenario};
 
 /// The journal's first line.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -30,12 +33,28 @@ pub(crate) struct Journal {
     file: File,
 }
 
-/// FNV-1a, 64 bits: a stable fingerprint of the scenario text.
-pub(crate) fn fingerprint(text: &[u8]) -> String {
+/// FNV-1a, 64 bits, over the scenario text and what the runs read from
+/// other files: a trace's latencies and the CPU profile's costs. A stable
+/// fingerprint of everything a sweep's results depend on besides bpsim
+/// itself, so that a journal is not resumed after its trace changed.
+pub(crate) fn fingerprint(text: &[u8], scenario: &Scenario) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in text {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    let mut write = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    write(text);
+    if let LatencySource::Trace(trace) = &scenario.latency {
+        write(b"\0trace");
+        for v in trace.values() {
+            write(&v.to_bits().to_le_bytes());
+        }
+    }
+    if let CpuModel::Profile { costs, .. } = &scenario.model.cpu {
+        write(b"\0cpu");
+        write(&serde_json::to_vec(costs).expect("CPU costs always serialise"));
     }
     format!("{hash:016x}")
 }

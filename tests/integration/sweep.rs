@@ -103,6 +103,39 @@ fn a_journal_from_another_scenario_text_is_refused() {
     assert!(stderr.contains("--fresh"), "{stderr}");
 }
 
+/// Found by a hostile-input pass: the journal knew only the scenario text,
+/// so resuming after the trace it names was rewritten mixed runs of the
+/// old trace with runs of the new one, silently.
+#[test]
+fn a_journal_is_not_resumed_after_its_trace_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("traced.toml");
+    std::fs::write(
+        &scenario,
+        "requests = 4\nconcurrency = 1\n[latency]\ndistribution = \"trace\"\n\
+         path = \"t.txt\"\n[sweep]\nconcurrency = [1, 2]\n",
+    )
+    .unwrap();
+    let trace = dir.path().join("t.txt");
+    std::fs::write(&trace, "0.1\n0.1\n0.1\n0.1\n").unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(
+        sweep(&scenario, &out, &["--stop-after", "1", "-j", "1"]),
+        130
+    );
+    std::fs::write(&trace, "5\n5\n5\n5\n").unwrap();
+    let output = Command::cargo_bin("bpsim")
+        .unwrap()
+        .args(["sweep", "--resume", "--output-dir"])
+        .arg(&out)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("latency trace"), "{stderr}");
+}
+
 #[test]
 fn sigterm_keeps_finished_points_and_resume_completes_them() {
     if !cfg!(unix) {
