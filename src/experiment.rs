@@ -17,6 +17,22 @@ pub enum ExperimentError {
     /// The workload could not be drawn (e.g. a trace too short).
     #[error(transparent)]
     Latency(#[from] LatencyError),
+    /// The scenario's workload could not be drawn: a latency beyond the
+    /// first requests (which loading the scenario checks) was not one.
+    #[error(
+        "{}: latency: {source}\n  help: loading a scenario checks its first {} draws, \
+         and this one came later: use a lighter tail (a larger Pareto `shape`, a smaller \
+         lognormal `sigma`) or a smaller scale",
+        path.display(),
+        crate::scenario::CHECKED_DRAWS
+    )]
+    Draw {
+        /// The scenario file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        #[source]
+        source: LatencyError,
+    },
     /// A strategy did not finish.
     #[error("strategy {strategy}: {source}")]
     Run {
@@ -60,7 +76,12 @@ pub fn config_for(scenario: &Scenario) -> Config {
 
 /// The scenario's workload: request `i`'s latency in seconds.
 pub fn draw(scenario: &Scenario) -> Result<Arc<[f64]>, ExperimentError> {
-    Ok(latency::workload(&scenario.latency, scenario.seed, scenario.requests)?.into())
+    latency::workload(&scenario.latency, scenario.seed, scenario.requests)
+        .map(Into::into)
+        .map_err(|source| ExperimentError::Draw {
+            path: scenario.path.clone(),
+            source,
+        })
 }
 
 /// What a run keeps of its requests.

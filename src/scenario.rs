@@ -76,6 +76,10 @@ pub use sweep_table::MAX_SWEEP_RUNS;
 /// The largest accepted `requests`.
 pub const MAX_REQUESTS: u64 = 1_000_000_000;
 
+/// How many requests' latencies loading a scenario draws, to refuse at the
+/// `[latency]` table parameters that draw latencies no run can take.
+pub const CHECKED_DRAWS: u64 = 1024;
+
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scenario {

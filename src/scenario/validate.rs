@@ -7,9 +7,9 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{Diagnostic, ErrorKind, Position, ScenarioError, suggest};
 use super::reader::{Field, Reader, Span, Table, group_digits};
-use super::{CpuModel, MAX_REQUESTS, Model, PythonVersion, Scenario};
+use super::{CHECKED_DRAWS, CpuModel, MAX_REQUESTS, Model, PythonVersion, Scenario};
 use super::{latency_table, server_table, strategy_tables, sweep_table};
-use crate::latency::LatencySource;
+use crate::latency::{self, LatencyError, LatencySource};
 use crate::strategy::kind::StrategyKind;
 
 /// Keys allowed at the top level.
@@ -123,14 +123,17 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
         ),
     };
     let strategies = read_strategies(&mut reader, &root);
+    let mut latency_span = 0..0;
     let latency = match reader.table(&root, "latency", LATENCY_TABLE_HELP) {
         Field::Absent => {
             reader.missing(&root, "latency", LATENCY_TABLE_HELP);
             None
         }
         Field::Invalid => None,
-        Field::Present(table, _) => {
+        Field::Present(table, header) => {
             let base = file.parent().unwrap_or(Path::new(""));
+            // Where to point at if a draw fails (see below).
+            latency_span = table.get("distribution").map_or(header, |v| v.span());
             latency_table::read(&mut reader, &table, base)
         }
     };
@@ -158,6 +161,28 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
                  or lower `requests` to at most {}",
                 group_digits(trace.len() as i128)
             ),
+        );
+    }
+
+    // Parameters that pass every bound can still draw latencies no run can
+    // take (a Pareto of shape 0.01 draws 1e38 s): the first requests'
+    // draws, exactly those of the run, catch all but the rarest here,
+    // where the file and key can be named.
+    if let (Some(seed), Some((requests, _)), Some(LatencySource::Distribution(_))) =
+        (seed, &requests, &latency)
+        && let Err(e @ LatencyError::BadSample { .. }) = latency::workload(
+            latency.as_ref().expect("matched above"),
+            seed,
+            (*requests).min(CHECKED_DRAWS),
+        )
+    {
+        reader.error(
+            &latency_span,
+            "latency",
+            ErrorKind::InvalidValue,
+            e.to_string(),
+            "use a lighter tail (a larger Pareto `shape`, a smaller lognormal `sigma`) or a \
+             smaller scale",
         );
     }
 

@@ -118,6 +118,32 @@ fn catalogue() -> Vec<Case> {
             ),
             &[":10:", "adaptive_limit.max_limit", "raise `max_limit`"],
         ),
+        // These failed only when drawn: no file, line or key, and a sweep
+        // left a journal that claimed to be interrupted.
+        case(
+            "a Pareto tail so heavy it draws 1e38 s",
+            format!("{HEAD}[latency]\ndistribution = \"pareto\"\nscale = 0.1\nshape = 0.01\n"),
+            &[":4:", "latency", "drew 3.349", "lighter tail"],
+        ),
+        case(
+            "a Pareto tail that draws past 1e7 s only after the checked draws",
+            "requests = 100_000\nconcurrency = 10\n[latency]\ndistribution = \"pareto\"\n\
+             scale = 0.1\nshape = 0.45\n",
+            &["latency: request 4743", "drew 3.955"],
+        ),
+        case(
+            "a sweep to a Pareto tail that heavy",
+            format!(
+                "{HEAD}[latency]\ndistribution = \"pareto\"\nscale = 0.1\nshape = 2.0\n\
+                 [sweep]\nlatency.shape = [2.0, 1.0, 0.01]\n"
+            ),
+            &[
+                ":8:",
+                "sweep.latency.shape",
+                "latency.shape = 0.01",
+                "lighter tail",
+            ],
+        ),
         case(
             "a sweep to latencies of years",
             sweep("latency.high = [0.3, 2e7]"),
