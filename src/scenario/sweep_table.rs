@@ -14,6 +14,7 @@ use super::reader::{Field, Reader, Span, Table, group_digits, parse_float};
 use super::validate;
 use super::{Scenario, Sweep, SweepPoint, SweptParameter};
 use crate::latency::readable;
+use crate::strategy::StrategyKind;
 
 /// The most runs (points times replications) a sweep may ask for.
 pub const MAX_SWEEP_RUNS: u64 = 1_000_000;
@@ -86,6 +87,7 @@ pub(super) fn read(
     root: &Table<'_, '_>,
     text: &str,
     file: &Path,
+    strategies: &[StrategyKind],
 ) -> Option<Option<Sweep>> {
     let table = match reader.table(root, "sweep", SWEEP_HELP) {
         Field::Absent => return Some(None),
@@ -188,6 +190,23 @@ pub(super) fn read(
                     ok = false;
                     continue;
                 };
+                // A strategy's own parameters change nothing unless it runs.
+                if let Some(kind) = StrategyKind::parse(name)
+                    && !strategies.contains(&kind)
+                {
+                    reader.error(
+                        &value.span(),
+                        format!("sweep.{name}"),
+                        ErrorKind::InvalidValue,
+                        format!(
+                            "`{name}` parameters are swept, but `{name}` is not among the \
+                             strategies: every point would give the same results"
+                        ),
+                        format!("add \"{name}\" to `strategies`, or sweep something else"),
+                    );
+                    ok = false;
+                    continue;
+                }
                 for (param, value) in map.iter() {
                     let param: &str = param.get_ref();
                     let path = format!("sweep.{name}.{param}");

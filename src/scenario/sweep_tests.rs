@@ -254,13 +254,31 @@ fn bad_sweeps_are_located_with_help() {
 
 #[test]
 fn server_and_strategy_parameters_can_be_swept() {
-    let s = sweep("server.capacity = [10, 100]\nrate_limited.max_per_second = [50.0, 500.0]");
+    let with_strategies = |sweep: &str| {
+        let text = format!(
+            "strategies = [\"rate_limited\", \"adaptive_limit\"]\n{BASE}\
+             [rate_limited]\nmax_per_second = 10.0\n[sweep]\n{sweep}"
+        );
+        Scenario::from_str(&text, FILE).unwrap().sweep.unwrap()
+    };
+    let s =
+        with_strategies("server.capacity = [10, 100]\nrate_limited.max_per_second = [50.0, 500.0]");
     assert_eq!(s.points.len(), 4);
     let p = &s.points[3].scenario;
     assert_eq!(p.server.map(|x| x.capacity), Some(Some(100)));
     assert_eq!(p.params.max_per_second, 500.0);
-    let s = sweep("adaptive_limit.target_latency = [0.1, 0.2]");
+    let s = with_strategies("adaptive_limit.target_latency = [0.1, 0.2]");
     assert_eq!(s.points[1].scenario.params.adaptive.target_latency, 0.2);
+    // A strategy's parameters swept while it does not run: every point
+    // would be the same (found by a hostile-input pass).
+    let e = parse("rate_limited.max_per_second = [50.0, 500.0]").unwrap_err();
+    assert_eq!(e.key, "sweep.rate_limited");
+    assert!(
+        e.help.contains("add \"rate_limited\" to `strategies`"),
+        "{e}"
+    );
+    let e = parse("adaptive_limit.increase = [1.0, 2.0]").unwrap_err();
+    assert_eq!(e.key, "sweep.adaptive_limit");
     // Integer keys take integers; every point is validated.
     let e = parse("server.retries = [1.5]").unwrap_err();
     assert_eq!(e.key, "sweep.server.retries[0]");

@@ -191,7 +191,8 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
     let sweep = if reader.has_errors() {
         None
     } else {
-        sweep_table::read(&mut reader, &root, text, file)
+        let strategies = strategies.as_deref().unwrap_or(&[]);
+        sweep_table::read(&mut reader, &root, text, file, strategies)
     };
 
     if let Some(error) = reader.into_first_error() {
