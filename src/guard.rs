@@ -1,6 +1,7 @@
 //! Resource guard: estimate bpsim's own memory for a scenario before running
 //! it, and refuse a run that would not fit.
 
+use crate::latency::readable;
 use crate::scenario::Scenario;
 use crate::strategy::StrategyKind;
 
@@ -129,21 +130,103 @@ pub fn check(scenario: &Scenario, logged: bool, limit: u64) -> Result<(), String
     } else {
         String::new()
     };
-    Err(format!(
-        "{}: this run would need about {} of bpsim's own memory ({} requests{}), above the \
-         limit of {}{records}\n  help: lower `requests`, drop semaphore_in_task (it keeps \
-         every task alive at once), or raise the limit with --max-memory (e.g. --max-memory {}G)",
-        scenario.path.display(),
+    Err(refusal(
+        scenario,
+        scenario,
+        "this run",
+        need,
+        &format!("the limit of {}{records}", human(limit)),
+        "",
+    ))
+}
+
+/// Refuses a sweep whose largest run would not fit: in `max_memory` if
+/// given (per run), else in half the machine's memory shared by the runs
+/// that `threads` worker threads make at once.
+pub fn check_sweep(
+    scenario: &Scenario,
+    threads: u64,
+    max_memory: Option<u64>,
+) -> Result<(), String> {
+    let Some(sweep) = &scenario.sweep else {
+        return check(scenario, false, max_memory.unwrap_or_else(default_limit));
+    };
+    let Some((point, need)) = sweep
+        .points
+        .iter()
+        .map(|p| (p, estimate_one(&p.scenario, false)))
+        .max_by_key(|&(_, need)| need)
+    else {
+        return Ok(());
+    };
+    let runs = (sweep.points.len() as u64).saturating_mul(u64::from(sweep.replications));
+    let at_once = threads.clamp(1, runs.max(1));
+    let limit = max_memory.unwrap_or_else(|| default_limit() / at_once);
+    if need <= limit {
+        return Ok(());
+    }
+    let values: Vec<String> = sweep
+        .parameters
+        .iter()
+        .zip(&point.values)
+        .map(|(p, v)| format!("{} = {}", p.key, readable(*v)))
+        .collect();
+    let what = format!("the sweep's largest run (at {})", values.join(", "));
+    let (of, threads_help) = match max_memory {
+        Some(_) => (format!("the limit of {}", human(limit)), ""),
+        None => (
+            format!(
+                "{}, its share of half this machine's memory ({}) with {at_once} runs at once",
+                human(limit),
+                human(default_limit())
+            ),
+            if at_once > 1 {
+                "fewer threads with -j, "
+            } else {
+                ""
+            },
+        ),
+    };
+    Err(refusal(
+        scenario,
+        &point.scenario,
+        &what,
+        need,
+        &of,
+        threads_help,
+    ))
+}
+
+/// The message that refuses `what`, a run of `run` (a point of `file`'s
+/// sweep, or `file` itself) that needs `need` bytes, above `limit`.
+fn refusal(
+    file: &Scenario,
+    run: &Scenario,
+    what: &str,
+    need: u64,
+    limit: &str,
+    more_help: &str,
+) -> String {
+    let all_alive = run.strategies.contains(&StrategyKind::SemaphoreInTask);
+    format!(
+        "{}: {what} would need about {} of bpsim's own memory ({} requests{}), above {limit}\n  \
+         help: lower `requests`, {more_help}{}or raise the limit with --max-memory (e.g. \
+         --max-memory {}G)",
+        file.path.display(),
         human(need),
-        scenario.requests,
-        if scenario.strategies.contains(&StrategyKind::SemaphoreInTask) {
+        run.requests,
+        if all_alive {
             ", all alive at once under semaphore_in_task"
         } else {
             ""
         },
-        human(limit),
+        if all_alive {
+            "drop semaphore_in_task (it keeps every task alive at once), "
+        } else {
+            ""
+        },
         need.div_ceil(1 << 30)
-    ))
+    )
 }
 
 #[cfg(test)]
@@ -179,6 +262,39 @@ mod tests {
         let e = check(&s, true, 8 << 30).unwrap_err();
         assert!(e.contains("big.toml") && e.contains("--max-memory"), "{e}");
         assert!(check(&s, true, u64::MAX).is_ok());
+    }
+
+    #[test]
+    fn a_sweep_is_judged_by_its_largest_point_and_the_runs_made_at_once() {
+        // Found by a hostile-input pass: -j 256 on a one-request sweep was
+        // refused, blaming `requests`, and a swept `requests` of 1e9 was
+        // reported as the base scenario's 1,000.
+        let tiny = "requests = 1\nconcurrency = 1\nstrategies = [\"gated_spawn\"]\n\
+                    [latency]\ndistribution = \"constant\"\nvalue = 0.1\n\
+                    [sweep]\nconcurrency = [1, 2]\n";
+        let s = Scenario::from_str(tiny, "tiny.toml").unwrap();
+        assert!(check_sweep(&s, 256, None).is_ok() || default_limit() < 2 * BASE);
+        let big = "requests = 1000\nconcurrency = 10\n[latency]\ndistribution = \"constant\"\n\
+                   value = 0.1\n[sweep]\nrequests = [1000, 1_000_000_000]\n";
+        let s = Scenario::from_str(big, "big.toml").unwrap();
+        let e = check_sweep(&s, 2, Some(8 << 30)).unwrap_err();
+        assert!(e.contains("(at requests = 1e9)"), "{e}");
+        assert!(e.contains("1000000000 requests"), "{e}");
+        assert!(!e.contains("-j"), "{e}");
+        let e = check_sweep(&s, 2, None).unwrap_err();
+        assert!(e.contains("with 2 runs at once") && e.contains("-j"), "{e}");
+        // Without semaphore_in_task, it is not named.
+        let gated = big.replace(
+            "requests = 1000\n",
+            "requests = 1000\nstrategies = [\"gated_spawn\"]\n",
+        );
+        let e = check_sweep(
+            &Scenario::from_str(&gated, "big.toml").unwrap(),
+            1,
+            Some(1 << 30),
+        )
+        .unwrap_err();
+        assert!(!e.contains("semaphore_in_task"), "{e}");
     }
 
     #[test]

@@ -102,6 +102,21 @@ mod counting {
     };
 }
 
+/// Makes Ctrl-C or SIGTERM set `flag`, which stops a sweep from taking new
+/// runs (those in progress finish, and every finished run stays in the
+/// journal); a second one quits at once. If no handler can be installed,
+/// Ctrl-C simply ends the process, and the journal still holds every
+/// finished run.
+fn stop_on_interrupt(flag: &'static AtomicBool) {
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: quitting now (finished runs are kept in the journal)");
+            std::process::exit(i32::from(INTERRUPTED));
+        }
+        eprintln!("\nstopping once the runs in progress finish (interrupt again to quit now)");
+    });
+}
+
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args_os()) {
         Ok(a) => a,
@@ -214,12 +229,9 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
                 usize::from,
             ) as u64;
-            let limit = max_memory.unwrap_or_else(|| guard::default_limit() / threads.max(1));
-            guard::check(&scenario, false, limit).map_err(anyhow::Error::msg)?;
+            guard::check_sweep(&scenario, threads, max_memory).map_err(anyhow::Error::msg)?;
             static INTERRUPT: AtomicBool = AtomicBool::new(false);
-            // If no handler can be installed, Ctrl-C simply ends the process;
-            // the journal still holds every finished run.
-            let _ = ctrlc::set_handler(|| INTERRUPT.store(true, Ordering::SeqCst));
+            stop_on_interrupt(&INTERRUPT);
             let options = sweep::Options {
                 output_dir: output_dir.clone(),
                 jobs: jobs.map(usize::from),
@@ -271,7 +283,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             let dir = output_dir.join(&scenario.name);
             let written = if scenario.sweep.is_some() {
                 static INTERRUPT: AtomicBool = AtomicBool::new(false);
-                let _ = ctrlc::set_handler(|| INTERRUPT.store(true, Ordering::SeqCst));
+                stop_on_interrupt(&INTERRUPT);
                 let (_, journal) = sweep::paths(&scenario, &output_dir);
                 let options = sweep::Options {
                     output_dir: output_dir.clone(),

@@ -233,3 +233,62 @@ fn shipped_sweeps_match_their_golden_csvs() {
     }
     assert!(found >= 1, "no shipped sweep scenarios");
 }
+
+/// Found by a hostile-input pass: an interrupt during a long run said
+/// nothing, and further interrupts were ignored until the run finished.
+/// The first now says what happens; the second quits at once.
+#[test]
+fn a_second_interrupt_quits_at_once() {
+    if !cfg!(unix) {
+        eprintln!("skipped: signals are Unix-only");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("long.toml");
+    // A first run of seconds: the interrupts arrive during it.
+    std::fs::write(
+        &scenario,
+        "requests = 20_000_000\nconcurrency = 100\nstrategies = [\"worker_pool\"]\n\
+         [latency]\ndistribution = \"constant\"\nvalue = 0.1\n[sweep]\nconcurrency = [100, 200]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bpsim"))
+        .args(["sweep", "-j", "1", "--no-progress", "--output-dir"])
+        .arg(&out)
+        .arg(&scenario)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let term = |child: &std::process::Child| {
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    // The journal's header is written once the first run starts.
+    let journal = out.join("long/sweep.journal");
+    let start = Instant::now();
+    while !journal.exists() && child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(120), "no journal");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(term(&child).success());
+    std::thread::sleep(Duration::from_millis(100));
+    if child.try_wait().unwrap().is_some() {
+        eprintln!("skipped: the first run finished before the second interrupt");
+        return;
+    }
+    assert!(term(&child).success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupt again to quit now"), "{stderr}");
+    assert!(
+        stderr.contains("interrupted again: quitting now"),
+        "{stderr}"
+    );
+    assert!(!out.join("long/sweep.csv").exists());
+}
