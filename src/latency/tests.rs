@@ -376,6 +376,24 @@ fn trace_loads_plain_text() {
     assert_eq!(trace.len(), 5);
 }
 
+/// Found by a hostile-input pass: blank lines at the end of a file and a
+/// byte-order mark were refused.
+#[test]
+fn trailing_blank_lines_and_a_byte_order_mark_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "t.txt",
+        "\u{feff}0.1\r\n0.2\r\n\r\n  \n\n".as_bytes(),
+    );
+    assert_eq!(Trace::load(&path).unwrap().values(), &[0.1, 0.2]);
+    // A blank line before a value is still one missing.
+    let path = write(dir.path(), "u.txt", b"0.1\n\n\n0.2\n\n");
+    let e = Trace::load(&path).unwrap_err().to_string();
+    assert!(e.contains(":2:") || e.contains("line 2"), "{e}");
+    assert!(e.contains("empty line"), "{e}");
+}
+
 #[test]
 fn trace_loads_gzip() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,6 +28,9 @@ const QUOTE_CHARS: usize = 40;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trace {
     path: PathBuf,
+    /// How descriptions name it: the path as the scenario wrote it, which
+    /// does not depend on the directory bpsim runs in.
+    label: PathBuf,
     values: Vec<f64>,
     wrap: bool,
 }
@@ -112,6 +115,7 @@ impl Trace {
             });
         }
         Ok(Trace {
+            label: path.clone(),
             path,
             values,
             wrap: false,
@@ -123,6 +127,15 @@ impl Trace {
     #[must_use]
     pub fn with_wrap(mut self, wrap: bool) -> Trace {
         self.wrap = wrap;
+        self
+    }
+
+    /// Names the trace `label` in descriptions (default: its path): the
+    /// path as the scenario wrote it, where the trace was loaded from that
+    /// path joined to the scenario's directory.
+    #[must_use]
+    pub fn with_label(mut self, label: impl Into<PathBuf>) -> Trace {
+        self.label = label.into();
         self
     }
 
@@ -160,7 +173,7 @@ impl Trace {
     pub fn describe(&self) -> String {
         format!(
             "trace({}, {} values{})",
-            self.path.display(),
+            self.label.display(),
             self.values.len(),
             if self.wrap { ", wrap" } else { "" }
         )
@@ -174,6 +187,9 @@ impl Trace {
         let mut values = Vec::new();
         let mut buf = Vec::new();
         let mut line = 0usize;
+        // The first empty line since the last value: an error only if a
+        // value follows (blank lines at the end of a file are harmless).
+        let mut blank: Option<usize> = None;
         loop {
             buf.clear();
             line += 1;
@@ -218,16 +234,28 @@ impl Trace {
                     )));
                 }
             };
+            // A byte-order mark, as some editors write, opens the file.
+            let text = if line == 1 {
+                text.strip_prefix('\u{feff}').unwrap_or(text)
+            } else {
+                text
+            };
             let text = text.trim();
             if text.starts_with('#') {
                 continue;
             }
             if text.is_empty() {
-                return Err(line_error(
-                    "empty line, expected one latency in seconds (remove the line, or \
-                     write `# ...` for a comment)"
+                blank.get_or_insert(line);
+                continue;
+            }
+            if let Some(empty) = blank {
+                return Err(LatencyError::TraceLine {
+                    path: path.to_path_buf(),
+                    line: empty,
+                    message: "empty line, expected one latency in seconds (remove the line, \
+                              or write `# ...` for a comment)"
                         .to_owned(),
-                ));
+                });
             }
             match text.parse::<f64>() {
                 Ok(v) if super::is_valid_latency(v) => values.push(v + 0.0),
@@ -247,6 +275,7 @@ impl Trace {
         }
         Ok(Trace {
             path: path.to_path_buf(),
+            label: path.to_path_buf(),
             values,
             wrap: false,
         })

@@ -772,7 +772,9 @@ fn read_trace(
     }
     let full = base.join(&path);
     match Trace::load(&full) {
-        Ok(trace) => Some(LatencySource::Trace(trace.with_wrap(wrap))),
+        Ok(trace) => Some(LatencySource::Trace(
+            trace.with_wrap(wrap).with_label(&path),
+        )),
         Err(e) => {
             let help = trace_help(&e, base);
             reader.error(

@@ -364,3 +364,31 @@ fn bench_refuses_zero_requests_and_zero_limits() {
         assert!(out.stdout.is_empty(), "{args:?}: nothing timed");
     }
 }
+
+/// Found by a hostile-input pass: a trace was described by the path it was
+/// opened at, the scenario's path joined to the one it wrote, so
+/// summary.csv changed with the directory bpsim ran in.
+#[test]
+fn results_do_not_depend_on_the_directory_bpsim_runs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("a/traces")).unwrap();
+    std::fs::write(dir.path().join("a/traces/t.txt"), "0.1\n0.25\n0.2\n").unwrap();
+    std::fs::write(
+        dir.path().join("a/s.toml"),
+        "requests = 3\nconcurrency = 2\n[latency]\ndistribution = \"trace\"\n\
+         path = \"traces/t.txt\"\n",
+    )
+    .unwrap();
+    let run_in = |cwd: &std::path::Path, scenario: &str, out: &str| {
+        bpsim()
+            .current_dir(cwd)
+            .args(["run", scenario, "--output-dir", out])
+            .assert()
+            .success();
+        std::fs::read_to_string(cwd.join(out).join("s/summary.csv")).unwrap()
+    };
+    let here = run_in(&dir.path().join("a"), "s.toml", "out");
+    let above = run_in(dir.path(), "a/s.toml", "out");
+    assert_eq!(here, above);
+    assert!(here.contains("trace(traces/t.txt, 3 values)"), "{here}");
+}
