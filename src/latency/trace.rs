@@ -329,7 +329,9 @@ impl Serialize for Trace {
 impl Trace {
     pub(crate) fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
         map.serialize_entry("distribution", "trace")?;
-        map.serialize_entry("path", &self.path)?;
+        // As the scenario wrote it: read back next to the same scenario,
+        // it names the same file.
+        map.serialize_entry("path", &self.label)?;
         map.serialize_entry("wrap", &self.wrap)?;
         map.serialize_entry("len", &self.values.len())?;
         map.serialize_entry("mean", &self.mean())?;

@@ -486,7 +486,11 @@ impl Params<'_, '_, '_, '_> {
                 &high_span,
                 table.key("high"),
                 ErrorKind::InvalidValue,
-                format!("must be >= {} ({low}), found {high}", table.key("low")),
+                format!(
+                    "{} ({high}) must be >= {} ({low})",
+                    table.key("high"),
+                    table.key("low")
+                ),
                 "swap low and high, or make them equal for a constant latency",
             );
             return None;
@@ -542,7 +546,11 @@ impl Params<'_, '_, '_, '_> {
                     &p99_span,
                     table.key("p99"),
                     ErrorKind::InvalidValue,
-                    format!("must be >= {} ({median}), found {p99}", table.key("median")),
+                    format!(
+                        "{} ({p99}) must be >= {} ({median})",
+                        table.key("p99"),
+                        table.key("median")
+                    ),
                     "the 99th percentile cannot be below the median: swap them?",
                 );
                 return None;

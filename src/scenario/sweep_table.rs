@@ -542,7 +542,13 @@ fn number(
         }
         _ => {
             let found = reader.found(item);
-            let (expected, help) = if integer {
+            let (expected, help) = if integer && parsed.is_some_and(|x| x >= 0.0) {
+                (
+                    "a whole number from 0 to 2^53 (9007199254740992)",
+                    "swept values are kept as 64-bit floating-point numbers, which hold \
+                     every whole number up to 2^53 exactly: pick a smaller one",
+                )
+            } else if integer {
                 (
                     "a whole number >= 0",
                     "write integers without a decimal point, e.g. `[10, 100, 1000]`",

@@ -393,7 +393,7 @@ fn malformed_cases() -> Vec<Case> {
             "latency.high",
             6,
             InvalidValue,
-            "must be >= latency.low (0.2), found 0.1",
+            "latency.high (0.1) must be >= latency.low (0.2)",
             "swap low and high",
         ),
         case(
@@ -742,7 +742,7 @@ fn display_matches_the_documented_format() {
     let error = parse(&text).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "scenarios/bad.toml:7:8: latency.high: must be >= latency.low (0.2), found 0.1\n  \
+        "scenarios/bad.toml:7:8: latency.high: latency.high (0.1) must be >= latency.low (0.2)\n  \
          help: swap low and high, or make them equal for a constant latency"
     );
     assert_eq!(error.position, Some(Position { line: 7, column: 8 }));
