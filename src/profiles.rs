@@ -65,8 +65,15 @@ pub fn cpu_costs(spec: &str, base: &Path) -> Result<CpuCosts, (String, String)> 
         ));
     };
     let file = profile::parse(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| format!(", line {}", line_at(&text, span.start)))
+            .unwrap_or_default();
         (
-            format!("{origin} is not a valid profile: {}", e.message().trim()),
+            format!(
+                "{origin}{line} is not a valid profile: {}",
+                e.message().trim()
+            ),
             format!("re-create it: {calibrate}"),
         )
     })?;
@@ -77,12 +84,38 @@ pub fn cpu_costs(spec: &str, base: &Path) -> Result<CpuCosts, (String, String)> 
         ));
     };
     if let Err(key) = cpu.check() {
+        let line = line_of_key(&text, key)
+            .map(|l| format!(", line {l}"))
+            .unwrap_or_default();
         return Err((
-            format!("{origin}: cpu.{key} must be a finite number of nanoseconds >= 0"),
+            format!(
+                "{origin}{line}: cpu.{key} must be a number of nanoseconds from 0 to 1e9 \
+                 (one second per operation)"
+            ),
             format!("fix the value, or {calibrate}"),
         ));
     }
     Ok(cpu.costs())
+}
+
+/// The 1-based line of byte `offset` of `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The 1-based line on which `key = ...` is written, if it is.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 /// The shipped profile of `version` (`"3.11"`, `"3.12"` or `"3.13"`).
@@ -94,6 +127,40 @@ pub(crate) fn builtin(version: &str) -> Option<ProfileFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by a hostile-input pass: a cost of 1e12 ns was refused as not
+    /// "a finite number >= 0", and profile errors gave no line.
+    #[test]
+    fn a_bad_profile_file_is_refused_with_its_line_and_the_real_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = text("3.12").unwrap();
+        let slow = shipped
+            .lines()
+            .map(|l| {
+                if l.starts_with("step_ns") {
+                    "step_ns = 1e12".to_owned()
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(dir.path().join("slow.toml"), &slow).unwrap();
+        let (message, _) = cpu_costs("slow.toml", dir.path()).unwrap_err();
+        let line = line_of_key(&slow, "step_ns").unwrap();
+        assert!(message.contains(&format!("line {line}:")), "{message}");
+        assert!(message.contains("from 0 to 1e9"), "{message}");
+        std::fs::write(
+            dir.path().join("junk.toml"),
+            "[cpu]\nstep_ns = 1\nnot toml\n",
+        )
+        .unwrap();
+        let (message, _) = cpu_costs("junk.toml", dir.path()).unwrap_err();
+        assert!(
+            message.contains("line 3 is not a valid profile"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn every_shipped_profile_parses() {
