@@ -3,7 +3,8 @@
 //!
 //! ```toml
 //! # scenarios/blog.toml: the blog's experiment
-//! name = "blog"          # default: the file stem
+//! name = "blog"          # default: the file stem; one folder name (no `/`, `\`,
+//!                        # `.`, `..` or control characters, <= 100 bytes)
 //! seed = 1               # default: 1
 //! requests = 100_000     # required, 0 ..= 1_000_000_000
 //! concurrency = 500      # required, >= 1
@@ -83,7 +84,9 @@ pub const CHECKED_DRAWS: u64 = 1024;
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scenario {
-    /// The scenario's name (default: the file stem).
+    /// The scenario's name (default: the file stem): the folder outputs go
+    /// into, so one path component (no `/`, `\`, `.`, `..` or control
+    /// characters, at most 100 bytes).
     pub name: String,
     /// The scenario file.
     pub path: PathBuf,

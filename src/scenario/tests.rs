@@ -364,6 +364,64 @@ fn malformed_cases() -> Vec<Case> {
             "must not be empty",
             "file name",
         ),
+        // A name is the folder outputs go into: one component, under
+        // OUTPUT_DIR.
+        case(
+            format!("name = \"../x\"\n{HEAD}{u}"),
+            "name",
+            1,
+            InvalidValue,
+            "must be one folder name, without `/`",
+            "name = \"blog\"",
+        ),
+        case(
+            format!("name = \"/tmp/abs\"\n{HEAD}{u}"),
+            "name",
+            1,
+            InvalidValue,
+            "without `/`",
+            "one folder",
+        ),
+        case(
+            format!("{HEAD}name = \"a\\\\b\"\n{u}"),
+            "name",
+            3,
+            InvalidValue,
+            "without `\\`",
+            "one folder",
+        ),
+        case(
+            format!("name = \".\"\n{HEAD}{u}"),
+            "name",
+            1,
+            InvalidValue,
+            "a folder of its own",
+            "not `.` or `..`",
+        ),
+        case(
+            format!("name = \"..\"\n{HEAD}{u}"),
+            "name",
+            1,
+            InvalidValue,
+            "a folder of its own",
+            "name = \"blog\"",
+        ),
+        case(
+            format!("name = \"a\\nb\"\n{HEAD}{u}"),
+            "name",
+            1,
+            InvalidValue,
+            "control characters",
+            "name = \"blog\"",
+        ),
+        case(
+            format!("name = \"{}\"\n{HEAD}{u}", "x".repeat(101)),
+            "name",
+            1,
+            InvalidValue,
+            "at most 100 bytes, found 101 bytes",
+            "name = \"blog\"",
+        ),
         case(
             with_latency("distribution = \"uniform\"\nlow = -0.1\nhigh = 0.2\n"),
             "latency.low",
@@ -1031,6 +1089,29 @@ fn defaults_and_aliases() {
     assert_eq!(scenario.seed, u64::MAX);
     assert_eq!(scenario.model.python, PythonVersion::V3_11);
     assert_eq!(scenario.name, "bad");
+}
+
+#[test]
+fn a_name_fits_in_one_folder_and_the_default_is_checked_too() {
+    let text = format!("{HEAD}{}", uniform_latency());
+    // At the limit, and with spaces, dots and non-ASCII letters.
+    let long = "é".repeat(50);
+    for name in [long.as_str(), "my run v1.2", ".hidden", "a..b"] {
+        let s = parse(&format!("name = {name:?}\n{text}")).unwrap();
+        assert_eq!(s.name, name);
+    }
+    // The default, the file stem, follows the same rule.
+    let long_stem = format!("dir/{}.toml", "x".repeat(120));
+    for file in [long_stem.as_str(), "dir/a\nb.toml"] {
+        let e = Scenario::from_str(&text, file).unwrap_err();
+        assert_eq!(e.key, "name", "{e}");
+        assert_eq!(e.position, Some(Position { line: 1, column: 1 }), "{e}");
+        assert!(e.message.contains("defaults to its file name"), "{e}");
+        assert!(e.help.contains("name = \"blog\""), "{e}");
+        // A valid `name` makes the file name irrelevant.
+        let s = Scenario::from_str(&format!("name = \"ok\"\n{text}"), file).unwrap();
+        assert_eq!(s.name, "ok");
+    }
 }
 
 // ------------------------------------------------------------ files

@@ -292,6 +292,55 @@ fn in_range(
     u64::try_from(n).ok()
 }
 
+/// The longest accepted `name`, in bytes: outputs go to `OUTPUT_DIR/<name>/`,
+/// and file systems refuse longer components at 255 bytes.
+pub(super) const MAX_NAME_BYTES: usize = 100;
+
+/// Why `name` cannot be the folder that outputs go into (one path
+/// component, under `OUTPUT_DIR`), if it cannot.
+pub(super) fn name_problem(name: &str) -> Option<String> {
+    if name.trim().is_empty() {
+        Some("must not be empty".to_owned())
+    } else if name == "." || name == ".." {
+        Some(format!(
+            "must name a folder of its own under the output folder, found {name:?}"
+        ))
+    } else if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\')) {
+        Some(format!(
+            "must be one folder name, without `{c}`, found {:?}",
+            short(name)
+        ))
+    } else if let Some(c) = name.chars().find(|c| c.is_control()) {
+        Some(format!(
+            "must not contain control characters, found {:?} in {:?}",
+            c,
+            short(name)
+        ))
+    } else if name.len() > MAX_NAME_BYTES {
+        Some(format!(
+            "must be at most {MAX_NAME_BYTES} bytes, found {} bytes ({:?})",
+            name.len(),
+            short(name)
+        ))
+    } else {
+        None
+    }
+}
+
+/// The first 40 characters of `name`, for messages.
+fn short(name: &str) -> String {
+    let mut s: String = name.chars().take(40).collect();
+    if s.len() < name.len() {
+        s.push_str("...");
+    }
+    s
+}
+
+/// The rule for `name`, for help texts.
+const NAME_RULE: &str = "outputs go to OUTPUT_DIR/<name>/, so the name must be one folder \
+                         name: not empty, not `.` or `..`, no `/`, `\\` or control \
+                         characters, at most 100 bytes";
+
 fn read_name(reader: &mut Reader<'_>, root: &Table<'_, '_>, file: &Path) -> Option<String> {
     match reader.string(root, "name", "name = \"blog\"") {
         Field::Absent => {
@@ -299,27 +348,40 @@ fn read_name(reader: &mut Reader<'_>, root: &Table<'_, '_>, file: &Path) -> Opti
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            Some(if stem.is_empty() {
-                "scenario".to_owned()
-            } else {
-                stem
-            })
-        }
-        Field::Invalid => None,
-        Field::Present(name, span) => {
-            if name.trim().is_empty() {
-                reader.error(
-                    &span,
-                    "name",
-                    ErrorKind::InvalidValue,
-                    "must not be empty",
-                    "write e.g. `name = \"blog\"`, or remove the key to use the file name",
-                );
-                None
-            } else {
-                Some(name)
+            if stem.is_empty() {
+                return Some("scenario".to_owned());
+            }
+            match name_problem(&stem) {
+                None => Some(stem),
+                Some(problem) => {
+                    reader.error(
+                        &(0..0),
+                        "name",
+                        ErrorKind::InvalidValue,
+                        format!(
+                            "the scenario's name defaults to its file name, which cannot be \
+                             used: it {problem}"
+                        ),
+                        format!("add e.g. `name = \"blog\"` at the top of the file; {NAME_RULE}"),
+                    );
+                    None
+                }
             }
         }
+        Field::Invalid => None,
+        Field::Present(name, span) => match name_problem(&name) {
+            None => Some(name),
+            Some(problem) => {
+                let help = if name.trim().is_empty() {
+                    "write e.g. `name = \"blog\"`, or remove the key to use the file name"
+                        .to_owned()
+                } else {
+                    format!("write e.g. `name = \"blog\"`; {NAME_RULE}")
+                };
+                reader.error(&span, "name", ErrorKind::InvalidValue, problem, help);
+                None
+            }
+        },
     }
 }
 

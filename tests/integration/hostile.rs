@@ -59,6 +59,31 @@ fn catalogue() -> Vec<Case> {
             &[":1:", "name", "help:"],
         ),
         case(
+            "name escaping the output folder",
+            format!("name = \"../x\"\n{HEAD}{UNIFORM}"),
+            &[":1:", "name", "one folder name", "name = \"blog\""],
+        ),
+        case(
+            "name that nests folders",
+            format!("name = \"a/b\"\n{HEAD}{UNIFORM}"),
+            &[":1:", "name", "without `/`"],
+        ),
+        case(
+            "name that is the output folder itself",
+            format!("name = \".\"\n{HEAD}{UNIFORM}"),
+            &[":1:", "name", "a folder of its own"],
+        ),
+        case(
+            "name with a newline",
+            format!("name = \"a\\nb\"\n{HEAD}{UNIFORM}"),
+            &[":1:", "name", "control characters"],
+        ),
+        case(
+            "name longer than a file name may be",
+            format!("name = \"{}\"\n{HEAD}{UNIFORM}", "n".repeat(300)),
+            &[":1:", "name", "at most 100 bytes"],
+        ),
+        case(
             "missing value",
             format!("{HEAD}seed =\n{UNIFORM}"),
             &[":3:", "seed", "missing value"],
@@ -351,7 +376,7 @@ fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
 #[test]
 fn every_malformed_input_is_one_located_error_and_no_output() {
     let cases = catalogue();
-    assert!(cases.len() >= 30, "{} cases", cases.len());
+    assert!(cases.len() >= 35, "{} cases", cases.len());
     let mut failures = Vec::new();
     for c in &cases {
         let dir = tempfile::tempdir().unwrap();
@@ -383,8 +408,16 @@ fn every_malformed_input_is_one_located_error_and_no_output() {
                 problems.push(format!("missing {fragment:?}"));
             }
         }
-        if dir.path().join("out").exists() {
-            problems.push("left output behind".to_owned());
+        // Nothing but the inputs: no `out`, and nothing beside it either
+        // (a name such as `../x` would write there).
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "bad.toml" && !c.files.iter().any(|(f, _)| f == n))
+            .collect();
+        if !left.is_empty() {
+            left.sort();
+            problems.push(format!("left output behind: {left:?}"));
         }
         if !problems.is_empty() {
             failures.push(format!("{}: {}\n{stderr}", c.name, problems.join(", ")));
