@@ -178,6 +178,19 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 max_memory.unwrap_or_else(guard::default_limit),
             )
             .map_err(anyhow::Error::msg)?;
+            // Every destination is checked before the simulation, so that a
+            // run that cannot write its output writes none of it.
+            let dir = output_dir.join(&scenario.name);
+            if !no_write {
+                output::check_file(&dir.join("summary.csv"))?;
+                output::check_file(&dir.join("summary.json"))?;
+            }
+            if plot {
+                output::check_dir(&dir)?;
+            }
+            if let Some(path) = &requests_csv {
+                output::check_file(path)?;
+            }
             let (report, outcomes) = if plot {
                 experiment::run_traced(&scenario)?
             } else if logged {
@@ -190,13 +203,11 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 )?
             };
             if plot {
-                let dir = output_dir.join(&scenario.name);
                 for path in charts::run_charts(&report, &outcomes, &dir, &chart.canvas())? {
                     eprintln!("wrote {}", path.display());
                 }
             }
             if !no_write {
-                let dir = output_dir.join(&scenario.name);
                 output::write_atomic(
                     &dir.join("summary.csv"),
                     report.render(Format::Csv).as_bytes(),
@@ -304,6 +315,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     }
                 }
             } else {
+                output::check_dir(&dir)?;
                 let (report, outcomes) = experiment::run_traced(&scenario)?;
                 charts::run_charts(&report, &outcomes, &dir, &chart.canvas())?
             };
@@ -388,6 +400,8 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             repeat,
             output,
         } => {
+            // A minute of measuring is wasted if the profile cannot be written.
+            output::check_file(&output)?;
             eprintln!(
                 "calibrating {} (memory, then CPU{}); this takes a minute",
                 python.display(),
@@ -405,6 +419,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         }
         Command::Workload { scenario, output } => {
             let scenario = Scenario::load(&scenario)?;
+            output::check_file(&output)?;
             let values = latency::workload(&scenario.latency, scenario.seed, scenario.requests)
                 .with_context(|| format!("drawing the workload of '{}'", scenario.name))?;
             let mut text = String::with_capacity(values.len() * 20);

@@ -2,7 +2,7 @@
 //! leaves a half-written output.
 
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// A failed write, naming the file.
@@ -16,6 +16,122 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
+/// The folder `path` goes into (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// A problem found before writing, as an I/O error whose text says what is
+/// wrong and how to fix it.
+fn unusable(kind: io::ErrorKind, what: String, help: &str) -> io::Error {
+    io::Error::new(kind, format!("{what}\n  help: {help}"))
+}
+
+/// Why no folder can be made at `dir`, if none can: the nearest existing
+/// path along it is not a folder, or is a folder this process cannot write
+/// to. Creates nothing.
+fn dir_problem(dir: &Path) -> Result<(), io::Error> {
+    let mut current = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    loop {
+        match fs::metadata(current) {
+            Ok(meta) if meta.is_dir() => return writable(current),
+            Ok(_) => {
+                return Err(unusable(
+                    io::ErrorKind::NotADirectory,
+                    format!("'{}' is not a folder", current.display()),
+                    "choose another path, or move that file out of the way",
+                ));
+            }
+            // Not there (yet), or a file on the way (ENOTDIR): look further up.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                current = match current.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    Some(_) => Path::new("."),
+                    None => return Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether this process may create entries in the folder `dir`.
+#[cfg(unix)]
+fn writable(dir: &Path) -> Result<(), io::Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return Ok(());
+    };
+    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the
+    // call; `access` only reads it.
+    let ok = unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) } == 0;
+    if ok {
+        Ok(())
+    } else {
+        Err(unusable(
+            io::ErrorKind::PermissionDenied,
+            format!("the folder '{}' is not writable", dir.display()),
+            "choose a folder you can write to",
+        ))
+    }
+}
+
+/// Whether this process may create entries in the folder `dir` (the write
+/// itself reports it where `access` does not exist).
+#[cfg(not(unix))]
+fn writable(_dir: &Path) -> Result<(), io::Error> {
+    Ok(())
+}
+
+/// Checks, before any work is done, that [`write_atomic`] can write a file
+/// at `path`: `path` is not a folder, and the folder it goes into exists or
+/// can be created (every existing part of it a folder, the nearest one
+/// writable). Creates nothing; the error names `path` and says what is in
+/// the way, e.g. `cannot write 'afile/x.csv': 'afile' is not a folder`.
+pub fn check_file(path: &Path) -> Result<(), WriteError> {
+    let err = |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.file_name().is_none() {
+        return Err(err(unusable(
+            io::ErrorKind::InvalidInput,
+            "it does not end in a file name".to_owned(),
+            "give the path of a file, e.g. 'out/trace.txt'",
+        )));
+    }
+    if fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(err(unusable(
+            io::ErrorKind::IsADirectory,
+            "it is a folder".to_owned(),
+            "give the path of a file, e.g. a name inside that folder",
+        )));
+    }
+    dir_problem(parent_dir(path)).map_err(err)
+}
+
+/// Checks, before any work is done, that files can be written into the
+/// folder `dir` (it exists or can be created: see [`check_file`]). Creates
+/// nothing.
+pub fn check_dir(dir: &Path) -> Result<(), WriteError> {
+    dir_problem(dir).map_err(|source| WriteError {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
 /// Write `bytes` to `path` via a temporary file in the same directory and a
 /// rename, creating the directory if needed. Either the whole new content is
 /// there afterwards, or the old file (if any) is untouched.
@@ -24,10 +140,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
+    // Say what is in the way rather than `File exists` from create_dir_all.
+    dir_problem(dir).map_err(err)?;
     fs::create_dir_all(dir).map_err(err)?;
     let name = path
         .file_name()
@@ -59,6 +174,38 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"c,d\n");
         let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn what_is_in_the_way_is_named_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let afile = dir.path().join("afile");
+        fs::write(&afile, b"x").unwrap();
+        for path in [afile.join("x.csv"), afile.join("deeper/x.csv")] {
+            let e = check_file(&path).unwrap_err().to_string();
+            assert!(
+                e.contains("x.csv")
+                    && e.contains(&format!("'{}' is not a folder", afile.display())),
+                "{e}"
+            );
+            assert!(e.contains("help:"), "{e}");
+            let e = write_atomic(&path, b"y").unwrap_err().to_string();
+            assert!(
+                e.contains("is not a folder") && !e.contains("File exists"),
+                "{e}"
+            );
+        }
+        let e = check_dir(&afile.join("sub")).unwrap_err().to_string();
+        assert!(e.contains("is not a folder"), "{e}");
+        let e = check_file(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("it is a folder"), "{e}");
+        // Fine: missing folders are created later, an existing file replaced.
+        check_file(&dir.path().join("a/b/c.csv")).unwrap();
+        check_file(&afile).unwrap();
+        check_dir(&dir.path().join("a/b")).unwrap();
+        check_file(Path::new("relative.csv")).unwrap();
+        // Nothing was created.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

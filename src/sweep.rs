@@ -171,6 +171,10 @@ pub fn run(
     };
     let total = sweep.points.len() * sweep.replications as usize;
     let (csv_path, journal_path) = paths(scenario, &options.output_dir);
+    // Before any unit runs: a sweep that cannot write its CSV or journal
+    // writes neither.
+    output::check_file(&csv_path)?;
+    output::check_file(&journal_path)?;
     let text = std::fs::read(&scenario.path).map_err(|source| SweepError::Io {
         path: scenario.path.clone(),
         source,

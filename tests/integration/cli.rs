@@ -219,6 +219,83 @@ fn an_unwritable_output_is_an_error_not_a_half_file() {
     assert!(stderr.contains("cannot write"), "{stderr}");
 }
 
+/// Every command that writes files checks every destination before it
+/// starts: a path through a regular file (or onto a folder) fails at once,
+/// saying so, and nothing is written.
+#[test]
+fn every_destination_is_checked_before_anything_runs_or_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("afile"), "x").unwrap();
+    std::fs::create_dir(d.join("adir")).unwrap();
+    let scenario =
+        "requests = 10\nconcurrency = 2\n[latency]\ndistribution = \"constant\"\nvalue = 0.1\n";
+    std::fs::write(d.join("s.toml"), scenario).unwrap();
+    std::fs::write(
+        d.join("w.toml"),
+        format!("{scenario}[sweep]\nconcurrency = [1, 2]\n"),
+    )
+    .unwrap();
+    let not_a_folder = "'afile' is not a folder";
+    let cases: [(&[&str], &str); 7] = [
+        // The summaries could be written, the per-request CSV not.
+        (
+            &[
+                "run",
+                "s.toml",
+                "--output-dir",
+                "o",
+                "--requests-csv",
+                "afile/x.csv",
+            ],
+            not_a_folder,
+        ),
+        (
+            &[
+                "run",
+                "s.toml",
+                "--output-dir",
+                "o",
+                "--requests-csv",
+                "adir",
+            ],
+            "'adir': it is a folder",
+        ),
+        (&["run", "s.toml", "--output-dir", "afile/o"], not_a_folder),
+        (&["sweep", "w.toml", "--output-dir", "afile"], not_a_folder),
+        (&["plot", "s.toml", "--output-dir", "afile/o"], not_a_folder),
+        (&["workload", "s.toml", "-o", "afile/x.txt"], not_a_folder),
+        // Refused before the interpreter (there is none at this path) runs.
+        (
+            &[
+                "calibrate",
+                "--python",
+                "no/such/python",
+                "-o",
+                "afile/p.toml",
+            ],
+            not_a_folder,
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = bpsim().current_dir(d).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(stderr.contains("help:"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("File exists"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("calibrating"), "{args:?}: {stderr}");
+        let mut names: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["adir", "afile", "s.toml", "w.toml"], "{args:?}");
+        assert_eq!(std::fs::read_dir(d.join("adir")).unwrap().count(), 0);
+        assert_eq!(std::fs::read(d.join("afile")).unwrap(), b"x");
+    }
+}
+
 #[test]
 fn absurd_latencies_are_refused_instead_of_spinning() {
     let dir = tempfile::tempdir().unwrap();
