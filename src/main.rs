@@ -14,6 +14,19 @@ use bpsim::{bench, calibrate, experiment, guard, latency, output, sweep};
 /// Exit status of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
+/// Exit status when stdout's reader has gone (`bpsim ... | head -1`) while
+/// results were being printed: 128 + SIGPIPE, what a shell reports for a
+/// program a closed pipe ended. Every file was written; only the printing
+/// was cut short.
+const READER_GONE: u8 = 141;
+
+/// Prints `text` to stdout (see [`output::print`]); `false` if the reader
+/// has gone and nothing more should be printed.
+fn say(text: &str) -> anyhow::Result<bool> {
+    let printed = output::print(text).context("cannot print the results to stdout")?;
+    Ok(printed == output::Printed::Done)
+}
+
 /// The system allocator, counting the bytes each thread holds, so that
 /// `bpsim bench` can report bpsim's own memory per run.
 mod counting {
@@ -220,7 +233,9 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             if let Some(path) = requests_csv {
                 output::write_atomic(&path, report::requests_csv(&outcomes).as_bytes())?;
             }
-            print!("{}", report.render(format));
+            if !say(&report.render(format))? {
+                return Ok(ExitCode::from(READER_GONE));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Sweep {
@@ -242,7 +257,18 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             ) as u64;
             guard::check_sweep(&scenario, threads, max_memory).map_err(anyhow::Error::msg)?;
             static INTERRUPT: AtomicBool = AtomicBool::new(false);
+            static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
             stop_on_interrupt(&INTERRUPT);
+            // A reader of stdout that goes away (`| head -1`, a pager quit)
+            // will never read the table: stop as Ctrl-C does, keeping the
+            // finished runs for --resume.
+            std::thread::spawn(|| {
+                while !output::stdout_reader_gone() {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                STDOUT_GONE.store(true, Ordering::SeqCst);
+                INTERRUPT.store(true, Ordering::SeqCst);
+            });
             let options = sweep::Options {
                 output_dir: output_dir.clone(),
                 jobs: jobs.map(usize::from),
@@ -256,7 +282,9 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             }
             match sweep::run(&scenario, &options, &INTERRUPT)? {
                 sweep::Finished::Complete { rows, csv_path, .. } => {
-                    print!("{}", report::sweep_table(&scenario, &rows));
+                    // The sweep is complete and its CSV written: a reader
+                    // gone now only cuts the table short.
+                    let printed = say(&report::sweep_table(&scenario, &rows))?;
                     eprintln!("wrote {}", csv_path.display());
                     if plot {
                         let dir = csv_path.parent().unwrap_or(&output_dir);
@@ -264,15 +292,24 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                             eprintln!("wrote {}", path.display());
                         }
                     }
-                    Ok(ExitCode::SUCCESS)
+                    Ok(if printed {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(READER_GONE)
+                    })
                 }
                 sweep::Finished::Interrupted {
                     done,
                     total,
                     journal,
                 } => {
+                    let why = if STDOUT_GONE.load(Ordering::SeqCst) {
+                        "stopped (the reader of stdout has gone)"
+                    } else {
+                        "interrupted"
+                    };
                     eprintln!(
-                        "interrupted: {done} of {total} runs finished and kept in '{}'; \
+                        "{why}: {done} of {total} runs finished and kept in '{}'; \
                          no CSV written\n  help: run the same command with --resume to finish",
                         journal.display()
                     );
@@ -319,8 +356,12 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 let (report, outcomes) = experiment::run_traced(&scenario)?;
                 charts::run_charts(&report, &outcomes, &dir, &chart.canvas())?
             };
-            for path in written {
-                println!("{}", path.display());
+            let list: String = written
+                .iter()
+                .map(|path| format!("{}\n", path.display()))
+                .collect();
+            if !say(&list)? {
+                return Ok(ExitCode::from(READER_GONE));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -384,13 +425,17 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 },
                 |what| eprintln!("  timing {what}"),
             )?;
-            print!("{text}");
+            if !say(&text)? {
+                return Ok(ExitCode::from(READER_GONE));
+            }
             let threads = sweep_threads.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
             });
             if threads > 0 {
                 eprintln!("  timing a sweep on 1 and {threads} threads");
-                print!("{}", bench::sweep_scaling(threads, repeat.min(3))?);
+                if !say(&bench::sweep_scaling(threads, repeat.min(3))?)? {
+                    return Ok(ExitCode::from(READER_GONE));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -413,9 +458,13 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 repeat,
                 output: output.clone(),
             })?;
-            print!("{text}");
+            let printed = say(&text)?;
             eprintln!("wrote {}", output.display());
-            Ok(ExitCode::SUCCESS)
+            Ok(if printed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(READER_GONE)
+            })
         }
         Command::Workload { scenario, output } => {
             let scenario = Scenario::load(&scenario)?;
@@ -431,13 +480,16 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::List => {
-            println!("strategies:");
+            let mut text = String::from("strategies:\n");
             for k in StrategyKind::ALL {
-                println!("  {:<22} {}", k.name(), k.summary());
+                text.push_str(&format!("  {:<22} {}\n", k.name(), k.summary()));
             }
-            println!("\nlatency distributions:");
+            text.push_str("\nlatency distributions:\n");
             for (name, summary) in bpsim::scenario::distributions() {
-                println!("  {name:<22} {summary}");
+                text.push_str(&format!("  {name:<22} {summary}\n"));
+            }
+            if !say(&text)? {
+                return Ok(ExitCode::from(READER_GONE));
             }
             Ok(ExitCode::SUCCESS)
         }

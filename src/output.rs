@@ -1,5 +1,6 @@
-//! The one place that writes files: atomically, so an interrupted run never
-//! leaves a half-written output.
+//! The one place that writes files (atomically, so an interrupted run never
+//! leaves a half-written output) and prints results to stdout (without
+//! panicking when the reader has gone).
 
 use std::fs;
 use std::io::{self, Write};
@@ -14,6 +15,63 @@ pub struct WriteError {
     /// The underlying I/O error.
     #[source]
     pub source: std::io::Error,
+}
+
+/// What became of text printed with [`print`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Printed {
+    /// All of it was written.
+    Done,
+    /// The reader has gone (stdout is a pipe whose other end is closed, as
+    /// in `bpsim sweep s.toml | head -1`): nothing more can be printed.
+    ReaderGone,
+}
+
+/// Prints `text` to stdout and flushes it. Unlike `print!`, which panics, a
+/// closed pipe is not an error but [`Printed::ReaderGone`]: the caller stops
+/// printing and ends quietly.
+///
+/// # Errors
+///
+/// Any other failure to write stdout.
+pub fn print(text: &str) -> io::Result<Printed> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(Printed::Done),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Printed::ReaderGone),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether stdout is a pipe whose reader has gone, found without writing
+/// to it (`poll` reports `POLLERR` on a pipe with no reader left), so that
+/// long work whose results nobody will read can stop early. Never blocks;
+/// `false` whenever it cannot tell (stdout a file or terminal, or not Unix).
+pub fn stdout_reader_gone() -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: `stat` is plain old data for which all-zero bytes are a
+        // valid value; `fstat` writes into it and reads nothing else.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fd 1 may be closed or anything; `fstat` then fails.
+        if unsafe { libc::fstat(libc::STDOUT_FILENO, &mut st) } != 0
+            || st.st_mode & libc::S_IFMT != libc::S_IFIFO
+        {
+            return false;
+        }
+        let mut fd = libc::pollfd {
+            fd: libc::STDOUT_FILENO,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd`, a zero timeout: `poll` returns at once.
+        let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+        ready > 0 && fd.revents & libc::POLLERR != 0
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
 }
 
 /// The folder `path` goes into (`.` for a bare file name).

@@ -296,6 +296,57 @@ fn every_destination_is_checked_before_anything_runs_or_is_written() {
     }
 }
 
+/// Runs `bpsim ARGS` in `dir` with stdout a pipe whose reader has gone (its
+/// only read end closed before bpsim prints); its exit status and stderr.
+fn with_stdout_closed(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bpsim"))
+        .current_dir(dir)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `bpsim run ... | head -1` and the like: printing into a closed pipe
+/// ends quietly with 141 (128 + SIGPIPE), not a panic; files are written.
+#[test]
+fn a_closed_stdout_ends_quietly_with_141() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "requests = 10\nconcurrency = 2\n[latency]\ndistribution = \"constant\"\nvalue = 0.1\n",
+    )
+    .unwrap();
+    for args in [
+        &["run", "s.toml", "--output-dir", "o"][..],
+        &["list"],
+        &[
+            "bench",
+            "--requests",
+            "200",
+            "--limits",
+            "1",
+            "--repeat",
+            "1",
+            "--sweep-threads",
+            "0",
+        ],
+    ] {
+        let (code, stderr) = with_stdout_closed(dir.path(), args);
+        assert_eq!(code, Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("error"), "{args:?}: {stderr}");
+    }
+    assert!(dir.path().join("o/s/summary.csv").exists());
+}
+
 #[test]
 fn absurd_latencies_are_refused_instead_of_spinning() {
     let dir = tempfile::tempdir().unwrap();

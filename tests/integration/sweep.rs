@@ -198,6 +198,43 @@ fn sigterm_keeps_finished_points_and_resume_completes_them() {
     assert_eq!(resumed, read(&whole.join("slow/sweep.csv")));
 }
 
+/// `bpsim sweep ... | head -1` where the reader goes before the table is
+/// printed: the sweep stops as Ctrl-C stops it (journal kept, no CSV, 130)
+/// instead of running on for nobody and panicking when it prints.
+#[test]
+fn a_closed_stdout_stops_the_sweep_like_ctrl_c() {
+    // About a second per unit on one thread: far from finished when the
+    // reader's absence is noticed (within 0.1 s).
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("slow.toml");
+    std::fs::write(
+        &scenario,
+        read(&small())
+            .replace("requests = 2_000", "requests = 200_000")
+            .replace("name = \"sweep_small\"", "name = \"slow\""),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bpsim"))
+        .args(["sweep", "-j", "1", "--output-dir"])
+        .arg(&out)
+        .arg(&scenario)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes: the only read end of the pipe is closed.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("the reader of stdout has gone"), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(!out.join("slow/sweep.csv").exists());
+    assert!(read(&out.join("slow/sweep.journal")).lines().count() < 18);
+}
+
 #[test]
 fn shipped_sweeps_match_their_golden_csvs() {
     let mut found = 0;
