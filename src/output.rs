@@ -153,10 +153,81 @@ fn writable(_dir: &Path) -> Result<(), io::Error> {
     Ok(())
 }
 
+/// Where a write to a path really goes.
+#[derive(Debug)]
+enum Destination {
+    /// A regular file, or nothing yet: written atomically (a temporary file
+    /// beside it, then a rename).
+    Replace(PathBuf),
+    /// Something that exists and is not a regular file or a folder (a
+    /// character device such as `/dev/null`, a FIFO, a socket): written in
+    /// place, since a rename would replace the device with a file.
+    InPlace(PathBuf),
+}
+
+/// Resolves `path` through any symlinks (the link stays; its target is
+/// written, created if missing) and says how to write what it names.
+fn destination(path: &Path) -> io::Result<Destination> {
+    let folder = |at: &Path| {
+        unusable(
+            io::ErrorKind::IsADirectory,
+            if at == path {
+                "it is a folder".to_owned()
+            } else {
+                format!("it leads to the folder '{}'", at.display())
+            },
+            "give the path of a file, e.g. a name inside that folder",
+        )
+    };
+    let gone = |e: &io::Error| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+        )
+    };
+    // What the path finally names, as the kernel resolves it (this also
+    // follows /proc's links, such as /dev/stdout -> /proc/self/fd/1).
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(Destination::Replace(fs::canonicalize(path)?)),
+        Ok(meta) if meta.is_dir() => {
+            let linked = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            Err(folder(&if linked {
+                fs::canonicalize(path)?
+            } else {
+                path.to_path_buf()
+            }))
+        }
+        Ok(_) => Ok(Destination::InPlace(path.to_path_buf())),
+        Err(e) if gone(&e) => {
+            // Nothing there, or a symlink to a file yet to be made: follow
+            // the links to where the file is to be created.
+            let mut current = path.to_path_buf();
+            // As many links as Linux follows (ELOOP beyond).
+            for _ in 0..40 {
+                match fs::symlink_metadata(&current) {
+                    Ok(meta) if meta.file_type().is_symlink() => {
+                        let link = fs::read_link(&current)?;
+                        current = parent_dir(&current).join(link);
+                    }
+                    Ok(_) => return Ok(Destination::Replace(current)),
+                    Err(e) if gone(&e) => return Ok(Destination::Replace(current)),
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "too many levels of symbolic links",
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Checks, before any work is done, that [`write_atomic`] can write a file
 /// at `path`: `path` is not a folder, and the folder it goes into exists or
 /// can be created (every existing part of it a folder, the nearest one
-/// writable). Creates nothing; the error names `path` and says what is in
+/// writable). A symlink is checked where it leads; a device or FIFO needs
+/// no folder. Creates nothing; the error names `path` and says what is in
 /// the way, e.g. `cannot write 'afile/x.csv': 'afile' is not a folder`.
 pub fn check_file(path: &Path) -> Result<(), WriteError> {
     let err = |source| WriteError {
@@ -170,14 +241,10 @@ pub fn check_file(path: &Path) -> Result<(), WriteError> {
             "give the path of a file, e.g. 'out/trace.txt'",
         )));
     }
-    if fs::metadata(path).is_ok_and(|m| m.is_dir()) {
-        return Err(err(unusable(
-            io::ErrorKind::IsADirectory,
-            "it is a folder".to_owned(),
-            "give the path of a file, e.g. a name inside that folder",
-        )));
+    match destination(path).map_err(err)? {
+        Destination::Replace(file) => dir_problem(parent_dir(&file)).map_err(err),
+        Destination::InPlace(_) => Ok(()),
     }
-    dir_problem(parent_dir(path)).map_err(err)
 }
 
 /// Checks, before any work is done, that files can be written into the
@@ -193,25 +260,49 @@ pub fn check_dir(dir: &Path) -> Result<(), WriteError> {
 /// Write `bytes` to `path` via a temporary file in the same directory and a
 /// rename, creating the directory if needed. Either the whole new content is
 /// there afterwards, or the old file (if any) is untouched.
+///
+/// A symlink is followed: the file it points to is replaced (created if
+/// missing), the link stays. A destination that exists and is neither a
+/// regular file nor a folder (`/dev/null`, `/dev/stdout`, a FIFO) is
+/// written directly, without a temporary file or a rename, so it stays
+/// what it is.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`], with the content written by `fill`.
+fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), WriteError> {
     let err = |source| WriteError {
         path: path.to_path_buf(),
         source,
     };
-    let dir = parent_dir(path);
+    let file = match destination(path).map_err(err)? {
+        Destination::InPlace(device) => {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .open(device)
+                .map_err(err)?;
+            return fill(&mut f).and_then(|()| f.flush()).map_err(err);
+        }
+        Destination::Replace(file) => file,
+    };
+    let dir = parent_dir(&file);
     // Say what is in the way rather than `File exists` from create_dir_all.
     dir_problem(dir).map_err(err)?;
     fs::create_dir_all(dir).map_err(err)?;
-    let name = path
+    let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        fill(&mut f)?;
         f.sync_all()?;
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, &file)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -263,6 +354,121 @@ mod tests {
         check_dir(&dir.path().join("a/b")).unwrap();
         check_file(Path::new("relative.csv")).unwrap();
         // Nothing was created.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_symlink_stays_and_the_file_it_points_to_is_replaced() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir(d.join("targets")).unwrap();
+        fs::write(d.join("targets/tgt.txt"), b"old").unwrap();
+        // Relative links resolve from the link's own folder.
+        symlink("targets/tgt.txt", d.join("link.txt")).unwrap();
+        symlink("link.txt", d.join("link2.txt")).unwrap();
+        symlink("targets/new.txt", d.join("dangling.txt")).unwrap();
+        for (link, target) in [
+            ("link.txt", "targets/tgt.txt"),
+            ("link2.txt", "targets/tgt.txt"),
+            ("dangling.txt", "targets/new.txt"),
+        ] {
+            check_file(&d.join(link)).unwrap();
+            write_atomic(&d.join(link), link.as_bytes()).unwrap();
+            let meta = fs::symlink_metadata(d.join(link)).unwrap();
+            assert!(meta.file_type().is_symlink(), "{link} was replaced");
+            assert_eq!(fs::read(d.join(target)).unwrap(), link.as_bytes());
+        }
+        // No temporary left beside the links or the targets.
+        let count = |p: &Path| fs::read_dir(p).unwrap().count();
+        assert_eq!((count(d), count(&d.join("targets"))), (4, 2));
+        // A link to a folder is refused, naming where it leads.
+        symlink("targets", d.join("to_dir")).unwrap();
+        let e = write_atomic(&d.join("to_dir"), b"x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("leads to the folder"), "{e}");
+        assert!(check_file(&d.join("to_dir")).is_err());
+    }
+
+    #[cfg(unix)]
+    /// A node of `/dev/null`'s device in `dir` where this process can make
+    /// one, else `/dev/null` itself unless running as root: a regression must
+    /// not get the chance to replace the machine's `/dev/null`, which root
+    /// could (`None`: skip the test).
+    fn null_device(dir: &Path) -> Option<PathBuf> {
+        use std::os::unix::ffi::OsStrExt;
+        let node = dir.join("null");
+        let c_path = std::ffi::CString::new(node.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path, read only.
+        let made =
+            unsafe { libc::mknod(c_path.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+        // SAFETY: no arguments, no side effects.
+        let root = unsafe { libc::geteuid() } == 0;
+        if made == 0 {
+            Some(node)
+        } else if !root {
+            // /dev is not ours to write: a regression fails, harmlessly.
+            Some(PathBuf::from("/dev/null"))
+        } else {
+            eprintln!("skipped: cannot make a null device node, and root must not risk /dev/null");
+            None
+        }
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn dev_null_is_written_to_not_replaced() {
+        use std::os::unix::fs::{FileTypeExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let Some(null) = null_device(dir.path()) else {
+            return;
+        };
+        check_file(&null).unwrap();
+        write_atomic(&null, b"discarded\n").unwrap();
+        let meta = fs::symlink_metadata(&null).unwrap();
+        assert!(meta.file_type().is_char_device(), "{meta:?}");
+        // Through a symlink too (`-o out.txt` where out.txt -> /dev/null).
+        let link = dir.path().join("link");
+        symlink(&null, &link).unwrap();
+        write_atomic(&link, b"discarded\n").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(fs::metadata(&null).unwrap().file_type().is_char_device());
+        // No temporary file was made beside it.
+        let folder = null.parent().unwrap();
+        let leftovers: Vec<_> = fs::read_dir(folder)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_fifo_is_written_to_not_replaced() {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path, read only.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(fifo).unwrap())
+        };
+        write_atomic(&fifo, b"through the pipe").unwrap();
+        // Checked before waiting for the reader, which a replaced FIFO
+        // would leave waiting forever.
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -296,6 +296,55 @@ fn every_destination_is_checked_before_anything_runs_or_is_written() {
     }
 }
 
+/// `-o` through a symlink writes where the link leads and keeps the link;
+/// a link to stdout (as `/dev/stdout` is, tested through a link of our own
+/// so that a regression cannot replace the machine's) writes to stdout.
+#[test]
+#[cfg(unix)]
+fn outputs_through_symlinks_keep_the_link_and_devices_stay_devices() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("s.toml"),
+        "requests = 10\nconcurrency = 2\n[latency]\ndistribution = \"constant\"\nvalue = 0.1\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("tgt.txt"), "old").unwrap();
+    symlink("tgt.txt", d.join("link.txt")).unwrap();
+    bpsim()
+        .current_dir(d)
+        .args(["workload", "s.toml", "-o", "link.txt"])
+        .assert()
+        .success();
+    assert!(
+        std::fs::symlink_metadata(d.join("link.txt"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("tgt.txt")).unwrap(),
+        "0.1\n".repeat(10)
+    );
+    if cfg!(target_os = "linux") {
+        symlink("/proc/self/fd/1", d.join("stdout")).unwrap();
+        let out = bpsim()
+            .current_dir(d)
+            .args(["workload", "s.toml", "-o", "stdout"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "0.1\n".repeat(10));
+        let meta = std::fs::symlink_metadata(d.join("stdout")).unwrap();
+        assert!(meta.file_type().is_symlink());
+    }
+}
+
 /// Runs `bpsim ARGS` in `dir` with stdout a pipe whose reader has gone (its
 /// only read end closed before bpsim prints); its exit status and stderr.
 fn with_stdout_closed(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
