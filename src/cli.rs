@@ -162,6 +162,10 @@ pub enum Command {
         /// The trace file to write.
         #[arg(short, long, value_name = "PATH")]
         output: PathBuf,
+        /// Refuse to start if bpsim's own memory would exceed this (8 bytes
+        /// per request, e.g. 512M, 8G; default: half the machine's memory).
+        #[arg(long, value_name = "SIZE", value_parser = crate::guard::parse_size)]
+        max_memory: Option<u64>,
     },
     /// List the strategies and latency distributions.
     List,

@@ -60,6 +60,33 @@ pub fn estimate_runs(
         .saturating_add(live.saturating_mul(BYTES_PER_LIVE_TASK))
 }
 
+/// The estimated peak of bpsim's own memory for writing `scenario`'s
+/// workload as a trace (`bpsim workload`): every latency is drawn and held
+/// at once (8 bytes each), the text is streamed to the file (saturating).
+pub fn estimate_workload(scenario: &Scenario) -> u64 {
+    BASE.saturating_add(scenario.requests.saturating_mul(BYTES_PER_REQUEST))
+}
+
+/// Refuses to write `scenario`'s workload if its estimate (see
+/// [`estimate_workload`]) is above `limit`, with the estimate and how to
+/// proceed.
+pub fn check_workload(scenario: &Scenario, limit: u64) -> Result<(), String> {
+    let need = estimate_workload(scenario);
+    if need <= limit {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: drawing this workload would need about {} of bpsim's own memory ({} \
+         latencies of {BYTES_PER_REQUEST} bytes, held at once), above the limit of {}\n  \
+         help: lower `requests`, or raise the limit with --max-memory (e.g. --max-memory {}G)",
+        scenario.path.display(),
+        human(need),
+        scenario.requests,
+        human(limit),
+        need.div_ceil(1 << 30)
+    ))
+}
+
 /// Half the machine's physical memory (Linux `/proc/meminfo`), else 4 GiB.
 pub fn default_limit() -> u64 {
     let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
@@ -295,6 +322,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(!e.contains("semaphore_in_task"), "{e}");
+    }
+
+    #[test]
+    fn a_workload_is_counted_at_eight_bytes_a_latency() {
+        let text = "requests = 300_000_000\nconcurrency = 500\n\
+                    [latency]\ndistribution = \"constant\"\nvalue = 0.1\n";
+        let s = Scenario::from_str(text, "w.toml").unwrap();
+        let need = estimate_workload(&s);
+        assert_eq!(need, BASE + 300_000_000 * 8);
+        let e = check_workload(&s, 1 << 30).unwrap_err();
+        assert!(e.contains("w.toml") && e.contains("2.5 GB"), "{e}");
+        assert!(
+            e.contains("--max-memory 3G") && !e.contains("semaphore"),
+            "{e}"
+        );
+        assert!(check_workload(&s, need).is_ok());
     }
 
     #[test]

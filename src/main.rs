@@ -466,17 +466,21 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 ExitCode::from(READER_GONE)
             })
         }
-        Command::Workload { scenario, output } => {
+        Command::Workload {
+            scenario,
+            output,
+            max_memory,
+        } => {
             let scenario = Scenario::load(&scenario)?;
+            guard::check_workload(&scenario, max_memory.unwrap_or_else(guard::default_limit))
+                .map_err(anyhow::Error::msg)?;
             output::check_file(&output)?;
             let values = latency::workload(&scenario.latency, scenario.seed, scenario.requests)
                 .with_context(|| format!("drawing the workload of '{}'", scenario.name))?;
-            let mut text = String::with_capacity(values.len() * 20);
-            for v in values {
-                text.push_str(&v.to_string());
-                text.push('\n');
-            }
-            output::write_atomic(&output, text.as_bytes())?;
+            // Streamed: the text (up to 25 bytes a latency) is never held whole.
+            output::write_atomic_with(&output, |w| {
+                values.iter().try_for_each(|v| writeln!(w, "{v}"))
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::List => {

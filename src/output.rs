@@ -270,6 +270,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     write_with(path, |w| w.write_all(bytes))
 }
 
+/// [`write_atomic`], with the content streamed by `fill` through a
+/// buffer, so that it never has to be held whole: if `fill` fails, the old
+/// file (if any) is untouched and no temporary is left.
+///
+/// # Errors
+///
+/// The destination cannot be written (see [`check_file`]), or `fill`'s
+/// error.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), WriteError> {
+    write_with(path, |w| {
+        let mut buffered = io::BufWriter::with_capacity(1 << 16, w);
+        fill(&mut buffered)?;
+        buffered.flush()
+    })
+}
+
 /// [`write_atomic`], with the content written by `fill`.
 fn write_with(
     path: &Path,
@@ -323,6 +342,31 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"c,d\n");
         let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn streamed_content_is_written_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trace.txt");
+        write_atomic_with(&path, |w| {
+            for i in 0..100_000 {
+                writeln!(w, "{i}")?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 100_000);
+        assert!(text.ends_with("99999\n"));
+        // A failure half-way leaves the old file and no temporary.
+        let e = write_atomic_with(&path, |w| {
+            w.write_all(&[b'x'; 1 << 20])?;
+            Err(io::Error::other("drawing failed"))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("drawing failed"), "{e}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

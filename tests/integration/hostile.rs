@@ -486,4 +486,43 @@ fn runs_that_would_not_fit_in_memory_are_refused_before_they_start() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("512M"), "{stderr}");
     assert!(!dir.path().join("output").exists());
+    // `workload` holds every latency (8 bytes each, 8 GB here): refused
+    // before any is drawn, with a help that fits it.
+    let (code, stderr) = run(
+        dir.path(),
+        &["workload", "big.toml", "-o", "t.txt", "--max-memory", "1G"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("big.toml") && stderr.contains("8.1 GB") && stderr.contains("--max-memory"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("semaphore_in_task"), "{stderr}");
+    assert!(!dir.path().join("t.txt").exists());
+}
+
+/// `bpsim workload` streams its trace into the file: 10 million latencies
+/// (80 MB drawn, 200 MB of text) fit in 250 MB of address space, where
+/// building the text whole aborted with a failed allocation.
+#[test]
+#[cfg(unix)]
+fn a_workload_trace_is_streamed_not_held_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("w.toml"),
+        "requests = 10_000_000\nconcurrency = 2\n\
+         [latency]\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new("sh")
+        .current_dir(dir.path())
+        .arg("-c")
+        .arg("ulimit -v 250000 && exec \"$0\" workload w.toml -o w.txt")
+        .arg(env!("CARGO_BIN_EXE_bpsim"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let text = std::fs::read_to_string(dir.path().join("w.txt")).unwrap();
+    assert_eq!(text.lines().count(), 10_000_000);
 }
