@@ -288,6 +288,11 @@ mod tests {
         assert!(need > 1_000_000_000 * BYTES_PER_LIVE_TASK, "{need}");
         let e = check(&s, true, 8 << 30).unwrap_err();
         assert!(e.contains("big.toml") && e.contains("--max-memory"), "{e}");
+        // It runs semaphore_in_task (all four by default): dropping it helps.
+        assert!(
+            e.contains("lower `requests`, drop semaphore_in_task"),
+            "{e}"
+        );
         assert!(check(&s, true, u64::MAX).is_ok());
     }
 
@@ -353,5 +358,11 @@ mod tests {
         assert!(check(&s, false, summed).is_ok());
         let e = check(&s, true, summed - 1).unwrap_err();
         assert!(!e.contains("--requests-csv"), "{e}");
+        // Not run, so not suggested for dropping.
+        assert!(!e.contains("semaphore_in_task"), "{e}");
+        assert!(
+            e.contains("help: lower `requests`, or raise the limit with --max-memory"),
+            "{e}"
+        );
     }
 }

@@ -404,11 +404,16 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     .max()
                     .unwrap_or(0);
                 if need > limit {
+                    let drop = if strategies.contains(&StrategyKind::SemaphoreInTask) {
+                        ", or leave semaphore_in_task out with --strategies (it keeps every \
+                         task alive at once)"
+                    } else {
+                        ""
+                    };
                     anyhow::bail!(
                         "timing {n} requests would need about {} of bpsim's own memory, above \
                          the limit of {} (half of this machine's memory)\n  help: lower \
-                         --requests, or leave semaphore_in_task out with --strategies (it \
-                         keeps every task alive at once)",
+                         --requests{drop}",
                         guard::human(need),
                         guard::human(limit)
                     );

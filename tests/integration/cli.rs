@@ -540,6 +540,19 @@ fn bench_refuses_zero_requests_and_zero_limits() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}: nothing timed");
     }
+    // Leaving semaphore_in_task out is suggested only when it is timed.
+    let too_many = ["bench", "--requests", "1000000000000000000"];
+    let out = bpsim().args(too_many).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("leave semaphore_in_task out"), "{stderr}");
+    let out = bpsim()
+        .args(too_many)
+        .args(["--strategies", "batching"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("help: lower --requests"), "{stderr}");
+    assert!(!stderr.contains("semaphore_in_task"), "{stderr}");
 }
 
 /// Found by a hostile-input pass: a trace was described by the path it was
