@@ -197,9 +197,17 @@ pub struct RequestTally {
     errors: u64,
     timeouts: u64,
     retries: u64,
+    /// Wait and total times not yet in the histograms: recorded a batch at
+    /// a time, so that the histograms' counts (hundreds of kilobytes) do
+    /// not compete with the running simulation for the cache at every
+    /// request.
+    pending: Vec<(f64, f64)>,
     wait: PercentileRecorder,
     total: PercentileRecorder,
 }
+
+/// Requests a [`RequestTally`] holds before it records them (16 KB).
+const TALLY_BATCH: usize = 1024;
 
 impl RequestTally {
     /// Count one finished request: its task was created at `created_s`, it
@@ -211,12 +219,27 @@ impl RequestTally {
         self.errors += u64::from(attempts.errors);
         self.timeouts += u64::from(attempts.timeouts);
         self.retries += u64::from(attempts.attempts.saturating_sub(1));
-        self.wait.record(start_s - created_s);
-        self.total.record(end_s - created_s);
+        if self.pending.len() == TALLY_BATCH {
+            self.flush();
+        } else if self.pending.capacity() == 0 {
+            self.pending.reserve_exact(TALLY_BATCH);
+        }
+        self.pending.push((start_s - created_s, end_s - created_s));
+    }
+
+    /// Records the pending times, in the order they came.
+    #[inline(never)]
+    fn flush(&mut self) {
+        for &(wait, total) in &self.pending {
+            self.wait.record(wait);
+            self.total.record(total);
+        }
+        self.pending.clear();
     }
 
     /// The totals and percentiles of what was counted.
-    pub fn finish(self) -> RequestStats {
+    pub fn finish(mut self) -> RequestStats {
+        self.flush();
         RequestStats {
             completed: self.completed,
             succeeded: self.succeeded,
