@@ -1,11 +1,13 @@
-//! Times the summary of one run (`StrategyResult::from_outcome`: one pass
-//! over the request log into two percentile histograms), best of 50:
-//! `cargo run --release --example summary_speed -- [strategy] [N] [C]`.
+//! Times the summary of one run: its requests counted into a
+//! [`RequestTally`] (the totals and the two percentile histograms a run
+//! keeps as its requests finish), here from a logged run's records, best
+//! of 50: `cargo run --release --example summary_speed -- [strategy] [N] [C]`.
 
 mod common;
 
 use bpsim::asyncio::Config;
-use bpsim::metrics::StrategyResult;
+use bpsim::metrics::RequestTally;
+use bpsim::server::client::Attempts;
 use bpsim::strategy::{Workload, simulate};
 
 fn main() {
@@ -15,8 +17,19 @@ fn main() {
     let mut best = std::time::Duration::MAX;
     for _ in 0..50 {
         let t = std::time::Instant::now();
-        std::hint::black_box(StrategyResult::from_outcome(std::hint::black_box(&outcome)));
+        let mut tally = RequestTally::default();
+        for r in std::hint::black_box(&outcome.requests).iter() {
+            let attempts = Attempts {
+                status: r.status,
+                attempts: r.attempts,
+                errors: r.errors,
+                timeouts: r.timeouts,
+            };
+            tally.record(r.created_s, r.start_s, r.end_s, &attempts);
+        }
+        let stats = std::hint::black_box(tally.finish());
         best = best.min(t.elapsed());
+        assert_eq!(stats, outcome.stats);
     }
     println!(
         "{}: summary of {n} requests, best {:.3} ms ({:.1} ns/request)",

@@ -15,7 +15,8 @@ fn main() -> anyhow::Result<()> {
         .expect("usage: trace_speed TRACE [C]");
     let c: u64 = std::env::args().nth(2).map_or(Ok(500), |s| s.parse())?;
     let trace = Trace::load(&path)?;
-    let w = Workload::new(trace.values().to_vec().into(), c);
+    // As `bpsim run` runs it: requests summed up as they finish, not logged.
+    let w = Workload::new(trace.values().to_vec().into(), c).with_request_log(false);
     for k in StrategyKind::ALL {
         let mut best = f64::INFINITY;
         let mut makespan = 0.0;
