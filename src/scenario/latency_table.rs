@@ -727,11 +727,20 @@ fn read_mixture(
     match Distribution::mixture(components) {
         Ok(d) => Some(d),
         Err(e) => {
+            let problem = match e {
+                LatencyError::MixtureWeights { sum } => {
+                    format!(
+                        "the weights sum to {}, which cannot be normalised",
+                        readable(sum)
+                    )
+                }
+                e => e.to_string().trim_start_matches("mixture: ").to_owned(),
+            };
             reader.error(
                 &span,
                 table.key("components"),
                 ErrorKind::InvalidValue,
-                format!("invalid mixture: {e}"),
+                format!("invalid mixture: {problem}"),
                 "use moderate positive weights (they are normalised by their sum)",
             );
             None

@@ -402,7 +402,9 @@ impl<'a> Reader<'a> {
             }
         };
         match parsed {
-            Some(x) if x.is_finite() => Field::Present(x, value.span()),
+            // `+ 0.0` makes `-0.0` plain zero, which is what it means here
+            // (it printed as `constant(-0.0)`).
+            Some(x) if x.is_finite() => Field::Present(x + 0.0, value.span()),
             _ => {
                 let found = self.found(value);
                 self.error(

@@ -1241,3 +1241,13 @@ fn distribution_listing() {
     assert!(list.contains(&("uniform", "low, high; or mean, width")));
     assert!(list.contains(&("trace", "path, wrap")));
 }
+
+/// Found by a hostile-input pass: `value = -0.0` was kept negative and
+/// described as `constant(-0.0)` in every output.
+#[test]
+fn negative_zero_is_read_as_zero() {
+    let text =
+        "requests = 1\nconcurrency = 1\n[latency]\ndistribution = \"constant\"\nvalue = -0.0\n";
+    let s = Scenario::from_str(text, "z.toml").unwrap();
+    assert_eq!(s.latency.describe(), "constant(0.0)");
+}

@@ -170,6 +170,18 @@ fn catalogue() -> Vec<Case> {
             ],
         ),
         case(
+            "mixture weights whose sum overflows",
+            format!(
+                "{HEAD}[latency]\ndistribution = \"mixture\"\n\
+                 [[latency.components]]\nweight = 1e308\ndistribution = \"constant\"\nvalue = 0.1\n\
+                 [[latency.components]]\nweight = 1e308\ndistribution = \"constant\"\nvalue = 0.2\n"
+            ),
+            &[
+                "latency.components",
+                "invalid mixture: the weights sum to inf, which cannot be normalised",
+            ],
+        ),
+        case(
             "a sweep to latencies of years",
             sweep("latency.high = [0.3, 2e7]"),
             &[
