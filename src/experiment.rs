@@ -141,11 +141,7 @@ pub fn run_with(
             })?;
         outcomes.push(outcome);
     }
-    let mean = if latencies.is_empty() {
-        0.0
-    } else {
-        latencies.iter().sum::<f64>() / latencies.len() as f64
-    };
+    let mean = crate::metrics::mean(&latencies);
     let report = RunReport {
         scenario: ScenarioInfo {
             name: scenario.name.clone(),

@@ -8,6 +8,28 @@ use crate::server::client::{Attempts, Status};
 
 use crate::strategy::Outcome;
 
+/// The mean of `values` (0 for none), summed with Neumaier's compensation:
+/// the sum is as good as one rounding of the exact sum allows, so that,
+/// say, the mean of 100,000 latencies of 0.1 s is 0.1, not the
+/// 0.09999999999999981 a plain running sum gives. The order of `values`
+/// is kept, so the result is reproducible.
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let (mut sum, mut compensation) = (0.0_f64, 0.0_f64);
+    for &x in values {
+        let t = sum + x;
+        compensation += if sum.abs() >= x.abs() {
+            (sum - t) + x
+        } else {
+            (x - t) + sum
+        };
+        sum = t;
+    }
+    (sum + compensation) / values.len() as f64
+}
+
 /// Percentiles of a per-request time, in seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
@@ -393,6 +415,15 @@ mod tests {
             }
             assert_eq!(p.max, v[v.len() - 1]);
         }
+    }
+
+    #[test]
+    fn a_mean_is_compensated() {
+        assert_eq!(mean(&[]), 0.0);
+        assert_eq!(mean(&vec![0.1; 100_000]), 0.1);
+        assert_eq!(mean(&[30.119724; 5]), 30.119724);
+        // Large and small terms: the small ones are not lost.
+        assert_eq!(mean(&[1e16, 1.0, -1e16, 1.0]), 0.5);
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl Trace {
 
     /// The mean of the recorded latencies.
     pub fn mean(&self) -> f64 {
-        self.values.iter().sum::<f64>() / self.values.len().max(1) as f64
+        crate::metrics::mean(&self.values)
     }
 
     /// A one-line description such as `trace(lat.txt, 5000 values, wrap)`.

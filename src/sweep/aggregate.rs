@@ -29,7 +29,7 @@ impl Estimate {
             return Estimate::default();
         }
         let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
+        let mean = crate::metrics::mean(values);
         let ci95 = if values.len() > 1 {
             let var = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
             t95(values.len() - 1) * (var / n).sqrt()
