@@ -22,16 +22,17 @@ const BASE: u64 = 64 << 20;
 /// The estimated peak of bpsim's own memory for one run of `scenario`, in
 /// bytes (saturating: never overflows); `logged`: every request's record
 /// is kept (for the charts or a per-request CSV), not only their totals.
-/// The points of a sweep never keep them.
+/// For a scenario with a sweep, the larger of its own run (what `bpsim run`
+/// makes of it) and its sweep's largest point, which never keeps them.
 pub fn estimate(scenario: &Scenario, logged: bool) -> u64 {
+    let own = estimate_one(scenario, logged);
     match &scenario.sweep {
         Some(sweep) => sweep
             .points
             .iter()
             .map(|p| estimate_one(&p.scenario, false))
-            .max()
-            .unwrap_or(BASE),
-        None => estimate_one(scenario, logged),
+            .fold(own, u64::max),
+        None => own,
     }
 }
 
@@ -343,6 +344,17 @@ mod tests {
             "{e}"
         );
         assert!(check_workload(&s, need).is_ok());
+    }
+
+    #[test]
+    fn a_scenario_with_a_sweep_is_judged_by_its_own_run_too() {
+        // `bpsim run` on a sweep's scenario runs the scenario itself: a
+        // sweep of small points must not let a huge one through.
+        let text = "requests = 1_000_000_000\nconcurrency = 10\n[latency]\n\
+                    distribution = \"constant\"\nvalue = 0.1\n[sweep]\nrequests = [10, 20]\n";
+        let s = Scenario::from_str(text, "s.toml").unwrap();
+        assert!(estimate(&s, false) > 1_000_000_000 * BYTES_PER_REQUEST);
+        assert!(check(&s, false, 1 << 30).is_err());
     }
 
     #[test]

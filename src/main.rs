@@ -182,6 +182,13 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             chart,
         } => {
             let scenario = Scenario::load(&scenario)?;
+            if scenario.sweep.is_some() {
+                eprintln!(
+                    "note: {} has a [sweep]; `bpsim run` runs the scenario itself, without \
+                     it (`bpsim sweep` runs its points)",
+                    scenario.path.display()
+                );
+            }
             // The charts and the per-request CSV need every request's
             // record; the summary needs only their totals.
             let logged = plot || requests_csv.is_some();
