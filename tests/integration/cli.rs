@@ -346,17 +346,18 @@ fn outputs_through_symlinks_keep_the_link_and_devices_stay_devices() {
 }
 
 /// Runs `bpsim ARGS` in `dir` with stdout a pipe whose reader has gone (its
-/// only read end closed before bpsim prints); its exit status and stderr.
+/// only read end closed before bpsim starts, so that even a command that
+/// prints at once finds it gone); its exit status and stderr.
 fn with_stdout_closed(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bpsim"))
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bpsim"))
         .current_dir(dir)
         .args(args)
-        .stdout(std::process::Stdio::piped())
+        .stdout(writer)
         .stderr(std::process::Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -37,6 +37,42 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `bpsim sweep -j 1 --output-dir OUT SCENARIO`, started: stdout as given,
+/// stderr piped.
+fn spawn_sweep(scenario: &Path, out: &Path, stdout: Stdio) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("bpsim"))
+        .args(["sweep", "-j", "1", "--no-progress", "--output-dir"])
+        .arg(out)
+        .arg(scenario)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Sends SIGTERM to `child`.
+fn terminate(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The scenario of the interrupt tests: the small sweep with 200,000
+/// requests, about a second per unit on one thread, named `slow`.
+fn slow(dir: &Path) -> PathBuf {
+    let scenario = dir.join("slow.toml");
+    std::fs::write(
+        &scenario,
+        read(&small())
+            .replace("requests = 2_000", "requests = 200_000")
+            .replace("name = \"sweep_small\"", "name = \"slow\""),
+    )
+    .unwrap();
+    scenario
+}
+
 #[test]
 fn one_thread_and_all_threads_write_the_same_bytes() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -142,27 +178,12 @@ fn sigterm_keeps_finished_points_and_resume_completes_them() {
         eprintln!("skipped: SIGTERM is Unix-only");
         return;
     }
-    // Long enough (about a second per unit on one thread) to be stopped
-    // half-way.
+    // Long enough to be stopped half-way.
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("slow.toml");
-    std::fs::write(
-        &scenario,
-        read(&small())
-            .replace("requests = 2_000", "requests = 200_000")
-            .replace("name = \"sweep_small\"", "name = \"slow\""),
-    )
-    .unwrap();
+    let scenario = slow(dir.path());
     let out = dir.path().join("out");
     let journal = out.join("slow/sweep.journal");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bpsim"))
-        .args(["sweep", "-j", "1", "--output-dir"])
-        .arg(&out)
-        .arg(&scenario)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_sweep(&scenario, &out, Stdio::null());
     let start = Instant::now();
     // Wait for the header and one finished unit.
     while std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count()) < 2 {
@@ -175,11 +196,7 @@ fn sigterm_keeps_finished_points_and_resume_completes_them() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    terminate(&child);
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     if output.status.code() == Some(0) {
@@ -203,26 +220,12 @@ fn sigterm_keeps_finished_points_and_resume_completes_them() {
 /// instead of running on for nobody and panicking when it prints.
 #[test]
 fn a_closed_stdout_stops_the_sweep_like_ctrl_c() {
-    // About a second per unit on one thread: far from finished when the
-    // reader's absence is noticed (within 0.1 s).
+    // Far from finished when the reader's absence is noticed (within
+    // 0.1 s).
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("slow.toml");
-    std::fs::write(
-        &scenario,
-        read(&small())
-            .replace("requests = 2_000", "requests = 200_000")
-            .replace("name = \"sweep_small\"", "name = \"slow\""),
-    )
-    .unwrap();
+    let scenario = slow(dir.path());
     let out = dir.path().join("out");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bpsim"))
-        .args(["sweep", "-j", "1", "--output-dir"])
-        .arg(&out)
-        .arg(&scenario)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_sweep(&scenario, &out, Stdio::piped());
     // The reader goes: the only read end of the pipe is closed.
     drop(child.stdout.take());
     let output = child.wait_with_output().unwrap();
@@ -290,20 +293,7 @@ fn a_second_interrupt_quits_at_once() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bpsim"))
-        .args(["sweep", "-j", "1", "--no-progress", "--output-dir"])
-        .arg(&out)
-        .arg(&scenario)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let term = |child: &std::process::Child| {
-        std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-    };
+    let mut child = spawn_sweep(&scenario, &out, Stdio::null());
     // The journal's header is written once the first run starts.
     let journal = out.join("long/sweep.journal");
     let start = Instant::now();
@@ -312,13 +302,13 @@ fn a_second_interrupt_quits_at_once() {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(100));
-    assert!(term(&child).success());
+    terminate(&child);
     std::thread::sleep(Duration::from_millis(100));
     if child.try_wait().unwrap().is_some() {
         eprintln!("skipped: the first run finished before the second interrupt");
         return;
     }
-    assert!(term(&child).success());
+    terminate(&child);
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
