@@ -152,10 +152,13 @@ impl PercentileRecorder {
             return Percentiles::default();
         }
         // One pass over the counts for all four, each exactly what
-        // `value_at_quantile` gives.
+        // `value_at_quantile` gives: the highest value of its bucket, which
+        // can lie above every value recorded, so no more than the largest
+        // (a p99 longer than the whole run, found by a hostile-input pass).
+        let max = self.max;
         let mut q = h
             .value_at_quantiles([0.5, 0.9, 0.99, 0.999])
-            .map(|v| v as f64 / self.per_second);
+            .map(|v| (v as f64 / self.per_second).min(max));
         let mut next = || q.next().expect("one value per quantile, in order");
         Percentiles {
             p50: next(),
@@ -376,7 +379,8 @@ mod tests {
                 growing.record(v);
             }
             assert_eq!(growing.per_second, NS);
-            let q = |q: f64| full.value_at_quantile(q) as f64 / NS;
+            let largest = values.iter().copied().fold(0.0, f64::max);
+            let q = |q: f64| (full.value_at_quantile(q) as f64 / NS).min(largest);
             let p = growing.finish();
             assert_eq!(
                 (p.p50, p.p90, p.p99, p.p999),
@@ -437,10 +441,11 @@ mod tests {
                 x ^= x << 17;
                 r.record((x >> 11) as f64 / (1u64 << 53) as f64 * 40.0);
             }
-            let q = |q: f64| r.histogram.value_at_quantile(q) as f64 / NS;
+            let q = |q: f64| (r.histogram.value_at_quantile(q) as f64 / NS).min(r.max);
             let expected = (q(0.5), q(0.9), q(0.99), q(0.999));
             let p = r.finish();
             assert_eq!((p.p50, p.p90, p.p99, p.p999), expected, "{n} values");
+            assert!(p.p50 <= p.p90 && p.p90 <= p.p99 && p.p99 <= p.p999 && p.p999 <= p.max);
         }
     }
 
