@@ -144,11 +144,23 @@ fn main() -> ExitCode {
     };
     match run(args) {
         Ok(code) => code,
+        // Output into a pipe whose reader has gone (`-o /dev/stdout | head
+        // -1`): end quietly, as printing does.
+        Err(e) if reader_gone(&e) => ExitCode::from(READER_GONE),
         Err(e) => {
             eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `e` comes from writing into a pipe whose reader has gone.
+fn reader_gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The error and its causes, `outer: inner: ...`, leaving out a cause whose

@@ -163,6 +163,38 @@ enum Destination {
     /// character device such as `/dev/null`, a FIFO, a socket): written in
     /// place, since a rename would replace the device with a file.
     InPlace(PathBuf),
+    /// This process's own stdout (`/dev/stdout`, `/proc/self/fd/1`, or the
+    /// file stdout is redirected to): written through the open stream, so
+    /// that `>> log` appends and `> out` keeps what bpsim prints after.
+    Stdout,
+    /// This process's own stderr, likewise.
+    Stderr,
+}
+
+/// Whether `meta` is the file, pipe or device that the process's stdout
+/// (`fd` 1) or stderr (2) is open on: the same device and inode.
+#[cfg(unix)]
+fn stdio_stream(meta: &fs::Metadata) -> Option<Destination> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let same = |fd: std::os::fd::BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .ok()
+            .and_then(|owned| fs::File::from(owned).metadata().ok())
+            .is_some_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino())
+    };
+    if same(io::stdout().as_fd()) {
+        Some(Destination::Stdout)
+    } else if same(io::stderr().as_fd()) {
+        Some(Destination::Stderr)
+    } else {
+        None
+    }
+}
+
+#[cfg(not(unix))]
+fn stdio_stream(_meta: &fs::Metadata) -> Option<Destination> {
+    None
 }
 
 /// Resolves `path` through any symlinks (the link stays; its target is
@@ -188,6 +220,9 @@ fn destination(path: &Path) -> io::Result<Destination> {
     // What the path finally names, as the kernel resolves it (this also
     // follows /proc's links, such as /dev/stdout -> /proc/self/fd/1).
     match fs::metadata(path) {
+        // Found by a hostile-input pass: `-o /dev/stdout >> app.txt` swapped
+        // a new app.txt in, losing what it held.
+        Ok(meta) if let Some(stream) = stdio_stream(&meta) => Ok(stream),
         Ok(meta) if meta.is_file() => Ok(Destination::Replace(fs::canonicalize(path)?)),
         Ok(meta) if meta.is_dir() => {
             let linked = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
@@ -243,7 +278,7 @@ pub fn check_file(path: &Path) -> Result<(), WriteError> {
     }
     match destination(path).map_err(err)? {
         Destination::Replace(file) => dir_problem(parent_dir(&file)).map_err(err),
-        Destination::InPlace(_) => Ok(()),
+        Destination::InPlace(_) | Destination::Stdout | Destination::Stderr => Ok(()),
     }
 }
 
@@ -305,6 +340,14 @@ fn write_with(
                 .open(device)
                 .map_err(err)?;
             return fill(&mut f).and_then(|()| f.flush()).map_err(err);
+        }
+        Destination::Stdout => {
+            let mut out = io::stdout().lock();
+            return fill(&mut out).and_then(|()| out.flush()).map_err(err);
+        }
+        Destination::Stderr => {
+            let mut out = io::stderr().lock();
+            return fill(&mut out).and_then(|()| out.flush()).map_err(err);
         }
         Destination::Replace(file) => file,
     };

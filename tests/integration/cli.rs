@@ -583,3 +583,38 @@ fn results_do_not_depend_on_the_directory_bpsim_runs_in() {
     assert_eq!(here, above);
     assert!(here.contains("trace(traces/t.txt, 3 values)"), "{here}");
 }
+
+/// Found by a second hostile-input pass: `-o /dev/stdout >> log` swapped a
+/// new log in (what it held was lost), and `-o /dev/stdout | head -1` was
+/// an error. Output to bpsim's own stdout goes through the open stream.
+#[test]
+fn output_to_stdout_appends_through_a_redirect_and_ends_quietly_in_a_closed_pipe() {
+    if !cfg!(target_os = "linux") {
+        eprintln!("skipped: /dev/stdout is Linux's");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("s.toml"),
+        "requests = 3\nconcurrency = 2\n[latency]\ndistribution = \"constant\"\nvalue = 0.1\n",
+    )
+    .unwrap();
+    let log = d.join("log.txt");
+    std::fs::write(&log, "KEEP ME\n").unwrap();
+    let append = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_bpsim"))
+        .current_dir(d)
+        .args(["workload", "s.toml", "-o", "/dev/stdout"])
+        .stdout(append)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "KEEP ME\n0.1\n0.1\n0.1\n"
+    );
+    let (code, stderr) = with_stdout_closed(d, &["workload", "s.toml", "-o", "/dev/stdout"]);
+    assert_eq!(code, Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
