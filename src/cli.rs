@@ -101,6 +101,14 @@ pub enum Command {
         /// scenario).
         #[arg(long, value_name = "DIR", default_value = "output")]
         output_dir: PathBuf,
+        /// Worker threads for a sweep (default: one per core).
+        #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Refuse to run if one run's memory would exceed this (e.g. 8G;
+        /// default: half the machine's memory, shared by a sweep's worker
+        /// threads).
+        #[arg(long, value_name = "SIZE", value_parser = crate::guard::parse_size)]
+        max_memory: Option<u64>,
         /// Chart options.
         #[command(flatten)]
         chart: ChartArgs,

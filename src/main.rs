@@ -154,6 +154,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// The worker threads a sweep will use: `-j`, else one per core.
+fn threads(jobs: Option<u16>) -> u64 {
+    jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    ) as u64
+}
+
 /// Whether `e` comes from writing into a pipe whose reader has gone.
 fn reader_gone(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
@@ -218,7 +226,9 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 output::check_file(&dir.join("summary.json"))?;
             }
             if plot {
-                output::check_dir(&dir)?;
+                for path in charts::chart_paths(&dir, &chart.canvas(), false) {
+                    output::check_file(&path)?;
+                }
             }
             if let Some(path) = &requests_csv {
                 output::check_file(path)?;
@@ -270,11 +280,13 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             chart,
         } => {
             let scenario = Scenario::load(&scenario)?;
-            let threads = jobs.map_or_else(
-                || std::thread::available_parallelism().map_or(1, |n| n.get()),
-                usize::from,
-            ) as u64;
-            guard::check_sweep(&scenario, threads, max_memory).map_err(anyhow::Error::msg)?;
+            guard::check_sweep(&scenario, threads(jobs), max_memory).map_err(anyhow::Error::msg)?;
+            if plot {
+                let dir = output_dir.join(&scenario.name);
+                for path in charts::chart_paths(&dir, &chart.canvas(), true) {
+                    output::check_file(&path)?;
+                }
+            }
             static INTERRUPT: AtomicBool = AtomicBool::new(false);
             static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
             stop_on_interrupt(&INTERRUPT);
@@ -339,21 +351,26 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         Command::Plot {
             scenario,
             output_dir,
+            jobs,
+            max_memory,
             chart,
         } => {
             let path = scenario;
             let scenario = Scenario::load(&path)?;
-            // A sweep's chart needs only each run's totals, a run's charts
-            // every request.
-            let logged = scenario.sweep.is_none();
-            guard::check(&scenario, logged, guard::default_limit()).map_err(anyhow::Error::msg)?;
             let dir = output_dir.join(&scenario.name);
             let written = if scenario.sweep.is_some() {
+                // A sweep's chart needs only each run's totals.
+                guard::check_sweep(&scenario, threads(jobs), max_memory)
+                    .map_err(anyhow::Error::msg)?;
+                for path in charts::chart_paths(&dir, &chart.canvas(), true) {
+                    output::check_file(&path)?;
+                }
                 static INTERRUPT: AtomicBool = AtomicBool::new(false);
                 stop_on_interrupt(&INTERRUPT);
                 let (_, journal) = sweep::paths(&scenario, &output_dir);
                 let options = sweep::Options {
                     output_dir: output_dir.clone(),
+                    jobs: jobs.map(usize::from),
                     resume: journal.exists(),
                     progress: true,
                     ..Default::default()
@@ -371,7 +388,16 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     }
                 }
             } else {
-                output::check_dir(&dir)?;
+                // A run's charts need every request.
+                guard::check(
+                    &scenario,
+                    true,
+                    max_memory.unwrap_or_else(guard::default_limit),
+                )
+                .map_err(anyhow::Error::msg)?;
+                for path in charts::chart_paths(&dir, &chart.canvas(), false) {
+                    output::check_file(&path)?;
+                }
                 let (report, outcomes) = experiment::run_traced(&scenario)?;
                 charts::run_charts(&report, &outcomes, &dir, &chart.canvas())?
             };

@@ -82,6 +82,17 @@ fn cdf(mut values: Vec<f64>) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The files [`run_charts`] (`sweep` false) or [`sweep_charts`] (`sweep`
+/// true) may write into `dir`, to check before anything runs.
+pub fn chart_paths(dir: &Path, canvas: &Canvas, sweep: bool) -> Vec<PathBuf> {
+    let names: &[&str] = if sweep {
+        &["sweep"]
+    } else {
+        &["memory", "timeline", "total_time"]
+    };
+    names.iter().map(|n| file_name(dir, n, canvas)).collect()
+}
+
 /// The charts of one run: `memory`, `timeline` (if the outcomes carry
 /// timelines, see [`crate::experiment::run_traced`]) and `total_time`, in
 /// `dir`. Returns the files written.

@@ -294,6 +294,29 @@ fn every_destination_is_checked_before_anything_runs_or_is_written() {
         assert_eq!(std::fs::read_dir(d.join("adir")).unwrap().count(), 0);
         assert_eq!(std::fs::read(d.join("afile")).unwrap(), b"x");
     }
+    // Each chart's file too (a second hostile-input pass found the
+    // memory chart written, or a whole sweep run, before the failure).
+    let charts = d.join("charts");
+    std::fs::create_dir_all(charts.join("s/timeline.png")).unwrap();
+    std::fs::create_dir_all(charts.join("w/sweep.png")).unwrap();
+    for args in [
+        &["run", "s.toml", "--plot", "--output-dir", "charts"][..],
+        &["plot", "s.toml", "--output-dir", "charts"],
+        &["sweep", "w.toml", "--plot", "--output-dir", "charts"],
+        &["plot", "w.toml", "--output-dir", "charts"],
+    ] {
+        let out = bpsim().current_dir(d).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("it is a folder"), "{args:?}: {stderr}");
+        for sub in ["s", "w"] {
+            assert_eq!(
+                std::fs::read_dir(charts.join(sub)).unwrap().count(),
+                1,
+                "{args:?}: only the folder in the way"
+            );
+        }
+    }
 }
 
 /// `-o` through a symlink writes where the link leads and keeps the link;
