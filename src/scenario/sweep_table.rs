@@ -529,15 +529,23 @@ fn number(
     path: &str,
     integer: bool,
 ) -> Option<f64> {
+    // Whole numbers are checked before they become `f64`, which would
+    // round 2^53 + 1 to 2^53 (found by a hostile-input pass).
+    let mut whole_in_range = true;
     let parsed = match item.get_ref() {
-        DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix())
-            .ok()
-            .map(|n| n as f64),
+        DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix()).ok().map(|n| {
+            whole_in_range = (0..=1_i128 << 53).contains(&n);
+            n as f64
+        }),
         DeValue::Float(f) if !integer => parse_float(f.as_str()),
         _ => None,
     };
     match parsed {
-        Some(x) if x.is_finite() && (!integer || (0.0..=9_007_199_254_740_992.0).contains(&x)) => {
+        Some(x)
+            if x.is_finite()
+                && (!integer
+                    || (whole_in_range && (0.0..=9_007_199_254_740_992.0).contains(&x))) =>
+        {
             Some(x)
         }
         _ => {

@@ -287,3 +287,13 @@ fn server_and_strategy_parameters_can_be_swept() {
     let e = parse("server.capacty = [1]").unwrap_err();
     assert!(e.help.contains("did you mean `server.capacity`?"), "{e}");
 }
+
+/// Found by a hostile-input pass: 2^53 + 1 in a list became 2^53 silently
+/// (and "appeared twice" next to 2^53).
+#[test]
+fn listed_whole_numbers_past_2_pow_53_are_refused_not_rounded() {
+    let e = parse("seed = [9007199254740990, 9007199254740993]").unwrap_err();
+    assert_eq!(e.key, "sweep.seed[1]");
+    assert!(e.message.contains("from 0 to 2^53"), "{e}");
+    assert!(parse("seed = [9007199254740991, 9007199254740992]").is_ok());
+}
