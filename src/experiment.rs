@@ -20,15 +20,18 @@ pub enum ExperimentError {
     /// The scenario's workload could not be drawn: a latency beyond the
     /// first requests (which loading the scenario checks) was not one.
     #[error(
-        "{}: latency: {source}\n  help: loading a scenario checks its first {} draws, \
-         and this one came later: use a lighter tail (a larger Pareto `shape`, a smaller \
-         lognormal `sigma`) or a smaller scale",
+        "{}: latency: {source}\n  help: loading a scenario checks the first {} draws at \
+         the seed it names, not this one at seed {seed} (a later request, or a sweep's \
+         replication): use a lighter tail (a larger Pareto `shape`, a smaller lognormal \
+         `sigma`) or a smaller scale",
         path.display(),
         crate::scenario::CHECKED_DRAWS
     )]
     Draw {
         /// The scenario file.
         path: std::path::PathBuf,
+        /// The seed the workload was drawn with.
+        seed: u64,
         /// What went wrong.
         #[source]
         source: LatencyError,
@@ -80,6 +83,7 @@ pub fn draw(scenario: &Scenario) -> Result<Arc<[f64]>, ExperimentError> {
         .map(Into::into)
         .map_err(|source| ExperimentError::Draw {
             path: scenario.path.clone(),
+            seed: scenario.seed,
             source,
         })
 }

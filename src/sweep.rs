@@ -47,11 +47,12 @@ pub enum SweepError {
         /// The scenario file.
         file: PathBuf,
     },
-    /// An earlier interrupted sweep left a journal and neither `--resume`
-    /// nor `--fresh` was given.
+    /// An earlier sweep that was interrupted or failed left a journal, and
+    /// neither `--resume` nor `--fresh` was given.
     #[error(
-        "an interrupted sweep left its finished runs in '{}'\n  help: pass --resume to \
-         finish it, or --fresh to discard them and start over",
+        "an earlier sweep that did not finish (interrupted, or stopped by an error) left its \
+         finished runs in '{}'\n  help: pass --resume to finish it, or --fresh to discard them \
+         and start over",
         path.display()
     )]
     JournalExists {
