@@ -115,18 +115,35 @@ mod counting {
     };
 }
 
+/// The flag a running sweep stops on, once one has registered it with
+/// [`stop_on_interrupt`].
+static SWEEP_STOP: std::sync::OnceLock<&'static AtomicBool> = std::sync::OnceLock::new();
+
 /// Makes Ctrl-C or SIGTERM set `flag`, which stops a sweep from taking new
 /// runs (those in progress finish, and every finished run stays in the
-/// journal); a second one quits at once. If no handler can be installed,
-/// Ctrl-C simply ends the process, and the journal still holds every
-/// finished run.
+/// journal); a second one quits at once (see [`on_interrupt`]).
 fn stop_on_interrupt(flag: &'static AtomicBool) {
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\ninterrupted again: quitting now (finished runs are kept in the journal)");
-            std::process::exit(i32::from(INTERRUPTED));
+    let _ = SWEEP_STOP.set(flag);
+}
+
+/// Ctrl-C or SIGTERM: during a sweep, the first stops it taking new runs;
+/// otherwise (or the second time) bpsim quits at once, 130, removing the
+/// temporary file of any write in progress. If no handler can be
+/// installed, Ctrl-C simply ends the process, and a sweep's journal still
+/// holds every finished run.
+fn on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        if let Some(flag) = SWEEP_STOP.get()
+            && !flag.swap(true, Ordering::SeqCst)
+        {
+            eprintln!("\nstopping once the runs in progress finish (interrupt again to quit now)");
+            return;
         }
-        eprintln!("\nstopping once the runs in progress finish (interrupt again to quit now)");
+        if SWEEP_STOP.get().is_some() {
+            eprintln!("\ninterrupted again: quitting now (finished runs are kept in the journal)");
+        }
+        output::remove_unfinished();
+        std::process::exit(i32::from(INTERRUPTED));
     });
 }
 
@@ -142,6 +159,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    on_interrupt();
     match run(args) {
         Ok(code) => code,
         // Output into a pipe whose reader has gone (`-o /dev/stdout | head

@@ -641,3 +641,54 @@ fn output_to_stdout_appends_through_a_redirect_and_ends_quietly_in_a_closed_pipe
     assert_eq!(code, Some(141), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+/// Found by a second hostile-input pass: Ctrl-C while a large file was
+/// being written left its hidden temporary (`.w.txt.tmp-PID`, 120 MB).
+#[test]
+fn an_interrupted_write_leaves_no_temporary_file() {
+    if !cfg!(unix) {
+        eprintln!("skipped: signals are Unix-only");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("w.toml"),
+        "requests = 10_000_000\nconcurrency = 2\n[latency]\ndistribution = \"uniform\"\n\
+         low = 0.1\nhigh = 0.2\n",
+    )
+    .unwrap();
+    let out = d.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bpsim"))
+        .current_dir(d)
+        .args(["workload", "w.toml", "-o", "out/w.txt"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the temporary file exists (the write has begun).
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&out).unwrap().count() == 0 {
+        if child.try_wait().unwrap().is_some() || start.elapsed().as_secs() > 60 {
+            eprintln!("skipped: the write finished before it could be interrupted");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    if output.status.code() == Some(0) {
+        eprintln!("skipped: the write finished before the interrupt arrived");
+        return;
+    }
+    assert_eq!(output.status.code(), Some(130));
+    assert!(names.is_empty(), "left behind: {names:?}");
+}
