@@ -204,9 +204,10 @@ pub fn check_sweep(
         Some(_) => (format!("the limit of {}", human(limit)), ""),
         None => (
             format!(
-                "{}, its share of half this machine's memory ({}) with {at_once} runs at once",
+                "{}, its share of half this machine's memory ({}) with {at_once} run{} at once",
                 human(limit),
-                human(default_limit())
+                human(default_limit()),
+                if at_once == 1 { "" } else { "s" }
             ),
             if at_once > 1 {
                 "fewer threads with -j, "

@@ -89,8 +89,8 @@ pub fn cpu_costs(spec: &str, base: &Path) -> Result<CpuCosts, (String, String)> 
             .unwrap_or_default();
         return Err((
             format!(
-                "{origin}{line}: cpu.{key} must be a number of nanoseconds from 0 to 1e9 \
-                 (one second per operation)"
+                "{origin}{line}: cpu.{key} must be a number of nanoseconds from 0 up to, \
+                 not including, 1e9 (a second per operation)"
             ),
             format!("fix the value, or {calibrate}"),
         ));
@@ -149,7 +149,7 @@ mod tests {
         let (message, _) = cpu_costs("slow.toml", dir.path()).unwrap_err();
         let line = line_of_key(&slow, "step_ns").unwrap();
         assert!(message.contains(&format!("line {line}:")), "{message}");
-        assert!(message.contains("from 0 to 1e9"), "{message}");
+        assert!(message.contains("not including, 1e9"), "{message}");
         std::fs::write(
             dir.path().join("junk.toml"),
             "[cpu]\nstep_ns = 1\nnot toml\n",
