@@ -126,6 +126,19 @@ fn stop_on_interrupt(flag: &'static AtomicBool) {
     let _ = SWEEP_STOP.set(flag);
 }
 
+/// A reader of stdout that goes away (`| head -1`, a pager quit) will
+/// never read a sweep's table: sets `gone` and `stop`, which stops the
+/// sweep as Ctrl-C does, keeping the finished runs for --resume.
+fn stop_when_stdout_goes(stop: &'static AtomicBool, gone: &'static AtomicBool) {
+    std::thread::spawn(|| {
+        while !output::stdout_reader_gone() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        gone.store(true, Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
+    });
+}
+
 /// Ctrl-C or SIGTERM: during a sweep, the first stops it taking new runs;
 /// otherwise (or the second time) bpsim quits at once, 130, removing the
 /// temporary file of any write in progress. If no handler can be
@@ -308,16 +321,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             static INTERRUPT: AtomicBool = AtomicBool::new(false);
             static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
             stop_on_interrupt(&INTERRUPT);
-            // A reader of stdout that goes away (`| head -1`, a pager quit)
-            // will never read the table: stop as Ctrl-C does, keeping the
-            // finished runs for --resume.
-            std::thread::spawn(|| {
-                while !output::stdout_reader_gone() {
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-                STDOUT_GONE.store(true, Ordering::SeqCst);
-                INTERRUPT.store(true, Ordering::SeqCst);
-            });
+            stop_when_stdout_goes(&INTERRUPT, &STDOUT_GONE);
             let options = sweep::Options {
                 output_dir: output_dir.clone(),
                 jobs: jobs.map(usize::from),
@@ -384,7 +388,9 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     output::check_file(&path)?;
                 }
                 static INTERRUPT: AtomicBool = AtomicBool::new(false);
+                static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
                 stop_on_interrupt(&INTERRUPT);
+                stop_when_stdout_goes(&INTERRUPT, &STDOUT_GONE);
                 let (_, journal) = sweep::paths(&scenario, &output_dir);
                 let options = sweep::Options {
                     output_dir: output_dir.clone(),
@@ -491,7 +497,14 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     probe: Some(counting::PROBE),
                     strategies,
                 },
-                |what| eprintln!("  timing {what}"),
+                |what| {
+                    // Nothing bench times would be read: stop now, not
+                    // minutes later (it writes no files).
+                    if output::stdout_reader_gone() {
+                        std::process::exit(i32::from(READER_GONE));
+                    }
+                    eprintln!("  timing {what}");
+                },
             )?;
             if !say(&text)? {
                 return Ok(ExitCode::from(READER_GONE));
