@@ -168,13 +168,10 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
     // take (a Pareto of shape 0.01 draws 1e38 s): the first requests'
     // draws, exactly those of the run, catch all but the rarest here,
     // where the file and key can be named.
-    if let (Some(seed), Some((requests, _)), Some(LatencySource::Distribution(_))) =
+    if let (Some(seed), Some((requests, _)), Some(source @ LatencySource::Distribution(_))) =
         (seed, &requests, &latency)
-        && let Err(e @ LatencyError::BadSample { .. }) = latency::workload(
-            latency.as_ref().expect("matched above"),
-            seed,
-            (*requests).min(CHECKED_DRAWS),
-        )
+        && let Err(e @ LatencyError::BadSample { .. }) =
+            latency::workload(source, seed, (*requests).min(CHECKED_DRAWS))
     {
         reader.error(
             &latency_span,
