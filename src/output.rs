@@ -17,7 +17,7 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
-/// What became of text printed with [`print`].
+/// What became of text printed with [`print()`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Printed {
     /// All of it was written.
