@@ -1251,3 +1251,29 @@ fn negative_zero_is_read_as_zero() {
     let s = Scenario::from_str(text, "z.toml").unwrap();
     assert_eq!(s.latency.describe(), "constant(0.0)");
 }
+
+/// The check on a requested mean refuses only means no run can come near
+/// (lognormal sigma 30, a Pareto of shape 1 + 1e-7), not heavy tails a
+/// run shows.
+#[test]
+fn heavy_tails_with_a_reachable_mean_are_accepted() {
+    for (distribution, tail) in [
+        ("lognormal", "sigma = 5"),
+        ("lognormal", "sigma = 2"),
+        ("pareto", "shape = 1.1"),
+        ("pareto", "shape = 1.01"),
+    ] {
+        let text = format!(
+            "requests = 5\nconcurrency = 1\n[latency]\ndistribution = \"{distribution}\"\n\
+             mean = 0.15\n{tail}\n"
+        );
+        assert!(
+            Scenario::from_str(&text, "h.toml").is_ok(),
+            "{distribution} {tail}"
+        );
+    }
+    let text = "requests = 5\nconcurrency = 1\n[latency]\ndistribution = \"lognormal\"\n\
+                mean = 0.15\nsigma = 12\n";
+    let e = Scenario::from_str(text, "h.toml").unwrap_err();
+    assert_eq!(e.key, "latency.mean");
+}

@@ -9,7 +9,7 @@ use super::error::{Diagnostic, ErrorKind, Position, ScenarioError, suggest};
 use super::reader::{Field, Reader, Span, Table, group_digits};
 use super::{CHECKED_DRAWS, CpuModel, MAX_REQUESTS, Model, PythonVersion, Scenario};
 use super::{latency_table, server_table, strategy_tables, sweep_table};
-use crate::latency::{self, LatencyError, LatencySource};
+use crate::latency::{self, LatencyError, LatencySource, readable};
 use crate::strategy::kind::StrategyKind;
 
 /// Keys allowed at the top level.
@@ -124,6 +124,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
     };
     let strategies = read_strategies(&mut reader, &root);
     let mut latency_span = 0..0;
+    let mut mean_span = None;
     let latency = match reader.table(&root, "latency", LATENCY_TABLE_HELP) {
         Field::Absent => {
             reader.missing(&root, "latency", LATENCY_TABLE_HELP);
@@ -134,6 +135,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
             let base = file.parent().unwrap_or(Path::new(""));
             // Where to point at if a draw fails (see below).
             latency_span = table.get("distribution").map_or(header, |v| v.span());
+            mean_span = table.get("mean").map(|v| v.span());
             latency_table::read(&mut reader, &table, base)
         }
     };
@@ -168,19 +170,41 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
     // take (a Pareto of shape 0.01 draws 1e38 s): the first requests'
     // draws, exactly those of the run, catch all but the rarest here,
     // where the file and key can be named.
-    if let (Some(seed), Some((requests, _)), Some(source @ LatencySource::Distribution(_))) =
+    if let (Some(seed), Some((requests, _)), Some(source @ LatencySource::Distribution(d))) =
         (seed, &requests, &latency)
-        && let Err(e @ LatencyError::BadSample { .. }) =
-            latency::workload(source, seed, (*requests).min(CHECKED_DRAWS))
     {
-        reader.error(
-            &latency_span,
-            "latency",
-            ErrorKind::InvalidValue,
-            e.to_string(),
-            "use a lighter tail (a larger Pareto `shape`, a smaller lognormal `sigma`) or a \
-             smaller scale",
-        );
+        if let Err(e @ LatencyError::BadSample { .. }) =
+            latency::workload(source, seed, (*requests).min(CHECKED_DRAWS))
+        {
+            reader.error(
+                &latency_span,
+                "latency",
+                ErrorKind::InvalidValue,
+                e.to_string(),
+                "use a lighter tail (a larger Pareto `shape`, a smaller lognormal `sigma`) or \
+                 a smaller scale",
+            );
+        } else if let Some(span) = &mean_span
+            && let Some(average) = unreachable_mean(source, d.mean(), seed)
+        {
+            // A mean asked for but carried by draws too rare for any run
+            // (lognormal mean 0.15 with sigma 30 draws about 1e-156 s:
+            // every duration 0, found by a hostile-input pass).
+            reader.error(
+                span,
+                "latency.mean",
+                ErrorKind::InvalidValue,
+                format!(
+                    "this distribution cannot come near its mean of {} s: its first {} draws \
+                     average {} s",
+                    three_digits(d.mean()),
+                    CHECKED_DRAWS,
+                    three_digits(average)
+                ),
+                "nearly all of its mean lies in draws too rare for any run to see: use a \
+                 smaller lognormal `sigma` or a Pareto `shape` further above 1",
+            );
+        }
     }
 
     // The sweep's points are whole scenarios: check them only once the
@@ -287,6 +311,24 @@ fn in_range(
         return None;
     }
     u64::try_from(n).ok()
+}
+
+/// The average of the first [`CHECKED_DRAWS`] draws of `source` at `seed`,
+/// if it is below a thousandth of `mean`, the distribution's own: a mean
+/// that runs of any realistic size cannot reach. Heavy tails a run can
+/// show (a Pareto of shape 1.1, a lognormal of sigma 3) stay well above.
+fn unreachable_mean(source: &LatencySource, mean: f64, seed: u64) -> Option<f64> {
+    if !(mean.is_finite() && mean > 0.0) {
+        return None;
+    }
+    let draws = latency::workload(source, seed, CHECKED_DRAWS).ok()?;
+    let average = crate::metrics::mean(&draws);
+    (average < mean * 1e-3).then_some(average)
+}
+
+/// `x` to three significant digits, as [`readable`] writes numbers.
+fn three_digits(x: f64) -> String {
+    readable(format!("{x:.2e}").parse().unwrap_or(x))
 }
 
 /// The longest accepted `name`, in bytes: outputs go to `OUTPUT_DIR/<name>/`,

@@ -169,6 +169,22 @@ fn catalogue() -> Vec<Case> {
                 "lighter tail",
             ],
         ),
+        // Both drew about nothing: every duration 0.000, no warning.
+        case(
+            "a lognormal mean no run can come near",
+            format!("{HEAD}[latency]\ndistribution = \"lognormal\"\nmean = 0.15\nsigma = 30\n"),
+            &[
+                ":5:",
+                "latency.mean",
+                "cannot come near its mean of 0.15 s",
+                "smaller lognormal `sigma`",
+            ],
+        ),
+        case(
+            "a Pareto mean carried by its rarest draws",
+            format!("{HEAD}[latency]\ndistribution = \"pareto\"\nmean = 0.15\nshape = 1.0000001\n"),
+            &[":5:", "latency.mean", "cannot come near its mean of 0.15 s"],
+        ),
         case(
             "mixture weights whose sum overflows",
             format!(
