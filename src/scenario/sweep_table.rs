@@ -12,8 +12,8 @@ use super::error::{Diagnostic, ErrorKind, ScenarioError, suggest};
 use super::latency_table;
 use super::reader::{Field, Reader, Span, Table, group_digits, parse_float};
 use super::validate;
-use super::{Scenario, Sweep, SweepPoint, SweptParameter};
-use crate::latency::readable;
+use super::{CHECKED_DRAWS, Scenario, Sweep, SweepPoint, SweptParameter};
+use crate::latency::{self, LatencyError, LatencySource, readable};
 use crate::strategy::StrategyKind;
 
 /// The most runs (points times replications) a sweep may ask for.
@@ -370,6 +370,20 @@ pub(super) fn read(
             index[d] = 0;
         }
     }
+    if let Some(problem) = replication_draw_problem(&parsed, &out, replications) {
+        let span = table
+            .get("replications")
+            .map_or(table.span.clone(), |v| v.span());
+        reader.error(
+            &span,
+            "sweep.replications",
+            ErrorKind::InvalidValue,
+            problem,
+            "use a lighter tail (a larger Pareto `shape`, a smaller lognormal `sigma`) or a \
+             smaller scale, or fewer replications",
+        );
+        return None;
+    }
     Some(Some(Sweep {
         parameters: parsed
             .into_iter()
@@ -520,6 +534,55 @@ fn values(
         return None;
     }
     Some(values)
+}
+
+/// Draws checked at most for the replications of a sweep (a tenth of a
+/// second of drawing): past that, their seeds are drawn only when run.
+const REPLICATION_DRAWS_CHECKED: u64 = 4_000_000;
+
+/// Why a replication's seed (`seed + r` for `r` in `1..replications`; each
+/// point's own seed was checked when the point was loaded) draws a latency
+/// no run can take in its first requests, if one does: the check that
+/// loading makes of the scenario's seed, for the seeds a sweep adds
+/// (found by a hostile-input pass). Skipped above
+/// [`REPLICATION_DRAWS_CHECKED`] draws.
+fn replication_draw_problem(
+    parsed: &[Parsed],
+    points: &[SweepPoint],
+    replications: u32,
+) -> Option<String> {
+    let draws = |p: &SweepPoint| p.scenario.requests.min(CHECKED_DRAWS);
+    let total = points
+        .iter()
+        .map(|p| draws(p).saturating_mul(u64::from(replications.saturating_sub(1))))
+        .fold(0u64, u64::saturating_add);
+    if total > REPLICATION_DRAWS_CHECKED {
+        return None;
+    }
+    for point in points {
+        let source = &point.scenario.latency;
+        if !matches!(source, LatencySource::Distribution(_)) {
+            continue;
+        }
+        for r in 1..u64::from(replications) {
+            let seed = point.scenario.seed.wrapping_add(r);
+            if let Err(e @ LatencyError::BadSample { .. }) =
+                latency::workload(source, seed, draws(point))
+            {
+                let setting = parsed
+                    .iter()
+                    .zip(&point.values)
+                    .map(|(p, v)| format!("{} = {}", p.key, readable(*v)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Some(format!(
+                    "at the sweep point {setting}, replication {} (seed {seed}): {e}",
+                    r + 1
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// One finite number; for integer keys a whole number in `0..2^53`.

@@ -157,6 +157,16 @@ fn catalogue() -> Vec<Case> {
             &["latency: request 4743", "drew 3.955"],
         ),
         case(
+            "a replication's seed that draws past 1e7 s",
+            "seed = 1\nrequests = 1024\nconcurrency = 50\n[latency]\ndistribution = \"pareto\"\n\
+             scale = 1.0\nshape = 0.5\n[sweep]\nconcurrency = [50, 100]\nreplications = 6\n",
+            &[
+                ":10:",
+                "sweep.replications",
+                "replication 5 (seed 5): request 951",
+            ],
+        ),
+        case(
             "a sweep to a Pareto tail that heavy",
             format!(
                 "{HEAD}[latency]\ndistribution = \"pareto\"\nscale = 0.1\nshape = 2.0\n\
