@@ -1,7 +1,6 @@
 //! Resource guard: estimate bpsim's own memory for a scenario before running
 //! it, and refuse a run that would not fit.
 
-use crate::latency::readable;
 use crate::scenario::Scenario;
 use crate::strategy::StrategyKind;
 
@@ -193,13 +192,11 @@ pub fn check_sweep(
     if need <= limit {
         return Ok(());
     }
-    let values: Vec<String> = sweep
-        .parameters
-        .iter()
-        .zip(&point.values)
-        .map(|(p, v)| format!("{} = {}", p.key, readable(*v)))
-        .collect();
-    let what = format!("the sweep's largest run (at {})", values.join(", "));
+    let setting = crate::scenario::point_setting(
+        sweep.parameters.iter().map(|p| p.key.as_str()),
+        &point.values,
+    );
+    let what = format!("the sweep's largest run (at {setting})");
     let (of, threads_help) = match max_memory {
         Some(_) => (format!("the limit of {}", human(limit)), ""),
         None => (

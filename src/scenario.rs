@@ -77,6 +77,16 @@ pub use sweep_table::MAX_SWEEP_RUNS;
 /// The largest accepted `requests`.
 pub const MAX_REQUESTS: u64 = 1_000_000_000;
 
+/// A sweep point's setting, `key = value, key = value`, for messages: the
+/// swept `keys` with the point's `values`, in order.
+pub(crate) fn point_setting<'a>(keys: impl IntoIterator<Item = &'a str>, values: &[f64]) -> String {
+    keys.into_iter()
+        .zip(values)
+        .map(|(key, v)| format!("{key} = {}", crate::latency::readable(*v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// How many requests' latencies loading a scenario draws, to refuse at the
 /// `[latency]` table parameters that draw latencies no run can take.
 pub const CHECKED_DRAWS: u64 = 1024;

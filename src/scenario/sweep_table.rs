@@ -12,8 +12,8 @@ use super::error::{Diagnostic, ErrorKind, ScenarioError, suggest};
 use super::latency_table;
 use super::reader::{Field, Reader, Span, Table, group_digits, parse_float};
 use super::validate;
-use super::{CHECKED_DRAWS, Scenario, Sweep, SweepPoint, SweptParameter};
-use crate::latency::{self, LatencyError, LatencySource, readable};
+use super::{CHECKED_DRAWS, Scenario, Sweep, SweepPoint, SweptParameter, point_setting};
+use crate::latency::{self, LatencyError, LatencySource};
 use crate::strategy::StrategyKind;
 
 /// The most runs (points times replications) a sweep may ask for.
@@ -345,12 +345,7 @@ pub(super) fn read(
             Ok(scenario) => out.push(SweepPoint { values, scenario }),
             Err((which, inner)) => {
                 let p = &parsed[which];
-                let setting = parsed
-                    .iter()
-                    .zip(&values)
-                    .map(|(p, v)| format!("{} = {}", p.key, readable(*v)))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let setting = point_setting(parsed.iter().map(|p| p.key.as_str()), &values);
                 reader.error(
                     &p.span,
                     format!("sweep.{}", p.key),
@@ -569,12 +564,7 @@ fn replication_draw_problem(
             if let Err(e @ LatencyError::BadSample { .. }) =
                 latency::workload(source, seed, draws(point))
             {
-                let setting = parsed
-                    .iter()
-                    .zip(&point.values)
-                    .map(|(p, v)| format!("{} = {}", p.key, readable(*v)))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let setting = point_setting(parsed.iter().map(|p| p.key.as_str()), &point.values);
                 return Some(format!(
                     "at the sweep point {setting}, replication {} (seed {seed}): {e}",
                     r + 1
