@@ -173,37 +173,42 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
     if let (Some(seed), Some((requests, _)), Some(source @ LatencySource::Distribution(d))) =
         (seed, &requests, &latency)
     {
-        if let Err(e @ LatencyError::BadSample { .. }) =
-            latency::workload(source, seed, (*requests).min(CHECKED_DRAWS))
-        {
-            reader.error(
-                &latency_span,
-                "latency",
-                ErrorKind::InvalidValue,
-                e.to_string(),
-                "use a lighter tail (a larger Pareto `shape`, a smaller lognormal `sigma`) or \
-                 a smaller scale",
-            );
-        } else if let Some(span) = &mean_span
-            && let Some(average) = unreachable_mean(source, d.mean(), seed)
-        {
-            // A mean asked for but carried by draws too rare for any run
-            // (lognormal mean 0.15 with sigma 30 draws about 1e-156 s:
-            // every duration 0, found by a hostile-input pass).
-            reader.error(
-                span,
-                "latency.mean",
-                ErrorKind::InvalidValue,
-                format!(
-                    "this distribution cannot come near its mean of {} s: its first {} draws \
-                     average {} s",
-                    three_digits(d.mean()),
-                    CHECKED_DRAWS,
-                    three_digits(average)
-                ),
-                "nearly all of its mean lies in draws too rare for any run to see: use a \
-                 smaller lognormal `sigma` or a Pareto `shape` further above 1",
-            );
+        // One draw serves both checks; a bad draw past `requests` is one
+        // no run makes.
+        match latency::workload(source, seed, CHECKED_DRAWS) {
+            Err(e @ LatencyError::BadSample { request, .. }) if request < *requests => {
+                reader.error(
+                    &latency_span,
+                    "latency",
+                    ErrorKind::InvalidValue,
+                    e.to_string(),
+                    "use a lighter tail (a larger Pareto `shape`, a smaller lognormal `sigma`) or \
+                     a smaller scale",
+                );
+            }
+            Ok(draws)
+                if let Some(span) = &mean_span
+                    && let Some(average) = unreachable_mean(&draws, d.mean()) =>
+            {
+                // A mean asked for but carried by draws too rare for any run
+                // (lognormal mean 0.15 with sigma 30 draws about 1e-156 s:
+                // every duration 0, found by a hostile-input pass).
+                reader.error(
+                    span,
+                    "latency.mean",
+                    ErrorKind::InvalidValue,
+                    format!(
+                        "this distribution cannot come near its mean of {} s: its first {} draws \
+                         average {} s",
+                        three_digits(d.mean()),
+                        CHECKED_DRAWS,
+                        three_digits(average)
+                    ),
+                    "nearly all of its mean lies in draws too rare for any run to see: use a \
+                     smaller lognormal `sigma` or a Pareto `shape` further above 1",
+                );
+            }
+            _ => {}
         }
     }
 
@@ -313,16 +318,15 @@ fn in_range(
     u64::try_from(n).ok()
 }
 
-/// The average of the first [`CHECKED_DRAWS`] draws of `source` at `seed`,
-/// if it is below a thousandth of `mean`, the distribution's own: a mean
-/// that runs of any realistic size cannot reach. Heavy tails a run can
-/// show (a Pareto of shape 1.1, a lognormal of sigma 3) stay well above.
-fn unreachable_mean(source: &LatencySource, mean: f64, seed: u64) -> Option<f64> {
+/// The average of `draws` (the first [`CHECKED_DRAWS`] of a scenario), if
+/// it is below a thousandth of `mean`, the distribution's own: a mean that
+/// runs of any realistic size cannot reach. Heavy tails a run can show (a
+/// Pareto of shape 1.1, a lognormal of sigma 3) stay well above.
+fn unreachable_mean(draws: &[f64], mean: f64) -> Option<f64> {
     if !(mean.is_finite() && mean > 0.0) {
         return None;
     }
-    let draws = latency::workload(source, seed, CHECKED_DRAWS).ok()?;
-    let average = crate::metrics::mean(&draws);
+    let average = crate::metrics::mean(draws);
     (average < mean * 1e-3).then_some(average)
 }
 
