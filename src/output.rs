@@ -333,28 +333,28 @@ fn write_with(
         path: path.to_path_buf(),
         source,
     };
-    let file = match destination(path).map_err(err)? {
-        Destination::InPlace(device) => {
-            let mut f = fs::OpenOptions::new()
+    let mut w: Box<dyn Write> = match destination(path).map_err(err)? {
+        Destination::Replace(file) => return replace(&file, fill).map_err(err),
+        Destination::InPlace(device) => Box::new(
+            fs::OpenOptions::new()
                 .write(true)
                 .open(device)
-                .map_err(err)?;
-            return fill(&mut f).and_then(|()| f.flush()).map_err(err);
-        }
-        Destination::Stdout => {
-            let mut out = io::stdout().lock();
-            return fill(&mut out).and_then(|()| out.flush()).map_err(err);
-        }
-        Destination::Stderr => {
-            let mut out = io::stderr().lock();
-            return fill(&mut out).and_then(|()| out.flush()).map_err(err);
-        }
-        Destination::Replace(file) => file,
+                .map_err(err)?,
+        ),
+        Destination::Stdout => Box::new(io::stdout().lock()),
+        Destination::Stderr => Box::new(io::stderr().lock()),
     };
-    let dir = parent_dir(&file);
+    // Written where it is: no temporary file, no rename.
+    fill(&mut w).and_then(|()| w.flush()).map_err(err)
+}
+
+/// Replaces the regular file `file` (or creates it) with what `fill`
+/// writes: a temporary file beside it, then a rename.
+fn replace(file: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    let dir = parent_dir(file);
     // Say what is in the way rather than `File exists` from create_dir_all.
-    dir_problem(dir).map_err(err)?;
-    fs::create_dir_all(dir).map_err(err)?;
+    dir_problem(dir)?;
+    fs::create_dir_all(dir)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -365,13 +365,13 @@ fn write_with(
         let mut f = fs::File::create(&tmp)?;
         fill(&mut f)?;
         f.sync_all()?;
-        fs::rename(&tmp, &file)
+        fs::rename(&tmp, file)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     drop(unfinished);
-    result.map_err(err)
+    result
 }
 
 /// The temporary files of the writes in progress, for
