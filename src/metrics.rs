@@ -79,6 +79,11 @@ impl Percentiles {
 /// significant digits.
 #[derive(Debug)]
 pub struct PercentileRecorder {
+    /// Counts not yet in `histogram`, at the histogram's own bucket
+    /// indexes ([`bucket_index`]): counting is one shift and one add, where
+    /// `Histogram::record` checks ranges and bounds and resizes on every
+    /// value. Moved into `histogram` by [`PercentileRecorder::settle`].
+    counts: Vec<u64>,
     histogram: Histogram<u64>,
     /// Histogram units per second: 1e9 until a value needs coarser ones.
     per_second: f64,
@@ -95,6 +100,7 @@ impl PercentileRecorder {
     /// An empty recorder.
     pub fn new() -> Self {
         PercentileRecorder {
+            counts: Vec::new(),
             histogram: Self::histogram(),
             per_second: NS,
             max: 0.0,
@@ -118,12 +124,36 @@ impl PercentileRecorder {
         if units >= MAX_NS as f64 {
             units = self.coarsen_for(v);
         }
-        let units = round_to_ns(units);
-        // A growing histogram only fails to grow past what `usize` indexes,
-        // which `MAX_NS` is far below; clamping is then the best it can do.
-        if self.histogram.record(units).is_err() {
-            self.histogram.saturating_record(units);
+        let i = bucket_index(round_to_ns(units));
+        if i >= self.counts.len() {
+            self.grow_to(i);
         }
+        self.counts[i] += 1;
+    }
+
+    /// Make room for the count at index `i`.
+    #[cold]
+    fn grow_to(&mut self, i: usize) {
+        self.counts.resize(i + 1, 0);
+    }
+
+    /// Move the pending counts into the histogram: each bucket's count
+    /// recorded at the bucket's lowest value, which is in the bucket, so
+    /// the histogram's counts are those recording every value would give.
+    fn settle(&mut self) {
+        for (i, &n) in self.counts.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let value = bucket_value(i);
+            // A growing histogram only fails to grow past what `usize`
+            // indexes, which `MAX_NS` is far below; clamping is then the
+            // best it can do.
+            if self.histogram.record_n(value, n).is_err() {
+                self.histogram.saturating_record_n(value, n);
+            }
+        }
+        self.counts.clear();
     }
 
     /// Switch to units a thousand times coarser until `v` seconds fits,
@@ -131,6 +161,7 @@ impl PercentileRecorder {
     /// units of 1,000 s (values of 1e19 s, beyond any run's duration).
     #[cold]
     fn coarsen_for(&mut self, v: f64) -> f64 {
+        self.settle();
         while v * self.per_second >= MAX_NS as f64 && self.per_second > 1e-3 {
             let mut coarser = Self::histogram();
             for bucket in self.histogram.iter_recorded() {
@@ -146,7 +177,8 @@ impl PercentileRecorder {
     }
 
     /// The percentiles of what was recorded (zeros if nothing was).
-    pub fn finish(self) -> Percentiles {
+    pub fn finish(mut self) -> Percentiles {
+        self.settle();
         let h = &self.histogram;
         if h.is_empty() {
             return Percentiles::default();
@@ -168,6 +200,32 @@ impl PercentileRecorder {
             max: self.max,
         }
     }
+}
+
+/// Where a [`PercentileRecorder`] counts `units`: its index in
+/// the counts of an HDR histogram of lowest value 1 and 3 significant
+/// digits (2,048 sub-buckets, the lower half of them used by bucket 0
+/// only), as `Histogram::index_for` computes it.
+#[inline]
+fn bucket_index(units: u64) -> usize {
+    /// `Histogram::leading_zero_count_base`: 64 less the unit magnitude
+    /// (0), the sub-bucket half count's magnitude (10) and 1.
+    const BASE: u32 = 53;
+    const SUB_BUCKET_MASK: u64 = 2047;
+    let bucket = BASE - (units | SUB_BUCKET_MASK).leading_zeros();
+    let sub = (units >> bucket) as usize;
+    // `((bucket + 1) << 10) + sub - 1024`.
+    ((bucket as usize) << 10) + sub
+}
+
+/// The lowest value counted at `index`, as `Histogram::value_for` computes
+/// it: the inverse of [`bucket_index`].
+fn bucket_value(index: usize) -> u64 {
+    let (bucket, sub) = match index >> 10 {
+        0 => (0, index as u64),
+        b => (b - 1, (index as u64 & 1023) + 1024),
+    };
+    sub << bucket
 }
 
 /// `(x.round().clamp(0.0, MAX_NS as f64)) as u64` without the `libm` call
@@ -368,6 +426,26 @@ mod tests {
     }
 
     #[test]
+    fn bucket_indexes_are_the_histograms_own() {
+        let h = PercentileRecorder::histogram();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let check = |units: u64| {
+            let i = bucket_index(units);
+            assert_eq!(bucket_value(i), h.lowest_equivalent(units), "{units}");
+            assert_eq!(bucket_index(bucket_value(i)), i, "{units}");
+        };
+        for units in (0..5000).chain([MAX_NS - 1, MAX_NS, u64::MAX >> 1]) {
+            check(units);
+        }
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            check(x >> (x % 64).max(1));
+        }
+    }
+
+    #[test]
     fn below_1e7_s_a_growing_recorder_is_a_full_range_nanosecond_histogram() {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for scale in [1e-9, 1e-3, 0.2, 40.0, 1e6, 1e9] {
@@ -441,6 +519,7 @@ mod tests {
                 x ^= x << 17;
                 r.record((x >> 11) as f64 / (1u64 << 53) as f64 * 40.0);
             }
+            r.settle();
             let q = |q: f64| (r.histogram.value_at_quantile(q) as f64 / NS).min(r.max);
             let expected = (q(0.5), q(0.9), q(0.99), q(0.999));
             let p = r.finish();
