@@ -55,6 +55,7 @@
 
 mod error;
 mod latency_table;
+mod nesting;
 mod reader;
 mod server_table;
 mod strategy_tables;

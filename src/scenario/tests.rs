@@ -871,6 +871,58 @@ fn never_panics_on_garbage() {
     assert!(error.message.contains("nested at most"), "{error}");
 }
 
+#[test]
+fn toml_nested_past_the_readers_limit_is_located_where_it_goes_too_deep() {
+    // Found by a hostile-input pass: a mixture nested 2,000 deep was
+    // reported at 1:1, key `requests`, with the generic syntax help.
+    let mut text = format!("{HEAD}[latency]\ndistribution = \"mixture\"\n");
+    let mut path = "latency".to_owned();
+    for _ in 0..100 {
+        path.push_str(".components");
+        text.push_str(&format!(
+            "[[{path}]]\nweight = 1\ndistribution = \"mixture\"\n"
+        ));
+    }
+    let error = parse(&text).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Syntax);
+    // The header of 81 parts, `latency` and 80 `components`: three lines
+    // a level after the first four.
+    assert_eq!(
+        error.position,
+        Some(Position {
+            line: 4 + 3 * 79 + 1,
+            column: 3
+        }),
+        "{error}"
+    );
+    assert_eq!(error.key, "latency.components.components...");
+    assert!(error.message.contains("81 dotted parts"), "{error}");
+    assert!(error.help.contains("nested at most 8 deep"), "{error}");
+    assert!(error.help.contains("flatten"), "{error}");
+
+    // A dotted key elsewhere, after the first line.
+    let text = format!(
+        "{HEAD}{}\n{} = 1\n",
+        uniform_latency(),
+        vec!["x"; 500].join(".")
+    );
+    let error = parse(&text).unwrap_err();
+    assert_eq!(error.position.map(|p| p.line), Some(8), "{error}");
+    assert_eq!(error.key, "x.x.x...");
+    assert!(error.help.contains("less deeply"), "{error}");
+
+    // Inline: the crate's own span, with the line's key.
+    let mut inner = "{ weight = 1, distribution = \"constant\", value = 0.1 }".to_owned();
+    for _ in 0..2_000 {
+        inner = format!("{{ weight = 1, distribution = \"mixture\", components = [{inner}] }}");
+    }
+    let text = format!("{HEAD}[latency]\ndistribution = \"mixture\"\ncomponents = [{inner}]\n");
+    let error = parse(&text).unwrap_err();
+    assert_eq!(error.position.map(|p| p.line), Some(5), "{error}");
+    assert_eq!(error.key, "latency.components");
+    assert!(error.message.contains("past 80 levels"), "{error}");
+}
+
 // ------------------------------------------------------------ valid files
 
 fn valid(latency: &str) -> Scenario {

@@ -8,8 +8,8 @@ use toml::de::{DeTable, DeValue};
 use super::error::{Diagnostic, ErrorKind, Position, ScenarioError, suggest};
 use super::reader::{Field, Reader, Span, Table, group_digits};
 use super::{CHECKED_DRAWS, CpuModel, MAX_REQUESTS, Model, PythonVersion, Scenario};
-use super::{latency_table, server_table, strategy_tables, sweep_table};
-use crate::latency::{self, LatencyError, LatencySource, readable};
+use super::{latency_table, nesting, server_table, strategy_tables, sweep_table};
+use crate::latency::{self, LatencyError, LatencySource, MAX_MIXTURE_DEPTH, readable};
 use crate::strategy::kind::StrategyKind;
 
 /// Keys allowed at the top level.
@@ -600,6 +600,9 @@ fn read_model(reader: &mut Reader<'_>, root: &Table<'_, '_>, file: &Path) -> Opt
 
 /// A TOML syntax error, located, with the key guessed from the source line.
 fn syntax_error(text: &str, file: &Path, error: &toml::de::Error) -> ScenarioError {
+    if nesting::is_nesting_error(error.message()) {
+        return nesting_error(text, file, error);
+    }
     let offset = error.span().map_or(0, |span| span.start);
     let mut message = format!(
         "invalid TOML: {}",
@@ -659,6 +662,67 @@ fn syntax_error(text: &str, file: &Path, error: &toml::de::Error) -> ScenarioErr
         key: line.key,
         kind: ErrorKind::Syntax,
         message,
+        help,
+    })
+}
+
+/// TOML nested deeper than the `toml` crate reads ([`nesting::TOML_MAX_DEPTH`]
+/// levels), located where it goes too deep: inline tables and arrays at the
+/// opening that is one too many (the crate's span), a dotted key or table
+/// header at its start (the crate gives no span for those).
+fn nesting_error(text: &str, file: &Path, error: &toml::de::Error) -> ScenarioError {
+    let max = nesting::TOML_MAX_DEPTH;
+    let (offset, key, what) = match (error.span(), nesting::first_long_key(text)) {
+        (Some(span), _) => (
+            span.start,
+            SourceLine::at(text, span.start).key,
+            format!("the inline tables and arrays here go past {max} levels, the most bpsim reads"),
+        ),
+        (None, Some(long)) => {
+            let shown = long.head.join(".");
+            (
+                long.offset,
+                format!("{shown}..."),
+                format!(
+                    "this [table] header or key has {} dotted parts, more than the {max} \
+                     bpsim reads",
+                    long.parts
+                ),
+            )
+        }
+        // Not found again (the crate and its parser would disagree): say
+        // that the line is unknown rather than let 1:1 pass for it.
+        (None, None) => (
+            0,
+            String::new(),
+            format!(
+                "a key somewhere in the file (not found again) goes past {max} levels, the \
+                 most bpsim reads"
+            ),
+        ),
+    };
+    let mixture = key.contains("components") || text.contains("components");
+    let help = if mixture {
+        format!(
+            "mixtures may be nested at most {MAX_MIXTURE_DEPTH} deep (a component that is a \
+             mixture, whose component is a mixture, ...): flatten the nested mixtures into one \
+             list of [[latency.components]], each weighted by the product of the weights on \
+             its way down"
+        )
+    } else {
+        format!(
+            "nest tables and arrays less deeply: a scenario needs a few levels at most (the \
+             deepest, a mixture nested {MAX_MIXTURE_DEPTH} deep, is a key of {} parts: \
+             `latency.components.components...`)",
+            MAX_MIXTURE_DEPTH + 1
+        )
+    };
+    ScenarioError::from(Diagnostic {
+        file: file.to_path_buf(),
+        position: Some(Position::from_offset(text, offset)),
+        key,
+        kind: ErrorKind::Syntax,
+        message: format!("invalid TOML: nested too deeply: {what}"),
         help,
     })
 }

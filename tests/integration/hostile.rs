@@ -216,6 +216,30 @@ fn catalogue() -> Vec<Case> {
                 "the high end",
             ],
         ),
+        // The TOML reader's recursion limit was reported at line 1, blamed
+        // on `requests`, with a generic syntax help.
+        case(
+            "a mixture nested 100 deep by [[headers]]",
+            nested_mixture_headers(100),
+            &[
+                ":242:3:",
+                "latency.components.components...",
+                "nested too deeply",
+                "81 dotted parts, more than the 80 bpsim reads",
+                "mixtures may be nested at most 8 deep",
+            ],
+        ),
+        case(
+            "a mixture nested 2,000 deep in inline tables",
+            nested_mixture_inline(2_000),
+            &[
+                ":5:",
+                "latency.components",
+                "nested too deeply",
+                "past 80 levels",
+                "flatten the nested mixtures",
+            ],
+        ),
         case(
             "misspelt latency key",
             format!("{HEAD}[latency]\ndistribution = \"uniform\"\nlow = 0.1\nhihg = 0.2\n"),
@@ -387,6 +411,29 @@ fn catalogue() -> Vec<Case> {
             &[":8:", "sweep.concurency", "did you mean `concurrency`"],
         ),
     ]
+}
+
+/// A mixture whose component is a mixture whose component is ... `depth`
+/// deep, each level a `[[latency.components.components...]]` header.
+fn nested_mixture_headers(depth: usize) -> String {
+    let mut text = format!("{HEAD}[latency]\ndistribution = \"mixture\"\n");
+    let mut path = "latency".to_owned();
+    for _ in 0..depth {
+        path.push_str(".components");
+        text.push_str(&format!(
+            "[[{path}]]\nweight = 1.0\ndistribution = \"mixture\"\n"
+        ));
+    }
+    text
+}
+
+/// The same, `depth` deep in inline tables on one line.
+fn nested_mixture_inline(depth: usize) -> String {
+    let mut inner = "{ weight = 1.0, distribution = \"constant\", value = 0.1 }".to_owned();
+    for _ in 0..depth {
+        inner = format!("{{ weight = 1.0, distribution = \"mixture\", components = [{inner}] }}");
+    }
+    format!("{HEAD}[latency]\ndistribution = \"mixture\"\ncomponents = [{inner}]\n")
 }
 
 impl Case {
