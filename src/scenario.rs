@@ -89,7 +89,9 @@ pub(crate) fn point_setting<'a>(keys: impl IntoIterator<Item = &'a str>, values:
 }
 
 /// How many requests' latencies loading a scenario draws, to refuse at the
-/// `[latency]` table parameters that draw latencies no run can take.
+/// `[latency]` table parameters that draw latencies no run can take; each
+/// mixture component draws as many of its own, from a fixed seed, and is
+/// refused at its own table.
 pub const CHECKED_DRAWS: u64 = 1024;
 
 /// A validated scenario.

@@ -4,11 +4,13 @@ use std::path::Path;
 
 use toml::de::DeValue;
 
+use super::CHECKED_DRAWS;
 use super::error::{ErrorKind, suggest};
 use super::reader::{Field, Reader, Span, Table};
 use super::validate::misplaced_top_level_key;
 use crate::latency::{
-    Distribution, LatencyError, LatencySource, MAX_LATENCY_S, MAX_MIXTURE_DEPTH, Trace, readable,
+    self, Distribution, LatencyError, LatencySource, MAX_LATENCY_S, MAX_MIXTURE_DEPTH, Trace,
+    readable,
 };
 
 /// `ln(p99 / median) / z(0.99)`: the 99th percentile of the standard normal.
@@ -643,6 +645,130 @@ impl Params<'_, '_, '_, '_> {
     }
 }
 
+/// Whose draws [`check_draws`] checks.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Draws {
+    /// The run's own: the first [`CHECKED_DRAWS`] at the scenario's `seed`,
+    /// exactly those its first requests take; a bad draw past `requests`
+    /// is one no run makes.
+    Run {
+        /// The scenario's seed.
+        seed: u64,
+        /// The scenario's requests.
+        requests: u64,
+    },
+    /// A mixture component's own [`CHECKED_DRAWS`], from
+    /// [`COMPONENT_SEED`]: a component of weight 0.001 is picked about
+    /// once in the mixture's first draws, so a tail that draws past
+    /// [`MAX_LATENCY_S`] now and then slipped through them and failed the
+    /// run part-way (found by a hostile-input pass).
+    Component,
+}
+
+/// The seed of a mixture component's own checked draws. Fixed: the check
+/// judges the parameters, whatever the scenario's seed, and never touches
+/// the streams the run draws from.
+const COMPONENT_SEED: u64 = 0;
+
+/// Checks `d`, read from `table`, by drawing: a draw that is no latency
+/// (beyond [`MAX_LATENCY_S`], infinite, NaN) is recorded at the table's
+/// `distribution`, and a `mean` that the draws cannot come near at its
+/// `mean`. Returns whether `d` passed.
+pub(super) fn check_draws(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    d: &Distribution,
+    draws: Draws,
+) -> bool {
+    let span = table
+        .get("distribution")
+        .map_or(table.span.clone(), |v| v.span());
+    let source = LatencySource::Distribution(d.clone());
+    let seed = match draws {
+        Draws::Run { seed, .. } => seed,
+        Draws::Component => COMPONENT_SEED,
+    };
+    const LIGHTER: &str = "use a lighter tail (a larger Pareto `shape`, a smaller lognormal \
+                           `sigma`) or a smaller scale";
+    match (latency::workload(&source, seed, CHECKED_DRAWS), draws) {
+        (Err(LatencyError::BadSample { request, .. }), Draws::Run { requests, .. })
+            if request >= requests =>
+        {
+            true
+        }
+        (Err(e @ LatencyError::BadSample { .. }), Draws::Run { .. }) => {
+            reader.error(
+                &span,
+                table.path.clone(),
+                ErrorKind::InvalidValue,
+                e.to_string(),
+                LIGHTER,
+            );
+            false
+        }
+        (Err(LatencyError::BadSample { request, value, .. }), Draws::Component) => {
+            reader.error(
+                &span,
+                table.path.clone(),
+                ErrorKind::InvalidValue,
+                format!(
+                    "this component's {} drew {} in draw {} of the {CHECKED_DRAWS} it is \
+                     checked with on its own, which is not a latency between 0 and {} s \
+                     (about 115 days): however rarely the mixture picks it, a long enough run \
+                     would",
+                    d.describe(),
+                    readable(value),
+                    request + 1,
+                    readable(MAX_LATENCY_S),
+                ),
+                format!("{LIGHTER} for this component, or remove it"),
+            );
+            false
+        }
+        (Ok(values), _)
+            if let Some(mean) = table.get("mean")
+                && let Some(average) = unreachable_mean(&values, d.mean()) =>
+        {
+            // A mean asked for but carried by draws too rare for any run
+            // (lognormal mean 0.15 with sigma 30 draws about 1e-156 s:
+            // every duration 0, found by a hostile-input pass).
+            reader.error(
+                &mean.span(),
+                table.key("mean"),
+                ErrorKind::InvalidValue,
+                format!(
+                    "this distribution cannot come near its mean of {} s: its first {} draws \
+                     average {} s",
+                    three_digits(d.mean()),
+                    CHECKED_DRAWS,
+                    three_digits(average)
+                ),
+                "nearly all of its mean lies in draws too rare for any run to see: use a \
+                 smaller lognormal `sigma` or a Pareto `shape` further above 1",
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
+/// The average of `draws` (the first [`CHECKED_DRAWS`] of a scenario), if
+/// it is below a thousandth of `mean`, the distribution's own: a mean that
+/// runs of any realistic size cannot reach. Heavy tails a run can show (a
+/// Pareto of shape 1.1, a lognormal of sigma 3) stay well above.
+fn unreachable_mean(draws: &[f64], mean: f64) -> Option<f64> {
+    if !(mean.is_finite() && mean > 0.0) {
+        return None;
+    }
+    let average = crate::metrics::mean(draws);
+    (average < mean * 1e-3).then_some(average)
+}
+
+/// `x` to three significant digits, as [`readable`] writes numbers.
+fn three_digits(x: f64) -> String {
+    readable(format!("{x:.2e}").parse().unwrap_or(x))
+}
+
 const COMPONENTS_HELP: &str = "write one [[latency.components]] table per component, e.g.\n\
      [[latency.components]]\nweight = 0.9\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2";
 
@@ -717,7 +843,11 @@ fn read_mixture(
         };
         let distribution = read_distribution(reader, &component, depth + 1, &["weight"]);
         match (weight, distribution) {
-            (Some(w), Some(Parsed::Distribution(d))) => components.push((w, d)),
+            (Some(w), Some(Parsed::Distribution(d)))
+                if check_draws(reader, &component, &d, Draws::Component) =>
+            {
+                components.push((w, d));
+            }
             _ => ok = false,
         }
     }

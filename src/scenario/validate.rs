@@ -7,9 +7,9 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{Diagnostic, ErrorKind, Position, ScenarioError, suggest};
 use super::reader::{Field, Reader, Span, Table, group_digits};
-use super::{CHECKED_DRAWS, CpuModel, MAX_REQUESTS, Model, PythonVersion, Scenario};
+use super::{CpuModel, MAX_REQUESTS, Model, PythonVersion, Scenario};
 use super::{latency_table, nesting, server_table, strategy_tables, sweep_table};
-use crate::latency::{self, LatencyError, LatencySource, MAX_MIXTURE_DEPTH, readable};
+use crate::latency::{LatencySource, MAX_MIXTURE_DEPTH};
 use crate::strategy::kind::StrategyKind;
 
 /// Keys allowed at the top level.
@@ -123,20 +123,19 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
         ),
     };
     let strategies = read_strategies(&mut reader, &root);
-    let mut latency_span = 0..0;
-    let mut mean_span = None;
+    let mut latency_at = None;
     let latency = match reader.table(&root, "latency", LATENCY_TABLE_HELP) {
         Field::Absent => {
             reader.missing(&root, "latency", LATENCY_TABLE_HELP);
             None
         }
         Field::Invalid => None,
-        Field::Present(table, header) => {
+        Field::Present(table, _) => {
             let base = file.parent().unwrap_or(Path::new(""));
+            let latency = latency_table::read(&mut reader, &table, base);
             // Where to point at if a draw fails (see below).
-            latency_span = table.get("distribution").map_or(header, |v| v.span());
-            mean_span = table.get("mean").map(|v| v.span());
-            latency_table::read(&mut reader, &table, base)
+            latency_at = Some(table);
+            latency
         }
     };
     let model = read_model(&mut reader, &root, file);
@@ -169,47 +168,16 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
     // Parameters that pass every bound can still draw latencies no run can
     // take (a Pareto of shape 0.01 draws 1e38 s): the first requests'
     // draws, exactly those of the run, catch all but the rarest here,
-    // where the file and key can be named.
-    if let (Some(seed), Some((requests, _)), Some(source @ LatencySource::Distribution(d))) =
-        (seed, &requests, &latency)
+    // where the file and key can be named (a mixture's components were
+    // each checked on their own as they were read).
+    if let (Some(seed), Some((requests, _)), Some(LatencySource::Distribution(d)), Some(table)) =
+        (seed, &requests, &latency, &latency_at)
     {
-        // One draw serves both checks; a bad draw past `requests` is one
-        // no run makes.
-        match latency::workload(source, seed, CHECKED_DRAWS) {
-            Err(e @ LatencyError::BadSample { request, .. }) if request < *requests => {
-                reader.error(
-                    &latency_span,
-                    "latency",
-                    ErrorKind::InvalidValue,
-                    e.to_string(),
-                    "use a lighter tail (a larger Pareto `shape`, a smaller lognormal `sigma`) or \
-                     a smaller scale",
-                );
-            }
-            Ok(draws)
-                if let Some(span) = &mean_span
-                    && let Some(average) = unreachable_mean(&draws, d.mean()) =>
-            {
-                // A mean asked for but carried by draws too rare for any run
-                // (lognormal mean 0.15 with sigma 30 draws about 1e-156 s:
-                // every duration 0, found by a hostile-input pass).
-                reader.error(
-                    span,
-                    "latency.mean",
-                    ErrorKind::InvalidValue,
-                    format!(
-                        "this distribution cannot come near its mean of {} s: its first {} draws \
-                         average {} s",
-                        three_digits(d.mean()),
-                        CHECKED_DRAWS,
-                        three_digits(average)
-                    ),
-                    "nearly all of its mean lies in draws too rare for any run to see: use a \
-                     smaller lognormal `sigma` or a Pareto `shape` further above 1",
-                );
-            }
-            _ => {}
-        }
+        let draws = latency_table::Draws::Run {
+            seed,
+            requests: *requests,
+        };
+        latency_table::check_draws(&mut reader, table, d, draws);
     }
 
     // The sweep's points are whole scenarios: check them only once the
@@ -316,23 +284,6 @@ fn in_range(
         return None;
     }
     u64::try_from(n).ok()
-}
-
-/// The average of `draws` (the first [`CHECKED_DRAWS`] of a scenario), if
-/// it is below a thousandth of `mean`, the distribution's own: a mean that
-/// runs of any realistic size cannot reach. Heavy tails a run can show (a
-/// Pareto of shape 1.1, a lognormal of sigma 3) stay well above.
-fn unreachable_mean(draws: &[f64], mean: f64) -> Option<f64> {
-    if !(mean.is_finite() && mean > 0.0) {
-        return None;
-    }
-    let average = crate::metrics::mean(draws);
-    (average < mean * 1e-3).then_some(average)
-}
-
-/// `x` to three significant digits, as [`readable`] writes numbers.
-fn three_digits(x: f64) -> String {
-    readable(format!("{x:.2e}").parse().unwrap_or(x))
 }
 
 /// The longest accepted `name`, in bytes: outputs go to `OUTPUT_DIR/<name>/`,

@@ -179,6 +179,24 @@ fn catalogue() -> Vec<Case> {
                 "lighter tail",
             ],
         ),
+        // Picked about once in the mixture's first 1,024 draws, so they
+        // missed it, and the run failed part-way with no line or key.
+        case(
+            "a rare mixture component whose tail draws past 1e7 s",
+            "requests = 100_000\nconcurrency = 100\nstrategies = [\"gated_spawn\"]\n\
+             [latency]\ndistribution = \"mixture\"\n\
+             [[latency.components]]\nweight = 0.999\ndistribution = \"uniform\"\n\
+             low = 0.1\nhigh = 0.2\n\
+             [[latency.components]]\nweight = 0.001\ndistribution = \"pareto\"\n\
+             scale = 1.0\nshape = 0.05\n",
+            &[
+                ":13:16:",
+                "latency.components[1]",
+                "this component's pareto(1.0, 0.05) drew",
+                "lighter tail",
+                "or remove it",
+            ],
+        ),
         // Both drew about nothing: every duration 0.000, no warning.
         case(
             "a lognormal mean no run can come near",
