@@ -160,7 +160,10 @@ pub fn run(options: &Options) -> Result<String, CalibrateError> {
         script: "calibrate",
         message: e.to_string(),
     })?;
-    let trace_text: String = check_latencies.iter().map(|v| format!("{v}\n")).collect();
+    let trace_text: String = check_latencies
+        .iter()
+        .map(|v| format!("{}\n", crate::report::csv_float(*v)))
+        .collect();
     let trace = write("check.trace", &trace_text)?;
     let mut cpu_args = vec![
         "--repeat".to_owned(),

@@ -163,7 +163,8 @@ pub enum Command {
         sweep_threads: Option<usize>,
     },
     /// Write the scenario's workload as a latency trace: line i is the
-    /// latency of request i in seconds (shortest round-trip form).
+    /// latency of request i in seconds (shortest round-trip form; an
+    /// exponent outside 1e-5 <= |x| < 1e16, as in bpsim's CSVs).
     Workload {
         /// The scenario file (TOML).
         scenario: PathBuf,

@@ -558,9 +558,12 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             output::check_file(&output)?;
             let values = latency::workload(&scenario.latency, scenario.seed, scenario.requests)
                 .with_context(|| format!("drawing the workload of '{}'", scenario.name))?;
-            // Streamed: the text (up to 25 bytes a latency) is never held whole.
+            // Streamed: the text (up to 25 bytes a latency) is never held
+            // whole. Floats as in every CSV (`1e-300`, not 302 characters).
             output::write_atomic_with(&output, |w| {
-                values.iter().try_for_each(|v| writeln!(w, "{v}"))
+                values
+                    .iter()
+                    .try_for_each(|v| writeln!(w, "{}", report::csv_float(*v)))
             })?;
             Ok(ExitCode::SUCCESS)
         }

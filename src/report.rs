@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::metrics::StrategyResult;
 
-pub use self::csv::{requests_csv, summary_csv};
+pub use self::csv::{float as csv_float, requests_csv, summary_csv};
 pub use self::json::summary_json;
 pub use self::markdown::summary_markdown;
 pub use self::table::{summary_table, sweep_table};

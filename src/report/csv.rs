@@ -1,7 +1,9 @@
-//! CSV: the summary (one row per strategy) and the per-request log.
+//! CSV: the summary (one row per strategy) and the per-request log, and
+//! [`float`], the form of every float in bpsim's CSVs and traces.
 //!
-//! Floats are written in Rust's shortest round-trip form, so the files are
-//! byte-identical across machines and parse back to the same bits.
+//! Floats are written by [`float`]: shortest round-trip digits, so the
+//! files are byte-identical across machines and parse back to the same
+//! bits, with an exponent where the plain form would be long.
 
 use super::RunReport;
 use crate::metrics::Percentiles;
@@ -10,8 +12,24 @@ use crate::strategy::Outcome;
 
 const PERCENTILE_COLUMNS: [&str; 5] = ["p50", "p90", "p99", "p999", "max"];
 
+/// A float as every CSV and trace bpsim writes has it: the shortest digits
+/// that parse back to the same bits, written plain (`0.15`, `41.70835342191311`,
+/// `100000`) for `1e-5 <= |x| < 1e16` and zero, and with an exponent
+/// otherwise (`1e-300`, `2.5e-7`, `1.5e16`), as Rust's `{:e}` writes it;
+/// `inf`, `-inf` and `NaN` as Rust writes them. A plain `1e-300` was a
+/// field of 302 characters (found by a hostile-input pass); now no finite
+/// float takes more than 24.
+pub fn float(x: f64) -> String {
+    let a = x.abs();
+    if x.is_finite() && a != 0.0 && !(1e-5..1e16).contains(&a) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 fn percentile_cells(p: &Percentiles) -> [String; 5] {
-    [p.p50, p.p90, p.p99, p.p999, p.max].map(|x| x.to_string())
+    [p.p50, p.p90, p.p99, p.p999, p.max].map(float)
 }
 
 fn writer() -> csv::Writer<Vec<u8>> {
@@ -69,7 +87,7 @@ pub fn summary_csv(report: &RunReport) -> String {
             s.python.clone(),
             s.cpu.clone(),
             r.strategy.clone(),
-            r.duration_s.to_string(),
+            float(r.duration_s),
             r.peak_memory_bytes.to_string(),
             r.peak_live_tasks.to_string(),
             r.loop_iterations.to_string(),
@@ -106,8 +124,8 @@ pub fn requests_csv(outcomes: &[Outcome]) -> String {
             w.write_record([
                 name,
                 &r.request.to_string(),
-                &r.start_s.to_string(),
-                &r.end_s.to_string(),
+                &float(r.start_s),
+                &float(r.end_s),
                 match r.status {
                     Status::Ok => "ok",
                     Status::Error => "error",
@@ -119,4 +137,52 @@ pub fn requests_csv(outcomes: &[Outcome]) -> String {
         }
     }
     finish(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::float;
+
+    #[test]
+    fn floats_are_plain_in_the_middle_and_exponents_at_the_ends() {
+        for (x, text) in [
+            (0.0, "0"),
+            (0.15, "0.15"),
+            (41.70835342191311, "41.70835342191311"),
+            (100_000.0, "100000"),
+            (0.000012031, "0.000012031"),
+            (1e-5, "0.00001"),
+            (9_999_999_999_999_998.0, "9999999999999998"),
+            (1e16, "1e16"),
+            (-1.5e16, "-1.5e16"),
+            (9.99e-6, "9.99e-6"),
+            (1e-300, "1e-300"),
+            (-2.5e-7, "-2.5e-7"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (f64::INFINITY, "inf"),
+        ] {
+            assert_eq!(float(x), text, "{x:?}");
+        }
+        assert_eq!(float(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn every_float_round_trips_in_at_most_24_characters() {
+        // Bit patterns spread over every exponent, plus the edges.
+        let mut bits: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut values = vec![1e-5, 1e16, f64::MAX, f64::MIN, 5e-324, -5e-324];
+        for _ in 0..100_000 {
+            bits = bits.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            values.push(f64::from_bits(bits));
+        }
+        for x in values.into_iter().filter(|x| x.is_finite()) {
+            let text = float(x);
+            assert!(text.len() <= 24, "{x:?}: {text}");
+            assert_eq!(
+                text.parse::<f64>().unwrap().to_bits(),
+                x.to_bits(),
+                "{text}"
+            );
+        }
+    }
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::unit::UnitResult;
 use crate::metrics::Percentiles;
+use crate::report::csv_float;
 use crate::scenario::Sweep;
 
 /// A mean over replications with the half-width of its 95% confidence
@@ -182,8 +183,8 @@ pub fn rows(sweep: &Sweep, units: &[UnitResult]) -> Vec<SweepRow> {
 }
 
 /// `sweep.csv`: a header, then one row per point and strategy. Floats are
-/// written in their shortest round-trip form, so the file is byte-identical
-/// for identical results.
+/// written by [`csv_float`] (shortest round-trip digits), so the file is
+/// byte-identical for identical results.
 pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = vec!["point".into()];
@@ -225,7 +226,7 @@ pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
     w.write_record(&header).expect("in-memory CSV");
     for row in rows {
         let mut record: Vec<String> = vec![row.point.to_string()];
-        record.extend(row.values.iter().map(f64::to_string));
+        record.extend(row.values.iter().copied().map(csv_float));
         record.push(row.strategy.clone());
         record.push(row.replications.to_string());
         record.push(row.seed.to_string());
@@ -256,7 +257,7 @@ pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
             row.wait_s.p99,
             row.wait_s.max,
         ] {
-            record.push(x.to_string());
+            record.push(csv_float(x));
         }
         w.write_record(&record).expect("in-memory CSV");
     }

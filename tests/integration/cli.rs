@@ -692,3 +692,48 @@ fn an_interrupted_write_leaves_no_temporary_file() {
     assert_eq!(output.status.code(), Some(130));
     assert!(names.is_empty(), "left behind: {names:?}");
 }
+
+/// Found by a hostile-input pass: a latency of 1e-300 s was written as a
+/// 302-character decimal in every CSV. Every CSV and the workload trace
+/// write floats one way: shortest round-trip digits, with an exponent
+/// outside 1e-5 <= |x| < 1e16.
+#[test]
+fn tiny_floats_are_written_with_an_exponent_in_every_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("tiny.toml"),
+        "requests = 3\nconcurrency = 2\nstrategies = [\"gated_spawn\"]\n\
+         [latency]\ndistribution = \"constant\"\nvalue = 1e-300\n\
+         [sweep]\nlatency.value = [1e-300, 2.5e-7]\n",
+    )
+    .unwrap();
+    for args in [
+        &["run", "tiny.toml", "--requests-csv", "requests.csv"][..],
+        &["sweep", "tiny.toml", "--no-progress"],
+        &["workload", "tiny.toml", "-o", "trace.txt"],
+    ] {
+        bpsim().current_dir(d).args(args).assert().success();
+    }
+    let files = [
+        "output/tiny/summary.csv",
+        "requests.csv",
+        "output/tiny/sweep.csv",
+        "trace.txt",
+    ];
+    for file in files {
+        let text = std::fs::read_to_string(d.join(file)).unwrap();
+        assert!(text.contains("1e-300"), "{file}:\n{text}");
+        for field in text.lines().flat_map(|line| line.split(',')) {
+            assert!(field.len() <= 24, "{file}: a field of {}", field.len());
+        }
+    }
+    let sweep = std::fs::read_to_string(d.join("output/tiny/sweep.csv")).unwrap();
+    assert!(sweep.contains(",2.5e-7,"), "{sweep}");
+    // The trace reads back as the same latencies.
+    let trace = std::fs::read_to_string(d.join("trace.txt")).unwrap();
+    assert!(
+        trace.lines().all(|l| l.parse::<f64>() == Ok(1e-300)),
+        "{trace}"
+    );
+}
