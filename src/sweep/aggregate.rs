@@ -182,20 +182,38 @@ pub fn rows(sweep: &Sweep, units: &[UnitResult]) -> Vec<SweepRow> {
     out
 }
 
-/// `sweep.csv`: a header, then one row per point and strategy. Floats are
-/// written by [`csv_float`] (shortest round-trip digits), so the file is
-/// byte-identical for identical results.
+/// A row's value of one of the [`SETTING_COLUMNS`].
+type SettingOf = fn(&SweepRow) -> u64;
+
+/// The columns of a point's own setting, each left out of `sweep.csv` when
+/// it is swept: its swept column, right after `point`, holds the same
+/// value (the point's, and its first replication's seed), and a second
+/// column of the same name made the header ambiguous (`pandas` read it as
+/// `concurrency.1`).
+const SETTING_COLUMNS: [(&str, SettingOf); 3] = [
+    ("seed", |row| row.seed),
+    ("requests", |row| row.requests),
+    ("concurrency", |row| row.concurrency),
+];
+
+/// `sweep.csv`: a header, then one row per point and strategy: `point`,
+/// the swept parameters, `strategy`, `replications`, those of `seed`,
+/// `requests` and `concurrency` not swept (a swept one is its swept
+/// column), then the results. Floats are written by [`csv_float`]
+/// (shortest round-trip digits), so the file is byte-identical for
+/// identical results.
 pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
+    let unswept: Vec<_> = SETTING_COLUMNS
+        .into_iter()
+        .filter(|(name, _)| !sweep.parameters.iter().any(|p| p.key == *name))
+        .collect();
     let mut header: Vec<String> = vec!["point".into()];
     header.extend(sweep.parameters.iter().map(|p| p.key.clone()));
+    header.extend(["strategy", "replications"].map(String::from));
+    header.extend(unswept.iter().map(|(name, _)| (*name).to_owned()));
     header.extend(
         [
-            "strategy",
-            "replications",
-            "seed",
-            "requests",
-            "concurrency",
             "latency_mean_s",
             "latency_std_s",
             "latency_cv",
@@ -229,9 +247,9 @@ pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
         record.extend(row.values.iter().copied().map(csv_float));
         record.push(row.strategy.clone());
         record.push(row.replications.to_string());
-        record.push(row.seed.to_string());
-        record.push(row.requests.to_string());
-        record.push(row.concurrency.to_string());
+        for (_, value) in &unswept {
+            record.push(value(row).to_string());
+        }
         for x in [
             row.latency_mean_s,
             row.latency_std_s,

@@ -82,7 +82,9 @@ fn one_thread_and_all_threads_write_the_same_bytes() {
     assert_eq!(one, read(&b.path().join("sweep_small/sweep.csv")));
     // 3 x 2 points x 4 strategies, plus the header.
     assert_eq!(one.lines().count(), 1 + 6 * 4);
-    assert!(one.starts_with("point,latency.sigma,concurrency,strategy,replications,"));
+    assert!(one.starts_with(
+        "point,latency.sigma,concurrency,strategy,replications,seed,requests,latency_mean_s,"
+    ));
     // The journal is gone once the CSV is written.
     assert!(!a.path().join("sweep_small/sweep.journal").exists());
 }
@@ -318,4 +320,53 @@ fn a_second_interrupt_quits_at_once() {
         "{stderr}"
     );
     assert!(!out.join("long/sweep.csv").exists());
+}
+
+/// Found by a hostile-input pass: a swept `concurrency`, `requests` or
+/// `seed` was written twice, as the swept column and again among the
+/// point's setting, with the same values and the same name.
+#[test]
+fn a_swept_setting_is_one_column_not_two() {
+    let dir = tempfile::tempdir().unwrap();
+    for (sweep_body, swept, points) in [
+        (
+            "concurrency = [1, 2]\nseed = [3, 4]\n",
+            ["concurrency", "seed"],
+            [("1", "3"), ("1", "4"), ("2", "3"), ("2", "4")],
+        ),
+        (
+            "requests = [5, 10]\nconcurrency = [1, 2]\n",
+            ["requests", "concurrency"],
+            [("5", "1"), ("5", "2"), ("10", "1"), ("10", "2")],
+        ),
+    ] {
+        let scenario = dir.path().join("dup.toml");
+        std::fs::write(
+            &scenario,
+            format!(
+                "requests = 10\nconcurrency = 2\nstrategies = [\"gated_spawn\"]\n[latency]\n\
+                 distribution = \"constant\"\nvalue = 0.1\n[sweep]\n{sweep_body}replications = 2\n"
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        assert_eq!(sweep(&scenario, &out, &["--no-progress", "--fresh"]), 0);
+        let csv = read(&out.join("dup/sweep.csv"));
+        let mut lines = csv.lines().map(|l| l.split(',').collect::<Vec<_>>());
+        let header = lines.next().unwrap();
+        let mut names = header.clone();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), header.len(), "a name twice: {header:?}");
+        assert_eq!(
+            header[..5],
+            ["point", swept[0], swept[1], "strategy", "replications"]
+        );
+        for name in ["seed", "requests", "concurrency"] {
+            assert!(header.contains(&name), "{name} missing: {header:?}");
+        }
+        // The swept columns hold the points' values.
+        let rows: Vec<(&str, &str)> = lines.map(|r| (r[1], r[2])).collect();
+        assert_eq!(rows, points);
+    }
 }
