@@ -42,7 +42,9 @@ pub enum Command {
         #[arg(long)]
         no_write: bool,
         /// Refuse to run if bpsim's own memory would exceed this (e.g. 512M,
-        /// 8G; default: half the machine's memory).
+        /// 8G; default: half the machine's memory). K, M, G and T are powers
+        /// of 1000, as bpsim prints sizes (800M is 800 MB); KiB, MiB, GiB
+        /// and TiB are powers of 1024.
         #[arg(long, value_name = "SIZE", value_parser = crate::guard::parse_size)]
         max_memory: Option<u64>,
         /// Also draw the run's charts into `OUTPUT_DIR/<name>/`: peak memory,
@@ -82,6 +84,8 @@ pub enum Command {
         stop_after: Option<usize>,
         /// Refuse to run if one run's memory would exceed this (e.g. 8G;
         /// default: half the machine's memory, shared by the worker threads).
+        /// K, M, G and T are powers of 1000, as bpsim prints sizes (800M is
+        /// 800 MB); KiB, MiB, GiB and TiB are powers of 1024.
         #[arg(long, value_name = "SIZE", value_parser = crate::guard::parse_size)]
         max_memory: Option<u64>,
         /// Also draw the sweep's chart into `OUTPUT_DIR/<name>/`.
@@ -106,7 +110,8 @@ pub enum Command {
         jobs: Option<u16>,
         /// Refuse to run if one run's memory would exceed this (e.g. 8G;
         /// default: half the machine's memory, shared by a sweep's worker
-        /// threads).
+        /// threads). K, M, G and T are powers of 1000, as bpsim prints sizes
+        /// (800M is 800 MB); KiB, MiB, GiB and TiB are powers of 1024.
         #[arg(long, value_name = "SIZE", value_parser = crate::guard::parse_size)]
         max_memory: Option<u64>,
         /// Chart options.
@@ -173,6 +178,8 @@ pub enum Command {
         output: PathBuf,
         /// Refuse to start if bpsim's own memory would exceed this (8 bytes
         /// per request, e.g. 512M, 8G; default: half the machine's memory).
+        /// K, M, G and T are powers of 1000, as bpsim prints sizes (800M is
+        /// 800 MB); KiB, MiB, GiB and TiB are powers of 1024.
         #[arg(long, value_name = "SIZE", value_parser = crate::guard::parse_size)]
         max_memory: Option<u64>,
     },

@@ -83,7 +83,7 @@ pub fn check_workload(scenario: &Scenario, limit: u64) -> Result<(), String> {
         human(need),
         scenario.requests,
         human(limit),
-        need.div_ceil(1 << 30)
+        suggested_gigabytes(need)
     ))
 }
 
@@ -96,7 +96,16 @@ pub fn default_limit() -> u64 {
     total.map_or(4 << 30, |kb| kb * 1024 / 2)
 }
 
-/// Parses a size: `512M`, `8G`, `1.5G`, `4096` (bytes), `KB`/`MiB` forms.
+/// How sizes are read and written, for help texts: the units [`human`]
+/// prints sizes in, as [`parse_size`] reads them.
+pub const SIZE_UNITS: &str = "K, M, G and T (or KB, MB, GB, TB) are powers of 1000, as bpsim \
+                              prints sizes; KiB, MiB, GiB and TiB are powers of 1024";
+
+/// Parses a size: `512M`, `8G`, `1.5G`, `4096` (bytes). `K`, `M`, `G`, `T`
+/// (and `KB`, `MB`, ...) are powers of 1000, the units [`human`] prints, so
+/// `--max-memory 800M` is reported as 800 MB (it was read as MiB and shown
+/// as 839 MB, found by a hostile-input pass); `KiB`, `MiB`, `GiB`, `TiB`
+/// are powers of 1024.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
@@ -107,13 +116,17 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("expected a size such as 512M or 8G, found {text:?}"))?;
     let factor: f64 = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 1.0,
-        "K" | "KB" | "KIB" => 1024.0,
-        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
-        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
-        "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        "K" | "KB" => 1e3,
+        "M" | "MB" => 1e6,
+        "G" | "GB" => 1e9,
+        "T" | "TB" => 1e12,
+        "KIB" => 1024.0,
+        "MIB" => 1024.0 * 1024.0,
+        "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         _ => {
             return Err(format!(
-                "unknown size unit {unit:?} in {text:?}: use K, M, G or T"
+                "unknown size unit {unit:?} in {text:?}: {SIZE_UNITS}"
             ));
         }
     };
@@ -126,7 +139,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes.min(u64::MAX as f64) as u64)
 }
 
-/// `1.5 GB`-style text.
+/// `1.5 GB`-style text, in powers of 1000 (see [`SIZE_UNITS`]).
 pub fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= 1e9 {
@@ -138,6 +151,12 @@ pub fn human(bytes: u64) -> String {
     } else {
         format!("{bytes} B")
     }
+}
+
+/// Whole gigabytes (powers of 1000, as `--max-memory 3G` reads them) that
+/// hold `need` bytes: for the `--max-memory` a refusal suggests.
+fn suggested_gigabytes(need: u64) -> u64 {
+    need.div_ceil(1_000_000_000)
 }
 
 /// Refuses `scenario` if its estimate (see [`estimate`]) is above `limit`,
@@ -251,7 +270,7 @@ fn refusal(
         } else {
             ""
         },
-        need.div_ceil(1 << 30)
+        suggested_gigabytes(need)
     )
 }
 
@@ -261,13 +280,35 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
-        assert_eq!(parse_size("8G").unwrap(), 8 << 30);
+        assert_eq!(parse_size("512M").unwrap(), 512_000_000);
+        assert_eq!(parse_size("8G").unwrap(), 8_000_000_000);
+        assert_eq!(parse_size("8gb").unwrap(), 8_000_000_000);
         assert_eq!(parse_size("1.5 GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2K").unwrap(), 2000);
         assert_eq!(parse_size("4096").unwrap(), 4096);
         assert!(parse_size("lots").is_err());
         assert!(parse_size("-1G").is_err());
         assert!(parse_size("3X").is_err());
+    }
+
+    #[test]
+    fn a_size_is_printed_in_the_units_it_was_given_in() {
+        // Found by a hostile-input pass: `--max-memory 800M` (read as MiB)
+        // was reported as a limit of 839 MB.
+        for (given, shown) in [
+            ("800M", "800 MB"),
+            ("800MB", "800 MB"),
+            ("12.6G", "12.6 GB"),
+            ("3G", "3.0 GB"),
+            ("25K", "25 KB"),
+        ] {
+            assert_eq!(human(parse_size(given).unwrap()), shown, "{given}");
+        }
+        // A refusal's suggested limit holds what is needed, in those units.
+        assert_eq!(suggested_gigabytes(20_100_000_000), 21);
+        assert_eq!(suggested_gigabytes(3_000_000_000), 3);
+        assert!(parse_size("3G").unwrap() >= 3_000_000_000);
     }
 
     #[test]

@@ -585,6 +585,11 @@ fn runs_that_would_not_fit_in_memory_are_refused_before_they_start() {
     let (code, stderr) = run(dir.path(), &["run", "ok.toml", "--max-memory", "1M"]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("above the limit of"), "{stderr}");
+    // Found by a hostile-input pass: 800M was read as MiB and reported
+    // as 839 MB. Read and printed in the same units, powers of 1000.
+    let (code, stderr) = run(dir.path(), &["run", "big.toml", "--max-memory", "800M"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("above the limit of 800 MB"), "{stderr}");
     let (code, stderr) = run(dir.path(), &["run", "ok.toml", "--max-memory", "lots"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("512M"), "{stderr}");
