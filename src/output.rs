@@ -349,7 +349,9 @@ fn write_with(
 }
 
 /// Replaces the regular file `file` (or creates it) with what `fill`
-/// writes: a temporary file beside it, then a rename.
+/// writes: a temporary file beside it, then a rename. A file replaced
+/// keeps its permission bits (see [`kept_permissions`]); a new one gets
+/// the default (0o666 less the umask).
 fn replace(file: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
     let dir = parent_dir(file);
     // Say what is in the way rather than `File exists` from create_dir_all.
@@ -361,8 +363,14 @@ fn replace(file: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> 
         .unwrap_or_else(|| "output".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let unfinished = Unfinished::register(&tmp);
+    let kept = fs::metadata(file).ok().map(|old| kept_permissions(&old));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
+        // Before anything is written: a private file's content is never
+        // readable under the default permissions.
+        if let Some(permissions) = kept {
+            f.set_permissions(permissions)?;
+        }
         fill(&mut f)?;
         f.sync_all()?;
         fs::rename(&tmp, file)
@@ -372,6 +380,24 @@ fn replace(file: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> 
     }
     drop(unfinished);
     result
+}
+
+/// The permissions a file that replaces one with metadata `old` gets: its
+/// permission bits (read, write and execute for owner, group and others;
+/// not set-user-ID, set-group-ID or sticky, which an output has no use
+/// for). Without this a replaced `chmod 600` file came back 644 (found by
+/// a hostile-input pass).
+#[cfg(unix)]
+fn kept_permissions(old: &fs::Metadata) -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    fs::Permissions::from_mode(old.permissions().mode() & 0o777)
+}
+
+/// The permissions a file that replaces one with metadata `old` gets: its
+/// own (read-only or not).
+#[cfg(not(unix))]
+fn kept_permissions(old: &fs::Metadata) -> fs::Permissions {
+    old.permissions()
 }
 
 /// The temporary files of the writes in progress, for
@@ -425,6 +451,38 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"c,d\n");
         let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_replaced_file_keeps_its_permission_bits() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let path = dir.path().join("out.csv");
+        for bits in [0o600, 0o640, 0o755, 0o444, 0o4750] {
+            fs::write(&path, b"old").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(bits)).unwrap();
+            write_atomic(&path, b"new").unwrap();
+            assert_eq!(fs::read(&path).unwrap(), b"new");
+            // Set-user-ID and the like are not carried over.
+            assert_eq!(mode(&path), bits & 0o777, "{bits:o}");
+        }
+        // Streamed too, and through a symlink: the target's bits.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o620)).unwrap();
+        let link = dir.path().join("link.csv");
+        symlink("out.csv", &link).unwrap();
+        write_atomic_with(&link, |w| w.write_all(b"streamed")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"streamed");
+        assert_eq!(mode(&path), 0o620);
+        // A new file gets the default, as before.
+        let fresh = dir.path().join("fresh.csv");
+        write_atomic(&fresh, b"x").unwrap();
+        let default = fs::File::create(dir.path().join("plain")).unwrap();
+        assert_eq!(
+            mode(&fresh),
+            default.metadata().unwrap().permissions().mode() & 0o7777
+        );
     }
 
     #[test]
