@@ -437,7 +437,8 @@ cpu = "none"
 /// # Errors
 /// If the temporary directory or the sweep's files cannot be written.
 pub fn sweep_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
-    let dir = tempfile::tempdir()?;
+    // Removed on Ctrl-C too (see `output::remove_unfinished`).
+    let dir = crate::output::TempFolder::new()?;
     let path = dir.path().join("bench_scaling.toml");
     std::fs::write(&path, SCALING_SWEEP)?;
     let scenario = crate::scenario::Scenario::load(&path)?;

@@ -10,7 +10,8 @@
 //! scenario names with `cpu = "path/to/profile.toml"`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::asyncio::{Config, CpuCosts};
 use crate::experiment;
@@ -86,20 +87,72 @@ pub struct Options {
     pub output: PathBuf,
 }
 
+/// The process id of the measurement script running now (0: none), for
+/// [`stop_measuring`].
+static RUNNING: AtomicU32 = AtomicU32::new(0);
+
+/// Set by [`stop_measuring`]: the process is quitting on an interrupt.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Ends the measurement script running now, if any (SIGTERM), for a
+/// process about to quit (Ctrl-C or SIGTERM: only a terminal's Ctrl-C
+/// reaches the script itself, and a script left running would go on
+/// measuring for a minute, from a folder [`crate::output::remove_unfinished`]
+/// has removed).
+///
+/// Call it only on the way out: a script it ends is not reported as
+/// failed, and the measuring thread waits for the process to quit.
+pub fn stop_measuring() {
+    STOPPING.store(true, Ordering::SeqCst);
+    let pid = RUNNING.swap(0, Ordering::SeqCst);
+    #[cfg(unix)]
+    if let Ok(pid) = libc::pid_t::try_from(pid)
+        && pid > 0
+    {
+        // SAFETY: `kill` only sends a signal. `pid` is the script's, noted
+        // while it runs: only between its end and the note being cleared
+        // (microseconds) could it name a reused pid, and only if an
+        // interrupt came exactly then.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
+}
+
 fn run_script(
     python: &Path,
     script: &'static str,
     path: &Path,
     args: &[String],
 ) -> Result<String, CalibrateError> {
-    let out = Command::new(python)
+    let child = Command::new(python)
         .arg(path)
         .args(args)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|source| CalibrateError::Spawn {
             python: python.to_path_buf(),
             source,
         })?;
+    RUNNING.store(child.id(), Ordering::SeqCst);
+    let out = child.wait_with_output();
+    RUNNING.store(0, Ordering::SeqCst);
+    if STOPPING.load(Ordering::SeqCst) {
+        // The interrupt handler ended the script and is quitting the
+        // process (130). Reporting the script as failed would be wrong,
+        // and would race the handler to exit with 1 (a test saw it).
+        loop {
+            std::thread::park();
+        }
+    }
+    let out = out.map_err(|source| CalibrateError::Spawn {
+        python: python.to_path_buf(),
+        source,
+    })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(12).collect();
@@ -134,7 +187,9 @@ fn command_line(options: &Options) -> String {
 /// Measures the interpreter and writes its profile; returns the profile's
 /// text.
 pub fn run(options: &Options) -> Result<String, CalibrateError> {
-    let dir = tempfile::tempdir().map_err(CalibrateError::Temp)?;
+    // Removed when done, and on Ctrl-C (an interrupted calibration left it
+    // behind, found by a hostile-input pass).
+    let dir = output::TempFolder::new().map_err(CalibrateError::Temp)?;
     let write = |rel: &str, text: &str| -> Result<PathBuf, CalibrateError> {
         let path = dir.path().join(rel);
         std::fs::create_dir_all(path.parent().unwrap_or(dir.path()))

@@ -140,8 +140,9 @@ fn stop_when_stdout_goes(stop: &'static AtomicBool, gone: &'static AtomicBool) {
 }
 
 /// Ctrl-C or SIGTERM: during a sweep, the first stops it taking new runs;
-/// otherwise (or the second time) bpsim quits at once, 130, removing the
-/// temporary file of any write in progress. If no handler can be
+/// otherwise (or the second time) bpsim quits at once, 130, ending
+/// `calibrate`'s measurement script and removing the temporary file of any
+/// write in progress and any temporary folder. If no handler can be
 /// installed, Ctrl-C simply ends the process, and a sweep's journal still
 /// holds every finished run.
 fn on_interrupt() {
@@ -155,6 +156,7 @@ fn on_interrupt() {
         if SWEEP_STOP.get().is_some() {
             eprintln!("\ninterrupted again: quitting now (finished runs are kept in the journal)");
         }
+        calibrate::stop_measuring();
         output::remove_unfinished();
         std::process::exit(i32::from(INTERRUPTED));
     });

@@ -400,11 +400,12 @@ fn kept_permissions(old: &fs::Metadata) -> fs::Permissions {
     old.permissions()
 }
 
-/// The temporary files of the writes in progress, for
-/// [`remove_unfinished`].
+/// The temporary files of the writes in progress, and the
+/// [`TempFolder`]s alive, for [`remove_unfinished`].
 static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
-/// A temporary file listed in [`UNFINISHED`] while it lives.
+/// A temporary file or folder listed in [`UNFINISHED`] while it lives.
+#[derive(Debug)]
 struct Unfinished(PathBuf);
 
 impl Unfinished {
@@ -426,15 +427,51 @@ impl Drop for Unfinished {
     }
 }
 
-/// Removes the temporary files of the writes in progress, for a process
-/// about to quit in the middle of one (Ctrl-C): no hidden `.NAME.tmp-PID`
-/// is left behind (a 10M-request trace's was 120 MB, found by a
-/// hostile-input pass). The destinations are untouched.
+/// Removes the temporary files of the writes in progress and every
+/// [`TempFolder`] alive, for a process about to quit in the middle of
+/// them (Ctrl-C): no hidden `.NAME.tmp-PID` is left behind (a
+/// 10M-request trace's was 120 MB), nor `calibrate`'s folder of scripts
+/// (both found by hostile-input passes). The destinations are untouched.
 pub fn remove_unfinished() {
     if let Ok(list) = UNFINISHED.lock() {
         for tmp in list.iter() {
-            let _ = fs::remove_file(tmp);
+            let _ = match fs::symlink_metadata(tmp) {
+                Ok(meta) if meta.is_dir() => fs::remove_dir_all(tmp),
+                _ => fs::remove_file(tmp),
+            };
         }
+    }
+}
+
+/// A new folder in the system's temporary folder (as
+/// [`tempfile::tempdir`] makes it), removed with what it holds when
+/// dropped, or by [`remove_unfinished`] if the process quits first.
+#[derive(Debug)]
+pub struct TempFolder {
+    // Dropped in this order: the folder is removed before it leaves the
+    // list, so an interrupt in between finds it gone, never left.
+    dir: tempfile::TempDir,
+    _listed: Unfinished,
+}
+
+impl TempFolder {
+    /// Makes the folder.
+    ///
+    /// # Errors
+    ///
+    /// The folder cannot be made.
+    pub fn new() -> io::Result<TempFolder> {
+        let dir = tempfile::tempdir()?;
+        let listed = Unfinished::register(dir.path());
+        Ok(TempFolder {
+            dir,
+            _listed: listed,
+        })
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
     }
 }
 
@@ -655,6 +692,22 @@ mod tests {
         assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
         assert_eq!(reader.join().unwrap(), b"through the pipe");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    // `remove_unfinished` on a folder is tested through a real Ctrl-C
+    // (tests/integration/cli.rs): here it would remove the temporaries of
+    // the other tests' writes, running at the same time.
+    #[test]
+    fn a_temporary_folder_is_listed_while_it_lives() {
+        let listed = |p: &Path| UNFINISHED.lock().unwrap().iter().any(|l| l == p);
+        let folder = TempFolder::new().unwrap();
+        let path = folder.path().to_path_buf();
+        assert!(listed(&path));
+        fs::create_dir(path.join("sub")).unwrap();
+        fs::write(path.join("sub/script.py"), b"x").unwrap();
+        drop(folder);
+        assert!(!path.exists());
+        assert!(!listed(&path));
     }
 
     #[test]

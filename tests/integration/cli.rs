@@ -737,3 +737,90 @@ fn tiny_floats_are_written_with_an_exponent_in_every_csv() {
         "{trace}"
     );
 }
+
+/// Found by a hostile-input pass: an interrupted `calibrate` left its
+/// temporary folder of measurement scripts behind (and its script
+/// running when only bpsim got the signal). Ctrl-C or SIGTERM now ends the
+/// script and removes the folder.
+#[test]
+fn an_interrupted_calibration_leaves_no_temporary_folder() {
+    if !cfg!(unix) {
+        eprintln!("skipped: signals are Unix-only");
+        return;
+    }
+    for signal in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let tmp = d.join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        // A "python" that says where its script is and its own pid, then
+        // measures for a long time.
+        let python = d.join("python");
+        std::fs::write(
+            &python,
+            "#!/bin/sh\necho $$ > \"$(dirname \"$0\")/pid\"\necho \"$1\" > \"$(dirname \"$0\")/script\"\n\
+             exec sleep 60\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bpsim"))
+            .current_dir(d)
+            .env("TMPDIR", &tmp)
+            .args(["calibrate", "--python", "./python", "-o", "profile.toml"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !(d.join("script").exists() && d.join("pid").exists()) {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "calibrate ended before its script ran"
+            );
+            assert!(start.elapsed().as_secs() < 60, "the script never started");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let script = std::fs::read_to_string(d.join("script")).unwrap();
+        assert!(script.starts_with(tmp.to_str().unwrap()), "{script}");
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 1);
+        let status = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(130), "{signal}");
+        let left: Vec<_> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(left.is_empty(), "{signal}: left behind: {left:?}");
+        assert!(!d.join("profile.toml").exists());
+        // The script was ended too (soon: SIGTERM is asynchronous).
+        let pid = std::fs::read_to_string(d.join("pid")).unwrap();
+        // A zombie waiting to be reaped counts as ended.
+        let zombie = || {
+            std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+                .is_ok_and(|stat| stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+        };
+        let alive = || {
+            std::process::Command::new("kill")
+                .args(["-0", pid.trim()])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+                && !zombie()
+        };
+        let start = std::time::Instant::now();
+        while alive() && start.elapsed().as_secs() < 10 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            !alive(),
+            "{signal}: the script {} is still running",
+            pid.trim()
+        );
+    }
+}
