@@ -71,6 +71,21 @@ pub enum SweepError {
         /// The journal.
         path: PathBuf,
     },
+    /// The journal is not one bpsim wrote, or holds a run that does not
+    /// belong to this sweep (edited or corrupted by hand).
+    #[error(
+        "'{}' line {line}: {message}, so the journal cannot be trusted\n  help: pass --fresh \
+         to discard it and start over",
+        path.display()
+    )]
+    CorruptJournal {
+        /// The journal.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
     /// `--resume` without a journal to resume.
     #[error(
         "nothing to resume: '{}' does not exist\n  help: run without --resume",
@@ -186,7 +201,9 @@ pub fn run(
         if !journal_path.exists() {
             return Err(SweepError::NothingToResume { path: journal_path });
         }
-        Journal::resume(&journal_path, &fingerprint, total)?
+        Journal::resume(&journal_path, &fingerprint, total, |r| {
+            unit::belongs(sweep, &scenario.strategies, r)
+        })?
     } else {
         if journal_path.exists() && !options.fresh {
             return Err(SweepError::JournalExists { path: journal_path });

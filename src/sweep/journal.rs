@@ -89,36 +89,63 @@ impl Journal {
     }
 
     /// Opens an existing journal to append to it, returning the units it
-    /// already holds (the last one kept for a unit seen twice).
+    /// already holds (the last one kept for a unit seen twice). `check`
+    /// says why a run read back does not belong to this sweep (its
+    /// strategies or seed are not the unit's), if it does not.
+    ///
+    /// A line that is not a run at all is one cut short by a crash: skipped,
+    /// its unit runs again. A first line that is not a journal's header, or
+    /// a whole run that does not fit the sweep, is an error: the journal was
+    /// edited or corrupted, and resuming from it gave a CSV whose rows
+    /// shifted between strategies, or a panic (found by a hostile-input
+    /// pass).
     pub(crate) fn resume(
         path: &Path,
         fingerprint: &str,
         units: usize,
+        check: impl Fn(&UnitResult) -> Result<(), String>,
     ) -> Result<(Self, Vec<UnitResult>), SweepError> {
         let io = |source| SweepError::Io {
             path: path.to_path_buf(),
             source,
         };
+        let corrupt = |line: usize, message: String| SweepError::CorruptJournal {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
         let file = File::open(path).map_err(io)?;
-        let mut lines = BufReader::new(file).lines();
+        let mut lines = BufReader::new(file).split(b'\n');
         let first = lines.next().transpose().map_err(io)?.unwrap_or_default();
-        let found: Option<Header> = serde_json::from_str(&first).ok();
-        let expected = header(fingerprint, units);
-        if found.as_ref() != Some(&expected) {
+        let Ok(found) = serde_json::from_slice::<Header>(&first) else {
+            return Err(corrupt(
+                1,
+                "it does not start with a sweep journal's header".to_owned(),
+            ));
+        };
+        if found != header(fingerprint, units) {
             return Err(SweepError::StaleJournal {
                 path: path.to_path_buf(),
             });
         }
         let mut done: Vec<Option<UnitResult>> = vec![None; units];
-        for line in lines {
-            let Ok(line) = line else { break };
-            // A torn last line (the process died mid-write) is skipped.
-            if let Ok(r) = serde_json::from_str::<UnitResult>(&line)
-                && r.unit < units
-            {
-                let unit = r.unit;
-                done[unit] = Some(r);
-            }
+        for (i, line) in lines.enumerate() {
+            let line = line.map_err(io)?;
+            // A torn line (the process died mid-write) is skipped.
+            let Ok(r) = serde_json::from_slice::<UnitResult>(&line) else {
+                continue;
+            };
+            let problem = if r.unit >= units {
+                Err(format!(
+                    "it holds unit {}, but the sweep has {units}",
+                    r.unit
+                ))
+            } else {
+                check(&r)
+            };
+            problem.map_err(|message| corrupt(i + 2, message))?;
+            let unit = r.unit;
+            done[unit] = Some(r);
         }
         let file = OpenOptions::new().append(true).open(path).map_err(io)?;
         // Start on a fresh line in case the last one was torn.

@@ -40,6 +40,56 @@ pub(crate) fn run(sweep: &Sweep, unit: usize) -> Result<UnitResult, ExperimentEr
     })
 }
 
+/// Why `r`, a unit read back from a journal, is not what [`run`] gives
+/// for its unit of `sweep` under `strategies`: its seed, its strategies
+/// (each once, in the scenario's order) or a duration no run has.
+pub(crate) fn belongs(
+    sweep: &Sweep,
+    strategies: &[crate::strategy::StrategyKind],
+    r: &UnitResult,
+) -> Result<(), String> {
+    let replications = sweep.replications as usize;
+    let Some(point) = sweep.points.get(r.unit / replications) else {
+        return Err(format!(
+            "it holds unit {}, which the sweep does not have",
+            r.unit
+        ));
+    };
+    let seed = point
+        .scenario
+        .seed
+        .wrapping_add((r.unit % replications) as u64);
+    if r.seed != seed {
+        return Err(format!(
+            "unit {} was run with seed {}, but its seed is {seed}",
+            r.unit, r.seed
+        ));
+    }
+    let names: Vec<&str> = r.results.iter().map(|x| x.strategy.as_str()).collect();
+    let expected: Vec<&str> = strategies.iter().map(|k| k.name()).collect();
+    if names != expected {
+        return Err(format!(
+            "unit {} holds results for [{}], but the sweep runs [{}]",
+            r.unit,
+            names.join(", "),
+            expected.join(", ")
+        ));
+    }
+    if let Some(x) = r
+        .results
+        .iter()
+        .find(|x| !(x.duration_s.is_finite() && x.duration_s >= 0.0))
+    {
+        return Err(format!(
+            "unit {} gives {} a duration of {} s",
+            r.unit,
+            x.strategy,
+            crate::report::csv_float(x.duration_s)
+        ));
+    }
+    Ok(())
+}
+
 /// Mean and sample standard deviation (Welford), zeros for empty input.
 pub(crate) fn mean_std(values: &[f64]) -> (f64, f64) {
     let (mut n, mut mean, mut m2) = (0.0_f64, 0.0_f64, 0.0_f64);

@@ -141,6 +141,80 @@ fn a_journal_from_another_scenario_text_is_refused() {
     assert!(stderr.contains("--fresh"), "{stderr}");
 }
 
+/// Found by a hostile-input pass: a journal line edited to hold fewer
+/// strategies, or them in another order, was resumed from: the CSV's
+/// results shifted between strategies, or aggregation panicked (index out
+/// of bounds). Such a journal, or one that is empty or binary, is refused
+/// with its line and `--fresh`; a torn line is still skipped.
+#[test]
+fn a_journal_whose_runs_do_not_fit_the_sweep_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(
+        sweep(&small(), &out, &["--stop-after", "3", "-j", "1"]),
+        130
+    );
+    let journal = out.join("sweep_small/sweep.journal");
+    let good = read(&journal);
+    let resume = |text: &str| {
+        std::fs::write(&journal, text).unwrap();
+        let output = Command::cargo_bin("bpsim")
+            .unwrap()
+            .args(["sweep", "--resume", "-j", "1", "--output-dir"])
+            .arg(&out)
+            .arg(small())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (output.status.code(), stderr)
+    };
+    let lines: Vec<&str> = good.lines().collect();
+    // The second run's line (line 3) with its last strategy dropped.
+    let mut unit: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
+    unit["results"].as_array_mut().unwrap().pop();
+    let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    edited[2] = unit.to_string();
+    let (code, stderr) = resume(&(edited.join("\n") + "\n"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("sweep.journal' line 3: unit "), "{stderr}");
+    assert!(
+        stderr.contains("but the sweep runs [batching, semaphore_in_task"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--fresh"), "{stderr}");
+    // Its strategies in another order.
+    unit = serde_json::from_str(lines[2]).unwrap();
+    unit["results"].as_array_mut().unwrap().reverse();
+    edited[2] = unit.to_string();
+    let (code, stderr) = resume(&(edited.join("\n") + "\n"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("line 3:"), "{stderr}");
+    // Another unit's seed.
+    unit = serde_json::from_str(lines[2]).unwrap();
+    unit["seed"] = serde_json::json!(12345);
+    edited[2] = unit.to_string();
+    let (code, stderr) = resume(&(edited.join("\n") + "\n"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("line 3:") && stderr.contains("seed 12345"),
+        "{stderr}"
+    );
+    // Empty, or binary: not a journal (it was blamed on another scenario).
+    for text in ["", "\u{1}\u{ff}garbage"] {
+        let (code, stderr) = resume(text);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains("line 1: it does not start with a sweep journal's header"),
+            "{stderr}"
+        );
+    }
+    // A torn last line is skipped, and the sweep finishes.
+    let torn = format!("{}{}", good, &lines[1][..lines[1].len() / 2]);
+    let (code, stderr) = resume(&torn);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
 /// Found by a hostile-input pass: the journal knew only the scenario text,
 /// so resuming after the trace it names was rewritten mixed runs of the
 /// old trace with runs of the new one, silently.
