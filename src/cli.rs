@@ -67,7 +67,8 @@ pub enum Command {
         /// scenario).
         #[arg(long, value_name = "DIR", default_value = "output")]
         output_dir: PathBuf,
-        /// Worker threads (default: one per core).
+        /// Worker threads (default: one per core; at most 16 per core, and one
+        /// per run).
         #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
         /// Finish an interrupted sweep: run only the points it had not done.
@@ -105,7 +106,8 @@ pub enum Command {
         /// scenario).
         #[arg(long, value_name = "DIR", default_value = "output")]
         output_dir: PathBuf,
-        /// Worker threads for a sweep (default: one per core).
+        /// Worker threads for a sweep (default: one per core; at most 16 per
+        /// core, and one per run).
         #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
         /// Refuse to run if one run's memory would exceed this (e.g. 8G;

@@ -187,12 +187,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The worker threads a sweep will use: `-j`, else one per core.
+/// The worker threads a sweep will use: `-j`, else one per core (see
+/// [`sweep::worker_threads`]; the memory guard caps them at the runs).
 fn threads(jobs: Option<u16>) -> u64 {
-    jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        usize::from,
-    ) as u64
+    sweep::worker_threads(jobs.map(usize::from), usize::MAX) as u64
 }
 
 /// Whether `e` comes from writing into a pipe whose reader has gone.

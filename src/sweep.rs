@@ -255,7 +255,7 @@ pub fn run(
         }
         Ok(Some(result))
     };
-    let jobs = options.jobs.unwrap_or(0);
+    let jobs = worker_threads(options.jobs, pending.len());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -303,6 +303,23 @@ pub fn run(
     })
 }
 
+/// The threads a sweep's pool gets for `pending` runs when `-j` asked for
+/// `jobs` (`None`: one per core): never more than there are runs, nor more
+/// than [`THREADS_PER_CORE`] per core. Results do not depend on the count,
+/// and a thread with no run only costs its stack: `-j 65535` started 65,535
+/// threads for an 18-run sweep until the kernel refused them, and bpsim
+/// panicked in a new thread and hung (found by a hostile-input pass).
+pub fn worker_threads(jobs: Option<usize>, pending: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    jobs.unwrap_or(cores)
+        .min(cores.saturating_mul(THREADS_PER_CORE))
+        .min(pending)
+        .max(1)
+}
+
+/// The most worker threads per core a sweep starts, whatever `-j` asks.
+pub const THREADS_PER_CORE: usize = 16;
+
 /// A one-line description of the sweep: `latency.width (11 values) x
 /// concurrency (4 values), 5 replications: 220 runs`.
 pub fn describe(sweep: &Sweep) -> String {
@@ -321,4 +338,25 @@ pub fn describe(sweep: &Sweep) -> String {
         sweep.replications,
         if sweep.replications == 1 { "" } else { "s" }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_threads_are_capped_at_the_runs_and_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        assert_eq!(
+            worker_threads(Some(65535), 18),
+            18.min(cores * THREADS_PER_CORE)
+        );
+        assert_eq!(
+            worker_threads(Some(65535), usize::MAX),
+            cores * THREADS_PER_CORE
+        );
+        assert_eq!(worker_threads(Some(3), 0), 1);
+        assert_eq!(worker_threads(None, 1000), cores.min(1000));
+        assert_eq!(worker_threads(Some(1), 1000), 1);
+    }
 }

@@ -141,6 +141,22 @@ fn a_journal_from_another_scenario_text_is_refused() {
     assert!(stderr.contains("--fresh"), "{stderr}");
 }
 
+/// Found by a hostile-input pass: `-j 65535` started 65,535 threads for
+/// an 18-run sweep; the kernel refused them, a new thread panicked and
+/// bpsim hung. The pool is capped at the runs (and 16 per core), so the
+/// sweep finishes with the CSV one thread writes.
+#[test]
+fn a_huge_thread_count_runs_the_sweep_as_one_thread_does() {
+    let one = tempfile::tempdir().unwrap();
+    let many = tempfile::tempdir().unwrap();
+    assert_eq!(sweep(&small(), one.path(), &["-j", "1"]), 0);
+    assert_eq!(sweep(&small(), many.path(), &["-j", "65535"]), 0);
+    assert_eq!(
+        read(&one.path().join("sweep_small/sweep.csv")),
+        read(&many.path().join("sweep_small/sweep.csv"))
+    );
+}
+
 /// Found by a hostile-input pass: a journal line edited to hold fewer
 /// strategies, or them in another order, was resumed from: the CSV's
 /// results shifted between strategies, or aggregation panicked (index out
