@@ -418,10 +418,10 @@ fn compose(
             .get(name)
             .and_then(toml::Value::as_float)
             .unwrap_or(0.0);
-        eprintln!(
+        crate::output::eprint(format_args!(
             "  scale check, {name:22} CPython {real:.3} s, model {model:.3} s ({:+.1}%)",
             (model - real) / real * 100.0
-        );
+        ));
     }
     let mut measured = toml::Table::new();
     for key in ["python_full", "machine", "date"] {

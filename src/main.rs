@@ -150,11 +150,15 @@ fn on_interrupt() {
         if let Some(flag) = SWEEP_STOP.get()
             && !flag.swap(true, Ordering::SeqCst)
         {
-            eprintln!("\nstopping once the runs in progress finish (interrupt again to quit now)");
+            output::eprint(format_args!(
+                "\nstopping once the runs in progress finish (interrupt again to quit now)"
+            ));
             return;
         }
         if SWEEP_STOP.get().is_some() {
-            eprintln!("\ninterrupted again: quitting now (finished runs are kept in the journal)");
+            output::eprint(format_args!(
+                "\ninterrupted again: quitting now (finished runs are kept in the journal)"
+            ));
         }
         calibrate::stop_measuring();
         output::remove_unfinished();
@@ -181,7 +185,7 @@ fn main() -> ExitCode {
         // -1`): end quietly, as printing does.
         Err(e) if reader_gone(&e) => ExitCode::from(READER_GONE),
         Err(e) => {
-            eprintln!("error: {}", describe(&e));
+            output::eprint(format_args!("error: {}", describe(&e)));
             ExitCode::FAILURE
         }
     }
@@ -234,11 +238,11 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         } => {
             let scenario = Scenario::load(&scenario)?;
             if scenario.sweep.is_some() {
-                eprintln!(
+                output::eprint(format_args!(
                     "note: {} has a [sweep]; `bpsim run` runs the scenario itself, without \
                      it (`bpsim sweep` runs its points)",
                     scenario.path.display()
-                );
+                ));
             }
             // The charts and the per-request CSV need every request's
             // record; the summary needs only their totals.
@@ -277,7 +281,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             };
             if plot {
                 for path in charts::run_charts(&report, &outcomes, &dir, &chart.canvas())? {
-                    eprintln!("wrote {}", path.display());
+                    output::eprint(format_args!("wrote {}", path.display()));
                 }
             }
             if !no_write {
@@ -331,18 +335,22 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 stop_after,
             };
             if let Some(s) = &scenario.sweep {
-                eprintln!("sweep {}: {}", scenario.name, sweep::describe(s));
+                output::eprint(format_args!(
+                    "sweep {}: {}",
+                    scenario.name,
+                    sweep::describe(s)
+                ));
             }
             match sweep::run(&scenario, &options, &INTERRUPT)? {
                 sweep::Finished::Complete { rows, csv_path, .. } => {
                     // The sweep is complete and its CSV written: a reader
                     // gone now only cuts the table short.
                     let printed = say(&report::sweep_table(&scenario, &rows))?;
-                    eprintln!("wrote {}", csv_path.display());
+                    output::eprint(format_args!("wrote {}", csv_path.display()));
                     if plot {
                         let dir = csv_path.parent().unwrap_or(&output_dir);
                         for path in charts::sweep_charts(&scenario, &rows, dir, &chart.canvas())? {
-                            eprintln!("wrote {}", path.display());
+                            output::eprint(format_args!("wrote {}", path.display()));
                         }
                     }
                     Ok(if printed {
@@ -361,11 +369,11 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     } else {
                         "interrupted"
                     };
-                    eprintln!(
+                    output::eprint(format_args!(
                         "{why}: {done} of {total} runs finished and kept in '{}'; \
                          no CSV written\n  help: run the same command with --resume to finish",
                         journal.display()
-                    );
+                    ));
                     Ok(ExitCode::from(INTERRUPTED))
                 }
             }
@@ -404,10 +412,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                         charts::sweep_charts(&scenario, &rows, &dir, &chart.canvas())?
                     }
                     sweep::Finished::Interrupted { journal, .. } => {
-                        eprintln!(
+                        output::eprint(format_args!(
                             "interrupted; finished runs kept in '{}': run the command again to finish",
                             journal.display()
-                        );
+                        ));
                         return Ok(ExitCode::from(INTERRUPTED));
                     }
                 }
@@ -503,7 +511,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     if output::stdout_reader_gone() {
                         std::process::exit(i32::from(READER_GONE));
                     }
-                    eprintln!("  timing {what}");
+                    output::eprint(format_args!("  timing {what}"));
                 },
             )?;
             if !say(&text)? {
@@ -513,7 +521,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
             });
             if threads > 0 {
-                eprintln!("  timing a sweep on 1 and {threads} threads");
+                output::eprint(format_args!("  timing a sweep on 1 and {threads} threads"));
                 if !say(&bench::sweep_scaling(threads, repeat.min(3))?)? {
                     return Ok(ExitCode::from(READER_GONE));
                 }
@@ -528,11 +536,11 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         } => {
             // A minute of measuring is wasted if the profile cannot be written.
             output::check_file(&output)?;
-            eprintln!(
+            output::eprint(format_args!(
                 "calibrating {} (memory, then CPU{}); this takes a minute",
                 python.display(),
                 if tracemalloc { " with tracemalloc" } else { "" }
-            );
+            ));
             let text = calibrate::run(&calibrate::Options {
                 python,
                 tracemalloc,
@@ -540,7 +548,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 output: output.clone(),
             })?;
             let printed = say(&text)?;
-            eprintln!("wrote {}", output.display());
+            output::eprint(format_args!("wrote {}", output.display()));
             Ok(if printed {
                 ExitCode::SUCCESS
             } else {

@@ -43,6 +43,16 @@ pub fn print(text: &str) -> io::Result<Printed> {
     }
 }
 
+/// Prints `args` and a newline to stderr, for messages. Unlike
+/// `eprintln!`, which panics when stderr cannot be written (`bpsim run
+/// bad.toml 2>&1 | true` exited 101, a panic's status, instead of 1, and
+/// the Ctrl-C handler's thread died on its message; found by a
+/// hostile-input pass), a failure is ignored: the exit status still says
+/// what happened.
+pub fn eprint(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr().lock(), "{args}");
+}
+
 /// Whether stdout is a pipe whose reader has gone, found without writing
 /// to it (`poll` reports `POLLERR` on a pipe with no reader left), so that
 /// long work whose results nobody will read can stop early. Never blocks;

@@ -420,6 +420,53 @@ fn a_closed_stdout_ends_quietly_with_141() {
     assert!(dir.path().join("o/s/summary.csv").exists());
 }
 
+/// Found by a hostile-input pass: with stderr a pipe whose reader has gone
+/// (`bpsim run bad.toml 2>&1 | true`), `eprintln!` panicked, so an error
+/// exited 101 (a panic's status) instead of 1, and a run that worked
+/// exited 101 on its `wrote ...` line. Messages that cannot be written are
+/// dropped; the exit status says what happened.
+#[test]
+fn a_closed_stderr_does_not_change_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "requests = 10\nconcurency = 2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "requests = 10\nconcurrency = 2\n[latency]\ndistribution = \"constant\"\nvalue = 0.1\n",
+    )
+    .unwrap();
+    for (args, expected) in [
+        (&["run", "bad.toml"][..], 1),
+        (
+            &[
+                "run",
+                "s.toml",
+                "--output-dir",
+                "o",
+                "--requests-csv",
+                "r.csv",
+            ],
+            0,
+        ),
+        (&["workload", "s.toml", "-o", "w.txt"], 0),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_bpsim"))
+            .current_dir(dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(writer)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(expected), "{args:?}");
+    }
+    assert!(dir.path().join("w.txt").exists());
+}
+
 #[test]
 fn absurd_latencies_are_refused_instead_of_spinning() {
     let dir = tempfile::tempdir().unwrap();
