@@ -197,6 +197,25 @@ fn threads(jobs: Option<u16>) -> u64 {
     sweep::worker_threads(jobs.map(usize::from), usize::MAX) as u64
 }
 
+/// The files `scenario` was read from, which no output may replace.
+fn inputs(scenario: &Scenario) -> Vec<(std::path::PathBuf, &'static str)> {
+    let mut files = vec![(scenario.path.clone(), "the scenario file")];
+    if let latency::LatencySource::Trace(trace) = &scenario.latency {
+        files.push((trace.path().to_path_buf(), "the scenario's latency trace"));
+    }
+    files
+}
+
+/// [`output::check_files`] on owned paths.
+fn check_outputs(
+    outputs: &[(std::path::PathBuf, &str)],
+    inputs: &[(std::path::PathBuf, &str)],
+) -> Result<(), output::WriteError> {
+    let outputs: Vec<_> = outputs.iter().map(|(p, w)| (p.as_path(), *w)).collect();
+    let inputs: Vec<_> = inputs.iter().map(|(p, w)| (p.as_path(), *w)).collect();
+    output::check_files(&outputs, &inputs)
+}
+
 /// Whether `e` comes from writing into a pipe whose reader has gone.
 fn reader_gone(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
@@ -256,18 +275,20 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             // Every destination is checked before the simulation, so that a
             // run that cannot write its output writes none of it.
             let dir = output_dir.join(&scenario.name);
+            let mut outputs = Vec::new();
             if !no_write {
-                output::check_file(&dir.join("summary.csv"))?;
-                output::check_file(&dir.join("summary.json"))?;
+                outputs.push((dir.join("summary.csv"), "summary.csv"));
+                outputs.push((dir.join("summary.json"), "summary.json"));
             }
             if plot {
                 for path in charts::chart_paths(&dir, &chart.canvas(), false) {
-                    output::check_file(&path)?;
+                    outputs.push((path, "a chart"));
                 }
             }
             if let Some(path) = &requests_csv {
-                output::check_file(path)?;
+                outputs.push((path.clone(), "--requests-csv"));
             }
+            check_outputs(&outputs, &inputs(&scenario))?;
             let (report, outcomes) = if plot {
                 experiment::run_traced(&scenario)?
             } else if logged {
@@ -427,9 +448,11 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     max_memory.unwrap_or_else(guard::default_limit),
                 )
                 .map_err(anyhow::Error::msg)?;
-                for path in charts::chart_paths(&dir, &chart.canvas(), false) {
-                    output::check_file(&path)?;
-                }
+                let charts: Vec<_> = charts::chart_paths(&dir, &chart.canvas(), false)
+                    .into_iter()
+                    .map(|path| (path, "a chart"))
+                    .collect();
+                check_outputs(&charts, &inputs(&scenario))?;
                 let (report, outcomes) = experiment::run_traced(&scenario)?;
                 charts::run_charts(&report, &outcomes, &dir, &chart.canvas())?
             };
@@ -535,7 +558,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             output,
         } => {
             // A minute of measuring is wasted if the profile cannot be written.
-            output::check_file(&output)?;
+            check_outputs(
+                &[(output.clone(), "--output")],
+                &[(python.clone(), "the interpreter (--python)")],
+            )?;
             output::eprint(format_args!(
                 "calibrating {} (memory, then CPU{}); this takes a minute",
                 python.display(),
@@ -563,7 +589,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             let scenario = Scenario::load(&scenario)?;
             guard::check_workload(&scenario, max_memory.unwrap_or_else(guard::default_limit))
                 .map_err(anyhow::Error::msg)?;
-            output::check_file(&output)?;
+            check_outputs(&[(output.clone(), "--output")], &inputs(&scenario))?;
             let values = latency::workload(&scenario.latency, scenario.seed, scenario.requests)
                 .with_context(|| format!("drawing the workload of '{}'", scenario.name))?;
             // Streamed: the text (up to 25 bytes a latency) is never held

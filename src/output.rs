@@ -292,6 +292,93 @@ pub fn check_file(path: &Path) -> Result<(), WriteError> {
     }
 }
 
+/// [`check_file`] for each of `outputs`, every file a command will write,
+/// and that none of them is a file the command reads (`inputs`, such as
+/// the scenario or its trace) or another of the outputs; each is named by
+/// what it is (`the scenario file`, `--requests-csv`) in messages.
+/// `bpsim run s.toml --requests-csv s.toml` replaced the scenario with the
+/// requests' CSV, and `--requests-csv output/s/summary.csv` left one file
+/// where two were written (found by a hostile-input pass). Devices, FIFOs
+/// and bpsim's own stdout and stderr may be named more than once.
+pub fn check_files(outputs: &[(&Path, &str)], inputs: &[(&Path, &str)]) -> Result<(), WriteError> {
+    let mut seen: Vec<(FileKey, &str)> = inputs
+        .iter()
+        .filter_map(|&(path, what)| Some((FileKey::existing(path)?, what)))
+        .collect();
+    let readers = seen.len();
+    for &(path, what) in outputs {
+        check_file(path)?;
+        let Some(key) = FileKey::output(path) else {
+            continue;
+        };
+        if let Some(j) = seen.iter().position(|(k, _)| *k == key) {
+            let (role, help) = if j < readers {
+                (
+                    "which this command reads",
+                    "choose another path: writing there would replace it",
+                )
+            } else {
+                (
+                    "which this command also writes",
+                    "give each output its own path",
+                )
+            };
+            return Err(WriteError {
+                path: path.to_path_buf(),
+                source: unusable(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{what} names {}, {role}", seen[j].1),
+                    help,
+                ),
+            });
+        }
+        seen.push((key, what));
+    }
+    Ok(())
+}
+
+/// What identifies a file: its device and inode once it exists, else the
+/// absolute path it will be created at.
+#[derive(Debug, PartialEq, Eq)]
+enum FileKey {
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+impl FileKey {
+    /// The file at `path`, if it exists (links followed).
+    fn existing(path: &Path) -> Option<FileKey> {
+        let meta = fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Some(FileKey::Inode(meta.dev(), meta.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            Some(FileKey::Path(fs::canonicalize(path).ok()?))
+        }
+    }
+
+    /// Where a write to `path` goes, if it replaces a file (not a device,
+    /// a FIFO or bpsim's own stdout or stderr).
+    fn output(path: &Path) -> Option<FileKey> {
+        let Destination::Replace(file) = destination(path).ok()? else {
+            return None;
+        };
+        if let Some(key) = FileKey::existing(&file) {
+            return Some(key);
+        }
+        let name = file.file_name()?;
+        let dir = parent_dir(&file);
+        let dir = fs::canonicalize(dir)
+            .or_else(|_| std::path::absolute(dir))
+            .ok()?;
+        Some(FileKey::Path(dir.join(name)))
+    }
+}
+
 /// Checks, before any work is done, that files can be written into the
 /// folder `dir` (it exists or can be created: see [`check_file`]). Creates
 /// nothing.

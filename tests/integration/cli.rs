@@ -219,6 +219,80 @@ fn an_unwritable_output_is_an_error_not_a_half_file() {
     assert!(stderr.contains("cannot write"), "{stderr}");
 }
 
+/// Found by a hostile-input pass: `run s.toml --requests-csv s.toml`
+/// replaced the scenario with the requests' CSV, `workload` wrote over the
+/// trace it replays, and `--requests-csv output/s/summary.csv` left one of
+/// two outputs. An output that is an input (also through a link) or
+/// another output is refused before anything runs, and nothing changes.
+#[test]
+fn no_output_replaces_an_input_or_another_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = "requests = 3\nconcurrency = 2\n[latency]\ndistribution = \"trace\"\n\
+                    path = \"t.txt\"\n";
+    std::fs::write(dir.path().join("s.toml"), scenario).unwrap();
+    std::fs::write(dir.path().join("t.txt"), "0.1\n0.2\n0.3\n").unwrap();
+    std::os::unix::fs::symlink("s.toml", dir.path().join("link.toml")).unwrap();
+    for (args, expected) in [
+        (
+            &["run", "s.toml", "--no-write", "--requests-csv", "./s.toml"][..],
+            "--requests-csv names the scenario file, which this command reads",
+        ),
+        (
+            &["run", "s.toml", "--no-write", "--requests-csv", "link.toml"],
+            "--requests-csv names the scenario file",
+        ),
+        (
+            &["run", "s.toml", "--no-write", "--requests-csv", "t.txt"],
+            "--requests-csv names the scenario's latency trace",
+        ),
+        (
+            &["workload", "s.toml", "-o", "t.txt"],
+            "--output names the scenario's latency trace",
+        ),
+        (
+            &[
+                "run",
+                "s.toml",
+                "--output-dir",
+                "o",
+                "--requests-csv",
+                "o/s/summary.csv",
+            ],
+            "--requests-csv names summary.csv, which this command also writes",
+        ),
+    ] {
+        let out = bpsim().current_dir(dir.path()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(stderr.contains("help:"), "{args:?}: {stderr}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("s.toml")).unwrap(),
+        scenario
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("t.txt")).unwrap(),
+        "0.1\n0.2\n0.3\n"
+    );
+    assert!(!dir.path().join("o").exists());
+    // Devices may be named twice; separate files are written as before.
+    let out = bpsim()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "s.toml",
+            "--output-dir",
+            "o",
+            "--requests-csv",
+            "o/s/r.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(dir.path().join("o/s/r.csv").exists() && dir.path().join("o/s/summary.csv").exists());
+}
+
 /// Every command that writes files checks every destination before it
 /// starts: a path through a regular file (or onto a folder) fails at once,
 /// saying so, and nothing is written.
