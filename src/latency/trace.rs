@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 use serde::ser::SerializeMap;
@@ -31,7 +32,10 @@ pub struct Trace {
     /// How descriptions name it: the path as the scenario wrote it, which
     /// does not depend on the directory bpsim runs in.
     label: PathBuf,
-    values: Vec<f64>,
+    /// Shared, not copied, by clones: every point of a sweep holds the
+    /// scenario, trace included, and a 40 MB trace swept over 50 points
+    /// took 2 GB and 9 s of copying (found by a hostile-input pass).
+    values: Arc<[f64]>,
     wrap: bool,
 }
 
@@ -117,7 +121,7 @@ impl Trace {
         Ok(Trace {
             label: path.clone(),
             path,
-            values,
+            values: values.into(),
             wrap: false,
         })
     }
@@ -276,7 +280,7 @@ impl Trace {
         Ok(Trace {
             path: path.to_path_buf(),
             label: path.to_path_buf(),
-            values,
+            values: values.into(),
             wrap: false,
         })
     }

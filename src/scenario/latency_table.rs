@@ -105,11 +105,12 @@ pub(super) fn read(
     reader: &mut Reader<'_>,
     table: &Table<'_, '_>,
     base: &Path,
+    loaded: Option<&Trace>,
 ) -> Option<LatencySource> {
     let distribution = read_distribution(reader, table, 0, &[])?;
     match distribution {
         Parsed::Distribution(d) => Some(LatencySource::Distribution(d)),
-        Parsed::Trace => read_trace(reader, table, base),
+        Parsed::Trace => read_trace(reader, table, base, loaded),
     }
 }
 
@@ -878,11 +879,13 @@ fn read_mixture(
     }
 }
 
-/// `distribution = "trace"`: `path` and `wrap`; loads the file.
+/// `distribution = "trace"`: `path` and `wrap`; loads the file, unless
+/// `loaded` was loaded from it (then shares its values).
 fn read_trace(
     reader: &mut Reader<'_>,
     table: &Table<'_, '_>,
     base: &Path,
+    loaded: Option<&Trace>,
 ) -> Option<LatencySource> {
     let wrap = match reader.boolean(table, "wrap") {
         Field::Present(wrap, _) => Some(wrap),
@@ -918,6 +921,11 @@ fn read_trace(
         return None;
     }
     let full = base.join(&path);
+    if let Some(trace) = loaded.filter(|t| t.path() == full) {
+        return Some(LatencySource::Trace(
+            trace.clone().with_wrap(wrap).with_label(&path),
+        ));
+    }
     match Trace::load(&full) {
         Ok(trace) => Some(LatencySource::Trace(
             trace.with_wrap(wrap).with_label(&path),

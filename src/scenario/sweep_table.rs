@@ -3,6 +3,7 @@
 //! scenario with the point's values written in, so a point that makes the
 //! scenario invalid is reported at the sweep key that produced it.
 
+use crate::latency::Trace;
 use std::path::Path;
 
 use toml::Spanned;
@@ -88,6 +89,7 @@ pub(super) fn read(
     text: &str,
     file: &Path,
     strategies: &[StrategyKind],
+    trace: Option<&Trace>,
 ) -> Option<Option<Sweep>> {
     let table = match reader.table(root, "sweep", SWEEP_HELP) {
         Field::Absent => return Some(None),
@@ -341,7 +343,7 @@ pub(super) fn read(
             .zip(&index)
             .map(|(p, &i)| p.values[i])
             .collect();
-        match point(&document, &parsed, &values, file) {
+        match point(&document, &parsed, &values, file, trace) {
             Ok(scenario) => out.push(SweepPoint { values, scenario }),
             Err((which, inner)) => {
                 let p = &parsed[which];
@@ -400,6 +402,7 @@ fn point(
     parsed: &[Parsed],
     values: &[f64],
     file: &Path,
+    trace: Option<&Trace>,
 ) -> Result<Scenario, (usize, ScenarioError)> {
     let mut doc = document.clone();
     doc.remove("sweep");
@@ -449,7 +452,7 @@ fn point(
             }),
         )
     })?;
-    validate::scenario(&text, file).map_err(|e| (blame(&e.key), e))
+    validate::scenario_with(&text, file, trace).map_err(|e| (blame(&e.key), e))
 }
 
 /// The values of one swept key: an array of numbers, or a range table.
