@@ -634,3 +634,22 @@ fn a_workload_trace_is_streamed_not_held_whole() {
     let text = std::fs::read_to_string(dir.path().join("w.txt")).unwrap();
     assert_eq!(text.lines().count(), 10_000_000);
 }
+
+/// Found by a hostile-input pass: `bpsim workload` of a scenario with
+/// `requests = 0` wrote an empty file and exited 0, a trace bpsim itself
+/// then refuses ("contains no latencies"). It is refused, and nothing is
+/// written.
+#[test]
+fn a_workload_of_no_requests_is_refused_not_written_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("z.toml"),
+        format!("requests = 0\nconcurrency = 2\n{UNIFORM}"),
+    )
+    .unwrap();
+    let (code, stderr) = run(dir.path(), &["workload", "z.toml", "-o", "z.txt"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("z.toml: requests = 0"), "{stderr}");
+    assert!(stderr.contains("help:"), "{stderr}");
+    assert!(!dir.path().join("z.txt").exists());
+}
