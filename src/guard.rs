@@ -121,7 +121,22 @@ pub const SIZE_UNITS: &str = "K, M, G and T (or KB, MB, GB, TB) are powers of 10
 /// are powers of 1024.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    // Where the unit starts: the first letter that is not a number's
+    // exponent (`1e9` is a billion bytes, not 1 in unit `e9`).
+    let bytes = t.as_bytes();
+    let exponent = |i: usize| {
+        matches!(bytes[i], b'e' | b'E')
+            && i > 0
+            && bytes[i - 1].is_ascii_digit()
+            && match bytes.get(i + 1) {
+                Some(b'+' | b'-') => bytes.get(i + 2).is_some_and(u8::is_ascii_digit),
+                Some(d) => d.is_ascii_digit(),
+                None => false,
+            }
+    };
+    let split = (0..bytes.len())
+        .find(|&i| bytes[i].is_ascii_alphabetic() && !exponent(i))
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let value: f64 = number
         .trim()
@@ -303,6 +318,16 @@ fn refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_size_may_have_an_exponent() {
+        // Found by a hostile-input pass: `1e9` was "unknown size unit e9".
+        assert_eq!(parse_size("1e9"), Ok(1_000_000_000));
+        assert_eq!(parse_size("2.5e3M"), Ok(2_500_000_000));
+        assert_eq!(parse_size("1E+3K"), Ok(1_000_000));
+        assert!(parse_size("1e").unwrap_err().contains("unknown size unit"));
+        assert!(parse_size("5EB").unwrap_err().contains("unknown size unit"));
+    }
 
     #[test]
     fn sizes() {
