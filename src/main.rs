@@ -197,6 +197,19 @@ fn threads(jobs: Option<u16>) -> u64 {
     sweep::worker_threads(jobs.map(usize::from), usize::MAX) as u64
 }
 
+/// Refuses a `bpsim bench` list (`flag`) that names a value twice.
+fn bench_once<T: PartialEq + std::fmt::Display>(flag: &str, values: &[T]) -> anyhow::Result<()> {
+    for (i, v) in values.iter().enumerate() {
+        if values[..i].contains(v) {
+            anyhow::bail!(
+                "{flag} lists {v} twice: each would be timed twice, in two identical rows\n  \
+                 help: list each value once"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The files `scenario` was read from, which no output may replace.
 fn inputs(scenario: &Scenario) -> Vec<(std::path::PathBuf, &'static str)> {
     let mut files = vec![(scenario.path.clone(), "the scenario file")];
@@ -487,6 +500,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                         .join(",")
                 );
             }
+            // A value listed twice was timed twice, in two identical rows.
+            bench_once("--requests", &requests)?;
+            bench_once("--limits", &limits)?;
+            bench_once("--strategies", &strategies)?;
             if ten_million && !requests.contains(&10_000_000) {
                 requests.push(10_000_000);
             }

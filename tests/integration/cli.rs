@@ -659,6 +659,32 @@ fn bench_prints_its_tables() {
     );
 }
 
+/// Found by a hostile-input pass: `bench --strategies batching,batching`
+/// (or a request count or limit listed twice) timed it twice and printed
+/// two identical rows. A list that names a value twice is refused.
+#[test]
+fn bench_refuses_a_value_listed_twice() {
+    for (args, expected) in [
+        (
+            ["--strategies", "batching,semaphore1,batching"],
+            "--strategies lists batching twice",
+        ),
+        (["--requests", "100,200,100"], "--requests lists 100 twice"),
+        (["--limits", "1,1"], "--limits lists 1 twice"),
+    ] {
+        let out = bpsim()
+            .arg("bench")
+            .args(args)
+            .args(["--sweep-threads", "0"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("timing"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn bench_refuses_zero_requests_and_zero_limits() {
     for (args, expected) in [
