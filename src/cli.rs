@@ -39,7 +39,7 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "output")]
         output_dir: PathBuf,
         /// Print only: write no summary.csv or summary.json (the charts of
-        /// --plot are still drawn into OUTPUT_DIR/<name>/).
+        /// --plot are still drawn into `OUTPUT_DIR/<name>/`).
         #[arg(long)]
         no_write: bool,
         /// Refuse to run if bpsim's own memory would exceed this (e.g. 512M,
