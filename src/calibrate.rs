@@ -44,7 +44,7 @@ pub enum CalibrateError {
     },
     /// A measurement script failed.
     #[error(
-        "{script} failed under '{}' (exit status {status}):\n{stderr}\n  help: bpsim needs \
+        "{script} failed under '{}' ({status}):\n{stderr}\n  help: bpsim needs \
          CPython 3.11, 3.12 or 3.13 with its standard library",
         python.display()
     )]
@@ -53,7 +53,8 @@ pub enum CalibrateError {
         python: PathBuf,
         /// Which script.
         script: &'static str,
-        /// Its exit status.
+        /// Its exit status as `ExitStatus` prints it (`exit status: 1`,
+        /// `signal: 15 (SIGTERM)`).
         status: String,
         /// The end of its standard error.
         stderr: String,

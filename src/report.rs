@@ -90,9 +90,26 @@ pub(crate) fn thousands(n: i64) -> String {
     out
 }
 
+/// `n` and `noun`, plural unless `n` is 1: `1 value`, `0 values`,
+/// `5000 values` (`noun` takes an `s`).
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_singular_only_for_one() {
+        assert_eq!(count(0, "value"), "0 values");
+        assert_eq!(count(1, "latency"), "1 latency");
+        assert_eq!(count(2, "run"), "2 runs");
+    }
 
     #[test]
     fn thousands_separators() {

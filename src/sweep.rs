@@ -326,17 +326,23 @@ pub fn describe(sweep: &Sweep) -> String {
     let mut parts: Vec<String> = sweep
         .parameters
         .iter()
-        .map(|p| format!("{} ({} values)", p.key, p.values.len()))
+        .map(|p| {
+            format!(
+                "{} ({})",
+                p.key,
+                crate::report::count(p.values.len(), "value")
+            )
+        })
         .collect();
     if parts.is_empty() {
         parts.push("one point".to_owned());
     }
     let runs = sweep.points.len() * sweep.replications as usize;
     format!(
-        "{}, {} replication{}: {runs} runs",
+        "{}, {}: {}",
         parts.join(" x "),
-        sweep.replications,
-        if sweep.replications == 1 { "" } else { "s" }
+        crate::report::count(sweep.replications as usize, "replication"),
+        crate::report::count(runs, "run")
     )
 }
 

@@ -176,9 +176,9 @@ impl Trace {
     /// A one-line description such as `trace(lat.txt, 5000 values, wrap)`.
     pub fn describe(&self) -> String {
         format!(
-            "trace({}, {} values{})",
+            "trace({}, {}{})",
             self.label.display(),
-            self.values.len(),
+            crate::report::count(self.values.len(), "value"),
             if self.wrap { ", wrap" } else { "" }
         )
     }

@@ -1265,6 +1265,18 @@ fn trace_scenarios() {
     );
     assert!(error.help.contains("wrap = true"), "{error}");
 
+    // One latency is one, not "1 latencies".
+    let one = tempfile::tempdir().unwrap();
+    write(one.path(), "traces/t.txt", b"0.1\n");
+    let file = write(one.path(), "s.toml", trace_scenario(2, "").as_bytes());
+    let error = Scenario::load(&file).unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("has only 1 latency, but requests = 2"),
+        "{error}"
+    );
+
     // With wrap.
     let file = write(
         dir.path(),

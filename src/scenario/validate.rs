@@ -166,9 +166,13 @@ pub(super) fn scenario_with(
             "requests",
             ErrorKind::InvalidValue,
             format!(
-                "the trace {} has only {} latencies, but requests = {}",
+                "the trace {} has only {}, but requests = {}",
                 trace.path().display(),
-                trace.len(),
+                if trace.len() == 1 {
+                    "1 latency".to_owned()
+                } else {
+                    format!("{} latencies", trace.len())
+                },
                 group_digits(i128::from(*requests)),
             ),
             format!(
