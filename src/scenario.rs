@@ -159,6 +159,24 @@ pub struct SweepPoint {
     pub scenario: Scenario,
 }
 
+impl SweepPoint {
+    /// The seed of replication `r` (0-based) of this point: its own seed
+    /// plus `r`.
+    pub fn replication_seed(&self, r: u64) -> u64 {
+        self.scenario.seed.wrapping_add(r)
+    }
+}
+
+impl Sweep {
+    /// Unit `unit` of the sweep (`point * replications + replication`):
+    /// its point and seed, or `None` past the last unit.
+    pub fn unit(&self, unit: usize) -> Option<(&SweepPoint, u64)> {
+        let replications = (self.replications as usize).max(1);
+        let point = self.points.get(unit / replications)?;
+        Some((point, point.replication_seed((unit % replications) as u64)))
+    }
+}
+
 /// The modelled interpreter.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Model {

@@ -563,7 +563,7 @@ fn replication_draw_problem(
             continue;
         }
         for r in 1..u64::from(replications) {
-            let seed = point.scenario.seed.wrapping_add(r);
+            let seed = point.replication_seed(r);
             if let Err(e @ LatencyError::BadSample { .. }) =
                 latency::workload(source, seed, draws(point))
             {

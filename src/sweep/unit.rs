@@ -24,10 +24,11 @@ pub struct UnitResult {
 
 /// Runs unit `unit` of `sweep`.
 pub(crate) fn run(sweep: &Sweep, unit: usize) -> Result<UnitResult, ExperimentError> {
-    let replications = sweep.replications as usize;
-    let point = &sweep.points[unit / replications];
+    let (point, seed) = sweep
+        .unit(unit)
+        .expect("invariant: units are numbered below points x replications");
     let mut scenario = point.scenario.clone();
-    scenario.seed = scenario.seed.wrapping_add((unit % replications) as u64);
+    scenario.seed = seed;
     let latencies = experiment::draw(&scenario)?;
     let (mean, std) = mean_std(&latencies);
     let (report, _) = experiment::run_on(&scenario, latencies, experiment::Requests::Summed)?;
@@ -48,17 +49,12 @@ pub(crate) fn belongs(
     strategies: &[crate::strategy::StrategyKind],
     r: &UnitResult,
 ) -> Result<(), String> {
-    let replications = sweep.replications as usize;
-    let Some(point) = sweep.points.get(r.unit / replications) else {
+    let Some((_, seed)) = sweep.unit(r.unit) else {
         return Err(format!(
             "it holds unit {}, which the sweep does not have",
             r.unit
         ));
     };
-    let seed = point
-        .scenario
-        .seed
-        .wrapping_add((r.unit % replications) as u64);
     if r.seed != seed {
         return Err(format!(
             "unit {} was run with seed {}, but its seed is {seed}",
