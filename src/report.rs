@@ -90,14 +90,10 @@ pub(crate) fn thousands(n: i64) -> String {
     out
 }
 
-/// `n` and `noun`, plural unless `n` is 1: `1 value`, `0 values`,
-/// `5000 values` (`noun` takes an `s`).
-pub(crate) fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
+/// `n` and its noun: `one` when `n` is 1, else `many` (`1 value`,
+/// `0 values`, `5000 values`).
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]
@@ -106,9 +102,9 @@ mod tests {
 
     #[test]
     fn counts_are_singular_only_for_one() {
-        assert_eq!(count(0, "value"), "0 values");
-        assert_eq!(count(1, "latency"), "1 latency");
-        assert_eq!(count(2, "run"), "2 runs");
+        assert_eq!(count(0, "value", "values"), "0 values");
+        assert_eq!(count(1, "latency", "latencies"), "1 latency");
+        assert_eq!(count(2, "run", "runs"), "2 runs");
     }
 
     #[test]

@@ -330,7 +330,7 @@ pub fn describe(sweep: &Sweep) -> String {
             format!(
                 "{} ({})",
                 p.key,
-                crate::report::count(p.values.len(), "value")
+                crate::report::count(p.values.len(), "value", "values")
             )
         })
         .collect();
@@ -341,8 +341,8 @@ pub fn describe(sweep: &Sweep) -> String {
     format!(
         "{}, {}: {}",
         parts.join(" x "),
-        crate::report::count(sweep.replications as usize, "replication"),
-        crate::report::count(runs, "run")
+        crate::report::count(sweep.replications as usize, "replication", "replications"),
+        crate::report::count(runs, "run", "runs")
     )
 }
 

@@ -178,7 +178,7 @@ impl Trace {
         format!(
             "trace({}, {}{})",
             self.label.display(),
-            crate::report::count(self.values.len(), "value"),
+            crate::report::count(self.values.len(), "value", "values"),
             if self.wrap { ", wrap" } else { "" }
         )
     }

@@ -168,11 +168,7 @@ pub(super) fn scenario_with(
             format!(
                 "the trace {} has only {}, but requests = {}",
                 trace.path().display(),
-                if trace.len() == 1 {
-                    "1 latency".to_owned()
-                } else {
-                    format!("{} latencies", trace.len())
-                },
+                crate::report::count(trace.len(), "latency", "latencies"),
                 group_digits(i128::from(*requests)),
             ),
             format!(
