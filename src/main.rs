@@ -557,9 +557,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             if !say(&text)? {
                 return Ok(ExitCode::from(READER_GONE));
             }
-            let threads = sweep_threads.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-            });
+            let threads = sweep_threads.unwrap_or_else(bpsim::sweep::cores);
             if threads > 0 {
                 output::eprint(format_args!("  timing a sweep on 1 and {threads} threads"));
                 if !say(&bench::sweep_scaling(threads, repeat.min(3))?)? {

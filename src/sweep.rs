@@ -310,11 +310,17 @@ pub fn run(
 /// threads for an 18-run sweep until the kernel refused them, and bpsim
 /// panicked in a new thread and hung (found by a hostile-input pass).
 pub fn worker_threads(jobs: Option<usize>, pending: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let cores = cores();
     jobs.unwrap_or(cores)
         .min(cores.saturating_mul(THREADS_PER_CORE))
         .min(pending)
         .max(1)
+}
+
+/// The cores this process may run on (1 if that cannot be told): a
+/// sweep's default thread count.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// The most worker threads per core a sweep starts, whatever `-j` asks.
@@ -352,7 +358,7 @@ mod tests {
 
     #[test]
     fn worker_threads_are_capped_at_the_runs_and_per_core() {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let cores = cores();
         assert_eq!(
             worker_threads(Some(65535), 18),
             18.min(cores * THREADS_PER_CORE)
