@@ -473,12 +473,14 @@ impl State {
     }
 
     /// `loop.call_at(when, _set_result_unless_cancelled, fut)`.
+    #[inline(always)]
     pub(crate) fn call_at(&mut self, when: f64, fut: u32) {
         self.call_at_target(when, fut);
     }
 
     /// `loop.call_at(when, ...)` for a timer target (a future, or a
     /// [`TIMEOUT_TAG`]ged timeout handle).
+    #[inline(always)]
     pub(crate) fn call_at_target(&mut self, when: f64, target: u32) {
         self.alloc(Obj::TimerHandle);
         let grown = self.heap_list.push();
@@ -601,6 +603,7 @@ impl State {
     }
 
     /// The last reference to a finished task is gone: free it.
+    #[inline(always)]
     pub(crate) fn release_task(&mut self, id: TaskId) {
         self.free(Obj::Task);
         let frame = self.tasks[id.index()].frame();
@@ -625,6 +628,7 @@ impl State {
 
     /// Run one done callback of a finished task. Returns what must run
     /// outside the loop's borrow.
+    #[inline(always)]
     fn run_done_callback(&mut self, task: TaskId) -> Action {
         self.charge(self.config.cpu.callback);
         let cb = self.next_done_callback(task);
@@ -776,7 +780,7 @@ impl State {
     }
 
     /// Pop the next handle and run what can run inside the borrow.
-    #[inline]
+    #[inline(always)]
     fn run_next(&mut self) -> Action {
         let handle = self.running[self.next_handle].get();
         self.prefetch_ahead();
@@ -809,6 +813,7 @@ impl State {
     }
 
     /// `fut.set_result(...)`: schedule the waiting task's wake-up.
+    #[inline(always)]
     pub(crate) fn set_result(&mut self, fut: u32) {
         if let Some(waiter) = self.futures.set_result(fut) {
             // The waiter steps in the next iteration: fetch its coroutine.

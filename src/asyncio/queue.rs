@@ -96,6 +96,7 @@ impl Queue {
 
 impl State {
     /// `Queue._wakeup_next(waiters)`: pop the oldest waiter and resolve it.
+    #[inline(always)]
     fn queue_wakeup(&mut self, fut: Option<u32>) {
         if let Some(fut) = fut
             && !self.futures.done(fut)

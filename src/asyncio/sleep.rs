@@ -72,6 +72,7 @@ pub(crate) fn resume(sleeping: Sleeping) -> Poll<()> {
 }
 
 impl State {
+    #[inline(always)]
     fn sleep_begin(&mut self, delay: f64) -> Sleeping {
         self.alloc(Obj::SleepCoroutine);
         if delay <= 0.0 {

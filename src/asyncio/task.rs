@@ -523,6 +523,7 @@ impl Future for JoinTask {
 impl State {
     /// `task.add_done_callback(cb)` on the loop's side: store `cb` after the
     /// callbacks registered before it.
+    #[inline(always)]
     pub(crate) fn add_callback(&mut self, task: TaskId, cb: DoneCallbackKind) {
         let stored = match cb {
             DoneCallbackKind::Group(g) => StoredCallback::Group(g),
@@ -573,6 +574,7 @@ impl State {
     }
 
     /// The callback the next `Handle::Done` of the finished `task` runs.
+    #[inline(always)]
     pub(crate) fn next_done_callback(&mut self, task: TaskId) -> DoneCallbackKind {
         match self.tasks[task.index()].next_callback(&self.callback_overflow) {
             StoredCallback::Group(g) => DoneCallbackKind::Group(g),

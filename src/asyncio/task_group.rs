@@ -70,6 +70,7 @@ impl TaskGroup {
 
 impl State {
     /// `TaskGroup._on_task_done(task)`.
+    #[inline(always)]
     pub(crate) fn on_task_done(&mut self, group: u32, task: TaskId) {
         let block = self.task_block(task);
         let g = &mut self.groups[group as usize];
