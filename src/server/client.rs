@@ -37,6 +37,7 @@ pub struct Attempts {
 const FAILURE_WORD_POS: u128 = 1 << 40;
 
 /// Two uniform draws per attempt: the error coin and the backoff jitter.
+#[derive(Debug)]
 struct Draws {
     rng: ChaCha8Rng,
 }
@@ -55,16 +56,52 @@ impl Draws {
     }
 }
 
+/// The random draws of one request's attempts, in attempt order: what
+/// [`call`] uses, and what `tests/conformance.rs` hands to the CPython
+/// harness so that both sides fail the same attempts.
+#[derive(Debug)]
+pub struct AttemptDraws {
+    /// `None` when nothing is drawn (no errors and no retries).
+    draws: Option<Draws>,
+}
+
+/// The draws of request `i`'s attempts under `spec` with run seed `seed`:
+/// per attempt, the error coin (the attempt fails if it is below
+/// `error_rate`) and the backoff jitter `u`, each uniform in [0, 1), from
+/// request `i`'s own stream. Without errors or retries nothing is drawn and
+/// every attempt gets `(1.0, 0.0)`. An endless iterator: take
+/// `spec.retries + 1`.
+pub fn attempt_draws(spec: &ServerSpec, seed: u64, i: u64) -> AttemptDraws {
+    AttemptDraws {
+        draws: (spec.error_rate > 0.0 || spec.retries > 0).then(|| Draws::new(seed, i)),
+    }
+}
+
+impl AttemptDraws {
+    /// The next attempt's `(coin, jitter)`.
+    fn attempt(&mut self) -> (f64, f64) {
+        match self.draws.as_mut() {
+            Some(d) => (d.uniform(), d.uniform()),
+            None => (1.0, 0.0),
+        }
+    }
+}
+
+impl Iterator for AttemptDraws {
+    type Item = (f64, f64);
+
+    fn next(&mut self) -> Option<(f64, f64)> {
+        Some(self.attempt())
+    }
+}
+
 /// Run request `i` against the service: `work` seconds of service per
 /// attempt, with the spec's timeout, failures and retries.
 pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
-    let mut draws = (spec.error_rate > 0.0 || spec.retries > 0).then(|| Draws::new(seed, i));
+    let mut draws = attempt_draws(&spec, seed, i);
     let mut out = Attempts::default();
     for attempt in 0..=spec.retries {
-        let (coin, jitter) = match draws.as_mut() {
-            Some(d) => (d.uniform(), d.uniform()),
-            None => (1.0, 0.0),
-        };
+        let (coin, jitter) = draws.attempt();
         out.attempts += 1;
         let status = match asyncio::request(work, spec.timeout).await {
             IoOutcome::TimedOut => {
