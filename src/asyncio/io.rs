@@ -17,6 +17,10 @@
 //! (`_must_cancel`): the timeout wins the race, as in CPython. A response
 //! that comes first cancels the timer, which stays in the heap until it
 //! reaches the head or the heap is compacted (CPython's lazy removal).
+//! A deadline not after `loop.time()` (a timeout below half the float step
+//! at the current time) is a `call_soon` handle instead, as
+//! `Timeout.reschedule` makes it: it runs in the next iteration in
+//! ready-queue order, ahead of that iteration's I/O and timers.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -56,6 +60,9 @@ pub(crate) struct TimeoutSlot {
     pub(crate) cancelled: bool,
     /// Still in the timer heap.
     in_heap: bool,
+    /// A `call_soon` handle still in the ready queue (the deadline was not
+    /// after `loop.time()`).
+    queued: bool,
     /// The request is over (its task resumed).
     closed: bool,
 }
@@ -75,7 +82,7 @@ impl IoState {
 
     fn release_timeout(&mut self, t: u32) {
         let s = self.timeouts[t as usize];
-        if s.closed && !s.in_heap {
+        if s.closed && !s.in_heap && !s.queued {
             self.free_timeouts.push(t);
         }
     }
@@ -137,12 +144,16 @@ impl State {
     }
 
     fn start_request(&mut self, work: f64, timeout: Option<f64>) -> (u32, u32, u32, Option<u32>) {
-        // `asyncio.timeout(T).__aenter__`: call_at(loop.time() + T).
+        // `asyncio.timeout(T).__aenter__` (`Timeout.reschedule`):
+        // `call_at(loop.time() + T)`, or `call_soon` if that deadline is not
+        // after `loop.time()` (T below half the float step at `now`).
         let t = timeout.map(|delay| {
             let when = self.now + delay;
+            let soon = when <= self.now;
             let io = self.io();
             let slot = TimeoutSlot {
-                in_heap: true,
+                in_heap: !soon,
+                queued: soon,
                 ..TimeoutSlot::default()
             };
             let t = match io.free_timeouts.pop() {
@@ -156,7 +167,11 @@ impl State {
                 }
             };
             self.alloc(Obj::LambdaCallback); // the Timeout object
-            self.call_at_target(when, TIMEOUT_TAG | t);
+            if soon {
+                self.call_soon(Handle::Timeout(t));
+            } else {
+                self.call_at_target(when, TIMEOUT_TAG | t);
+            }
             self.charge(self.config.cpu.timer);
             t
         });
@@ -219,11 +234,17 @@ impl State {
     pub(crate) fn run_timeout(&mut self, t: u32) {
         let io = self.io();
         let slot = &mut io.timeouts[t as usize];
-        if slot.cancelled {
+        let (queued, cancelled, fut) = (slot.queued, slot.cancelled, slot.fut);
+        slot.queued = false;
+        slot.fired |= !cancelled;
+        if queued {
+            // The `call_soon` Handle leaves the ready queue.
+            self.free(Obj::Handle);
+            self.io().release_timeout(t);
+        }
+        if cancelled {
             return;
         }
-        slot.fired = true;
-        let fut = slot.fut;
         if !self.futures.done(fut) {
             // `task.cancel()` -> `fut.cancel()`: the task wakes next
             // iteration with CancelledError.

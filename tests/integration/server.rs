@@ -286,3 +286,40 @@ fn failures_are_reproducible() {
     assert_eq!(a.requests, b.requests);
     assert!(a.requests.iter().any(|r| r.timeouts > 0));
 }
+
+/// A timeout below half the float step at the current time gives a
+/// deadline equal to `loop.time()`, and `Timeout.reschedule` then uses
+/// `call_soon`: the handlers run in ready-queue order (FIFO), not in the
+/// timer heap's order for equal deadlines. 8 requests of 0.05 s at limit
+/// 4: the first batch's timeouts (at 1e-18 s, in the heap) fire in heap
+/// order 0, 2, 1, 3; the second batch starts at 0.01 s, where 0.01 + 1e-18
+/// is 0.01, so its handlers run 4, 5, 6, 7. CPython 3.11, 3.12 and 3.13
+/// (`conformance/harness.py --server --timeout 1e-18 --retries 1 --backoff
+/// fixed --backoff-base 0.01 --jitter none`) finish them in this order in
+/// 19 iterations; bpsim, which used to put those handlers in the heap,
+/// finished 4, 6, 5, 7.
+#[test]
+fn a_timeout_due_now_is_call_soon_as_in_cpython() {
+    let lat = vec![0.05; 8];
+    let o = run(
+        StrategyKind::Batching,
+        &lat,
+        4,
+        Some(ServerSpec {
+            timeout: Some(1e-18),
+            retries: 1,
+            backoff: Backoff {
+                kind: BackoffKind::Fixed,
+                base: 0.01,
+                max: 0.01,
+                jitter: Jitter::None,
+            },
+            ..spec()
+        }),
+    );
+    let order: Vec<u64> = o.requests.iter().map(|r| r.request).collect();
+    assert_eq!(order, [0, 2, 1, 3, 4, 5, 6, 7]);
+    assert_eq!(o.report.loop_iterations, 19);
+    assert_eq!(o.report.duration_s, 0.020000000000000004);
+    assert!(o.requests.iter().all(|r| r.status == Status::Timeout));
+}
