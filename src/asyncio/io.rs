@@ -214,9 +214,13 @@ impl State {
             if slot.fired {
                 outcome = IoOutcome::TimedOut;
             } else {
-                // `Timeout.__aexit__`: `self._timeout_handler.cancel()`.
+                // `Timeout.__aexit__`: `self._timeout_handler.cancel()`,
+                // counted in `_timer_cancelled_count` only while the handle
+                // is in the heap (`TimerHandle._scheduled`).
                 slot.cancelled = true;
-                io.cancelled += 1;
+                if slot.in_heap {
+                    io.cancelled += 1;
+                }
             }
             io.release_timeout(t);
         }
