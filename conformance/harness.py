@@ -34,6 +34,40 @@ Task/TaskGroup/Semaphore behaviour) is CPython's own, so the run is a
 deterministic replay of what CPython would do with zero CPU cost per step.
 The loop also counts ``_run_once`` calls in ``loop.iterations``.
 
+A downstream service: ``--server``
+----------------------------------
+With ``--server`` (virtual mode only), request ``i`` is bpsim's ``[server]``
+client instead of a sleep::
+
+    for attempt in range(RETRIES + 1):
+        try:
+            async with asyncio.timeout(TIMEOUT):    # None: no timer
+                await call(latency[i])              # raises ServiceError
+            break                                   # if the coin says so
+        except (TimeoutError, ServiceError):
+            if attempt == RETRIES:
+                break
+            await asyncio.sleep(backoff(attempt, jitter))
+
+``call`` creates a future, sends ``latency[i]`` seconds of work to
+``Station`` (a port of bpsim's ``src/server/station.rs``, FIFO with a
+capacity or processor sharing, doing the same floating-point operations in
+the same order) and registers a reader for a fake file descriptor with
+``loop.add_reader``; the reader callback removes itself and sets the
+future's result unless it is done.  The selector, besides jumping the
+clock, wakes early at the station's next response (``min`` of it and the
+timer deadline, or the response alone when there is no timer) and returns
+the keys of every response due by the clock, so ``_process_events`` queues
+the readers before ``_run_once`` moves the due timers: CPython's own I/O,
+timeout, cancellation (``_must_cancel``) and lazy timer-removal code runs.
+A timed-out attempt's reader stays registered: the station still serves
+it.  The error coin and jitter of each attempt come from ``--draws``
+(computed by bpsim from each request's ChaCha stream).  Each request also
+records its status (``ok``, ``error``, ``timeout``), attempts, errors and
+timeouts; each result reports ``compactions`` (the timer-heap rebuilds
+``_run_once`` made) and ``races`` (timeouts that fired after the response
+was in).
+
 Modes
 -----
 * virtual (default): instrumented strategies on the virtual clock.  Each
@@ -63,12 +97,17 @@ Usage::
 
     python3 conformance/harness.py --trace FILE --concurrency C \\
         [--requests N] [--strategy NAME ...] [--tracemalloc] [--real] \\
-        [--in-process] [--output FILE]
+        [--in-process] [--output FILE] \\
+        [--server [--server-capacity K] [--discipline D] [--error-rate P]
+         [--timeout T] [--retries R] [--backoff KIND] [--backoff-base B]
+         [--backoff-max M] [--jitter J] [--draws FILE]]
 """
 
 import argparse
 import asyncio
+from asyncio import base_events
 import gc
+import heapq
 import itertools
 import json
 import math
@@ -159,32 +198,77 @@ else:  # Python 3.11
 # ---------------------------------------------------------------------------
 
 class _VirtualClockSelector(selectors.DefaultSelector):
-    """Selector that never blocks and advances its loop's virtual clock."""
+    """Selector that never blocks and advances its loop's virtual clock.
+
+    With a ``[server]`` station it also delivers the station's responses:
+    each request in flight is a fake file descriptor (``FAKE_FD_BASE`` +
+    the request's arrival number) registered with ``loop.add_reader``, and
+    ``select`` returns the keys of the responses due by the (advanced)
+    clock, as epoll returns the sockets that became readable.  Fake
+    descriptors are kept in the selector's own key map only, never in
+    epoll.
+    """
 
     def __init__(self, loop):
         super().__init__()
         self._vloop = loop
 
+    def register(self, fileobj, events, data=None):
+        if _is_fake_fd(fileobj):
+            return selectors._BaseSelectorImpl.register(
+                self, fileobj, events, data)
+        return super().register(fileobj, events, data)
+
+    def unregister(self, fileobj):
+        if _is_fake_fd(fileobj):
+            return selectors._BaseSelectorImpl.unregister(self, fileobj)
+        return super().unregister(fileobj)
+
+    def modify(self, fileobj, events, data=None):
+        if _is_fake_fd(fileobj):
+            return selectors._BaseSelectorImpl.modify(
+                self, fileobj, events, data)
+        return super().modify(fileobj, events, data)
+
     def select(self, timeout=None):
         loop = self._vloop
+        station = loop.station
+        due = station.next_event() if station is not None else None
         if timeout is None:
-            raise RuntimeError(
-                "virtual-clock deadlock: no ready callbacks and no timers")
-        if timeout > 0:
+            # Nothing ready, no timer: only a response can wake the loop.
+            if due is None:
+                raise RuntimeError(
+                    "virtual-clock deadlock: no ready callbacks and no timers")
+            loop._vtime = max(due, loop._vtime)
+        elif timeout > 0:
             when = loop._scheduled[0]._when
             if when - loop._vtime > MAXIMUM_SELECT_TIMEOUT:
-                loop._vtime += float(MAXIMUM_SELECT_TIMEOUT)
+                wake = loop._vtime + float(MAXIMUM_SELECT_TIMEOUT)
             else:
-                loop._vtime = when
-        return super().select(0)
+                wake = when
+            # A response due before the timer wakes the loop early.
+            if due is not None and due < wake:
+                loop._vtime = max(due, loop._vtime)
+            else:
+                loop._vtime = wake
+        events = super().select(0)
+        if station is not None:
+            for token in station.pop_due(loop._vtime):
+                key = self._fd_to_key[FAKE_FD_BASE + token]
+                events.append((key, selectors.EVENT_READ))
+        return events
 
 
 class VirtualClockLoop(asyncio.SelectorEventLoop):
     """SelectorEventLoop on a virtual clock that jumps to the next timer."""
 
+    # The [server] station of the run (set by run_instrumented), if any.
+    station = None
+
     def __init__(self):
         self._vtime = 0.0
         self.iterations = 0
+        self.compactions = 0
         super().__init__(_VirtualClockSelector(self))
 
     def time(self):
@@ -192,7 +276,206 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     def _run_once(self):
         self.iterations += 1
+        # Count the heap compactions _run_once is about to make (more than
+        # half of over 100 timers cancelled): bookkeeping only.
+        n = len(self._scheduled)
+        if (n > base_events._MIN_SCHEDULED_TIMER_HANDLES
+                and self._timer_cancelled_count / n
+                > base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION):
+            self.compactions += 1
         super()._run_once()
+
+
+# ---------------------------------------------------------------------------
+# The downstream service ([server]): bpsim's station, and the asyncio client
+# ---------------------------------------------------------------------------
+
+# Fake file descriptors of requests in flight start here (far above any real
+# descriptor).
+FAKE_FD_BASE = 1 << 40
+
+
+def _is_fake_fd(fileobj):
+    return isinstance(fileobj, int) and fileobj >= FAKE_FD_BASE
+
+
+class Station:
+    """The service on the other end: bpsim's ``src/server/station.rs``.
+
+    Every floating-point operation is the Rust code's, in the same order,
+    so the response times are bit-identical.  ``capacity`` servers (None:
+    unlimited) work FIFO, or, with ``processor_sharing``, all requests at
+    the station share ``capacity`` units of work per second (each progresses
+    at ``min(1, capacity / n)``).  Among responses due at the same time, the
+    earlier arrival comes out first.  The station knows nothing of client
+    time-outs: an abandoned request is still served.
+    """
+
+    def __init__(self, capacity, discipline):
+        self.capacity = capacity
+        self.ps = discipline == "processor_sharing"
+        self.seq = 0
+        self.events = []    # FIFO: heap of (response time, arrival, token)
+        self.free_at = []   # FIFO: heap of the busy servers' free times
+        self.jobs = []      # PS: heap of (virtual finish, arrival, token)
+        self.v = 0.0        # PS: work each job in service has received
+        self.last_t = 0.0   # PS: ... as of this time
+
+    def arrive(self, now, work, token):
+        """A request of ``work`` seconds arrives at ``now``."""
+        self.seq += 1
+        if self.ps and self.capacity is not None:
+            self._advance(now)
+            heapq.heappush(self.jobs, (self.v + work, self.seq, token))
+        elif self.capacity is None:
+            heapq.heappush(self.events, (now + work, self.seq, token))
+        else:
+            if len(self.free_at) < self.capacity:
+                start = now
+            else:
+                start = max(heapq.heappop(self.free_at), now)
+            done = start + work
+            heapq.heappush(self.free_at, done)
+            heapq.heappush(self.events, (done, self.seq, token))
+
+    def _rate(self, n):
+        k = float(self.capacity)
+        n = float(n)
+        return 1.0 if n <= k else k / n
+
+    def _advance(self, t):
+        if t > self.last_t:
+            self.v += (t - self.last_t) * self._rate(len(self.jobs))
+            self.last_t = t
+
+    def next_event(self):
+        """When the next response is due (None: nothing at the station)."""
+        if self.events:
+            return self.events[0][0]
+        if not self.jobs:
+            return None
+        finish = self.jobs[0][0]
+        r = self._rate(len(self.jobs))
+        return self.last_t + (max(finish - self.v, 0.0) / r)
+
+    def pop_due(self, now):
+        """The tokens of the responses due at or before ``now``, in order."""
+        out = []
+        while self.events and not self.events[0][0] > now:
+            out.append(heapq.heappop(self.events)[2])
+        if not self.jobs:
+            return out
+        # Processor sharing: each departure changes the others' rate.
+        while True:
+            t = self.next_event()
+            if t is None or t > now:
+                break
+            self._advance(t)
+            finish, _, token = heapq.heappop(self.jobs)
+            self.v = max(self.v, finish)
+            out.append(token)
+        self._advance(now)
+        return out
+
+
+class ServiceError(Exception):
+    """The service answered with an error."""
+
+
+class Server:
+    """A ``[server]`` table and the per-request random draws.
+
+    ``draws[i]`` lists ``(coin, jitter)`` for each attempt of request ``i``
+    (computed by bpsim from request ``i``'s ChaCha stream and handed over in
+    a file); None when bpsim draws nothing (no errors and no retries), where
+    the attempt uses ``(1.0, 0.0)``.
+    """
+
+    def __init__(self, args, draws):
+        self.capacity = args.server_capacity
+        self.discipline = args.discipline
+        self.error_rate = args.error_rate
+        self.timeout = args.timeout
+        self.retries = args.retries
+        self.backoff = args.backoff
+        self.base = args.backoff_base
+        self.max = (args.backoff_max if args.backoff_max is not None
+                    else max(10.0, args.backoff_base))
+        self.jitter = args.jitter
+        self.draws = draws
+
+    def delay(self, attempt, u):
+        """bpsim's ``Backoff::delay``: the wait before retry ``attempt``."""
+        if self.backoff == "fixed":
+            d = self.base
+        else:
+            d = min(self.base * 2.0 ** min(attempt, 1023), self.max)
+        if self.jitter == "full":
+            return u * d
+        if self.jitter == "equal":
+            return d / 2.0 + u * d / 2.0
+        return d
+
+
+def _on_response(loop, fd, fut):
+    """The reader callback of a request in flight: its response is in."""
+    loop.remove_reader(fd)
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _service_call(loop, work, coin, error_rate, sent):
+    """Send ``work`` seconds of work to the station and await the response
+    (an I/O event); raise ServiceError if this attempt fails.  The future
+    is appended to ``sent`` (to tell afterwards whether a timeout beat a
+    response that was already in)."""
+    fut = loop.create_future()
+    sent.append(fut)
+    station = loop.station
+    token = station.seq + 1
+    station.arrive(loop.time(), work, token)
+    fd = FAKE_FD_BASE + token
+    loop.add_reader(fd, _on_response, loop, fd, fut)
+    await fut
+    if coin < error_rate:
+        raise ServiceError
+
+
+async def server_request(i, rec):
+    """Request ``i`` against the ``[server]``: bpsim's ``client::call``.
+
+    Returns ``(status, attempts, errors, timeouts)``.  The reader of an
+    abandoned (timed-out) attempt stays registered until its response
+    comes, as the station still serves it.
+    """
+    loop = asyncio.get_running_loop()
+    srv = rec.server
+    work = rec.lat[i]
+    draws = srv.draws[i] if srv.draws is not None else None
+    attempts = errors = timeouts = 0
+    status = "ok"
+    for attempt in range(srv.retries + 1):
+        coin, jitter = draws[attempt] if draws is not None else (1.0, 0.0)
+        attempts += 1
+        sent = []
+        try:
+            async with asyncio.timeout(srv.timeout):
+                await _service_call(loop, work, coin, srv.error_rate, sent)
+            status = "ok"
+        except TimeoutError:
+            timeouts += 1
+            status = "timeout"
+            if sent and sent[0].done() and not sent[0].cancelled():
+                # The response was in, the task's wake-up queued, and the
+                # timeout still won (Task._must_cancel).
+                rec.races += 1
+        except ServiceError:
+            errors += 1
+            status = "error"
+        if status == "ok" or attempt == srv.retries:
+            break
+        await asyncio.sleep(srv.delay(attempt, jitter))
+    return (status, attempts, errors, timeouts)
 
 
 # ---------------------------------------------------------------------------
@@ -202,28 +485,50 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 class Recorder:
     """Plain bookkeeping shared by an instrumented run (never awaits)."""
 
-    def __init__(self, latencies, concurrency):
+    def __init__(self, latencies, concurrency, server=None):
         self.lat = latencies
         self.concurrency = concurrency
-        self.requests = []      # (i, start, end), in completion order
+        self.server = server    # a Server, or None: requests are sleeps
+        self.requests = []      # (i, start, end[, outcome]), completion order
         self.live = 0           # tasks created by main and not yet finished
         self.peak = 0
         self.first = None       # loop.iterations at main's first statement
         self.last = None        # loop.iterations just before main returns
         self.duration = None    # loop.time() just before main returns
+        self.races = 0          # [server]: timeouts that beat a response
 
     def spawned(self):
         self.live += 1
         if self.live > self.peak:
             self.peak = self.live
 
+    def request(self, i):
+        """Request ``i``'s awaitable: ``asyncio.sleep(latency[i])`` itself,
+        or the calls to the ``[server]`` (returning their outcome)."""
+        if self.server is None:
+            return asyncio.sleep(self.lat[i])
+        return server_request(i, self)
+
+    def record(self, i, start, end, outcome):
+        """Log request ``i`` as finished (``outcome``: what ``request``
+        returned)."""
+        if outcome is None:
+            self.requests.append((i, start, end))
+        else:
+            self.requests.append((i, start, end, *outcome))
+
+    @staticmethod
+    def ok(outcome):
+        """Whether the request succeeded (a sleep always does)."""
+        return outcome is None or outcome[0] == "ok"
+
 
 async def _i_process(i, rec):
     loop = asyncio.get_running_loop()
     start = loop.time()
-    await asyncio.sleep(rec.lat[i])
+    out = await rec.request(i)
     end = loop.time()
-    rec.requests.append((i, start, end))
+    rec.record(i, start, end, out)
     rec.live -= 1
 
 
@@ -231,9 +536,9 @@ async def _i_process_sem(i, sem, rec):
     async with sem:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        await asyncio.sleep(rec.lat[i])
+        out = await rec.request(i)
         end = loop.time()
-        rec.requests.append((i, start, end))
+        rec.record(i, start, end, out)
     rec.live -= 1
 
 
@@ -241,9 +546,9 @@ async def _i_process_release(i, sem, rec):
     try:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        await asyncio.sleep(rec.lat[i])
+        out = await rec.request(i)
         end = loop.time()
-        rec.requests.append((i, start, end))
+        rec.record(i, start, end, out)
     finally:
         sem.release()
         rec.live -= 1
@@ -307,9 +612,9 @@ async def _i_worker(q, rec):
             return
         loop = asyncio.get_running_loop()
         start = loop.time()
-        await asyncio.sleep(rec.lat[i])
+        out = await rec.request(i)
         end = loop.time()
-        rec.requests.append((i, start, end))
+        rec.record(i, start, end, out)
 
 
 async def _i_worker_pool(rec):
@@ -390,9 +695,9 @@ async def _i_adaptive_limit(rec):
     async def process(i):
         start, ok = loop.time(), False
         try:
-            await asyncio.sleep(rec.lat[i])
-            ok = True
-            rec.requests.append((i, start, loop.time()))
+            out = await rec.request(i)
+            ok = rec.ok(out)
+            rec.record(i, start, loop.time(), out)
         finally:
             rec.live -= 1
             done(loop.time() - start, ok)
@@ -421,12 +726,17 @@ INSTRUMENTED = {
 }
 
 
-def run_instrumented(name, latencies, concurrency):
-    """Run one instrumented strategy on a fresh virtual-clock loop."""
-    rec = Recorder(latencies, concurrency)
+def run_instrumented(name, latencies, concurrency, server=None):
+    """Run one instrumented strategy on a fresh virtual-clock loop (against
+    a fresh station if ``server`` is given)."""
+    rec = Recorder(latencies, concurrency, server)
     with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
+        if server is not None:
+            runner.get_loop().station = Station(server.capacity,
+                                                server.discipline)
         runner.run(INSTRUMENTED[name](rec))
-    return {
+        compactions = runner.get_loop().compactions
+    result = {
         "strategy": name,
         "duration_s": rec.duration,
         "loop_iterations": rec.last - rec.first + 1,
@@ -434,6 +744,10 @@ def run_instrumented(name, latencies, concurrency):
         "completed": len(rec.requests),
         "requests": [list(r) for r in rec.requests],
     }
+    if server is not None:
+        result["compactions"] = compactions
+        result["races"] = rec.races
+    return result
 
 
 # ---------------------------------------------------------------------------
@@ -681,6 +995,46 @@ def load_trace(parser, path, limit):
     return latencies
 
 
+def load_server(parser, args):
+    """The [server] of the run, with its draws file; exit 2 on a problem."""
+    if args.tracemalloc or args.real:
+        parser.error("--server runs in virtual mode only")
+    if args.server_capacity is not None and args.server_capacity < 1:
+        parser.error("--server-capacity must be at least 1")
+    if args.discipline == "processor_sharing" and args.server_capacity is None:
+        parser.error("processor sharing needs --server-capacity")
+    if args.retries < 0:
+        parser.error("--retries must not be negative")
+    if args.timeout is not None and not args.timeout > 0:
+        parser.error("--timeout must be positive")
+    draws = None
+    if args.error_rate > 0 or args.retries > 0:
+        if args.draws is None:
+            parser.error("--draws is needed with --error-rate > 0 or "
+                         "--retries > 0")
+        want = 2 * (args.retries + 1)
+        try:
+            with open(args.draws, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            parser.error(f"cannot read draws file {args.draws!r}: "
+                         f"{exc.strerror}")
+        if len(lines) < len(args.latencies):
+            parser.error(f"draws file {args.draws!r} has {len(lines)} "
+                         f"line(s) for {len(args.latencies)} requests")
+        draws = []
+        for lineno, line in enumerate(lines[:len(args.latencies)], 1):
+            try:
+                values = [float(v) for v in line.split()]
+            except ValueError:
+                parser.error(f"{args.draws}:{lineno}: not floats: {line!r}")
+            if len(values) != want:
+                parser.error(f"{args.draws}:{lineno}: {len(values)} values, "
+                             f"expected {want}")
+            draws.append(list(zip(values[0::2], values[1::2])))
+    return Server(args, draws)
+
+
 def _param_args():
     """The strategy parameters as command-line arguments (for children)."""
     args = ["--max-per-second", repr(PARAMS.max_per_second),
@@ -719,6 +1073,34 @@ def parse_args(argv):
                         help="adaptive_limit: additive increase per window")
     parser.add_argument("--decrease", type=float, default=0.9,
                         help="adaptive_limit: multiplicative decrease")
+    server = parser.add_argument_group(
+        "[server]", "send requests to a downstream service (virtual mode "
+        "only); defaults as in bpsim's [server] table")
+    server.add_argument("--server", action="store_true",
+                        help="requests go to the service instead of "
+                             "sleeping")
+    server.add_argument("--server-capacity", type=int, default=None,
+                        metavar="K", help="requests served at once "
+                                          "(default: unlimited)")
+    server.add_argument("--discipline", default="fifo",
+                        choices=("fifo", "processor_sharing"))
+    server.add_argument("--error-rate", type=float, default=0.0,
+                        help="probability that an attempt fails")
+    server.add_argument("--timeout", type=float, default=None,
+                        help="asyncio.timeout around each attempt, seconds "
+                             "(default: none)")
+    server.add_argument("--retries", type=int, default=0)
+    server.add_argument("--backoff", default="exponential",
+                        choices=("exponential", "fixed"))
+    server.add_argument("--backoff-base", type=float, default=0.1)
+    server.add_argument("--backoff-max", type=float, default=None,
+                        help="default: max(10, base)")
+    server.add_argument("--jitter", default="full",
+                        choices=("none", "full", "equal"))
+    server.add_argument("--draws", metavar="FILE",
+                        help="line i: request i's (coin, jitter) per "
+                             "attempt, 2 x (retries + 1) floats (needed "
+                             "with --error-rate > 0 or --retries > 0)")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="uninstrumented runs under tracemalloc; report "
                              "peak/final traced bytes")
@@ -742,6 +1124,9 @@ def parse_args(argv):
         if not os.path.isdir(out_dir):
             parser.error(f"--output: directory {out_dir!r} does not exist")
     args.latencies = load_trace(parser, args.trace, args.requests)
+    args.server_model = None
+    if args.server:
+        args.server_model = load_server(parser, args)
     PARAMS.max_per_second = args.max_per_second
     PARAMS.target_latency = args.target_latency
     PARAMS.min_limit = args.min_limit
@@ -765,7 +1150,8 @@ def main(argv=None):
     for name in names:
         if mode == "virtual":
             results.append(
-                run_instrumented(name, latencies, args.concurrency))
+                run_instrumented(name, latencies, args.concurrency,
+                                 args.server_model))
         elif args.in_process or len(names) == 1:
             results.append(run_plain(name, latencies, args.concurrency,
                                      real=args.real,
