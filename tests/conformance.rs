@@ -6,17 +6,28 @@
 //! workload. Duration, loop iterations, peak live tasks and every request's
 //! start and end time (as f64 bit patterns) and completion order must agree.
 //!
+//! Then the `[server]` cases: the same, with each request sent to a
+//! downstream service (the harness's `--server`: bpsim's station ported to
+//! Python, responses delivered as I/O events through the selector, the
+//! client in real `asyncio.timeout` and `asyncio.sleep`), the error coins
+//! and jitters drawn by bpsim ([`attempt_draws`]) and handed over in a
+//! file, and every request's status, attempts, errors and timeouts compared
+//! too. Each case names what it must exercise (timeouts, timeouts that beat
+//! a response already in, errors, retries, heap compactions); a case whose
+//! strategies never did on CPython fails.
+//!
 //! The interpreters come from `BPSIM_PYTHONS` (comma-separated; default:
 //! CPython 3.11, 3.12 and 3.13, each found as `python3.X` on the PATH or in
 //! pyenv's `versions/3.X.*/bin`, whichever exist, else `python3`).
 //! Without any, the test prints a SKIPPED line and passes, so a machine
 //! without CPython can still run the suite; CI has them. Set
-//! `BPSIM_CONFORMANCE_QUICK=1` to skip the 100,000-request case.
+//! `BPSIM_CONFORMANCE_QUICK=1` to skip the 100,000-request case,
+//! `BPSIM_CONFORMANCE_SERVER_ONLY=1` to run the `[server]` cases alone.
 //!
 //! This test has its own `main` (`harness = false`) so that what it checked
 //! is always printed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[path = "common/python.rs"]
@@ -28,6 +39,8 @@ use std::sync::Arc;
 
 use bpsim::experiment::config_for_version;
 use bpsim::scenario::PythonVersion;
+use bpsim::server::client::{Status, attempt_draws};
+use bpsim::server::{Backoff, BackoffKind, Discipline, Jitter, ServerSpec};
 use bpsim::strategy::{Outcome, StrategyKind, Workload, simulate};
 use serde_json::Value;
 
@@ -44,6 +57,8 @@ enum Shape {
     WithZeros(f64, f64, u64),
     /// Latencies below the 1 ns clock resolution and around it.
     Nanoscale,
+    /// One of these values, uniformly.
+    Choice(&'static [f64]),
 }
 
 struct SplitMix(u64);
@@ -78,6 +93,7 @@ fn latencies(shape: Shape, n: usize, seed: u64) -> Vec<f64> {
                 if (i as u64).is_multiple_of(k) { 0.0 } else { v }
             }
             Shape::Nanoscale => [0.5e-9, 1e-9, 1.5e-9, 2e-9, 1e-3][(r.next_f64() * 5.0) as usize],
+            Shape::Choice(values) => values[(r.next_f64() * values.len() as f64) as usize],
         })
         .collect()
 }
@@ -191,8 +207,500 @@ fn compare(py: &Value, ours: &Outcome) -> Result<(), String> {
                 o.request, o.start_s, o.end_s
             ));
         }
+        // With a [server]: how it ended, and its attempts, errors and
+        // timeouts.
+        if let Some(status) = p.get(3) {
+            let theirs = (
+                status.as_str().unwrap_or("?"),
+                p[4].as_u64().unwrap(),
+                p[5].as_u64().unwrap(),
+                p[6].as_u64().unwrap(),
+            );
+            let mine = (
+                status_name(o.status),
+                u64::from(o.attempts),
+                u64::from(o.errors),
+                u64::from(o.timeouts),
+            );
+            if theirs != mine {
+                return Err(format!(
+                    "completion #{k} (request {i}): CPython (status, attempts, errors, timeouts) {theirs:?}, bpsim {mine:?}"
+                ));
+            }
+        }
     }
     Ok(())
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "ok",
+        Status::Error => "error",
+        Status::Timeout => "timeout",
+    }
+}
+
+/// A case against a `[server]`: the plain case's workload sent to a
+/// downstream service, with what it must exercise on CPython.
+struct ServerCase {
+    name: &'static str,
+    n: usize,
+    c: u64,
+    shape: Shape,
+    spec: ServerSpec,
+    must: &'static [Feature],
+}
+
+/// Something a server case is built to exercise; the test fails if CPython
+/// (summed over the case's strategies) never saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Feature {
+    /// Attempts timed out.
+    Timeouts,
+    /// A timeout fired after the response was in (its wake-up queued):
+    /// `Task._must_cancel` turns it into `TimeoutError` all the same.
+    Races,
+    /// Attempts failed with an error.
+    Errors,
+    /// Requests retried.
+    Retries,
+    /// `_run_once` rebuilt the timer heap (more than half of over 100
+    /// timers cancelled).
+    Compactions,
+}
+
+/// A `[server]` with unlimited capacity, FIFO, no errors, no timeout, no
+/// retries: the base the cases change.
+const SPEC: ServerSpec = ServerSpec {
+    capacity: None,
+    discipline: Discipline::Fifo,
+    error_rate: 0.0,
+    timeout: None,
+    retries: 0,
+    backoff: Backoff {
+        kind: BackoffKind::Fixed,
+        base: 0.0,
+        max: 0.0,
+        jitter: Jitter::None,
+    },
+};
+
+const fn backoff(kind: BackoffKind, base: f64, max: f64, jitter: Jitter) -> Backoff {
+    Backoff {
+        kind,
+        base,
+        max,
+        jitter,
+    }
+}
+
+/// Latencies at a timeout of 0.1 s (no capacity limit, so a response is
+/// due `latency` after the attempt, as its deadline is `timeout` after):
+/// exactly on the deadline, or 0.3 ns before it (the loop wakes for the
+/// response, the timer is within the 1 ns clock resolution, so both fire
+/// in one iteration, the response first, and the timeout still wins);
+/// 0.3 ns after (the timeout fires alone); 2 ns before (the response
+/// wins); and well clear either side.
+const AROUND_TIMEOUT: &[f64] = &[0.1, 0.1 - 3e-10, 0.1 + 3e-10, 0.1 - 2e-9, 0.05, 0.2];
+
+fn server_cases() -> Vec<ServerCase> {
+    use BackoffKind::{Exponential, Fixed};
+    use Feature::*;
+    vec![
+        ServerCase {
+            name: "FIFO, limit below capacity",
+            n: 2000,
+            c: 20,
+            shape: Shape::Uniform(0.01, 0.1),
+            spec: ServerSpec {
+                capacity: Some(50),
+                ..SPEC
+            },
+            must: &[],
+        },
+        ServerCase {
+            name: "FIFO, limit above capacity",
+            n: 2000,
+            c: 200,
+            shape: Shape::Uniform(0.01, 0.1),
+            spec: ServerSpec {
+                capacity: Some(20),
+                ..SPEC
+            },
+            must: &[],
+        },
+        ServerCase {
+            name: "timeouts: exact ties, 1 ns races",
+            n: 1500,
+            c: 60,
+            shape: Shape::Choice(AROUND_TIMEOUT),
+            spec: ServerSpec {
+                timeout: Some(0.1),
+                retries: 2,
+                backoff: backoff(Fixed, 0.05, 0.05, Jitter::None),
+                ..SPEC
+            },
+            must: &[Timeouts, Races, Retries],
+        },
+        ServerCase {
+            name: "timeouts at a saturated FIFO, exp. backoff",
+            n: 2000,
+            c: 100,
+            shape: Shape::Uniform(0.01, 0.05),
+            spec: ServerSpec {
+                capacity: Some(10),
+                timeout: Some(0.25),
+                retries: 2,
+                backoff: backoff(Exponential, 0.01, 0.1, Jitter::Full),
+                ..SPEC
+            },
+            must: &[Timeouts, Retries, Compactions],
+        },
+        ServerCase {
+            name: "errors, exponential backoff, full jitter",
+            n: 2000,
+            c: 50,
+            shape: Shape::Exponential(0.02),
+            spec: ServerSpec {
+                capacity: Some(30),
+                error_rate: 0.3,
+                timeout: Some(1.0),
+                retries: 3,
+                backoff: backoff(Exponential, 0.005, 0.04, Jitter::Full),
+                ..SPEC
+            },
+            must: &[Errors, Retries],
+        },
+        ServerCase {
+            name: "errors, fixed backoff, equal jitter",
+            n: 1500,
+            c: 40,
+            shape: Shape::Uniform(0.01, 0.03),
+            spec: ServerSpec {
+                error_rate: 0.25,
+                retries: 2,
+                backoff: backoff(Fixed, 0.02, 0.02, Jitter::Equal),
+                ..SPEC
+            },
+            must: &[Errors, Retries],
+        },
+        ServerCase {
+            name: "errors, immediate retries (sleep(0))",
+            n: 1000,
+            c: 30,
+            shape: Shape::Bimodal(0.01, 0.05, 0.2),
+            spec: ServerSpec {
+                capacity: Some(20),
+                error_rate: 0.4,
+                retries: 4,
+                backoff: backoff(Exponential, 0.0, 0.0, Jitter::None),
+                ..SPEC
+            },
+            must: &[Errors, Retries],
+        },
+        ServerCase {
+            name: "compaction, then equal deadlines fire",
+            n: 1200,
+            c: 400,
+            shape: Shape::Constant(0.01),
+            spec: ServerSpec {
+                capacity: Some(100),
+                timeout: Some(0.035),
+                retries: 1,
+                backoff: backoff(Fixed, 0.01, 0.01, Jitter::None),
+                ..SPEC
+            },
+            must: &[Timeouts, Compactions],
+        },
+        ServerCase {
+            name: "compaction, long timeouts",
+            n: 4000,
+            c: 300,
+            shape: Shape::Uniform(0.001, 0.01),
+            spec: ServerSpec {
+                timeout: Some(10.0),
+                ..SPEC
+            },
+            must: &[Compactions],
+        },
+        ServerCase {
+            name: "processor sharing, limit below capacity",
+            n: 1000,
+            c: 8,
+            shape: Shape::Uniform(0.01, 0.05),
+            spec: ServerSpec {
+                capacity: Some(10),
+                discipline: Discipline::ProcessorSharing,
+                ..SPEC
+            },
+            must: &[],
+        },
+        ServerCase {
+            name: "processor sharing, overloaded, timeouts",
+            n: 1500,
+            c: 60,
+            shape: Shape::Uniform(0.01, 0.05),
+            spec: ServerSpec {
+                capacity: Some(4),
+                discipline: Discipline::ProcessorSharing,
+                timeout: Some(0.4),
+                retries: 1,
+                backoff: backoff(Exponential, 0.05, 1.0, Jitter::Full),
+                ..SPEC
+            },
+            must: &[Timeouts, Retries],
+        },
+        ServerCase {
+            name: "zero latencies, timeouts",
+            n: 500,
+            c: 10,
+            shape: Shape::WithZeros(0.01, 0.02, 5),
+            spec: ServerSpec {
+                capacity: Some(8),
+                timeout: Some(0.015),
+                retries: 1,
+                backoff: backoff(Fixed, 0.0, 0.0, Jitter::None),
+                ..SPEC
+            },
+            must: &[Timeouts],
+        },
+        ServerCase {
+            name: "latencies and timeouts of days",
+            n: 40,
+            c: 3,
+            shape: Shape::Uniform(100_000.0, 400_000.0),
+            spec: ServerSpec {
+                capacity: Some(2),
+                timeout: Some(300_000.0),
+                retries: 1,
+                backoff: backoff(Fixed, 50_000.0, 50_000.0, Jitter::None),
+                ..SPEC
+            },
+            must: &[Timeouts],
+        },
+        ServerCase {
+            name: "timeout below the clock's float step",
+            n: 200,
+            c: 10,
+            shape: Shape::Uniform(0.01, 0.02),
+            spec: ServerSpec {
+                capacity: Some(5),
+                timeout: Some(1e-18),
+                retries: 1,
+                backoff: backoff(Fixed, 0.01, 0.01, Jitter::None),
+                ..SPEC
+            },
+            must: &[Timeouts],
+        },
+    ]
+}
+
+/// The seed of the server cases' failure draws.
+const SERVER_SEED: u64 = 7;
+
+/// Passed and failed comparisons.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+fn plain(pythons: &[String], quick: bool, dir: &Path, tally: &mut Tally) {
+    for (ci, case) in cases().iter().enumerate() {
+        if case.big && quick {
+            println!(
+                "conformance: skipping '{}' (BPSIM_CONFORMANCE_QUICK)",
+                case.name
+            );
+            continue;
+        }
+        let lat = latencies(case.shape, case.n, 1000 + ci as u64);
+        let trace: PathBuf = dir.join(format!("case{ci}.txt"));
+        write_trace(&trace, &lat);
+        let (kinds, params) = harness::plan(case.n, case.c, &lat);
+        let workload = Workload::new(Arc::from(lat), case.c).with_params(params);
+        // The big case runs on the first interpreter only, to keep CI short.
+        let run_on = if case.big { &pythons[..1] } else { pythons };
+        for python in run_on {
+            let json = match harness::run(python, &trace, case.c, &kinds, &params, &[]) {
+                Ok(j) => j,
+                Err(e) => {
+                    println!("FAIL {} [{python}]: {e}", case.name);
+                    tally.failed += 1;
+                    continue;
+                }
+            };
+            let full = json["python"].as_str().unwrap_or("?").to_string();
+            let config = config_for_version(python_version(&full));
+            for res in json["results"].as_array().unwrap() {
+                let name = res["strategy"].as_str().unwrap();
+                let kind = StrategyKind::parse(name).expect("harness strategy names are bpsim's");
+                let ours = simulate(kind, &workload, &config).expect("simulation completes");
+                match compare(res, &ours) {
+                    Ok(()) => {
+                        tally.passed += 1;
+                        println!(
+                            "ok   {:<46} {:<21} CPython {full}: {} requests, {:.6} s, {} iterations",
+                            case.name,
+                            name,
+                            ours.requests.len(),
+                            ours.report.duration_s,
+                            ours.report.loop_iterations
+                        );
+                    }
+                    Err(e) => {
+                        tally.failed += 1;
+                        println!("FAIL {:<46} {:<21} CPython {full}: {e}", case.name, name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn write_trace(path: &Path, lat: &[f64]) {
+    let text: String = lat.iter().map(|v| format!("{v:?}\n")).collect();
+    std::fs::write(path, text).expect("write trace");
+}
+
+/// Line `i`: request `i`'s `(coin, jitter)` for each of its attempts, as
+/// bpsim draws them.
+fn write_draws(path: &Path, spec: &ServerSpec, n: usize) {
+    let mut text = String::new();
+    for i in 0..n as u64 {
+        let draws = attempt_draws(spec, SERVER_SEED, i).take(spec.retries as usize + 1);
+        let line: Vec<String> = draws
+            .flat_map(|(coin, jitter)| [format!("{coin:?}"), format!("{jitter:?}")])
+            .collect();
+        text.push_str(&line.join(" "));
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("write draws");
+}
+
+/// The harness flags that describe `spec`, with the file of draws.
+fn server_args(spec: &ServerSpec, draws: Option<&Path>) -> Vec<String> {
+    let mut args = vec!["--server".to_string()];
+    let mut push = |flag: &str, v: String| {
+        args.push(flag.to_string());
+        args.push(v);
+    };
+    if let Some(k) = spec.capacity {
+        push("--server-capacity", k.to_string());
+    }
+    let discipline = match spec.discipline {
+        Discipline::Fifo => "fifo",
+        Discipline::ProcessorSharing => "processor_sharing",
+    };
+    push("--discipline", discipline.into());
+    push("--error-rate", format!("{:?}", spec.error_rate));
+    if let Some(t) = spec.timeout {
+        push("--timeout", format!("{t:?}"));
+    }
+    push("--retries", spec.retries.to_string());
+    let b = &spec.backoff;
+    let kind = match b.kind {
+        BackoffKind::Fixed => "fixed",
+        BackoffKind::Exponential => "exponential",
+    };
+    push("--backoff", kind.into());
+    push("--backoff-base", format!("{:?}", b.base));
+    push("--backoff-max", format!("{:?}", b.max));
+    let jitter = match b.jitter {
+        Jitter::None => "none",
+        Jitter::Full => "full",
+        Jitter::Equal => "equal",
+    };
+    push("--jitter", jitter.into());
+    if let Some(d) = draws {
+        push("--draws", d.to_string_lossy().into_owned());
+    }
+    args
+}
+
+fn server(pythons: &[String], dir: &Path, tally: &mut Tally) {
+    for (ci, case) in server_cases().iter().enumerate() {
+        let lat = latencies(case.shape, case.n, 2000 + ci as u64);
+        let trace = dir.join(format!("server{ci}.txt"));
+        write_trace(&trace, &lat);
+        let spec = &case.spec;
+        let draws = (spec.error_rate > 0.0 || spec.retries > 0).then(|| {
+            let path = dir.join(format!("server{ci}.draws"));
+            write_draws(&path, spec, case.n);
+            path
+        });
+        let args = server_args(spec, draws.as_deref());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (kinds, params) = harness::plan(case.n, case.c, &lat);
+        let workload = Workload::new(Arc::from(lat), case.c)
+            .with_params(params)
+            .with_server(Some(*spec), SERVER_SEED);
+        for python in pythons {
+            let json = match harness::run(python, &trace, case.c, &kinds, &params, &args) {
+                Ok(j) => j,
+                Err(e) => {
+                    println!("FAIL {} [{python}]: {e}", case.name);
+                    tally.failed += 1;
+                    continue;
+                }
+            };
+            let full = json["python"].as_str().unwrap_or("?").to_string();
+            let config = config_for_version(python_version(&full));
+            let mut seen: Vec<Feature> = Vec::new();
+            for res in json["results"].as_array().unwrap() {
+                let name = res["strategy"].as_str().unwrap();
+                let kind = StrategyKind::parse(name).expect("harness strategy names are bpsim's");
+                let ours = simulate(kind, &workload, &config).expect("simulation completes");
+                let races = res["races"].as_u64().unwrap_or(0);
+                let compactions = res["compactions"].as_u64().unwrap_or(0);
+                let (mut timeouts, mut errors, mut retried) = (0u64, 0u64, 0u64);
+                for r in ours.requests.iter() {
+                    timeouts += u64::from(r.timeouts);
+                    errors += u64::from(r.errors);
+                    retried += u64::from(r.attempts > 1);
+                }
+                for (feature, count) in [
+                    (Feature::Timeouts, timeouts),
+                    (Feature::Races, races),
+                    (Feature::Errors, errors),
+                    (Feature::Retries, retried),
+                    (Feature::Compactions, compactions),
+                ] {
+                    if count > 0 && !seen.contains(&feature) {
+                        seen.push(feature);
+                    }
+                }
+                match compare(res, &ours) {
+                    Ok(()) => {
+                        tally.passed += 1;
+                        println!(
+                            "ok   {:<46} {:<21} CPython {full}: {} requests, {:.6} s, {} iterations; \
+                             {timeouts} timeouts ({races} races), {errors} errors, {retried} retried, \
+                             {compactions} compactions",
+                            case.name,
+                            name,
+                            ours.requests.len(),
+                            ours.report.duration_s,
+                            ours.report.loop_iterations
+                        );
+                    }
+                    Err(e) => {
+                        tally.failed += 1;
+                        println!("FAIL {:<46} {:<21} CPython {full}: {e}", case.name, name);
+                    }
+                }
+            }
+            for feature in case.must {
+                if !seen.contains(feature) {
+                    tally.failed += 1;
+                    println!(
+                        "FAIL {} [CPython {full}]: the case never exercised {feature:?}",
+                        case.name
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -205,64 +713,19 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let quick = std::env::var_os("BPSIM_CONFORMANCE_QUICK").is_some();
+    let only_server = std::env::var_os("BPSIM_CONFORMANCE_SERVER_ONLY").is_some();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let (mut passed, mut failed) = (0, 0);
-    for (ci, case) in cases().iter().enumerate() {
-        if case.big && quick {
-            println!(
-                "conformance: skipping '{}' (BPSIM_CONFORMANCE_QUICK)",
-                case.name
-            );
-            continue;
-        }
-        let lat = latencies(case.shape, case.n, 1000 + ci as u64);
-        let trace: PathBuf = dir.path().join(format!("case{ci}.txt"));
-        let text: String = lat.iter().map(|v| format!("{v:?}\n")).collect();
-        std::fs::write(&trace, text).expect("write trace");
-        let (kinds, params) = harness::plan(case.n, case.c, &lat);
-        let workload = Workload::new(Arc::from(lat), case.c).with_params(params);
-        // The big case runs on the first interpreter only, to keep CI short.
-        let run_on = if case.big {
-            &pythons[..1]
-        } else {
-            &pythons[..]
-        };
-        for python in run_on {
-            let json = match harness::run(python, &trace, case.c, &kinds, &params, &[]) {
-                Ok(j) => j,
-                Err(e) => {
-                    println!("FAIL {} [{python}]: {e}", case.name);
-                    failed += 1;
-                    continue;
-                }
-            };
-            let full = json["python"].as_str().unwrap_or("?").to_string();
-            let config = config_for_version(python_version(&full));
-            for res in json["results"].as_array().unwrap() {
-                let name = res["strategy"].as_str().unwrap();
-                let kind = StrategyKind::parse(name).expect("harness strategy names are bpsim's");
-                let ours = simulate(kind, &workload, &config).expect("simulation completes");
-                match compare(res, &ours) {
-                    Ok(()) => {
-                        passed += 1;
-                        println!(
-                            "ok   {:<46} {:<21} CPython {full}: {} requests, {:.6} s, {} iterations",
-                            case.name,
-                            name,
-                            ours.requests.len(),
-                            ours.report.duration_s,
-                            ours.report.loop_iterations
-                        );
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        println!("FAIL {:<46} {:<21} CPython {full}: {e}", case.name, name);
-                    }
-                }
-            }
-        }
+    let mut tally = Tally::default();
+    if !only_server {
+        plain(&pythons, quick, dir.path(), &mut tally);
     }
-    println!("conformance: {passed} passed, {failed} failed");
+    let plain_passed = tally.passed;
+    server(&pythons, dir.path(), &mut tally);
+    let Tally { passed, failed } = tally;
+    println!(
+        "conformance: {passed} passed ({plain_passed} plain, {} [server]), {failed} failed",
+        passed - plain_passed
+    );
     println!("{passed} passed, {failed} failed");
     if failed == 0 {
         ExitCode::SUCCESS
