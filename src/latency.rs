@@ -6,6 +6,7 @@
 //! on other requests, on the strategy being simulated, or on threads.
 
 mod distribution;
+mod gzip;
 mod special;
 mod stream;
 mod trace;
@@ -135,6 +136,23 @@ pub enum LatencyError {
         gzip: bool,
         /// The I/O or decompression error.
         source: std::io::Error,
+    },
+    /// A gzip trace decompresses, but bytes that are not gzip follow its
+    /// last member (appended text, padding).
+    #[error(
+        "{}: the gzip stream ends at byte {offset}, but {} after it {} not gzip data \
+         (trailing data, not a truncated stream)",
+        path.display(),
+        crate::report::count(*len as usize, "byte", "bytes"),
+        if *len == 1 { "is" } else { "are" }
+    )]
+    TraceTrailing {
+        /// The trace file.
+        path: PathBuf,
+        /// The length of the gzip stream: where the trailing bytes start.
+        offset: u64,
+        /// How many trailing bytes there are.
+        len: u64,
     },
     /// A line of the trace file is not a valid latency.
     #[error("{}:{line}: {message}", path.display())]

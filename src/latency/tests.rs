@@ -436,6 +436,41 @@ fn truncated_gzip_is_an_error() {
     );
 }
 
+/// Bytes appended to a good gzip trace were reported as "the gzip stream
+/// is truncated" (a few bytes) or "corrupt" (more): they are trailing data,
+/// named as such with where the stream ends and how many bytes follow.
+#[test]
+fn bytes_after_a_gzip_trace_are_trailing_data_not_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = gzip(b"0.1\n0.2\n");
+    for tail in [&b"ab"[..], b"\r\n", b"appended log line\n", &[0; 100]] {
+        let mut bytes = good.clone();
+        bytes.extend_from_slice(tail);
+        let path = write(dir.path(), "t.txt.gz", &bytes);
+        let err = Trace::load(&path).unwrap_err();
+        assert!(
+            matches!(err, LatencyError::TraceTrailing { offset, len, .. }
+                if offset == good.len() as u64 && len == tail.len() as u64),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("t.txt.gz: the gzip stream ends at byte"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "but {} bytes after it are not gzip data",
+                tail.len()
+            )),
+            "{message}"
+        );
+        assert!(message.contains("not a truncated stream"), "{message}");
+        let err = Trace::from_bytes("t.txt.gz", &bytes).unwrap_err();
+        assert!(matches!(err, LatencyError::TraceTrailing { .. }), "{err:?}");
+    }
+}
+
 #[test]
 fn bad_trace_lines_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,15 +5,15 @@ use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::LatencyError;
 use super::distribution::num;
+use super::gzip;
 
 /// The gzip magic bytes.
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Lines longer than this are rejected (a latency needs a few dozen bytes;
 /// this stops a binary file without newlines from being read into memory).
@@ -44,7 +44,8 @@ impl Trace {
     ///
     /// - The file may be gzip-compressed; it is decompressed when it starts
     ///   with the gzip magic bytes `1f 8b` (concatenated gzip members are
-    ///   read as one stream).
+    ///   read as one stream; anything else after the last member is an
+    ///   error).
     /// - Surrounding whitespace (including a `\r` line ending) is trimmed.
     /// - Lines whose first non-blank character is `#` are comments and are
     ///   skipped.
@@ -57,7 +58,8 @@ impl Trace {
     ///
     /// The file cannot be opened or read ([`LatencyError::TraceOpen`],
     /// [`LatencyError::TraceRead`], which includes a truncated or corrupt gzip
-    /// stream), a line is empty, not a number, negative, NaN or infinite,
+    /// stream), bytes follow the gzip stream ([`LatencyError::TraceTrailing`]),
+    /// a line is empty, not a number, negative, NaN or infinite,
     /// not UTF-8 or too long ([`LatencyError::TraceLine`]), or the file holds
     /// no latencies at all ([`LatencyError::TraceEmpty`]). Line errors name the
     /// file and the 1-based line number.
@@ -76,7 +78,7 @@ impl Trace {
         let gzip = head == GZIP_MAGIC;
         let raw = Cursor::new(head).chain(file);
         let reader: Box<dyn BufRead> = if gzip {
-            Box::new(BufReader::new(MultiGzDecoder::new(raw)))
+            Box::new(BufReader::new(gzip::Members::new(raw)))
         } else {
             Box::new(BufReader::new(raw))
         };
@@ -92,7 +94,7 @@ impl Trace {
     pub fn from_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<Trace, LatencyError> {
         let gzip = bytes.starts_with(&GZIP_MAGIC);
         let reader: Box<dyn BufRead + '_> = if gzip {
-            Box::new(BufReader::new(MultiGzDecoder::new(bytes)))
+            Box::new(BufReader::new(gzip::Members::new(bytes)))
         } else {
             Box::new(BufReader::new(bytes))
         };
@@ -200,11 +202,18 @@ impl Trace {
             let read = (&mut reader)
                 .take(MAX_LINE_BYTES + 1)
                 .read_until(b'\n', &mut buf);
-            let n = read.map_err(|source| LatencyError::TraceRead {
-                path: path.to_path_buf(),
-                line,
-                gzip,
-                source,
+            let n = read.map_err(|source| match gzip::trailing_data(&source) {
+                Some(trailing) => LatencyError::TraceTrailing {
+                    path: path.to_path_buf(),
+                    offset: trailing.offset,
+                    len: trailing.len,
+                },
+                None => LatencyError::TraceRead {
+                    path: path.to_path_buf(),
+                    line,
+                    gzip,
+                    source,
+                },
             })?;
             if n == 0 {
                 break;

@@ -964,6 +964,11 @@ fn trace_help(error: &LatencyError, base: &Path) -> String {
              re-create it with `gzip`, or store it uncompressed"
                 .to_owned()
         }
+        LatencyError::TraceTrailing { path, offset, .. } => format!(
+            "something was appended to the compressed file: keep only the gzip stream \
+             (`head -c {offset} {file} > fixed.gz`), or re-create the file with `gzip`",
+            file = path.display()
+        ),
         LatencyError::TraceEmpty { .. } => {
             "add one latency in seconds per line (lines starting with `#` are comments)".to_owned()
         }

@@ -50,6 +50,8 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 fn catalogue() -> Vec<Case> {
     let mut truncated = gzip(b"0.1\n0.2\n0.3\n");
+    let mut appended = truncated.clone();
+    appended.extend_from_slice(b"xx");
     truncated.truncate(truncated.len() / 2);
     let sweep = |body: &str| format!("{HEAD}{UNIFORM}[sweep]\n{body}\n");
     vec![
@@ -389,6 +391,18 @@ fn catalogue() -> Vec<Case> {
             &truncated,
             "",
             &[":5:", "latency.path", "truncated"],
+        ),
+        // Reported as "truncated" before.
+        with_trace(
+            "bytes appended to a gzip trace",
+            &appended,
+            "",
+            &[
+                ":5:",
+                "latency.path",
+                "2 bytes after it are not gzip data",
+                "head -c",
+            ],
         ),
         with_trace(
             "negative latency in trace",
