@@ -154,6 +154,21 @@ pub enum LatencyError {
         /// How many trailing bytes there are.
         len: u64,
     },
+    /// The trace file is UTF-16 or UTF-32 text (by its byte-order mark), not
+    /// UTF-8.
+    #[error(
+        "{}: the file is {encoding} text (it starts with a {encoding} byte-order mark); \
+         a trace must be UTF-8",
+        path.display()
+    )]
+    TraceEncoding {
+        /// The trace file.
+        path: PathBuf,
+        /// `"UTF-16LE"`, `"UTF-16BE"`, `"UTF-32LE"` or `"UTF-32BE"`.
+        encoding: &'static str,
+        /// Whether the file is gzip-compressed (the text inside is).
+        gzip: bool,
+    },
     /// A line of the trace file is not a valid latency.
     #[error("{}:{line}: {message}", path.display())]
     TraceLine {

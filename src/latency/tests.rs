@@ -471,6 +471,72 @@ fn bytes_after_a_gzip_trace_are_trailing_data_not_truncation() {
     }
 }
 
+/// A UTF-16 or UTF-32 trace was reported as "binary data (a NUL byte)":
+/// its byte-order mark names the encoding, plain or gzip-compressed. A
+/// UTF-8 mark is skipped.
+#[test]
+fn a_utf16_or_utf32_trace_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let utf16le = |text: &str| -> Vec<u8> {
+        let mut bytes = vec![0xff, 0xfe];
+        bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        bytes
+    };
+    let utf16be = |text: &str| -> Vec<u8> {
+        let mut bytes = vec![0xfe, 0xff];
+        bytes.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+        bytes
+    };
+    let utf32 = |text: &str, le: bool| -> Vec<u8> {
+        let mut bytes = if le {
+            vec![0xff, 0xfe, 0, 0]
+        } else {
+            vec![0, 0, 0xfe, 0xff]
+        };
+        for c in text.chars() {
+            let c = c as u32;
+            bytes.extend(if le { c.to_le_bytes() } else { c.to_be_bytes() });
+        }
+        bytes
+    };
+    let text = "0.1\n0.2\n";
+    let cases = [
+        (utf16le(text), "UTF-16LE"),
+        (utf16be(text), "UTF-16BE"),
+        (utf32(text, true), "UTF-32LE"),
+        (utf32(text, false), "UTF-32BE"),
+        // A long first line is still named by its mark.
+        (
+            utf16le(&format!("# {}\n0.1\n", "x".repeat(2000))),
+            "UTF-16LE",
+        ),
+    ];
+    for (bytes, name) in cases {
+        for (file, bytes, gzipped) in [
+            ("t.txt", bytes.clone(), false),
+            ("t.txt.gz", gzip(&bytes), true),
+        ] {
+            let path = write(dir.path(), file, &bytes);
+            let err = Trace::load(&path).unwrap_err();
+            assert!(
+                matches!(err, LatencyError::TraceEncoding { encoding, gzip, .. }
+                    if encoding == name && gzip == gzipped),
+                "{name} {file}: {err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{}: the file is {name} text (it starts with a {name} byte-order mark); \
+                     a trace must be UTF-8",
+                    path.display()
+                )
+            );
+        }
+    }
+    let path = write(dir.path(), "bom.gz", &gzip("\u{feff}0.1\n0.2\n".as_bytes()));
+    assert_eq!(Trace::load(&path).unwrap().values(), &[0.1, 0.2]);
+}
+
 #[test]
 fn bad_trace_lines_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();

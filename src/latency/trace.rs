@@ -46,6 +46,8 @@ impl Trace {
     ///   with the gzip magic bytes `1f 8b` (concatenated gzip members are
     ///   read as one stream; anything else after the last member is an
     ///   error).
+    /// - The text is UTF-8; a UTF-8 byte-order mark is skipped, and a UTF-16
+    ///   or UTF-32 one is an error that says so.
     /// - Surrounding whitespace (including a `\r` line ending) is trimmed.
     /// - Lines whose first non-blank character is `#` are comments and are
     ///   skipped.
@@ -59,6 +61,7 @@ impl Trace {
     /// The file cannot be opened or read ([`LatencyError::TraceOpen`],
     /// [`LatencyError::TraceRead`], which includes a truncated or corrupt gzip
     /// stream), bytes follow the gzip stream ([`LatencyError::TraceTrailing`]),
+    /// the file is UTF-16 or UTF-32 ([`LatencyError::TraceEncoding`]),
     /// a line is empty, not a number, negative, NaN or infinite,
     /// not UTF-8 or too long ([`LatencyError::TraceLine`]), or the file holds
     /// no latencies at all ([`LatencyError::TraceEmpty`]). Line errors name the
@@ -218,6 +221,15 @@ impl Trace {
             if n == 0 {
                 break;
             }
+            if line == 1
+                && let Some(encoding) = wide_encoding(&buf)
+            {
+                return Err(LatencyError::TraceEncoding {
+                    path: path.to_path_buf(),
+                    encoding,
+                    gzip,
+                });
+            }
             let line_error = |message: String| LatencyError::TraceLine {
                 path: path.to_path_buf(),
                 line,
@@ -293,6 +305,22 @@ impl Trace {
             wrap: false,
         })
     }
+}
+
+/// The encoding a file's byte-order mark names, when it is UTF-16 or UTF-32
+/// (`"UTF-16LE"`, ...): text bpsim cannot read, but that `iconv` converts.
+fn wide_encoding(start: &[u8]) -> Option<&'static str> {
+    // UTF-32LE's mark starts with UTF-16LE's: test it first.
+    const MARKS: [(&[u8], &str); 4] = [
+        (&[0xff, 0xfe, 0, 0], "UTF-32LE"),
+        (&[0, 0, 0xfe, 0xff], "UTF-32BE"),
+        (&[0xff, 0xfe], "UTF-16LE"),
+        (&[0xfe, 0xff], "UTF-16BE"),
+    ];
+    MARKS
+        .iter()
+        .find(|(mark, _)| start.starts_with(mark))
+        .map(|(_, name)| *name)
 }
 
 /// Describes why a parsed number is not a valid latency.

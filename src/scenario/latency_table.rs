@@ -969,6 +969,22 @@ fn trace_help(error: &LatencyError, base: &Path) -> String {
              (`head -c {offset} {file} > fixed.gz`), or re-create the file with `gzip`",
             file = path.display()
         ),
+        LatencyError::TraceEncoding {
+            path,
+            encoding,
+            gzip,
+        } => {
+            let file = path.display();
+            // `iconv -f UTF-16` reads the byte-order mark; `UTF-16LE` would
+            // copy it into the output.
+            let from = &encoding[..6];
+            let convert = if *gzip {
+                format!("gunzip -c {file} | iconv -f {from} -t UTF-8 > latencies.txt")
+            } else {
+                format!("iconv -f {from} -t UTF-8 {file} > latencies.txt")
+            };
+            format!("save it as UTF-8, e.g. `{convert}`, and point `path` at the new file")
+        }
         LatencyError::TraceEmpty { .. } => {
             "add one latency in seconds per line (lines starting with `#` are comments)".to_owned()
         }

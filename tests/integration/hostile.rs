@@ -380,11 +380,27 @@ fn catalogue() -> Vec<Case> {
             "",
             &[":5:", "latency.path", "no latencies"],
         ),
+        // A PNG's header (these bytes began with FF FE, which is now read
+        // as a UTF-16 byte-order mark: the next case).
         with_trace(
             "binary trace",
-            &[0xff, 0xfe, 0x00, 0x9c, 0x80, 0x81],
+            &[
+                0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n', 0x00, 0x9c,
+            ],
             "",
             &[":5:", "latency.path", "binary data"],
+        ),
+        // Reported as "binary data" before.
+        with_trace(
+            "UTF-16 trace",
+            &[0xff, 0xfe, b'0', 0, b'.', 0, b'1', 0, b'\n', 0],
+            "",
+            &[
+                ":5:",
+                "latency.path",
+                "the file is UTF-16LE text",
+                "iconv -f UTF-16 -t UTF-8 t.txt",
+            ],
         ),
         with_trace(
             "truncated gzip trace",
