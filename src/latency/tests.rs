@@ -578,9 +578,72 @@ fn bad_trace_lines_name_file_and_line() {
     let path = write(dir.path(), "long.txt", &long);
     let err = Trace::load(&path).unwrap_err();
     assert!(
-        err.to_string().contains("long.txt:1: line is longer"),
+        err.to_string().contains(
+            "long.txt:1: line is 5,000 bytes long, but a latency line may have at most 1,024 bytes"
+        ),
         "{err}"
     );
+}
+
+/// Lines over 1,024 bytes were refused, comments included ("line is
+/// longer than 1024 bytes"). A comment line of any length is skipped (not
+/// held: a 300 MB one takes 5 MB); a latency line is still bounded, and the
+/// message gives its line, length and the limit.
+#[test]
+fn long_comment_lines_are_skipped_and_long_latency_lines_say_how_long() {
+    let dir = tempfile::tempdir().unwrap();
+    let comment = format!("# {}", "x".repeat(100_000));
+    let padded = |n: usize| format!("0.3{}", " ".repeat(n - 3));
+    let good = [
+        format!("{comment}\n0.1\n{comment}\r\n0.2\n\t{comment}\n0.3\n{comment}"),
+        format!("\u{feff}  {comment}\n0.1\n"),
+        // Exactly 1,024 bytes before the line end, with `\n` or `\r\n`,
+        // and at the end of the file.
+        format!(
+            "0.1\n{}\n{}\r\n{}",
+            padded(1024),
+            padded(1024),
+            padded(1024)
+        ),
+    ];
+    for (i, text) in good.iter().enumerate() {
+        let path = write(dir.path(), "t.txt", text.as_bytes());
+        let trace = Trace::load(&path).unwrap_or_else(|e| panic!("case {i}: {e}"));
+        assert!(!trace.is_empty(), "case {i}");
+        let path = write(dir.path(), "t.txt.gz", &gzip(text.as_bytes()));
+        assert_eq!(
+            Trace::load(&path).unwrap().values(),
+            trace.values(),
+            "case {i}"
+        );
+    }
+    let path = write(dir.path(), "t.txt", good[0].as_bytes());
+    assert_eq!(Trace::load(&path).unwrap().values(), &[0.1, 0.2, 0.3]);
+
+    let bad: [(String, &str); 4] = [
+        (
+            format!("0.1\n{}\n", padded(1025)),
+            "t.txt:2: line is 1,025 bytes long, but a latency line may have at most 1,024 bytes",
+        ),
+        (
+            format!("0.1\n# ok\n{}\n0.2\n", "7".repeat(50_000)),
+            "t.txt:3: line is 50,000 bytes long",
+        ),
+        (
+            "7".repeat(3 << 20),
+            "t.txt:1: line is over 1,049,601 bytes long",
+        ),
+        (
+            format!("0.1\n{comment}\0\n0.2\n"),
+            "t.txt:2: found binary data (a NUL byte) in a line of over 1,024 bytes",
+        ),
+    ];
+    for (text, needle) in bad {
+        let path = write(dir.path(), "t.txt", text.as_bytes());
+        let err = Trace::load(&path).unwrap_err();
+        assert!(matches!(err, LatencyError::TraceLine { .. }), "{err:?}");
+        assert!(err.to_string().contains(needle), "{err}");
+    }
 }
 
 #[test]

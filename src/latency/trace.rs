@@ -11,13 +11,60 @@ use serde::{Serialize, Serializer};
 use super::LatencyError;
 use super::distribution::num;
 use super::gzip;
+use crate::report::thousands;
 
 /// The gzip magic bytes.
 pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Lines longer than this are rejected (a latency needs a few dozen bytes;
-/// this stops a binary file without newlines from being read into memory).
+/// Latency lines longer than this (in bytes, before the `\n`) are rejected
+/// (a latency needs a few dozen bytes; this stops a binary file without
+/// newlines from being read into memory). A longer comment line is skipped
+/// without being held.
 const MAX_LINE_BYTES: u64 = 1024;
+
+/// How far past [`MAX_LINE_BYTES`] a rejected line is read, to say how long
+/// it is (1 MiB).
+const MAX_LINE_LENGTH_COUNTED: u64 = 1 << 20;
+
+/// The rest of a line, as [`skip_line`] consumed it.
+struct Skipped {
+    /// Its bytes before the `\n` (or the end of the input); `None` if that
+    /// is over the limit.
+    len: Option<u64>,
+    /// Whether a NUL byte was among them.
+    nul: bool,
+}
+
+/// Consumes the rest of a line through its `\n`, without holding it; stops
+/// after `limit` bytes or at a NUL byte.
+fn skip_line(reader: &mut dyn BufRead, limit: u64) -> io::Result<Skipped> {
+    let mut len = 0u64;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(Skipped {
+                len: Some(len),
+                nul: false,
+            });
+        }
+        let end = available.iter().position(|b| *b == b'\n');
+        let part = &available[..end.unwrap_or(available.len())];
+        let nul = part.contains(&0);
+        let part_len = part.len();
+        reader.consume(part_len + usize::from(end.is_some()));
+        len += part_len as u64;
+        if nul || end.is_some() || len > limit {
+            return Ok(Skipped {
+                len: (len <= limit).then_some(len),
+                nul,
+            });
+        }
+    }
+}
 
 /// How many characters of an offending line an error message quotes.
 const QUOTE_CHARS: usize = 40;
@@ -50,9 +97,10 @@ impl Trace {
     ///   or UTF-32 one is an error that says so.
     /// - Surrounding whitespace (including a `\r` line ending) is trimmed.
     /// - Lines whose first non-blank character is `#` are comments and are
-    ///   skipped.
+    ///   skipped, whatever their length.
     /// - Every other line must hold one finite number `>= 0` (Rust float
-    ///   syntax: `0.15`, `1e-3`, `2`). Zero is valid.
+    ///   syntax: `0.15`, `1e-3`, `2`), in at most 1,024 bytes. Zero is
+    ///   valid.
     ///
     /// `wrap` starts out `false`; see [`Trace::with_wrap`].
     ///
@@ -199,25 +247,26 @@ impl Trace {
         // The first empty line since the last value: an error only if a
         // value follows (blank lines at the end of a file are harmless).
         let mut blank: Option<usize> = None;
+        let read_error = |source: io::Error, line: usize| match gzip::trailing_data(&source) {
+            Some(trailing) => LatencyError::TraceTrailing {
+                path: path.to_path_buf(),
+                offset: trailing.offset,
+                len: trailing.len,
+            },
+            None => LatencyError::TraceRead {
+                path: path.to_path_buf(),
+                line,
+                gzip,
+                source,
+            },
+        };
         loop {
             buf.clear();
             line += 1;
-            let read = (&mut reader)
+            let n = (&mut reader)
                 .take(MAX_LINE_BYTES + 1)
-                .read_until(b'\n', &mut buf);
-            let n = read.map_err(|source| match gzip::trailing_data(&source) {
-                Some(trailing) => LatencyError::TraceTrailing {
-                    path: path.to_path_buf(),
-                    offset: trailing.offset,
-                    len: trailing.len,
-                },
-                None => LatencyError::TraceRead {
-                    path: path.to_path_buf(),
-                    line,
-                    gzip,
-                    source,
-                },
-            })?;
+                .read_until(b'\n', &mut buf)
+                .map_err(|source| read_error(source, line))?;
             if n == 0 {
                 break;
             }
@@ -235,19 +284,58 @@ impl Trace {
                 line,
                 message,
             };
-            if buf.len() as u64 > MAX_LINE_BYTES {
-                return Err(line_error(format!(
-                    "line is longer than {MAX_LINE_BYTES} bytes (is this a trace file?), \
-                     found {}",
-                    quote(&String::from_utf8_lossy(&buf))
-                )));
-            }
             if buf.contains(&0) {
                 return Err(line_error(format!(
                     "found binary data (a NUL byte), expected one latency in seconds: \
                      is this a text trace file? found {}",
                     quote(&String::from_utf8_lossy(&buf))
                 )));
+            }
+            if buf.len() as u64 > MAX_LINE_BYTES && !buf.ends_with(b"\n") {
+                // Only the start of the line is in `buf`.
+                let start = if line == 1 {
+                    buf.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&buf)
+                } else {
+                    &buf
+                };
+                let comment = start.trim_ascii_start().starts_with(b"#");
+                let limit = if comment {
+                    u64::MAX
+                } else {
+                    MAX_LINE_LENGTH_COUNTED
+                };
+                let rest = skip_line(&mut reader, limit).map_err(|e| read_error(e, line))?;
+                // A line of exactly MAX_LINE_BYTES before its `\r\n`: whole.
+                let crlf = rest.len == Some(0) && buf.ends_with(b"\r");
+                if comment && !rest.nul {
+                    continue;
+                }
+                if crlf {
+                    // Parsed below.
+                } else if rest.nul {
+                    return Err(line_error(format!(
+                        "found binary data (a NUL byte) in a line of over {} bytes, expected \
+                         one latency in seconds: is this a text trace file? found {}",
+                        thousands(MAX_LINE_BYTES as i64),
+                        quote(&String::from_utf8_lossy(&buf))
+                    )));
+                } else {
+                    let length = match rest.len {
+                        Some(rest) => {
+                            format!("{} bytes long", thousands((buf.len() as u64 + rest) as i64))
+                        }
+                        None => format!(
+                            "over {} bytes long",
+                            thousands((buf.len() as u64 + MAX_LINE_LENGTH_COUNTED) as i64)
+                        ),
+                    };
+                    return Err(line_error(format!(
+                        "line is {length}, but a latency line may have at most {} bytes \
+                         (is this a trace file?), found {}",
+                        thousands(MAX_LINE_BYTES as i64),
+                        quote(&String::from_utf8_lossy(&buf))
+                    )));
+                }
             }
             let text = match std::str::from_utf8(&buf) {
                 Ok(text) => text,

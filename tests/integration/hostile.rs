@@ -420,6 +420,19 @@ fn catalogue() -> Vec<Case> {
                 "head -c",
             ],
         ),
+        // Said only "line is longer than 1024 bytes" (and refused long
+        // comment lines too).
+        with_trace(
+            "a latency line of 2,000 bytes",
+            format!("# {}\n0.1\n{}\n", "x".repeat(5000), "1".repeat(2000)).as_bytes(),
+            "wrap = true\n",
+            &[
+                ":5:",
+                "t.txt:3",
+                "line is 2,000 bytes long",
+                "at most 1,024 bytes",
+            ],
+        ),
         with_trace(
             "negative latency in trace",
             b"0.1\n-0.2\n",
