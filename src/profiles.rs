@@ -87,15 +87,28 @@ pub fn cpu_costs(spec: &str, base: &Path) -> Result<CpuCosts, (String, String)> 
         let line = line_of_key(&text, key)
             .map(|l| format!(", line {l}"))
             .unwrap_or_default();
+        let found = cpu_value(&text, key)
+            .map(|v| format!(", found {}", crate::latency::readable(v)))
+            .unwrap_or_default();
         return Err((
             format!(
                 "{origin}{line}: cpu.{key} must be a number of nanoseconds from 0 up to, \
-                 not including, 1e9 (a second per operation)"
+                 not including, 1e9 (a second per operation){found}"
             ),
             format!("fix the value, or {calibrate}"),
         ));
     }
     Ok(cpu.costs())
+}
+
+/// The number `[cpu]`'s `key` holds in the profile `text`, if it is one.
+fn cpu_value(text: &str, key: &str) -> Option<f64> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    match table.get("cpu")?.get(key)? {
+        toml::Value::Float(v) => Some(*v),
+        toml::Value::Integer(v) => Some(*v as f64),
+        _ => None,
+    }
 }
 
 /// The 1-based line of byte `offset` of `text`.
@@ -150,6 +163,26 @@ mod tests {
         let line = line_of_key(&slow, "step_ns").unwrap();
         assert!(message.contains(&format!("line {line}:")), "{message}");
         assert!(message.contains("not including, 1e9"), "{message}");
+        // The value itself was not quoted.
+        assert!(
+            message.ends_with("(a second per operation), found 1e12"),
+            "{message}"
+        );
+        for (written, quoted) in [
+            ("-5", "-5"),
+            ("-0.5", "-0.5"),
+            ("nan", "NaN"),
+            ("-inf", "-inf"),
+        ] {
+            let bad = shipped.replace("\ntimer_ns = ", &format!("\ntimer_ns = {written} #"));
+            std::fs::write(dir.path().join("bad.toml"), &bad).unwrap();
+            let (message, _) = cpu_costs("bad.toml", dir.path()).unwrap_err();
+            assert!(
+                message.contains("cpu.timer_ns must be")
+                    && message.ends_with(&format!(", found {quoted}")),
+                "{written}: {message}"
+            );
+        }
         std::fs::write(
             dir.path().join("junk.toml"),
             "[cpu]\nstep_ns = 1\nnot toml\n",
