@@ -119,8 +119,29 @@ const BAD: &[(&str, &str, usize, &str, &str)] = &[
         "concurrency = [1, 2.5]",
         "sweep.concurrency[1]",
         8,
-        "whole number",
-        "integers",
+        "expected a whole number, found float 2.5",
+        "round it",
+    ),
+    (
+        "requests = { from = 10, to = 12.5, steps = 2 }",
+        "sweep.requests.to",
+        8,
+        "expected a whole number, found float 12.5",
+        "round it",
+    ),
+    (
+        "seed = [1e16]",
+        "sweep.seed[0]",
+        8,
+        "from 0 to 2^53",
+        "smaller",
+    ),
+    (
+        "concurrency = [-2.0]",
+        "sweep.concurrency[0]",
+        8,
+        "a whole number >= 0",
+        "",
     ),
     (
         "concurrency = \"10\"",
@@ -286,6 +307,37 @@ fn server_and_strategy_parameters_can_be_swept() {
     assert!(e.message.contains("a probability between 0 and 1"), "{e}");
     let e = parse("server.capacty = [1]").unwrap_err();
     assert!(e.help.contains("did you mean `server.capacity`?"), "{e}");
+}
+
+/// `to = 1e9` for a whole-number key was refused as "found float 1e9": a
+/// float that is exactly a whole number in range is that number, read from
+/// its digits (4503599627370495.1 is not whole, though it is as an `f64`).
+#[test]
+fn whole_floats_are_accepted_for_whole_number_keys() {
+    let s = sweep("requests = { from = 1e1, to = 1e3, steps = 3, scale = \"log\" }");
+    assert_eq!(s.parameters[0].values, [10.0, 100.0, 1000.0]);
+    assert_eq!(s.points[2].scenario.requests, 1000);
+    let s = sweep("concurrency = [2.0, 2.5e1, 1_000.0, 0.03e2]\nseed = [9.007199254740992e15]");
+    assert_eq!(s.parameters[0].values, [2.0, 25.0, 1000.0, 3.0]);
+    assert_eq!(s.parameters[1].values, [9007199254740992.0]);
+    assert_eq!(s.points[1].scenario.concurrency, 25);
+    let s = sweep("server.capacity = [1e2]");
+    assert_eq!(
+        s.points[0].scenario.server.map(|x| x.capacity),
+        Some(Some(100))
+    );
+    for (body, key) in [
+        ("seed = [4503599627370495.1]", "sweep.seed[0]"),
+        ("seed = [1e-1]", "sweep.seed[0]"),
+        ("concurrency = [nan]", "sweep.concurrency[0]"),
+        ("concurrency = [inf]", "sweep.concurrency[0]"),
+        ("seed = [9007199254740993.0]", "sweep.seed[0]"),
+        ("seed = [1e999]", "sweep.seed[0]"),
+    ] {
+        let e = parse(body).unwrap_err();
+        assert_eq!(e.key, key, "{body}: {e}");
+        assert!(e.message.contains("whole number"), "{body}: {e}");
+    }
 }
 
 /// Found by a hostile-input pass: 2^53 + 1 in a list became 2^53 silently
