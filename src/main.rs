@@ -601,16 +601,9 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             output,
             max_memory,
         } => {
+            // A loaded scenario has at least one request, so the trace is
+            // never empty (bpsim refuses to read an empty one back).
             let scenario = Scenario::load(&scenario)?;
-            // An empty file is no trace: bpsim refuses to read it back.
-            if scenario.requests == 0 {
-                anyhow::bail!(
-                    "{}: requests = 0, so the workload holds no latency, and an empty trace \
-                     cannot be replayed\n  help: set `requests` to the number of latencies \
-                     the trace is to hold",
-                    scenario.path.display()
-                );
-            }
             guard::check_workload(&scenario, max_memory.unwrap_or_else(guard::default_limit))
                 .map_err(anyhow::Error::msg)?;
             check_outputs(&[(output.clone(), "--output")], &inputs(&scenario))?;

@@ -6,7 +6,7 @@
 //! name = "blog"          # default: the file stem; one folder name (no `/`, `\`,
 //!                        # `.`, `..` or control characters, <= 100 bytes)
 //! seed = 1               # default: 1
-//! requests = 100_000     # required, 0 ..= 1_000_000_000
+//! requests = 100_000     # required, 1 ..= 1_000_000_000
 //! concurrency = 500      # required, >= 1
 //! strategies = ["batching", "semaphore_in_task", "gated_spawn_callback", "gated_spawn"]
 //!                        # default: all four; aliases semaphore1..3 and `.py` names work
@@ -105,7 +105,7 @@ pub struct Scenario {
     pub path: PathBuf,
     /// The seed of the latency streams.
     pub seed: u64,
-    /// How many requests to simulate (at most [`MAX_REQUESTS`]).
+    /// How many requests to simulate (from 1 to [`MAX_REQUESTS`] in a loaded scenario).
     pub requests: u64,
     /// The concurrency limit (at least 1).
     pub concurrency: u64,

@@ -57,7 +57,7 @@ fn log_range_of_integers_is_rounded_and_deduplicated() {
 
 #[test]
 fn step_ranges_include_the_end() {
-    let s = sweep("requests = { from = 0, to = 100, step = 25 }");
+    let s = sweep("seed = { from = 0, to = 100, step = 25 }");
     assert_eq!(s.parameters[0].values, [0.0, 25.0, 50.0, 75.0, 100.0]);
     let s = sweep("latency.mean = { from = 0.1, to = 0.2, step = 0.05 }");
     assert_eq!(s.parameters[0].values, [0.1, 0.15, 0.2]);

@@ -337,8 +337,8 @@ fn malformed_cases() -> Vec<Case> {
             "requests",
             1,
             InvalidValue,
-            "must be >= 0, found -5",
-            "non-negative",
+            "must be >= 1, found -5",
+            "use at least 1",
         ),
         case(
             format!("requests = 2_000_000_000\nconcurrency = 1\n{u}"),
@@ -1187,9 +1187,9 @@ fn defaults_and_aliases() {
     assert_eq!(scenario.model.python.as_str(), "3.13");
     assert_eq!(scenario.model.cpu, CpuModel::None);
     // Dotted keys and inline tables are the same TOML.
-    let dotted = "requests = 0\nconcurrency = 1\nlatency = { distribution = \"constant\", value = 0 }\nmodel.python = \"3.11\"\nseed = 18446744073709551615\n";
+    let dotted = "requests = 1\nconcurrency = 1\nlatency = { distribution = \"constant\", value = 0 }\nmodel.python = \"3.11\"\nseed = 18446744073709551615\n";
     let scenario = parse(dotted).unwrap();
-    assert_eq!(scenario.requests, 0);
+    assert_eq!(scenario.requests, 1);
     assert_eq!(scenario.seed, u64::MAX);
     assert_eq!(scenario.model.python, PythonVersion::V3_11);
     assert_eq!(scenario.name, "bad");

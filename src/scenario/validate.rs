@@ -105,12 +105,23 @@ pub(super) fn scenario_with(
             None
         }
         Field::Invalid => None,
+        // A run of no requests printed zeros and drew empty charts.
+        Field::Present(0, span) => {
+            reader.error(
+                &span,
+                "requests",
+                ErrorKind::InvalidValue,
+                "must be at least 1, found 0 (a run of no requests has nothing to simulate)",
+                "set `requests` to the number of requests to simulate, e.g. `requests = 100_000`",
+            );
+            None
+        }
         Field::Present(n, span) => in_range(
             &mut reader,
             &span,
             "requests",
             n,
-            0,
+            1,
             i128::from(MAX_REQUESTS),
             "requests = 100_000",
         )

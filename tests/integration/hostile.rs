@@ -85,6 +85,12 @@ fn catalogue() -> Vec<Case> {
             format!("name = \"{}\"\n{HEAD}{UNIFORM}", "n".repeat(300)),
             &[":1:", "name", "at most 100 bytes"],
         ),
+        // Printed zeros and drew empty charts.
+        case(
+            "no requests",
+            format!("requests = 0\nconcurrency = 2\n{UNIFORM}"),
+            &[":1:", "requests", "must be at least 1, found 0"],
+        ),
         case(
             "missing value",
             format!("{HEAD}seed =\n{UNIFORM}"),
@@ -288,7 +294,7 @@ fn catalogue() -> Vec<Case> {
         case(
             "negative requests",
             format!("requests = -5\nconcurrency = 2\n{UNIFORM}"),
-            &[":1:", "requests", ">= 0"],
+            &[":1:", "requests", ">= 1"],
         ),
         case(
             "too many requests",
@@ -450,6 +456,11 @@ fn catalogue() -> Vec<Case> {
             b"0.1\n0.2\n",
             "",
             &[":1:", "requests", "wrap = true"],
+        ),
+        case(
+            "a sweep of requests from 0",
+            sweep("requests = { from = 0, to = 100, step = 50 }"),
+            &[":8:", "sweep.requests", "requests = 0", "at least 1"],
         ),
         case(
             "empty sweep list",
@@ -680,8 +691,8 @@ fn a_workload_trace_is_streamed_not_held_whole() {
 
 /// Found by a hostile-input pass: `bpsim workload` of a scenario with
 /// `requests = 0` wrote an empty file and exited 0, a trace bpsim itself
-/// then refuses ("contains no latencies"). It is refused, and nothing is
-/// written.
+/// then refuses ("contains no latencies"). It is refused (now when the
+/// scenario is loaded, as for every command), and nothing is written.
 #[test]
 fn a_workload_of_no_requests_is_refused_not_written_empty() {
     let dir = tempfile::tempdir().unwrap();
@@ -692,7 +703,10 @@ fn a_workload_of_no_requests_is_refused_not_written_empty() {
     .unwrap();
     let (code, stderr) = run(dir.path(), &["workload", "z.toml", "-o", "z.txt"]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("z.toml: requests = 0"), "{stderr}");
+    assert!(
+        stderr.contains("z.toml:1:12: requests: must be at least 1, found 0"),
+        "{stderr}"
+    );
     assert!(stderr.contains("help:"), "{stderr}");
     assert!(!dir.path().join("z.txt").exists());
 }
