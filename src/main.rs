@@ -256,6 +256,16 @@ fn describe(e: &anyhow::Error) -> String {
     out
 }
 
+/// Loads a scenario and prints its warnings (settings that change nothing)
+/// on stderr, once.
+fn load(path: &std::path::Path) -> Result<Scenario, bpsim::scenario::ScenarioError> {
+    let scenario = Scenario::load(path)?;
+    for warning in &scenario.warnings {
+        output::eprint(format_args!("warning: {warning}"));
+    }
+    Ok(scenario)
+}
+
 fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Run {
@@ -268,7 +278,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             plot,
             chart,
         } => {
-            let scenario = Scenario::load(&scenario)?;
+            let scenario = load(&scenario)?;
             if scenario.sweep.is_some() {
                 output::eprint(format_args!(
                     "note: {} has a [sweep]; `bpsim run` runs the scenario itself, without \
@@ -348,7 +358,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             plot,
             chart,
         } => {
-            let scenario = Scenario::load(&scenario)?;
+            let scenario = load(&scenario)?;
             guard::check_sweep(&scenario, threads(jobs), max_memory).map_err(anyhow::Error::msg)?;
             if plot {
                 let dir = output_dir.join(&scenario.name);
@@ -420,7 +430,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             chart,
         } => {
             let path = scenario;
-            let scenario = Scenario::load(&path)?;
+            let scenario = load(&path)?;
             let dir = output_dir.join(&scenario.name);
             let written = if scenario.sweep.is_some() {
                 // A sweep's chart needs only each run's totals.
@@ -603,7 +613,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         } => {
             // A loaded scenario has at least one request, so the trace is
             // never empty (bpsim refuses to read an empty one back).
-            let scenario = Scenario::load(&scenario)?;
+            let scenario = load(&scenario)?;
             guard::check_workload(&scenario, max_memory.unwrap_or_else(guard::default_limit))
                 .map_err(anyhow::Error::msg)?;
             check_outputs(&[(output.clone(), "--output")], &inputs(&scenario))?;

@@ -125,6 +125,12 @@ pub struct Scenario {
     /// The `[sweep]`, if the file has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
+    /// What in the file is valid but changes nothing (kind
+    /// [`ErrorKind::NoEffect`]), in file order: `bpsim` prints each on
+    /// stderr as `warning: ...` once, when it loads the scenario. Empty for
+    /// a sweep's points (their scenario's warnings are its own).
+    #[serde(skip)]
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// A `[sweep]` table: up to two parameters, each over a list of values, and

@@ -21,6 +21,10 @@ pub enum ErrorKind {
     InvalidValue,
     /// The latency trace file cannot be used.
     Trace,
+    /// A valid setting that changes nothing (a table for a strategy that is
+    /// not run): reported as a warning in [`crate::scenario::Scenario::warnings`],
+    /// never as an error.
+    NoEffect,
 }
 
 /// A 1-based line and column (columns count characters, not bytes).

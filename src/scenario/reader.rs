@@ -81,6 +81,7 @@ pub(super) struct Reader<'a> {
     text: &'a str,
     file: &'a Path,
     errors: Vec<(usize, ScenarioError)>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Reader<'a> {
@@ -89,7 +90,28 @@ impl<'a> Reader<'a> {
             text,
             file,
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// Records a warning ([`ErrorKind::NoEffect`]) at the start of `span`:
+    /// something valid that changes nothing.
+    pub(super) fn warning(
+        &mut self,
+        span: &Span,
+        key: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let warning = self.make_error(span.start, key, ErrorKind::NoEffect, message, help);
+        self.warnings.push(warning.diagnostic().clone());
+    }
+
+    /// The warnings recorded so far, in file order, leaving none.
+    pub(super) fn take_warnings(&mut self) -> Vec<Diagnostic> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.sort_by_key(|w| w.position.map(|p| (p.line, p.column)));
+        warnings
     }
 
     /// The line and column of byte `offset`.

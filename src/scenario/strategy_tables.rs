@@ -81,7 +81,8 @@ pub(super) fn read(
             }
         }
         Field::Invalid => ok = false,
-        Field::Present(table, _) => {
+        Field::Present(table, header) => {
+            unused_table(reader, root, strategies, StrategyKind::RateLimited, &header);
             reader.check_keys(&table, &RATE_KEYS, &|k| {
                 misplaced_top_level_key(k, "[rate_limited]")
             });
@@ -130,6 +131,13 @@ pub(super) fn read(
         Field::Absent => {}
         Field::Invalid => ok = false,
         Field::Present(table, header) => {
+            unused_table(
+                reader,
+                root,
+                strategies,
+                StrategyKind::AdaptiveLimit,
+                &header,
+            );
             reader.check_keys(&table, &ADAPTIVE_KEYS, &|k| {
                 misplaced_top_level_key(k, "[adaptive_limit]")
             });
@@ -179,6 +187,34 @@ pub(super) fn read(
         }
     }
     ok.then_some(params)
+}
+
+/// Warns that the table of `kind`'s parameters, at `header`, has no effect
+/// when `strategies` (valid) does not run `kind`. Its values are still
+/// checked: the scenario may run it later.
+fn unused_table(
+    reader: &mut Reader<'_>,
+    root: &Table<'_, '_>,
+    strategies: Option<&[StrategyKind]>,
+    kind: StrategyKind,
+    header: &Span,
+) {
+    let Some(strategies) = strategies else { return };
+    if strategies.contains(&kind) {
+        return;
+    }
+    let name = kind.name();
+    let why = if root.has("strategies") {
+        format!("`strategies` does not list {name}, so it is not run")
+    } else {
+        format!("without a `strategies` key the blog's four strategies run, not {name}")
+    };
+    reader.warning(
+        header,
+        name,
+        format!("the [{name}] table has no effect: {why}"),
+        format!("add \"{name}\" to `strategies` to run it, or remove the table"),
+    );
 }
 
 /// `min_limit <= concurrency <= max_limit`: the limit starts at

@@ -452,7 +452,13 @@ fn point(
             }),
         )
     })?;
-    validate::scenario_with(&text, file, trace).map_err(|e| (blame(&e.key), e))
+    // The point's warnings are the scenario's own, already reported.
+    validate::scenario_with(&text, file, trace)
+        .map(|point| Scenario {
+            warnings: Vec::new(),
+            ..point
+        })
+        .map_err(|e| (blame(&e.key), e))
 }
 
 /// The values of one swept key: an array of numbers, or a range table.

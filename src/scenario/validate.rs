@@ -218,6 +218,7 @@ pub(super) fn scenario_with(
         sweep_table::read(&mut reader, &root, text, file, strategies, trace)
     };
 
+    let warnings = reader.take_warnings();
     if let Some(error) = reader.into_first_error() {
         return Err(error);
     }
@@ -256,6 +257,7 @@ pub(super) fn scenario_with(
             sweep,
             params,
             server,
+            warnings,
         }),
         // Every `None` above comes with a recorded error; this is a backstop.
         _ => Err(ScenarioError::from(Diagnostic {

@@ -199,6 +199,51 @@ fn bad_scenarios_fail_with_a_located_message_and_no_panic() {
     }
 }
 
+/// A table for a strategy that is not run is accepted with one warning on
+/// stderr (once, also for a sweep, whose points are each a scenario), and
+/// the results are as without it.
+#[test]
+fn a_table_for_a_strategy_not_run_is_one_warning_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "requests = 20\nconcurrency = 2\nstrategies = [\"gated_spawn\"]\n\
+                [latency]\ndistribution = \"constant\"\nvalue = 0.1\n";
+    std::fs::write(dir.path().join("plain.toml"), base).unwrap();
+    std::fs::write(
+        dir.path().join("w.toml"),
+        format!("{base}[rate_limited]\nmax_per_second = 5.0\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("ws.toml"),
+        format!("{base}[rate_limited]\nmax_per_second = 5.0\n[sweep]\nconcurrency = [1, 2, 3]\n"),
+    )
+    .unwrap();
+    let output = |args: &[&str]| {
+        let out = bpsim().current_dir(dir.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (plain, quiet) = output(&["run", "plain.toml", "--no-write", "--format", "csv"]);
+    assert_eq!(quiet, "");
+    let (warned, stderr) = output(&["run", "w.toml", "--no-write", "--format", "csv"]);
+    assert_eq!(
+        stderr,
+        "warning: w.toml:7:1: rate_limited: the [rate_limited] table has no effect: \
+         `strategies` does not list rate_limited, so it is not run\n  \
+         help: add \"rate_limited\" to `strategies` to run it, or remove the table\n"
+    );
+    assert_eq!(warned, plain.replace("plain", "w"));
+    let (_, stderr) = output(&["sweep", "ws.toml", "--output-dir", "out"]);
+    assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("warning: ws.toml:7:1: rate_limited: "),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_missing_scenario_file_is_a_clear_error() {
     let stderr = failing_stderr(["run", "does/not/exist.toml"]);
