@@ -24,16 +24,35 @@ fn text(version: &str) -> Option<&'static str> {
 /// The names of the shipped profiles, as a scenario's `cpu` names them.
 pub const NAMES: [&str; 3] = ["cpython-3.11", "cpython-3.12", "cpython-3.13"];
 
+/// A CPU profile: its costs and the CPython it was measured on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpuProfile {
+    /// The costs.
+    pub costs: CpuCosts,
+    /// The profile's `python` (`"3.12"`): the version it was measured on.
+    pub python: String,
+}
+
 /// The CPU costs a scenario's `cpu = "..."` names: a shipped profile
 /// ([`NAMES`]) or a profile file (a path, relative to `base`, the scenario's
 /// directory). `"none"` is handled by the caller.
 ///
 /// # Errors
 ///
+/// As [`cpu_profile`].
+pub fn cpu_costs(spec: &str, base: &Path) -> Result<CpuCosts, (String, String)> {
+    cpu_profile(spec, base).map(|profile| profile.costs)
+}
+
+/// The CPU profile a scenario's `cpu = "..."` names (see [`cpu_costs`]),
+/// with the CPython version it was measured on.
+///
+/// # Errors
+///
 /// A message (what is wrong, then how to fix it, separated by a newline) if
 /// the name is unknown, the file cannot be read or parsed, or it has no
 /// valid `[cpu]` table.
-pub fn cpu_costs(spec: &str, base: &Path) -> Result<CpuCosts, (String, String)> {
+pub fn cpu_profile(spec: &str, base: &Path) -> Result<CpuProfile, (String, String)> {
     let calibrate = "measure one with `bpsim calibrate --python PATH --tracemalloc -o FILE.toml`";
     let (text, origin) = if let Some(version) = spec.strip_prefix("cpython-")
         && NAMES.contains(&spec)
@@ -98,7 +117,10 @@ pub fn cpu_costs(spec: &str, base: &Path) -> Result<CpuCosts, (String, String)> 
             format!("fix the value, or {calibrate}"),
         ));
     }
-    Ok(cpu.costs())
+    Ok(CpuProfile {
+        costs: cpu.costs(),
+        python: file.python.trim().to_owned(),
+    })
 }
 
 /// The number `[cpu]`'s `key` holds in the profile `text`, if it is one.

@@ -845,6 +845,73 @@ fn a_table_for_a_strategy_not_run_is_a_warning() {
     assert!(points.iter().all(|p| p.scenario.warnings.is_empty()));
 }
 
+/// A CPU profile measured on another CPython than the memory model's was
+/// accepted in silence: it is a warning at `model.cpu`, naming both
+/// versions.
+#[test]
+fn a_cpu_profile_of_another_python_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    let shipped = include_str!("../../profiles/cpython-3.12.toml");
+    for (name, python) in [("full.toml", "3.12.1"), ("new.toml", "3.14")] {
+        let text = shipped.replace(
+            "\npython = \"3.12\"\n",
+            &format!("\npython = \"{python}\"\n"),
+        );
+        assert_ne!(text, shipped);
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let load = |model: &str| {
+        let text = format!("{HEAD}{}[model]\n{model}", uniform_latency());
+        Scenario::from_str(&text, &file).unwrap().warnings
+    };
+    let shown = |model: &str| {
+        load(model)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+    let path = file.display();
+    assert_eq!(
+        shown("python = \"3.13\"\ncpu = \"cpython-3.12\"\n"),
+        [format!(
+            "{path}:9:7: model.cpu: the CPU profile \"cpython-3.12\" was measured on CPython \
+             3.12, but the memory model is CPython 3.13 (`python = \"3.13\"`): costs and sizes \
+             come from different interpreters\n  help: use `cpu = \"cpython-3.13\"`, or set \
+             `python = \"3.12\"` if that is the interpreter you mean"
+        )]
+    );
+    let warnings = load("cpu = \"cpython-3.11\"\n");
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].kind, ErrorKind::NoEffect);
+    assert!(
+        warnings[0]
+            .message
+            .contains("CPython 3.12 (the default: no `python` key)"),
+        "{}",
+        warnings[0]
+    );
+    let warnings = load("python = \"3.11\"\ncpu = \"new.toml\"\n");
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0]
+            .help
+            .ends_with("(bpsim has no memory model of CPython 3.14)"),
+        "{}",
+        warnings[0]
+    );
+    // The same version, also written in full, or no CPU costs: no warning.
+    for model in [
+        "python = \"3.13\"\ncpu = \"cpython-3.13\"\n",
+        "cpu = \"cpython-3.12\"\n",
+        "cpu = \"full.toml\"\n",
+        "python = \"3.11\"\ncpu = \"none\"\n",
+        "python = \"3.11\"\n",
+    ] {
+        assert_eq!(load(model), [], "{model}");
+    }
+}
+
 #[test]
 fn display_matches_the_documented_format() {
     let text = format!("{HEAD}\n[latency]\ndistribution = \"uniform\"\nlow = 0.2\nhigh = 0.1\n");

@@ -555,11 +555,16 @@ fn read_model(reader: &mut Reader<'_>, root: &Table<'_, '_>, file: &Path) -> Opt
                 Some(CpuModel::None)
             } else {
                 let base = file.parent().unwrap_or(Path::new(""));
-                match crate::profiles::cpu_costs(name, base) {
-                    Ok(costs) => Some(CpuModel::Profile {
-                        name: name.to_owned(),
-                        costs,
-                    }),
+                match crate::profiles::cpu_profile(name, base) {
+                    Ok(profile) => {
+                        if let Some(python) = python {
+                            versions_differ(reader, &table, &span, name, &profile.python, python);
+                        }
+                        Some(CpuModel::Profile {
+                            name: name.to_owned(),
+                            costs: profile.costs,
+                        })
+                    }
                     Err((message, help)) => {
                         reader.error(
                             &span,
@@ -578,6 +583,54 @@ fn read_model(reader: &mut Reader<'_>, root: &Table<'_, '_>, file: &Path) -> Opt
         python: python?,
         cpu: cpu?,
     })
+}
+
+/// Warns, at `cpu`, when the CPU profile `name` was measured on another
+/// CPython (`measured`, e.g. `"3.12"`, or `"3.12.1"`) than the memory model
+/// `python` is: allowed, but sizes and costs then come from two
+/// interpreters.
+fn versions_differ(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    span: &Span,
+    name: &str,
+    measured: &str,
+    python: PythonVersion,
+) {
+    let major_minor = measured.split('.').take(2).collect::<Vec<_>>().join(".");
+    if major_minor == python.as_str() {
+        return;
+    }
+    let model = if table.has("python") {
+        format!("CPython {0} (`python = \"{0}\"`)", python.as_str())
+    } else {
+        format!("CPython {} (the default: no `python` key)", python.as_str())
+    };
+    let shipped = format!("cpython-{}", python.as_str());
+    let matching = if crate::profiles::NAMES.contains(&shipped.as_str()) {
+        format!("`cpu = \"{shipped}\"`")
+    } else {
+        format!(
+            "a profile of CPython {} (`bpsim calibrate`)",
+            python.as_str()
+        )
+    };
+    reader.warning(
+        span,
+        table.key("cpu"),
+        format!(
+            "the CPU profile {name:?} was measured on CPython {measured}, but the memory model \
+             is {model}: costs and sizes come from different interpreters"
+        ),
+        if PythonVersion::parse(&major_minor).is_some() {
+            format!(
+                "use {matching}, or set `python = \"{major_minor}\"` if that is the interpreter \
+                 you mean"
+            )
+        } else {
+            format!("use {matching} (bpsim has no memory model of CPython {major_minor})")
+        },
+    );
 }
 
 /// A TOML syntax error, located, with the key guessed from the source line.
