@@ -9,9 +9,12 @@
 //! The result is one profile file with `[memory]` and `[cpu]` tables, which a
 //! scenario names with `cpu = "path/to/profile.toml"`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::asyncio::{Config, CpuCosts};
 use crate::experiment;
@@ -67,6 +70,26 @@ pub enum CalibrateError {
         /// What was wrong.
         message: String,
     },
+    /// The calibration ran past its time limit; the running script (and
+    /// every process it started) was ended.
+    #[error(
+        "calibration did not finish within {} s (--timeout): {script} (or a process it \
+         started) was still running under '{}', and was ended\n  help: a calibration takes about a minute (longer with a \
+         large --repeat or on a busy machine); check that '{}' is a CPython that runs its \
+         scripts, or raise the limit, e.g. --timeout {} (0: no limit)",
+        limit.as_secs(),
+        python.display(),
+        python.display(),
+        limit.as_secs().saturating_mul(2).max(1)
+    )]
+    Timeout {
+        /// The interpreter.
+        python: PathBuf,
+        /// The script that was running.
+        script: &'static str,
+        /// The limit.
+        limit: Duration,
+    },
     /// The scripts could not be written to a temporary folder.
     #[error("cannot prepare the measurement scripts: {0}")]
     Temp(#[source] std::io::Error),
@@ -86,10 +109,27 @@ pub struct Options {
     pub repeat: u32,
     /// Where to write the profile.
     pub output: PathBuf,
+    /// How long the whole calibration may take (`None`: no limit): past
+    /// it, the running script and every process it started are ended and
+    /// [`CalibrateError::Timeout`] is returned.
+    pub timeout: Option<Duration>,
 }
 
+/// The default of `bpsim calibrate --timeout`, in seconds: ten times what a
+/// calibration takes with the default `--repeat`.
+pub const DEFAULT_TIMEOUT_S: u64 = 600;
+
+/// How long a script ended for running late has to quit after SIGTERM
+/// before SIGKILL.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// How often a running script is checked on.
+const POLL: Duration = Duration::from_millis(20);
+
 /// The process id of the measurement script running now (0: none), for
-/// [`stop_measuring`].
+/// [`stop_measuring`]. On Unix it leads a process group of its own, which
+/// holds every process it starts (`measure_memory.py` starts interpreters
+/// of its own).
 static RUNNING: AtomicU32 = AtomicU32::new(0);
 
 /// Set by [`stop_measuring`]: the process is quitting on an interrupt.
@@ -106,20 +146,129 @@ static STOPPING: AtomicBool = AtomicBool::new(false);
 pub fn stop_measuring() {
     STOPPING.store(true, Ordering::SeqCst);
     let pid = RUNNING.swap(0, Ordering::SeqCst);
+    // `pid` is the script's, noted while it runs: only between its end and
+    // the note being cleared (microseconds) could it name a reused pid, and
+    // only if an interrupt came exactly then.
+    signal_group(pid, Signal::Term);
+}
+
+/// A signal [`signal_group`] sends.
+#[derive(Clone, Copy)]
+enum Signal {
+    Term,
+    Kill,
+}
+
+/// Sends `signal` to the process group that `pid` leads (Unix; a no-op
+/// elsewhere, and for pid 0).
+fn signal_group(pid: u32, signal: Signal) {
     #[cfg(unix)]
     if let Ok(pid) = libc::pid_t::try_from(pid)
         && pid > 0
     {
-        // SAFETY: `kill` only sends a signal. `pid` is the script's, noted
-        // while it runs: only between its end and the note being cleared
-        // (microseconds) could it name a reused pid, and only if an
-        // interrupt came exactly then.
+        let signal = match signal {
+            Signal::Term => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+        };
+        // SAFETY: `kill` only sends a signal, here to the group `pid` leads
+        // (a negative pid names a process group).
         unsafe {
-            libc::kill(pid, libc::SIGTERM);
+            libc::kill(-pid, signal);
         }
     }
     #[cfg(not(unix))]
-    let _ = pid;
+    let _ = (pid, signal);
+}
+
+/// Ends a script that ran past its deadline, and every process in its
+/// group: SIGTERM, then SIGKILL after [`GRACE`] (to stragglers too).
+fn end_late(child: &mut Child) {
+    let pid = child.id();
+    RUNNING.store(0, Ordering::SeqCst);
+    signal_group(pid, Signal::Term);
+    let start = Instant::now();
+    while start.elapsed() < GRACE && matches!(child.try_wait(), Ok(None)) {
+        std::thread::sleep(POLL);
+    }
+    signal_group(pid, Signal::Kill);
+    // Off Unix (no groups), or if the script outlived SIGTERM.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// What a script left: its exit status, stdout and stderr.
+struct Finished {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Waits for `child` and reads its output, until `deadline`; `None` if it
+/// came first (the child and its group are then ended). The output is
+/// read on threads of its own, so that neither pipe can fill and stall the
+/// script, and a pipe held open by a process the script left behind
+/// cannot stall bpsim past the deadline.
+fn wait_until(mut child: Child, deadline: Option<Instant>) -> std::io::Result<Option<Finished>> {
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        let (send, receive) = mpsc::channel();
+        if let Some(mut pipe) = pipe {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = send.send(pipe.read_to_end(&mut bytes).map(|_| bytes));
+            });
+        } else {
+            let _ = send.send(Ok(Vec::new()));
+        }
+        receive
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let late = |now: Instant| deadline.is_some_and(|d| now >= d);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if late(Instant::now()) {
+            end_late(&mut child);
+            return Ok(None);
+        }
+        std::thread::sleep(POLL);
+    };
+    let collect = |pipe: mpsc::Receiver<std::io::Result<Vec<u8>>>| {
+        let received = match deadline {
+            Some(d) => pipe.recv_timeout(d.saturating_duration_since(Instant::now())),
+            None => pipe
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        match received {
+            Ok(bytes) => bytes.map(Some),
+            // A process the script started holds the pipe open past the
+            // deadline: end the group it is in.
+            Err(_) => {
+                signal_group(child.id(), Signal::Kill);
+                Ok(None)
+            }
+        }
+    };
+    let (Some(stdout), Some(stderr)) = (collect(stdout)?, collect(stderr)?) else {
+        return Ok(None);
+    };
+    Ok(Some(Finished {
+        status,
+        stdout,
+        stderr,
+    }))
 }
 
 fn run_script(
@@ -127,20 +276,25 @@ fn run_script(
     script: &'static str,
     path: &Path,
     args: &[String],
+    deadline: Option<(Instant, Duration)>,
 ) -> Result<String, CalibrateError> {
-    let child = Command::new(python)
+    let mut command = Command::new(python);
+    command
         .arg(path)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| CalibrateError::Spawn {
-            python: python.to_path_buf(),
-            source,
-        })?;
+        .stderr(Stdio::piped());
+    // A group of its own, so that a timeout or an interrupt ends every
+    // process the script starts, not the script alone.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let child = command.spawn().map_err(|source| CalibrateError::Spawn {
+        python: python.to_path_buf(),
+        source,
+    })?;
     RUNNING.store(child.id(), Ordering::SeqCst);
-    let out = child.wait_with_output();
+    let out = wait_until(child, deadline.map(|(at, _)| at));
     RUNNING.store(0, Ordering::SeqCst);
     if STOPPING.load(Ordering::SeqCst) {
         // The interrupt handler ended the script and is quitting the
@@ -154,6 +308,13 @@ fn run_script(
         python: python.to_path_buf(),
         source,
     })?;
+    let Some(out) = out else {
+        return Err(CalibrateError::Timeout {
+            python: python.to_path_buf(),
+            script,
+            limit: deadline.map_or(Duration::ZERO, |(_, limit)| limit),
+        });
+    };
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(12).collect();
@@ -202,7 +363,15 @@ pub fn run(options: &Options) -> Result<String, CalibrateError> {
     let memory_script = write("profiles/measure_memory.py", MEASURE_MEMORY)?;
     let cpu_script = write("profiles/calibrate_cpu.py", CALIBRATE_CPU)?;
 
-    let memory_text = run_script(&options.python, "measure_memory.py", &memory_script, &[])?;
+    // One deadline for the whole calibration, both scripts.
+    let deadline = options.timeout.map(|limit| (Instant::now() + limit, limit));
+    let memory_text = run_script(
+        &options.python,
+        "measure_memory.py",
+        &memory_script,
+        &[],
+        deadline,
+    )?;
     // The scale check's workload: the blog's latencies, 20,000 requests.
     let check_latencies = latency::workload(
         &LatencySource::Distribution(Distribution::Uniform {
@@ -230,7 +399,13 @@ pub fn run(options: &Options) -> Result<String, CalibrateError> {
     if options.tracemalloc {
         cpu_args.push("--tracemalloc".to_owned());
     }
-    let cpu_json = run_script(&options.python, "calibrate_cpu.py", &cpu_script, &cpu_args)?;
+    let cpu_json = run_script(
+        &options.python,
+        "calibrate_cpu.py",
+        &cpu_script,
+        &cpu_args,
+        deadline,
+    )?;
     let text = compose(
         &memory_text,
         &cpu_json,

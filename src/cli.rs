@@ -139,6 +139,11 @@ pub enum Command {
         /// The profile file to write.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        /// Seconds the whole calibration may take (it takes about a
+        /// minute); past them the running script and every process it
+        /// started are ended, and bpsim exits 1. 0: no limit.
+        #[arg(long, value_name = "SECONDS", default_value_t = crate::calibrate::DEFAULT_TIMEOUT_S)]
+        timeout: u64,
     },
     /// Time the engine: every strategy at several request counts (ms per
     /// run, ns per request and per loop iteration, bpsim's peak memory), next

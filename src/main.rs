@@ -581,6 +581,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             tracemalloc,
             repeat,
             output,
+            timeout,
         } => {
             // A minute of measuring is wasted if the profile cannot be written.
             check_outputs(
@@ -597,6 +598,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 tracemalloc,
                 repeat,
                 output: output.clone(),
+                timeout: (timeout > 0).then(|| std::time::Duration::from_secs(timeout)),
             })?;
             let printed = say(&text)?;
             output::eprint(format_args!("wrote {}", output.display()));

@@ -930,6 +930,92 @@ fn tiny_floats_are_written_with_an_exponent_in_every_csv() {
     );
 }
 
+/// `bpsim calibrate` waited for its scripts with no limit: an interpreter
+/// that hangs (here a "python" that sleeps, or one that exits but leaves a
+/// process holding its output open) kept it waiting for ever. `--timeout`
+/// ends the script's whole process group and says so; the temporary
+/// folder goes and no profile is written.
+#[test]
+fn a_calibration_past_its_timeout_is_ended_with_its_processes() {
+    if !cfg!(unix) {
+        eprintln!("skipped: process groups are Unix-only");
+        return;
+    }
+    // Sleeps with a child of its own; exits at once, leaving a child that
+    // holds stdout; ignores SIGTERM, as does its child.
+    let scripts = [
+        "sleep 60 &\necho $! > \"$(dirname \"$0\")/kid\"\nexec sleep 60\n",
+        "sleep 60 &\necho $! > \"$(dirname \"$0\")/kid\"\nexit 0\n",
+        "trap '' TERM\nsleep 60 &\necho $! > \"$(dirname \"$0\")/kid\"\nwait\n",
+    ];
+    for body in scripts {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let tmp = d.join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let python = d.join("python");
+        std::fs::write(&python, format!("#!/bin/sh\n{body}")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let start = std::time::Instant::now();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bpsim"))
+            .current_dir(d)
+            .env("TMPDIR", &tmp)
+            .args([
+                "calibrate",
+                "--python",
+                "./python",
+                "-o",
+                "p.toml",
+                "--timeout",
+                "1",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed().as_secs() > 30 {
+                let _ = child.kill();
+                panic!("{body}: calibrate still running after 30 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{body}: {stderr}");
+        assert!(
+            stderr.contains(
+                "error: calibration did not finish within 1 s (--timeout): measure_memory.py"
+            ) && stderr.contains("--timeout 2"),
+            "{body}: {stderr}"
+        );
+        // SIGTERM, then SIGKILL 2 s later for whatever ignored it.
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "{body}: {:?}",
+            start.elapsed()
+        );
+        assert!(!d.join("p.toml").exists());
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+        assert!(left.is_empty(), "{body}: left behind: {left:?}");
+        // The script's own child is gone too (reaped by init: no zombie to
+        // wait for once it is gone from /proc, or a zombie at most).
+        let kid = std::fs::read_to_string(d.join("kid")).unwrap();
+        let stat = format!("/proc/{}/stat", kid.trim());
+        let wait = std::time::Instant::now();
+        while std::fs::read_to_string(&stat)
+            .is_ok_and(|s| !s.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+        {
+            assert!(
+                wait.elapsed().as_secs() < 5,
+                "{body}: the script's child {kid} lives"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
 /// Found by a hostile-input pass: an interrupted `calibrate` left its
 /// temporary folder of measurement scripts behind (and its script
 /// running when only bpsim got the signal). Ctrl-C or SIGTERM now ends the
