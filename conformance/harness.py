@@ -36,7 +36,8 @@ The loop also counts ``_run_once`` calls in ``loop.iterations``.
 
 A downstream service: ``--server``
 ----------------------------------
-With ``--server`` (virtual mode only), request ``i`` is bpsim's ``[server]``
+With ``--server`` (virtual or ``--tracemalloc`` mode; under ``--tracemalloc``
+see "The [server] client under --tracemalloc" below), request ``i`` is bpsim's ``[server]``
 client instead of a sleep::
 
     for attempt in range(RETRIES + 1):
@@ -901,6 +902,24 @@ PLAIN = {
 }
 
 
+# ---------------------------------------------------------------------------
+# The [server] client under --tracemalloc: conformance/server_trace.py
+# ---------------------------------------------------------------------------
+#
+# Kept in its own module, imported only for --server --tracemalloc: defined
+# here, its ~40 extra module globals moved some plain --tracemalloc peaks by
+# 1,024 B (3.12 and 3.13 rate_limited at C=10), so the plain runs keep this
+# module as it was.
+
+
+def run_plain_server(name, args):
+    """See ``server_trace.run_plain_server``."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import server_trace
+    server_trace.install(sys.modules[__name__])
+    return server_trace.run_plain_server(name, args)
+
+
 def run_plain(name, latencies, concurrency, real, trace_memory):
     """Run one uninstrumented strategy; optionally traced, optionally real."""
     global LAT, CONCURRENCY
@@ -948,21 +967,43 @@ def run_in_child(name, args):
     independent of the strategy list and matches the blog, which ran every
     program as its own process.
     """
-    cmd = [sys.executable, os.path.abspath(__file__),
-           "--trace", args.trace,
-           "--concurrency", str(args.concurrency),
-           "--requests", str(len(args.latencies)),
-           "--strategy", name]
-    if args.tracemalloc:
-        cmd.append("--tracemalloc")
+    cmd = _child_cmd(name, args, tracemalloc_flag=args.tracemalloc)
     if args.real:
         cmd.append("--real")
-    cmd += _param_args()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"child run of {name!r} failed with exit status "
                            f"{proc.returncode}")
     return json.loads(proc.stdout)["results"][0]
+
+
+def _child_cmd(name, args, tracemalloc_flag):
+    """This script re-run on one strategy with the same trace, parameters
+    and [server]."""
+    cmd = [sys.executable, os.path.abspath(__file__),
+           "--trace", args.trace,
+           "--concurrency", str(args.concurrency),
+           "--requests", str(len(args.latencies)),
+           "--strategy", name]
+    if tracemalloc_flag:
+        cmd.append("--tracemalloc")
+    cmd += _param_args()
+    if args.server:
+        cmd += ["--server", "--discipline", args.discipline,
+                "--error-rate", repr(args.error_rate),
+                "--retries", str(args.retries),
+                "--backoff", args.backoff,
+                "--backoff-base", repr(args.backoff_base),
+                "--jitter", args.jitter]
+        if args.server_capacity is not None:
+            cmd += ["--server-capacity", str(args.server_capacity)]
+        if args.timeout is not None:
+            cmd += ["--timeout", repr(args.timeout)]
+        if args.backoff_max is not None:
+            cmd += ["--backoff-max", repr(args.backoff_max)]
+        if args.draws is not None:
+            cmd += ["--draws", args.draws]
+    return cmd
 
 
 # ---------------------------------------------------------------------------
@@ -997,8 +1038,8 @@ def load_trace(parser, path, limit):
 
 def load_server(parser, args):
     """The [server] of the run, with its draws file; exit 2 on a problem."""
-    if args.tracemalloc or args.real:
-        parser.error("--server runs in virtual mode only")
+    if args.real:
+        parser.error("--server runs in virtual or --tracemalloc mode only")
     if args.server_capacity is not None and args.server_capacity < 1:
         parser.error("--server-capacity must be at least 1")
     if args.discipline == "processor_sharing" and args.server_capacity is None:
@@ -1107,6 +1148,8 @@ def parse_args(argv):
     parser.add_argument("--real", action="store_true",
                         help="uninstrumented runs on the default loop with "
                              "real sleeps; report wall time")
+    parser.add_argument("--record-service", action="store_true",
+                        help=argparse.SUPPRESS)
     parser.add_argument("--output", metavar="FILE",
                         help="write the JSON here instead of stdout")
     parser.add_argument("--in-process", action="store_true",
@@ -1127,6 +1170,9 @@ def parse_args(argv):
     args.server_model = None
     if args.server:
         args.server_model = load_server(parser, args)
+    if args.record_service and not (
+            args.server and args.strategy and len(args.strategy) == 1):
+        parser.error("--record-service needs --server and one --strategy")
     PARAMS.max_per_second = args.max_per_second
     PARAMS.target_latency = args.target_latency
     PARAMS.min_limit = args.min_limit
@@ -1146,9 +1192,18 @@ def main(argv=None):
         mode = "tracemalloc"
     else:
         mode = "virtual"
+    if args.record_service:
+        # Internal: the untraced run whose service decisions a traced
+        # --server --tracemalloc run replays, as JSON on stdout.
+        json.dump(run_plain_server(names[0], args), sys.stdout)
+        sys.stdout.write("\n")
+        return 0
     results = []
     for name in names:
-        if mode == "virtual":
+        if mode == "tracemalloc" and args.server and (
+                args.in_process or len(names) == 1):
+            results.append(run_plain_server(name, args))
+        elif mode == "virtual":
             results.append(
                 run_instrumented(name, latencies, args.concurrency,
                                  args.server_model))
