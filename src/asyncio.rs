@@ -63,7 +63,7 @@ mod wait;
 
 pub use cpu::CpuCosts;
 pub use event_loop::{
-    Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, keep, run, time,
+    Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, keep, release, run, time,
 };
 pub(crate) use event_loop::{MAXIMUM_SELECT_TIMEOUT, end_time};
 pub use future::{AwaitFuture, PyFuture, create_future};

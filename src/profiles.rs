@@ -271,6 +271,27 @@ mod tests {
         }
     }
 
+    /// Likewise the `[server]` client's keys: without them its coroutine is
+    /// not charged and a `Timeout` is charged as a lambda callback.
+    #[test]
+    fn a_profile_without_the_server_keys_charges_as_before() {
+        use crate::memory::Obj;
+        for v in VERSIONS {
+            let text = text(v).unwrap();
+            let p = profile::parse(text).unwrap().memory;
+            assert!(p.size(Obj::ClientCoroutine) > 0, "{v}");
+            assert!(p.size(Obj::Timeout) < p.size(Obj::LambdaCallback), "{v}");
+            let old: String = text
+                .lines()
+                .filter(|l| !l.starts_with("client_coroutine") && !l.starts_with("timeout"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let p = profile::parse(&old).unwrap().memory;
+            assert_eq!(p.size(Obj::ClientCoroutine), 0, "{v}");
+            assert_eq!(p.size(Obj::Timeout), p.size(Obj::LambdaCallback), "{v}");
+        }
+    }
+
     #[test]
     fn cpu_profiles_by_name_and_by_path() {
         let base = Path::new(env!("CARGO_MANIFEST_DIR"));

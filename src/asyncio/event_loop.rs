@@ -344,6 +344,12 @@ pub fn keep(obj: Obj) {
     with_loop(|st| st.alloc(obj));
 }
 
+/// Credit an object of kind `obj` charged with [`keep`] that the running
+/// program frees before main returns (such as [`Obj::ClientCoroutine`]).
+pub fn release(obj: Obj) {
+    with_loop(|st| st.free(obj));
+}
+
 impl State {
     fn new(config: Config) -> Self {
         let mem = Ledger::with_baseline(config.profile.baseline);

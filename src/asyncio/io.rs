@@ -166,7 +166,7 @@ impl State {
                     (io.timeouts.len() - 1) as u32
                 }
             };
-            self.alloc(Obj::LambdaCallback); // the Timeout object
+            self.alloc(Obj::Timeout);
             if soon {
                 self.call_soon(Handle::Timeout(t));
             } else {
@@ -207,7 +207,7 @@ impl State {
         self.drop_future(fut);
         let mut outcome = IoOutcome::Responded;
         if let Some(t) = t {
-            self.free(Obj::LambdaCallback);
+            self.free(Obj::Timeout);
             let io = self.io();
             let slot = &mut io.timeouts[t as usize];
             slot.closed = true;

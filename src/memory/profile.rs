@@ -48,6 +48,16 @@ pub enum Obj {
     /// `process_adaptive` functions with their closure tuples, and the
     /// limit's float.
     AdaptiveMain,
+    /// A `[server]` request's client coroutine (`client::call`, the
+    /// harness's `server_call`) from its first step until it returns: the
+    /// coroutine with its frame, its `range` iterator, and what `await fut`
+    /// allocates (the future is [`Obj::Future`]). On the `[server]` path it
+    /// stands where [`Obj::SleepCoroutine`] stands on the plain one.
+    ClientCoroutine,
+    /// What `async with asyncio.timeout(T)` holds while an attempt runs,
+    /// beyond its [`Obj::TimerHandle`]: the `Timeout` object and its
+    /// deadline, the `_on_timeout` bound method, the bound `__aexit__`.
+    Timeout,
 }
 
 /// Per-version sizes in bytes. Field names are the keys of `[memory]` in a
@@ -104,6 +114,15 @@ pub struct Profile {
     /// (2026-12-06), [`parse`] sets 0 (not charged).
     #[serde(default = "unmeasured")]
     pub adaptive_main: i64,
+    /// See [`Obj::ClientCoroutine`]. In a profile measured before it was
+    /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
+    #[serde(default = "unmeasured")]
+    pub client_coroutine: i64,
+    /// See [`Obj::Timeout`]. In a profile measured before it was
+    /// (2026-12-06), [`parse`] sets `lambda_callback`, which stood in until
+    /// then.
+    #[serde(default = "unmeasured")]
+    pub timeout: i64,
 }
 
 /// A key the profile file does not have (resolved by [`parse`]). Plain
@@ -127,6 +146,8 @@ impl Profile {
         fallback(&mut self.wait_call, self.lambda_callback);
         fallback(&mut self.coroutine_adaptive, self.coroutine_try_finally);
         fallback(&mut self.adaptive_main, 0);
+        fallback(&mut self.client_coroutine, 0);
+        fallback(&mut self.timeout, self.lambda_callback);
     }
 }
 
@@ -170,6 +191,8 @@ impl Profile {
             Obj::WaitCall => self.wait_call,
             Obj::CoroutineAdaptive => self.coroutine_adaptive,
             Obj::AdaptiveMain => self.adaptive_main,
+            Obj::ClientCoroutine => self.client_coroutine,
+            Obj::Timeout => self.timeout,
         }
     }
 }

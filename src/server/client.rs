@@ -5,6 +5,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::ServerSpec;
 use crate::asyncio::{self, IoOutcome};
+use crate::memory::Obj;
 
 /// How a request ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -98,6 +99,8 @@ impl Iterator for AttemptDraws {
 /// Run request `i` against the service: `work` seconds of service per
 /// attempt, with the spec's timeout, failures and retries.
 pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
+    // The client's coroutine, from its first step until it returns.
+    asyncio::keep(Obj::ClientCoroutine);
     let mut draws = attempt_draws(&spec, seed, i);
     let mut out = Attempts::default();
     for attempt in 0..=spec.retries {
@@ -120,6 +123,7 @@ pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
         }
         asyncio::sleep(spec.backoff.delay(attempt, jitter)).await;
     }
+    asyncio::release(Obj::ClientCoroutine);
     out
 }
 
