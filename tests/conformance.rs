@@ -10,7 +10,7 @@
 //! downstream service (the harness's `--server`: bpsim's station ported to
 //! Python, responses delivered as I/O events through the selector, the
 //! client in real `asyncio.timeout` and `asyncio.sleep`), the error coins
-//! and jitters drawn by bpsim ([`attempt_draws`]) and handed over in a
+//! and jitters drawn by bpsim ([`attempt_draws`](bpsim::server::client::attempt_draws)) and handed over in a
 //! file, and every request's status, attempts, errors and timeouts compared
 //! too. Each case names what it must exercise (timeouts, timeouts that beat
 //! a response already in, errors, retries, heap compactions); a case whose
@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use bpsim::experiment::config_for_version;
 use bpsim::scenario::PythonVersion;
-use bpsim::server::client::{Status, attempt_draws};
+use bpsim::server::client::Status;
 use bpsim::server::{Backoff, BackoffKind, Discipline, Jitter, ServerSpec};
 use bpsim::strategy::{Outcome, StrategyKind, Workload, simulate};
 use serde_json::Value;
@@ -563,61 +563,6 @@ fn write_trace(path: &Path, lat: &[f64]) {
     std::fs::write(path, text).expect("write trace");
 }
 
-/// Line `i`: request `i`'s `(coin, jitter)` for each of its attempts, as
-/// bpsim draws them.
-fn write_draws(path: &Path, spec: &ServerSpec, n: usize) {
-    let mut text = String::new();
-    for i in 0..n as u64 {
-        let draws = attempt_draws(spec, SERVER_SEED, i).take(spec.retries as usize + 1);
-        let line: Vec<String> = draws
-            .flat_map(|(coin, jitter)| [format!("{coin:?}"), format!("{jitter:?}")])
-            .collect();
-        text.push_str(&line.join(" "));
-        text.push('\n');
-    }
-    std::fs::write(path, text).expect("write draws");
-}
-
-/// The harness flags that describe `spec`, with the file of draws.
-fn server_args(spec: &ServerSpec, draws: Option<&Path>) -> Vec<String> {
-    let mut args = vec!["--server".to_string()];
-    let mut push = |flag: &str, v: String| {
-        args.push(flag.to_string());
-        args.push(v);
-    };
-    if let Some(k) = spec.capacity {
-        push("--server-capacity", k.to_string());
-    }
-    let discipline = match spec.discipline {
-        Discipline::Fifo => "fifo",
-        Discipline::ProcessorSharing => "processor_sharing",
-    };
-    push("--discipline", discipline.into());
-    push("--error-rate", format!("{:?}", spec.error_rate));
-    if let Some(t) = spec.timeout {
-        push("--timeout", format!("{t:?}"));
-    }
-    push("--retries", spec.retries.to_string());
-    let b = &spec.backoff;
-    let kind = match b.kind {
-        BackoffKind::Fixed => "fixed",
-        BackoffKind::Exponential => "exponential",
-    };
-    push("--backoff", kind.into());
-    push("--backoff-base", format!("{:?}", b.base));
-    push("--backoff-max", format!("{:?}", b.max));
-    let jitter = match b.jitter {
-        Jitter::None => "none",
-        Jitter::Full => "full",
-        Jitter::Equal => "equal",
-    };
-    push("--jitter", jitter.into());
-    if let Some(d) = draws {
-        push("--draws", d.to_string_lossy().into_owned());
-    }
-    args
-}
-
 fn server(pythons: &[String], dir: &Path, tally: &mut Tally) {
     for (ci, case) in server_cases().iter().enumerate() {
         let lat = latencies(case.shape, case.n, 2000 + ci as u64);
@@ -626,10 +571,10 @@ fn server(pythons: &[String], dir: &Path, tally: &mut Tally) {
         let spec = &case.spec;
         let draws = (spec.error_rate > 0.0 || spec.retries > 0).then(|| {
             let path = dir.join(format!("server{ci}.draws"));
-            write_draws(&path, spec, case.n);
+            harness::write_draws(&path, spec, SERVER_SEED, case.n);
             path
         });
-        let args = server_args(spec, draws.as_deref());
+        let args = harness::server_args(spec, draws.as_deref());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (kinds, params) = harness::plan(case.n, case.c, &lat);
         let workload = Workload::new(Arc::from(lat), case.c)

@@ -10,10 +10,19 @@
 //! table of errors is always printed. [`KNOWN_GAPS`] lists the points that
 //! are understood to fall outside it, each with its reason and its own bound.
 //!
+//! Then the `[server]` grid ([`server_cases`]): the same with each request
+//! sent to a downstream service (`--server --tracemalloc`: the harness
+//! records the service's decisions in an untraced run and replays them
+//! traced, so that only the client program's objects are counted; see
+//! `conformance/README.md`), against bpsim's `[server]` with the same
+//! failure draws. Its known gaps are [`SERVER_GAPS`].
+//!
 //! Interpreters are found as in the conformance test. Without any, the test
 //! prints a SKIPPED line and passes. `BPSIM_CONFORMANCE_QUICK=1` skips the
-//! 100,000-request point.
+//! 100,000-request point; `BPSIM_MEMORY_SERVER_ONLY=1` runs the `[server]`
+//! grid alone.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -24,6 +33,7 @@ mod python;
 
 use bpsim::experiment::config_for_version;
 use bpsim::scenario::PythonVersion;
+use bpsim::server::{Backoff, BackoffKind, Discipline, Jitter, ServerSpec};
 use bpsim::strategy::{StrategyKind, Workload, simulate};
 
 fn latencies(n: usize, seed: u64) -> Vec<f64> {
@@ -87,6 +97,9 @@ fn main() -> ExitCode {
     }
     if !quick {
         grid.push((100_000, 500));
+    }
+    if std::env::var_os("BPSIM_MEMORY_SERVER_ONLY").is_some() {
+        grid.clear();
     }
     let (mut passed, mut failed) = (0, 0);
     let mut worst: f64 = 0.0;
@@ -154,10 +167,237 @@ fn main() -> ExitCode {
         }
     }
     println!("memory: worst error outside known gaps {worst:.2}% (tolerance {tolerance}%)");
+    let (p, f, w) = server(&pythons, dir.path(), tolerance);
+    passed += p;
+    failed += f;
+    println!("memory [server]: worst error outside known gaps {w:.2}% (tolerance {tolerance}%)");
     println!("{passed} passed, {failed} failed");
     if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// A `[server]` case: `n` requests at limit `c` against `spec`.
+struct ServerCase {
+    name: &'static str,
+    n: usize,
+    c: u64,
+    spec: ServerSpec,
+}
+
+/// The seed of the server cases' failure draws.
+const SERVER_SEED: u64 = 7;
+
+/// Points of the `[server]` grid outside the tolerance, not yet modelled,
+/// on every version and limit of the case: (case name, strategy, bound in
+/// percent, why). bpsim predicts too little on every one.
+const SERVER_GAPS: [(&str, &str, f64, &str); 20] = [
+    ("FIFO", "batching", 25.0, BATCH_GAP),
+    ("FIFO", "gated_spawn", 5.0, STEADY_GAP),
+    ("FIFO", "worker_pool", 5.0, STEADY_GAP),
+    ("FIFO", "sliding_window", 6.0, STEADY_GAP),
+    ("FIFO", "rate_limited", 6.0, STEADY_GAP),
+    ("FIFO", "adaptive_limit", 5.0, STEADY_GAP),
+    ("FIFO, timeouts", "batching", 11.0, EXCEPTION_GAP),
+    (
+        "FIFO, timeouts",
+        "gated_spawn_callback",
+        13.0,
+        EXCEPTION_GAP,
+    ),
+    ("FIFO, timeouts", "gated_spawn", 14.0, EXCEPTION_GAP),
+    ("FIFO, timeouts", "worker_pool", 18.0, EXCEPTION_GAP),
+    ("FIFO, timeouts", "sliding_window", 16.0, EXCEPTION_GAP),
+    ("FIFO, timeouts", "rate_limited", 16.0, EXCEPTION_GAP),
+    ("FIFO, timeouts", "adaptive_limit", 10.0, EXCEPTION_GAP),
+    ("errors, retries", "batching", 23.0, BATCH_GAP),
+    (
+        "errors, retries",
+        "gated_spawn_callback",
+        9.0,
+        EXCEPTION_GAP,
+    ),
+    ("errors, retries", "gated_spawn", 10.0, EXCEPTION_GAP),
+    ("errors, retries", "worker_pool", 9.0, EXCEPTION_GAP),
+    ("errors, retries", "sliding_window", 10.0, EXCEPTION_GAP),
+    ("errors, retries", "rate_limited", 12.0, EXCEPTION_GAP),
+    ("errors, retries", "adaptive_limit", 8.0, EXCEPTION_GAP),
+];
+
+const STEADY_GAP: &str =
+    "3-4 % under (1.1-1.7 KB at C = 20) with neither timeouts nor errors, not yet pinned down";
+const EXCEPTION_GAP: &str = "4-17 % under: what a timeout or an error leaves behind is not modelled: the frame objects its traceback materialises on the client's coroutine (kept until the coroutine returns), the exceptions and their chains";
+const BATCH_GAP: &str = "as the others, and 8-10 KB more on 3.11 and 3.12 at C = 20 (not on 3.13, not at C = 200), not yet pinned down";
+
+fn server_gap(case: &str, strategy: &str) -> Option<(f64, &'static str)> {
+    SERVER_GAPS
+        .iter()
+        .find(|(c, s, _, _)| *c == case && *s == strategy)
+        .map(|(_, _, bound, why)| (*bound, *why))
+}
+
+/// FIFO at a capacity of half the limit (requests queue about as long as
+/// they are served), with a timeout that the slower ones miss, one retry
+/// after a fixed pause; and failures retried with exponential backoff and
+/// full jitter under a timeout that never fires (its timer is still armed
+/// and cancelled). Latencies uniform in [0.1, 0.2) s.
+fn server_cases() -> Vec<ServerCase> {
+    let timeouts = |c: u64| ServerSpec {
+        capacity: Some(c / 2),
+        discipline: Discipline::Fifo,
+        error_rate: 0.0,
+        timeout: Some(0.3),
+        retries: 1,
+        backoff: Backoff {
+            kind: BackoffKind::Fixed,
+            base: 0.05,
+            max: 0.05,
+            jitter: Jitter::None,
+        },
+    };
+    let errors = ServerSpec {
+        capacity: Some(40),
+        discipline: Discipline::Fifo,
+        error_rate: 0.3,
+        timeout: Some(1.0),
+        retries: 3,
+        backoff: Backoff {
+            kind: BackoffKind::Exponential,
+            base: 0.01,
+            max: 0.08,
+            jitter: Jitter::Full,
+        },
+    };
+    vec![
+        ServerCase {
+            name: "FIFO",
+            n: 1000,
+            c: 20,
+            spec: ServerSpec {
+                capacity: Some(10),
+                timeout: None,
+                retries: 0,
+                ..timeouts(20)
+            },
+        },
+        ServerCase {
+            name: "FIFO, timeouts",
+            n: 1000,
+            c: 10,
+            spec: timeouts(10),
+        },
+        ServerCase {
+            name: "FIFO, timeouts",
+            n: 1000,
+            c: 100,
+            spec: timeouts(100),
+        },
+        ServerCase {
+            name: "errors, retries",
+            n: 1000,
+            c: 20,
+            spec: errors,
+        },
+        ServerCase {
+            name: "errors, retries",
+            n: 5000,
+            c: 200,
+            spec: errors,
+        },
+    ]
+}
+
+/// The `[server]` grid: each case's harness run under `tracemalloc` (the
+/// service's decisions recorded untraced, then replayed traced) against
+/// bpsim's prediction. Returns (passed, failed, worst error outside the
+/// known gaps).
+fn server(pythons: &[String], dir: &Path, tolerance: f64) -> (usize, usize, f64) {
+    let (mut passed, mut failed) = (0, 0);
+    let mut worst: f64 = 0.0;
+    println!(
+        "{:<8} {:<16} {:>6} {:>4}  {:<21} {:>11} {:>11} {:>7} {:>9}",
+        "python",
+        "[server] case",
+        "N",
+        "C",
+        "strategy",
+        "tracemalloc",
+        "bpsim",
+        "error",
+        "timeouts"
+    );
+    for (k, case) in server_cases().iter().enumerate() {
+        let lat = latencies(case.n, 100 + k as u64);
+        let trace = dir.join(format!("server{k}.txt"));
+        std::fs::write(
+            &trace,
+            lat.iter().map(|v| format!("{v:?}\n")).collect::<String>(),
+        )
+        .expect("write trace");
+        let spec = &case.spec;
+        let draws = (spec.error_rate > 0.0 || spec.retries > 0).then(|| {
+            let path = dir.join(format!("server{k}.draws"));
+            harness::write_draws(&path, spec, SERVER_SEED, case.n);
+            path
+        });
+        let mut args = harness::server_args(spec, draws.as_deref());
+        args.push("--tracemalloc".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (kinds, params) = harness::plan(case.n, case.c, &lat);
+        let workload = Workload::new(Arc::from(lat), case.c)
+            .with_params(params)
+            .with_server(Some(*spec), SERVER_SEED);
+        for py in pythons {
+            let json = match harness::run(py, &trace, case.c, &kinds, &params, &args) {
+                Ok(j) => j,
+                Err(e) => {
+                    println!("FAIL {py} [server] {} C={}: {e}", case.name, case.c);
+                    failed += 1;
+                    continue;
+                }
+            };
+            let full = json["python"].as_str().unwrap_or("?").to_string();
+            let config = config_for_version(version(&full));
+            for r in json["results"].as_array().expect("results") {
+                let name = r["strategy"].as_str().expect("strategy");
+                let real = r["peak_memory_bytes"].as_i64().expect("peak") as f64;
+                let kind = StrategyKind::parse(name).expect("known strategy");
+                let out = simulate(kind, &workload, &config).expect("simulation completes");
+                let ours = out.report.peak_memory_bytes as f64;
+                let timeouts: u64 = out.requests.iter().map(|q| u64::from(q.timeouts)).sum();
+                let err = 100.0 * (ours - real) / real;
+                let gap = server_gap(case.name, name);
+                let bound = gap.map_or(tolerance, |(b, _)| b);
+                if gap.is_none() {
+                    worst = worst.max(err.abs());
+                }
+                let ok = err.abs() <= bound;
+                if ok {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+                println!(
+                    "{:<8} {:<16} {:>6} {:>4}  {:<21} {:>11} {:>11} {:>+6.2}% {:>9}{}",
+                    full,
+                    case.name,
+                    case.n,
+                    case.c,
+                    name,
+                    real,
+                    ours,
+                    err,
+                    timeouts,
+                    match (ok, gap) {
+                        (false, _) => "  FAIL".to_string(),
+                        (true, Some((_, why))) => format!("  known gap: {why}"),
+                        (true, None) => String::new(),
+                    }
+                );
+            }
+        }
+    }
+    (passed, failed, worst)
 }

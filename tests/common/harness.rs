@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use bpsim::server::client::attempt_draws;
+use bpsim::server::{BackoffKind, Discipline, Jitter, ServerSpec};
 use bpsim::strategy::{StrategyKind, StrategyParams};
 use serde_json::Value;
 
@@ -76,4 +78,59 @@ pub(crate) fn run(
         ));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("bad harness JSON: {e}"))
+}
+
+/// Line `i`: request `i`'s `(coin, jitter)` for each of its attempts, as
+/// bpsim draws them with run seed `seed`.
+pub(crate) fn write_draws(path: &Path, spec: &ServerSpec, seed: u64, n: usize) {
+    let mut text = String::new();
+    for i in 0..n as u64 {
+        let draws = attempt_draws(spec, seed, i).take(spec.retries as usize + 1);
+        let line: Vec<String> = draws
+            .flat_map(|(coin, jitter)| [format!("{coin:?}"), format!("{jitter:?}")])
+            .collect();
+        text.push_str(&line.join(" "));
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("write draws");
+}
+
+/// The harness flags that describe `spec`, with the file of draws.
+pub(crate) fn server_args(spec: &ServerSpec, draws: Option<&Path>) -> Vec<String> {
+    let mut args = vec!["--server".to_string()];
+    let mut push = |flag: &str, v: String| {
+        args.push(flag.to_string());
+        args.push(v);
+    };
+    if let Some(k) = spec.capacity {
+        push("--server-capacity", k.to_string());
+    }
+    let discipline = match spec.discipline {
+        Discipline::Fifo => "fifo",
+        Discipline::ProcessorSharing => "processor_sharing",
+    };
+    push("--discipline", discipline.into());
+    push("--error-rate", format!("{:?}", spec.error_rate));
+    if let Some(t) = spec.timeout {
+        push("--timeout", format!("{t:?}"));
+    }
+    push("--retries", spec.retries.to_string());
+    let b = &spec.backoff;
+    let kind = match b.kind {
+        BackoffKind::Fixed => "fixed",
+        BackoffKind::Exponential => "exponential",
+    };
+    push("--backoff", kind.into());
+    push("--backoff-base", format!("{:?}", b.base));
+    push("--backoff-max", format!("{:?}", b.max));
+    let jitter = match b.jitter {
+        Jitter::None => "none",
+        Jitter::Full => "full",
+        Jitter::Equal => "equal",
+    };
+    push("--jitter", jitter.into());
+    if let Some(d) = draws {
+        push("--draws", d.to_string_lossy().into_owned());
+    }
+    args
 }
