@@ -472,8 +472,7 @@ impl State {
     /// Append to the ready deque (a new Handle, or a fired TimerHandle).
     #[inline]
     fn enqueue(&mut self, handle: Handle) {
-        let grown = self.ready_deque.push_back();
-        self.mem.resize(grown);
+        self.ready_deque.push_back(&mut self.mem);
         growth::reserve_one(&mut self.ready, self.config.expected_tasks);
         self.ready.push(PackedHandle::new(handle));
     }
@@ -489,8 +488,7 @@ impl State {
     #[inline(always)]
     pub(crate) fn call_at_target(&mut self, when: f64, target: u32) {
         self.alloc(Obj::TimerHandle);
-        let grown = self.heap_list.push();
-        self.mem.resize(grown);
+        self.heap_list.push(&mut self.mem);
         // The prefetch hint: the future's waiter is the task calling (sleep
         // or an `asyncio.timeout`).
         self.scheduled
@@ -511,8 +509,7 @@ impl State {
                     || !timeouts[(t.target & !TIMEOUT_TAG) as usize].cancelled
             });
             for t in dropped {
-                let shrunk = self.heap_list.pop();
-                self.mem.resize(shrunk);
+                self.heap_list.pop(&mut self.mem);
                 self.timeout_left_heap(t.target & !TIMEOUT_TAG);
             }
             if let Some(io) = self.io.as_mut() {
@@ -528,8 +525,7 @@ impl State {
                 io.cancelled = io.cancelled.saturating_sub(1);
             }
             self.scheduled.pop();
-            let shrunk = self.heap_list.pop();
-            self.mem.resize(shrunk);
+            self.heap_list.pop(&mut self.mem);
             self.timeout_left_heap(head.target & !TIMEOUT_TAG);
         }
     }
@@ -713,8 +709,7 @@ impl State {
                 break;
             }
             let timer = self.scheduled.pop().expect("peeked");
-            let shrunk = self.heap_list.pop();
-            self.mem.resize(shrunk);
+            self.heap_list.pop(&mut self.mem);
             if timer.target & TIMEOUT_TAG != 0 {
                 let t = timer.target & !TIMEOUT_TAG;
                 self.timeout_left_heap(t);
@@ -792,8 +787,7 @@ impl State {
         self.prefetch_ahead();
         self.next_handle += 1;
         self.charge(self.config.cpu.handle);
-        let shrunk = self.ready_deque.pop_front();
-        self.mem.resize(shrunk);
+        self.ready_deque.pop_front(&mut self.mem);
         match handle {
             Handle::Step(t) => {
                 self.free(Obj::Handle);

@@ -108,9 +108,8 @@ impl State {
     fn queue_put_nowait(&mut self, q: u32, item: u64) {
         let s = &mut self.queues[q as usize];
         s.items.push_back(item);
-        let grown = s.items_deque.push_back();
+        s.items_deque.push_back(&mut self.mem);
         let getter = s.getters.pop_front();
-        self.mem.resize(grown);
         self.queue_wakeup(getter);
     }
 
@@ -120,9 +119,8 @@ impl State {
             .items
             .pop_front()
             .expect("get_nowait on a non-empty queue");
-        let shrunk = s.items_deque.pop_front();
+        s.items_deque.pop_front(&mut self.mem);
         let putter = s.putters.pop_front();
-        self.mem.resize(shrunk);
         self.queue_wakeup(putter);
         item
     }

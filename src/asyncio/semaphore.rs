@@ -188,8 +188,7 @@ impl Future for Acquire {
                         st.config.expected_tasks,
                     );
                     s.waiters.push_back(fut);
-                    let grown = s.deque.push_back();
-                    st.mem.resize(grown);
+                    s.deque.push_back(&mut st.mem);
                     Some(fut)
                 });
                 match fut {
@@ -222,8 +221,7 @@ impl Future for Acquire {
                 if pos < s.woken {
                     s.woken -= 1;
                 }
-                let shrunk = s.deque.pop_front();
-                st.mem.resize(shrunk);
+                s.deque.pop_front(&mut st.mem);
                 st.drop_future(fut);
                 st.free(Obj::AcquireCoroutine);
                 match st.config.semaphore {

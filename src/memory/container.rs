@@ -1,9 +1,8 @@
 //! CPython's container growth rules, so that the ledger charges what
 //! `tracemalloc` sees when a list, deque or set grows or shrinks.
 //!
-//! Each model tracks only sizes, never elements. Lists and deques return the
-//! change in bytes for every mutation; a set charges its ledger itself,
-//! because a rebuild holds two tables at once.
+//! Each model tracks only sizes, never elements, and charges the ledger it
+//! is given when its footprint changes.
 
 use super::Ledger;
 
@@ -18,12 +17,12 @@ pub struct PyList {
 }
 
 impl PyList {
-    fn resize(&mut self, newsize: usize) -> i64 {
+    /// `list_resize` to `newsize` when it moves the buffer: the list
+    /// over-allocates on the way up and gives back on the way down.
+    #[cold]
+    #[inline(never)]
+    fn realloc(&mut self, newsize: usize, mem: &mut Ledger) {
         let allocated = self.allocated;
-        if allocated >= newsize && newsize >= (allocated >> 1) {
-            self.len = newsize;
-            return 0;
-        }
         let mut new_allocated = (newsize + (newsize >> 3) + 6) & !3;
         if newsize.saturating_sub(self.len) > new_allocated - newsize {
             new_allocated = (newsize + 3) & !3;
@@ -33,17 +32,30 @@ impl PyList {
         }
         self.len = newsize;
         self.allocated = new_allocated;
-        (new_allocated as i64 - allocated as i64) * PTR
+        mem.resize((new_allocated as i64 - allocated as i64) * PTR);
+    }
+
+    /// `list_resize` to `newsize`: a buffer that fits stays unless the list
+    /// would fill less than half of it.
+    #[inline(always)]
+    fn resize(&mut self, newsize: usize, mem: &mut Ledger) {
+        if newsize <= self.allocated && newsize >= self.allocated >> 1 {
+            self.len = newsize;
+        } else {
+            self.realloc(newsize, mem);
+        }
     }
 
     /// `list.append` (also `heappush`).
-    pub fn push(&mut self) -> i64 {
-        self.resize(self.len + 1)
+    #[inline(always)]
+    pub fn push(&mut self, mem: &mut Ledger) {
+        self.resize(self.len + 1, mem);
     }
 
     /// `list.pop()` (also `heappop`).
-    pub fn pop(&mut self) -> i64 {
-        self.resize(self.len - 1)
+    #[inline(always)]
+    pub fn pop(&mut self, mem: &mut Ledger) {
+        self.resize(self.len - 1, mem);
     }
 
     /// Items in the list.
@@ -69,20 +81,25 @@ pub const DEQUE_BLOCK_BYTES: i64 = (BLOCKLEN + 2) * PTR;
 /// A `collections.deque` used as a FIFO (append right, pop left). Blocks
 /// that fall off the left are cached (up to 16) rather than freed, exactly as
 /// CPython does, so they stay in `tracemalloc`'s count.
+///
+/// Only the indices move on most appends and pops (several per handle the
+/// loop runs); the length is derived, and blocks are counted only when one
+/// fills or empties.
 #[derive(Clone, Debug)]
 pub struct PyDeque {
-    len: usize,
     leftindex: i64,
     rightindex: i64,
+    /// Blocks in the deque (at least one: a deque keeps its last block).
+    blocks: u32,
     free_blocks: u32,
 }
 
 impl Default for PyDeque {
     fn default() -> Self {
         PyDeque {
-            len: 0,
             leftindex: CENTER + 1,
             rightindex: CENTER,
+            blocks: 1,
             free_blocks: 0,
         }
     }
@@ -90,50 +107,67 @@ impl Default for PyDeque {
 
 impl PyDeque {
     /// `deque.append`.
-    pub fn push_back(&mut self) -> i64 {
-        let mut delta = 0;
-        if self.rightindex == BLOCKLEN - 1 {
-            if self.free_blocks > 0 {
-                self.free_blocks -= 1;
-            } else {
-                delta = DEQUE_BLOCK_BYTES;
-            }
-            self.rightindex = -1;
-        }
-        self.len += 1;
+    #[inline(always)]
+    pub fn push_back(&mut self, mem: &mut Ledger) {
         self.rightindex += 1;
-        delta
+        if self.rightindex == BLOCKLEN {
+            self.new_right_block(mem);
+        }
+    }
+
+    /// The right block is full: the append goes to a new one, from the
+    /// cache if it holds one.
+    #[cold]
+    #[inline(never)]
+    fn new_right_block(&mut self, mem: &mut Ledger) {
+        self.rightindex = 0;
+        self.blocks += 1;
+        if self.free_blocks > 0 {
+            self.free_blocks -= 1;
+        } else {
+            mem.alloc(DEQUE_BLOCK_BYTES);
+        }
     }
 
     /// `deque.popleft` (and `remove` of the first item).
-    pub fn pop_front(&mut self) -> i64 {
-        debug_assert!(self.len > 0, "popleft from an empty deque");
+    #[inline(always)]
+    pub fn pop_front(&mut self, mem: &mut Ledger) {
+        debug_assert!(!self.is_empty(), "popleft from an empty deque");
         self.leftindex += 1;
-        self.len -= 1;
         if self.leftindex == BLOCKLEN {
-            if self.len > 0 {
-                self.leftindex = 0;
-                if self.free_blocks < MAXFREEBLOCKS {
-                    self.free_blocks += 1;
-                } else {
-                    return -DEQUE_BLOCK_BYTES;
-                }
-            } else {
-                self.leftindex = CENTER + 1;
-                self.rightindex = CENTER;
-            }
+            self.left_block_done(mem);
         }
-        0
+    }
+
+    /// The pop took the left block's last item: the block leaves (to the
+    /// cache if it has room), or, if it was the only one and so the deque
+    /// is now empty, it stays and the indices re-center.
+    #[cold]
+    #[inline(never)]
+    fn left_block_done(&mut self, mem: &mut Ledger) {
+        if self.blocks > 1 {
+            self.blocks -= 1;
+            self.leftindex = 0;
+            if self.free_blocks < MAXFREEBLOCKS {
+                self.free_blocks += 1;
+            } else {
+                mem.free(DEQUE_BLOCK_BYTES);
+            }
+        } else {
+            self.leftindex = CENTER + 1;
+            self.rightindex = CENTER;
+        }
     }
 
     /// Items in the deque.
     pub fn len(&self) -> usize {
-        self.len
+        let full = (i64::from(self.blocks) - 1) * BLOCKLEN;
+        (full + self.rightindex - self.leftindex + 1) as usize
     }
 
     /// True when the deque holds no item.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 }
 
@@ -391,8 +425,9 @@ mod tests {
     fn list_over_allocates_like_cpython() {
         let mut l = PyList::default();
         let mut caps = Vec::new();
+        let mut mem = Ledger::default();
         for _ in 0..20 {
-            l.push();
+            l.push(&mut mem);
             caps.push(l.allocated);
         }
         assert_eq!(
@@ -406,15 +441,17 @@ mod tests {
     #[test]
     fn deque_allocates_a_block_every_64_appends_and_caches_freed_ones() {
         let mut d = PyDeque::default();
+        let mut mem = Ledger::default();
         // The first block exists from construction: 32 appends fit in it.
-        let grown: i64 = (0..32).map(|_| d.push_back()).sum();
-        assert_eq!(grown, 0);
-        assert_eq!(d.push_back(), DEQUE_BLOCK_BYTES);
-        let grown: i64 = (0..63).map(|_| d.push_back()).sum();
-        assert_eq!(grown, 0);
+        (0..32).for_each(|_| d.push_back(&mut mem));
+        assert_eq!(mem.current(), 0);
+        d.push_back(&mut mem);
+        assert_eq!(mem.current(), DEQUE_BLOCK_BYTES);
+        (0..63).for_each(|_| d.push_back(&mut mem));
+        assert_eq!((d.len(), mem.current()), (96, DEQUE_BLOCK_BYTES));
         // Draining keeps freed blocks cached (no bytes returned).
-        let freed: i64 = (0..96).map(|_| d.pop_front()).sum();
-        assert_eq!(freed, 0);
+        (0..96).for_each(|_| d.pop_front(&mut mem));
+        assert_eq!(mem.current(), DEQUE_BLOCK_BYTES);
         assert!(d.is_empty());
     }
 
