@@ -331,7 +331,10 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An integer value (any size; the caller checks the range).
+    /// A whole number: an integer, or a float that is exactly one (`1e9`,
+    /// `2.0`), read as [`whole_number`] reads it for `[sweep]`; any size
+    /// below 10^30 (the caller checks the range). A float with a fraction
+    /// is refused as [`Reader::fraction_error`] refuses it.
     pub(super) fn integer(
         &mut self,
         table: &Table<'_, '_>,
@@ -356,18 +359,36 @@ impl<'a> Reader<'a> {
                     Field::Invalid
                 }
             },
-            DeValue::Float(f) => {
-                let help = match parse_float(f.as_str()) {
-                    Some(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e18 => format!(
-                        "write it as an integer (TOML integers have no decimal point or \
-                         exponent): `{key} = {}`",
-                        group_digits(x as i128)
-                    ),
-                    _ => format!("use a whole number, e.g. `{example}`"),
-                };
-                self.wrong_type(table, key, value, "an integer", help);
-                Field::Invalid
-            }
+            DeValue::Float(_) => match whole_number(value.get_ref()) {
+                Ok(n) if n.unsigned_abs() < WHOLE_FLOAT_CAP.unsigned_abs() => {
+                    Field::Present(n, value.span())
+                }
+                Ok(_) => {
+                    let found = self.found(value);
+                    self.error(
+                        &value.span(),
+                        table.key(key),
+                        ErrorKind::InvalidValue,
+                        format!("integer out of range, found {found}"),
+                        format!("write e.g. `{example}`"),
+                    );
+                    Field::Invalid
+                }
+                Err(Some(_)) => {
+                    self.fraction_error(value, table.key(key));
+                    Field::Invalid
+                }
+                Err(None) => {
+                    self.wrong_type(
+                        table,
+                        key,
+                        value,
+                        "a whole number",
+                        format!("use a finite whole number, e.g. `{example}`"),
+                    );
+                    Field::Invalid
+                }
+            },
             DeValue::String(s) if s.trim().parse::<i128>().is_ok() => {
                 self.wrong_type(
                     table,
@@ -389,6 +410,20 @@ impl<'a> Reader<'a> {
                 Field::Invalid
             }
         }
+    }
+
+    /// Refuses `value`, a finite float with a fraction, given for the
+    /// whole-number key `path`: the one message for every such key, at the
+    /// top level, in tables and in `[sweep]`.
+    pub(super) fn fraction_error(&mut self, value: &Spanned<DeValue<'_>>, path: impl Into<String>) {
+        let found = self.found(value);
+        self.error(
+            &value.span(),
+            path,
+            ErrorKind::InvalidValue,
+            format!("expected a whole number, found {found}"),
+            ROUND_IT_HELP,
+        );
     }
 
     /// A finite number (integer or float). NaN and infinities (which TOML
@@ -490,6 +525,31 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The help for a float with a fraction given for a whole-number key.
+pub(super) const ROUND_IT_HELP: &str = "round it: this key takes whole numbers (a float that \
+     is one, such as `2.0` or `1e3`, is accepted)";
+
+/// What [`whole_float`] returns for magnitudes of 10^30 and beyond.
+pub(super) const WHOLE_FLOAT_CAP: i128 = 10_i128.pow(30);
+
+/// A TOML integer or float as a whole number, read from its digits (so
+/// `4503599627370495.1` is not one, though it rounds to one as an `f64`):
+/// `Ok(n)` for an integer or a float that is exactly one (magnitudes past
+/// 10^30 come back as [`WHOLE_FLOAT_CAP`]), `Err(Some(x))` for a finite
+/// float with a fraction, `Err(None)` for `nan`, `inf` or another type.
+/// Every whole-number key reads its value through this, the top level's
+/// and the tables' (through [`Reader::integer`]) and `[sweep]`'s.
+pub(super) fn whole_number(value: &DeValue<'_>) -> Result<i128, Option<f64>> {
+    match value {
+        DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix()).map_err(|_| None),
+        DeValue::Float(f) => match whole_float(f.as_str()) {
+            Some(n) => Ok(n),
+            None => Err(parse_float(f.as_str()).filter(|x| x.is_finite())),
+        },
+        _ => Err(None),
+    }
+}
+
 /// Parses a TOML float's text (`1e5`, `-0.5`, `inf`, `+inf`, `-nan`).
 pub(super) fn parse_float(text: &str) -> Option<f64> {
     let (negative, body) = match text.as_bytes().first() {
@@ -516,4 +576,47 @@ pub(super) fn group_digits(n: i128) -> String {
         out.push(c);
     }
     if n < 0 { format!("-{out}") } else { out }
+}
+
+/// The value of the TOML float literal `text` (`1e9`, `2.0`, `-1_000.0`) if
+/// it is exactly a whole number, from its digits: through `f64`,
+/// `4503599627370495.1` would round to a whole number. Magnitudes beyond
+/// 10^30 come back as 10^30 (out of any range swept). `None` for a fraction,
+/// `nan` or `inf`.
+pub(super) fn whole_float(text: &str) -> Option<i128> {
+    let text: String = text.chars().filter(|c| *c != '_').collect();
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, &text[..]),
+    };
+    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // value = digits * 10^(exponent - frac.len())
+    let digits = format!("{int}{frac}");
+    let digits = digits.trim_start_matches('0');
+    let significant = digits.trim_end_matches('0');
+    if significant.is_empty() {
+        return Some(0);
+    }
+    let zeros = (digits.len() - significant.len()) as i64;
+    let scale = exponent
+        .checked_sub(frac.len() as i64)?
+        .checked_add(zeros)?;
+    if scale < 0 {
+        return None;
+    }
+    let magnitude = if significant.len() as i64 + scale > 30 {
+        WHOLE_FLOAT_CAP
+    } else {
+        let n: i128 = significant.parse().ok()?;
+        n * 10_i128.pow(scale as u32)
+    };
+    Some(if negative { -magnitude } else { magnitude })
 }

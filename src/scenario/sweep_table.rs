@@ -11,7 +11,7 @@ use toml::de::DeValue;
 
 use super::error::{Diagnostic, ErrorKind, ScenarioError, suggest};
 use super::latency_table;
-use super::reader::{Field, Reader, Span, Table, group_digits, parse_float};
+use super::reader::{Field, Reader, Span, Table, group_digits, parse_float, whole_number};
 use super::validate;
 use super::{CHECKED_DRAWS, Scenario, Sweep, SweepPoint, SweptParameter, point_setting};
 use crate::latency::{self, LatencyError, LatencySource};
@@ -597,22 +597,24 @@ fn number(
     let mut whole_in_range = true;
     let mut fraction = false;
     let parsed = match item.get_ref() {
-        DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix()).ok().map(|n| {
-            whole_in_range = (0..=1_i128 << 53).contains(&n);
-            n as f64
-        }),
-        DeValue::Float(f) if !integer => parse_float(f.as_str()),
-        DeValue::Float(f) => match whole_float(f.as_str()) {
-            Some(n) => {
+        value @ (DeValue::Integer(_) | DeValue::Float(_)) if integer => match whole_number(value) {
+            Ok(n) => {
                 whole_in_range = (0..=1_i128 << 53).contains(&n);
                 Some(n as f64)
             }
-            None => {
-                fraction = true;
+            Err(with_fraction) => {
+                fraction = with_fraction.is_some();
                 whole_in_range = false;
-                parse_float(f.as_str())
+                match value {
+                    DeValue::Float(f) => parse_float(f.as_str()),
+                    _ => None,
+                }
             }
         },
+        DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix())
+            .ok()
+            .map(|n| n as f64),
+        DeValue::Float(f) => parse_float(f.as_str()),
         _ => None,
     };
     match parsed {
@@ -624,14 +626,12 @@ fn number(
             Some(x)
         }
         _ => {
+            if integer && fraction {
+                reader.fraction_error(item, path);
+                return None;
+            }
             let found = reader.found(item);
-            let (expected, help) = if integer && fraction && parsed.is_some_and(f64::is_finite) {
-                (
-                    "a whole number",
-                    "round it: this key takes whole numbers (a float that is one, such as \
-                     `2.0` or `1e3`, is accepted)",
-                )
-            } else if integer && parsed.is_some_and(|x| x >= 0.0) {
+            let (expected, help) = if integer && parsed.is_some_and(|x| x >= 0.0) {
                 (
                     "a whole number from 0 to 2^53 (9007199254740992)",
                     "swept values are kept as 64-bit floating-point numbers, which hold \
@@ -640,7 +640,7 @@ fn number(
             } else if integer {
                 (
                     "a whole number >= 0",
-                    "write integers without a decimal point, e.g. `[10, 100, 1000]`",
+                    "write non-negative whole numbers, e.g. `[10, 100, 1000]`",
                 )
             } else {
                 (
@@ -658,50 +658,6 @@ fn number(
             None
         }
     }
-}
-
-/// The value of the TOML float literal `text` (`1e9`, `2.0`, `-1_000.0`) if
-/// it is exactly a whole number, from its digits: through `f64`,
-/// `4503599627370495.1` would round to a whole number. Magnitudes beyond
-/// 10^30 come back as 10^30 (out of any range swept). `None` for a fraction,
-/// `nan` or `inf`.
-fn whole_float(text: &str) -> Option<i128> {
-    let text: String = text.chars().filter(|c| *c != '_').collect();
-    let (negative, body) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, &text[..]),
-    };
-    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
-        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
-        None => (body, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // value = digits * 10^(exponent - frac.len())
-    let digits = format!("{int}{frac}");
-    let digits = digits.trim_start_matches('0');
-    let significant = digits.trim_end_matches('0');
-    if significant.is_empty() {
-        return Some(0);
-    }
-    let zeros = (digits.len() - significant.len()) as i64;
-    let scale = exponent
-        .checked_sub(frac.len() as i64)?
-        .checked_add(zeros)?;
-    if scale < 0 {
-        return None;
-    }
-    const CAP: i128 = 10_i128.pow(30);
-    let magnitude = if significant.len() as i64 + scale > 30 {
-        CAP
-    } else {
-        let n: i128 = significant.parse().ok()?;
-        n * 10_i128.pow(scale as u32)
-    };
-    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// `{ from, to, steps [, scale] }` or `{ from, to, step }`.

@@ -211,20 +211,12 @@ fn malformed_cases() -> Vec<Case> {
             "remove the quotes: `concurrency = 500`",
         ),
         case(
-            format!("requests = 1e5\nconcurrency = 5\n{u}"),
-            "requests",
-            1,
-            WrongType,
-            "expected an integer, found float 1e5",
-            "`requests = 100_000`",
-        ),
-        case(
             format!("requests = 1000.5\nconcurrency = 5\n{u}"),
             "requests",
             1,
-            WrongType,
-            "expected an integer",
-            "whole number",
+            InvalidValue,
+            "expected a whole number, found float 1000.5",
+            "round it: this key takes whole numbers",
         ),
         case(
             format!("{HEAD}strategies = \"batching\"\n{u}"),
@@ -1516,4 +1508,117 @@ fn heavy_tails_with_a_reachable_mean_are_accepted() {
                 mean = 0.15\nsigma = 12\n";
     let e = Scenario::from_str(text, "h.toml").unwrap_err();
     assert_eq!(e.key, "latency.mean");
+}
+
+/// `requests = 1e9` at the top level was refused ("write it as an integer:
+/// `requests = 1_000_000_000`") where `[sweep]` took `requests = [1e9]`:
+/// every whole-number key now reads a float that is exactly a whole number
+/// as that number, from its digits, and refuses the rest as `[sweep]` does.
+#[test]
+fn whole_floats_are_accepted_for_whole_number_keys_everywhere() {
+    let text = format!(
+        "seed = 7.0\nrequests = 1e3\nconcurrency = 2.5e1\n{}[server]\ncapacity = 1e2\n\
+         retries = 2.0\n[sweep]\nconcurrency = {{ from = 1, to = 100, steps = 3.0 }}\n\
+         replications = 2e0\n",
+        uniform_latency()
+    );
+    let s = parse(&text).unwrap();
+    assert_eq!((s.seed, s.requests, s.concurrency), (7, 1000, 25));
+    let server = s.server.unwrap();
+    assert_eq!((server.capacity, server.retries), (Some(100), 2));
+    let sweep = s.sweep.unwrap();
+    assert_eq!(sweep.parameters[0].values.len(), 3);
+    assert_eq!(sweep.replications, 2);
+    assert_eq!(
+        parse(&format!(
+            "requests = 1_000.0\nconcurrency = 1\n{}",
+            uniform_latency()
+        ))
+        .unwrap()
+        .requests,
+        1000
+    );
+
+    for (line, key, message, help) in [
+        // Same message as `[sweep]`'s for a fraction.
+        (
+            "requests = 2.5",
+            "requests",
+            "expected a whole number, found float 2.5",
+            "round it",
+        ),
+        (
+            "seed = 4503599627370495.1",
+            "seed",
+            "expected a whole number",
+            "round it",
+        ),
+        (
+            "concurrency = 1e-1",
+            "concurrency",
+            "expected a whole number",
+            "round it",
+        ),
+        // Whole, but out of range: the key's own range check.
+        (
+            "concurrency = -2.0",
+            "concurrency",
+            "must be >= 1, found -2",
+            "use at least 1",
+        ),
+        (
+            "seed = 1.8446744073709552e19",
+            "seed",
+            "must be at most 18_446_744_073_709_551_615",
+            "smaller",
+        ),
+        (
+            "requests = 1e40",
+            "requests",
+            "integer out of range, found float 1e40",
+            "requests = 100_000",
+        ),
+        (
+            "requests = nan",
+            "requests",
+            "expected a whole number, found float nan",
+            "finite whole number",
+        ),
+        (
+            "requests = -inf",
+            "requests",
+            "expected a whole number, found float -inf",
+            "finite whole number",
+        ),
+    ] {
+        // The line under test first, then HEAD without its own line for the key.
+        let head: String = HEAD
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{key} ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let body = format!("{line}\n{head}{}", uniform_latency());
+        let e = parse(&body).unwrap_err();
+        assert_eq!(e.key, key, "{line}: {e}");
+        assert_eq!(e.position.map(|p| p.line), Some(1), "{line}: {e}");
+        assert!(e.message.contains(message), "{line}: {e}");
+        assert!(e.help.contains(help), "{line}: {e}");
+        assert!(
+            e.to_string().starts_with("scenarios/bad.toml:1:"),
+            "{line}: {e}"
+        );
+    }
+    let e = parse(&format!(
+        "{HEAD}{}[server]\nretries = 0.5\n",
+        uniform_latency()
+    ))
+    .unwrap_err();
+    assert_eq!(e.key, "server.retries");
+    assert!(e.help.contains("round it"), "{e}");
+    let e = parse(&format!(
+        "{HEAD}{}[server]\ncapacity = 0.0\n",
+        uniform_latency()
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("must be between 1 and"), "{e}");
 }
