@@ -69,8 +69,8 @@ use serde::{Serialize, Serializer};
 use crate::asyncio::CpuCosts;
 use crate::latency::LatencySource;
 use crate::server::ServerSpec;
-use crate::strategy::StrategyParams;
 use crate::strategy::kind::StrategyKind;
+use crate::strategy::{StrategyParams, StrategyTables};
 
 pub use error::{Diagnostic, ErrorKind, Position, ScenarioError};
 pub use sweep_table::MAX_SWEEP_RUNS;
@@ -95,7 +95,11 @@ pub(crate) fn point_setting<'a>(keys: impl IntoIterator<Item = &'a str>, values:
 pub const CHECKED_DRAWS: u64 = 1024;
 
 /// A validated scenario.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// Serialises as the scenario file would write it, its `[rate_limited]`
+/// and `[adaptive_limit]` tables only for strategies that run (see
+/// [`StrategyTables`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
     /// The scenario's name (default: the file stem): the folder outputs go
     /// into, so one path component (no `/`, `\`, `.`, `..` or control
@@ -117,20 +121,68 @@ pub struct Scenario {
     pub model: Model,
     /// Parameters of `rate_limited` and `adaptive_limit` (`[rate_limited]`,
     /// `[adaptive_limit]`).
-    #[serde(flatten)]
     pub params: StrategyParams,
     /// The downstream service (`[server]`), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSpec>,
     /// The `[sweep]`, if the file has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
     /// What in the file is valid but changes nothing (kind
     /// [`ErrorKind::NoEffect`]), in file order: `bpsim` prints each on
     /// stderr as `warning: ...` once, when it loads the scenario. Empty for
     /// a sweep's points (their scenario's warnings are its own).
-    #[serde(skip)]
     pub warnings: Vec<Diagnostic>,
+}
+
+impl Serialize for Scenario {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// The fields a scenario file holds, borrowed.
+        #[derive(Serialize)]
+        struct Record<'a> {
+            name: &'a str,
+            path: &'a Path,
+            seed: u64,
+            requests: u64,
+            concurrency: u64,
+            strategies: &'a [StrategyKind],
+            latency: &'a LatencySource,
+            model: &'a Model,
+            #[serde(flatten)]
+            tables: StrategyTables<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            server: Option<&'a ServerSpec>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            sweep: Option<&'a Sweep>,
+        }
+        // Destructured, so that a new field cannot be left out unnoticed.
+        let Scenario {
+            name,
+            path,
+            seed,
+            requests,
+            concurrency,
+            strategies,
+            latency,
+            model,
+            params,
+            server,
+            sweep,
+            warnings: _,
+        } = self;
+        Record {
+            name,
+            path,
+            seed: *seed,
+            requests: *requests,
+            concurrency: *concurrency,
+            strategies,
+            latency,
+            model,
+            tables: params.tables(strategies, *concurrency),
+            server: server.as_ref(),
+            sweep: sweep.as_ref(),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A `[sweep]` table: up to two parameters, each over a list of values, and

@@ -19,7 +19,8 @@ mod workload;
 pub use adaptive_limit::AdaptiveParams;
 pub use kind::StrategyKind;
 pub use workload::{
-    Request, RequestLog, RequestRecord, StrategyParams, Workload, mark_issued, request, request_ok,
+    Request, RequestLog, RequestRecord, StrategyParams, StrategyTables, Workload, mark_issued,
+    request, request_ok,
 };
 
 use crate::asyncio::{self, Config, Report, RunError};

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::StrategyKind;
 use super::adaptive_limit::AdaptiveParams;
 use crate::asyncio::{self, Sleeping};
 use crate::metrics::{RequestStats, RequestTally};
@@ -59,9 +60,8 @@ struct Shared {
 
 /// Parameters of the strategies that take more than a limit.
 ///
-/// Serialises as a scenario file writes them: a `rate_limited` table when
-/// there is a rate, and an `adaptive_limit` table (without an infinite
-/// `target_latency`), so a scenario survives a round trip through TOML.
+/// A scenario writes them out through [`StrategyParams::tables`], which
+/// knows which strategies run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StrategyParams {
     /// `rate_limited`: most request starts per second (infinite: none).
@@ -70,30 +70,66 @@ pub struct StrategyParams {
     pub adaptive: AdaptiveParams,
 }
 
-impl serde::Serialize for StrategyParams {
+/// The `[rate_limited]` and `[adaptive_limit]` tables of a scenario that
+/// runs `strategies` at `concurrency`, as the scenario file would write
+/// them: made by [`StrategyParams::tables`].
+///
+/// Serialises as a map of the tables (flattened into the scenario): a
+/// table only for a strategy that runs, so that a scenario file rebuilt
+/// from it does not warn that a table has no effect, and within
+/// `adaptive_limit` neither an infinite `target_latency` nor a `max_limit`
+/// of the default 4 x `concurrency` (so that, as in the file, it follows
+/// `concurrency` at each point of a sweep).
+#[derive(Clone, Copy, Debug)]
+pub struct StrategyTables<'a> {
+    params: &'a StrategyParams,
+    strategies: &'a [StrategyKind],
+    concurrency: u64,
+}
+
+impl serde::Serialize for StrategyTables<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(None)?;
-        if self.max_per_second.is_finite() {
+        let p = self.params;
+        if self.strategies.contains(&StrategyKind::RateLimited) && p.max_per_second.is_finite() {
             let mut rate = std::collections::BTreeMap::new();
-            rate.insert("max_per_second", self.max_per_second);
+            rate.insert("max_per_second", p.max_per_second);
             map.serialize_entry("rate_limited", &rate)?;
         }
-        let a = &self.adaptive;
-        let mut adaptive = std::collections::BTreeMap::new();
-        if a.target_latency.is_finite() {
-            adaptive.insert("target_latency", a.target_latency);
+        if self.strategies.contains(&StrategyKind::AdaptiveLimit) {
+            let a = &p.adaptive;
+            let mut adaptive = std::collections::BTreeMap::new();
+            if a.target_latency.is_finite() {
+                adaptive.insert("target_latency", a.target_latency);
+            }
+            adaptive.insert("min_limit", a.min_limit);
+            if a.max_limit != AdaptiveParams::defaults(self.concurrency).max_limit {
+                adaptive.insert("max_limit", a.max_limit);
+            }
+            adaptive.insert("increase", a.increase);
+            adaptive.insert("decrease", a.decrease);
+            map.serialize_entry("adaptive_limit", &adaptive)?;
         }
-        adaptive.insert("min_limit", a.min_limit);
-        adaptive.insert("max_limit", a.max_limit);
-        adaptive.insert("increase", a.increase);
-        adaptive.insert("decrease", a.decrease);
-        map.serialize_entry("adaptive_limit", &adaptive)?;
         map.end()
     }
 }
 
 impl StrategyParams {
+    /// The tables a scenario that runs `strategies` at `concurrency` writes
+    /// for these parameters (see [`StrategyTables`]).
+    pub fn tables<'a>(
+        &'a self,
+        strategies: &'a [StrategyKind],
+        concurrency: u64,
+    ) -> StrategyTables<'a> {
+        StrategyTables {
+            params: self,
+            strategies,
+            concurrency,
+        }
+    }
+
     /// No rate limit and the AIMD defaults for `concurrency`.
     pub fn defaults(concurrency: u64) -> Self {
         StrategyParams {
