@@ -115,9 +115,30 @@ pub struct Options {
     pub timeout: Option<Duration>,
 }
 
-/// The default of `bpsim calibrate --timeout`, in seconds: ten times what a
-/// calibration takes with the default `--repeat`.
-pub const DEFAULT_TIMEOUT_S: u64 = 600;
+/// Seconds of `bpsim calibrate --timeout` per `--repeat` by default: a
+/// calibration takes about a minute at the default `--repeat` of 5, most
+/// of it in the CPU micro-benchmarks, whose passes `--repeat` counts; the
+/// default limit is ten times that, per pass.
+pub const DEFAULT_TIMEOUT_PER_REPEAT_S: u64 = 120;
+
+/// The least default `--timeout`, in seconds (that of the default
+/// `--repeat` of 5): the memory measurements take the same time whatever
+/// `--repeat` is.
+pub const MIN_DEFAULT_TIMEOUT_S: u64 = 600;
+
+/// The default of `bpsim calibrate --timeout` for `repeat` passes, in
+/// seconds: [`DEFAULT_TIMEOUT_PER_REPEAT_S`] per pass, at least
+/// [`MIN_DEFAULT_TIMEOUT_S`] (600 s up to `--repeat 5`, 12,000 s at 100).
+pub fn default_timeout_s(repeat: u32) -> u64 {
+    (u64::from(repeat) * DEFAULT_TIMEOUT_PER_REPEAT_S).max(MIN_DEFAULT_TIMEOUT_S)
+}
+
+/// The time limit of a calibration of `repeat` passes: `--timeout` if
+/// given (`0`: none), else [`default_timeout_s`].
+pub fn time_limit(timeout: Option<u64>, repeat: u32) -> Option<Duration> {
+    let seconds = timeout.unwrap_or_else(|| default_timeout_s(repeat));
+    (seconds > 0).then(|| Duration::from_secs(seconds))
+}
 
 /// How long a script ended for running late has to quit after SIGTERM
 /// before SIGKILL.
@@ -641,4 +662,25 @@ fn compose(
         return Err(bad("calibrate_cpu.py", format!("invalid cost {key}")));
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--timeout` defaulted to 600 s whatever `--repeat` was, so a
+    /// calibration with `--repeat 50` (ten times the default's passes) was
+    /// ended about when it should finish. The default scales per pass.
+    #[test]
+    fn the_default_timeout_scales_with_repeat() {
+        let secs = |timeout, repeat| time_limit(timeout, repeat).map(|d| d.as_secs());
+        assert_eq!(secs(None, 1), Some(600));
+        assert_eq!(secs(None, 5), Some(600));
+        assert_eq!(secs(None, 6), Some(720));
+        assert_eq!(secs(None, 50), Some(6_000));
+        assert_eq!(secs(None, 100), Some(12_000));
+        // Given, it is kept whatever --repeat is; 0 is no limit.
+        assert_eq!(secs(Some(30), 100), Some(30));
+        assert_eq!(secs(Some(0), 5), None);
+    }
 }

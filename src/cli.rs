@@ -140,10 +140,12 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
         /// Seconds the whole calibration may take (it takes about a
-        /// minute); past them the running script and every process it
-        /// started are ended, and bpsim exits 1. 0: no limit.
-        #[arg(long, value_name = "SECONDS", default_value_t = crate::calibrate::DEFAULT_TIMEOUT_S)]
-        timeout: u64,
+        /// minute at the default --repeat); past them the running script
+        /// and every process it started are ended, and bpsim exits 1. 0: no
+        /// limit. Default: 120 per --repeat, at least 600 (600 up to
+        /// --repeat 5, 1200 at 10, 12000 at 100).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<u64>,
     },
     /// Time the engine: every strategy at several request counts (ms per
     /// run, ns per request and per loop iteration, bpsim's peak memory), next

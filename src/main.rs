@@ -598,7 +598,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 tracemalloc,
                 repeat,
                 output: output.clone(),
-                timeout: (timeout > 0).then(|| std::time::Duration::from_secs(timeout)),
+                timeout: calibrate::time_limit(timeout, repeat),
             })?;
             let printed = say(&text)?;
             output::eprint(format_args!("wrote {}", output.display()));

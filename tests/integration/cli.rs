@@ -930,6 +930,24 @@ fn tiny_floats_are_written_with_an_exponent_in_every_csv() {
     );
 }
 
+/// `calibrate --timeout` defaulted to 600 s whatever `--repeat` was; the
+/// default now scales with `--repeat`, and `--help` says how.
+#[test]
+fn calibrate_help_gives_the_timeout_per_repeat() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bpsim"))
+        .args(["calibrate", "--help"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let flat = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Default: 120 per --repeat, at least 600"),
+        "{stdout}"
+    );
+    assert!(!flat.contains("[default: 600]"), "{stdout}");
+}
+
 /// `bpsim calibrate` waited for its scripts with no limit: an interpreter
 /// that hangs (here a "python" that sleeps, or one that exits but leaves a
 /// process holding its output open) kept it waiting for ever. `--timeout`
