@@ -154,20 +154,31 @@ pub enum LatencyError {
         /// How many trailing bytes there are.
         len: u64,
     },
-    /// The trace file is UTF-16 or UTF-32 text (by its byte-order mark), not
-    /// UTF-8.
+    /// The trace file is UTF-16 or UTF-32 text (by its byte-order mark), or
+    /// looks like UTF-16 text without one, not UTF-8.
     #[error(
-        "{}: the file is {encoding} text (it starts with a {encoding} byte-order mark); \
-         a trace must be UTF-8",
-        path.display()
+        "{}: the file {}; a trace must be UTF-8",
+        path.display(),
+        if *marked {
+            format!("is {encoding} text (it starts with a {encoding} byte-order mark)")
+        } else {
+            format!(
+                "looks like {encoding} text without a byte-order mark (a NUL byte beside \
+                 each character of its first line)"
+            )
+        }
     )]
     TraceEncoding {
         /// The trace file.
         path: PathBuf,
-        /// `"UTF-16LE"`, `"UTF-16BE"`, `"UTF-32LE"` or `"UTF-32BE"`.
+        /// `"UTF-16LE"`, `"UTF-16BE"`, `"UTF-32LE"` or `"UTF-32BE"`
+        /// (only UTF-16 without a mark).
         encoding: &'static str,
         /// Whether the file is gzip-compressed (the text inside is).
         gzip: bool,
+        /// Whether the file starts with a byte-order mark; without one, the
+        /// encoding is guessed from where the first line's NUL bytes are.
+        marked: bool,
     },
     /// A line of the trace file is not a valid latency.
     #[error("{}:{line}: {message}", path.display())]

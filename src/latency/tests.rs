@@ -537,6 +537,59 @@ fn a_utf16_or_utf32_trace_is_named_as_such() {
     assert_eq!(Trace::load(&path).unwrap().values(), &[0.1, 0.2]);
 }
 
+/// A UTF-16 trace without a byte-order mark (as some tools write it) was
+/// reported as "binary data (a NUL byte)": a first line of mostly ASCII
+/// characters each beside a NUL is named UTF-16LE or UTF-16BE by where the
+/// NUL is, plain or gzip-compressed. Other NUL bytes are still binary data.
+#[test]
+fn a_utf16_trace_without_a_byte_order_mark_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let le = |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let be = |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_be_bytes).collect() };
+    let cases = [
+        (le("0.1\n0.2\n"), "UTF-16LE"),
+        (be("0.1\n0.2\n"), "UTF-16BE"),
+        (le("0\n"), "UTF-16LE"),
+        (be("0\r\n1\r\n"), "UTF-16BE"),
+        // A comment with a character beyond ASCII, and a first line past
+        // the 1,024-byte limit.
+        (le("# latencies in µs/1e6\n0.1\n"), "UTF-16LE"),
+        (le(&format!("# {}\n0.1\n", "x".repeat(2000))), "UTF-16LE"),
+        (be(&format!("{}\n", "1".repeat(2000))), "UTF-16BE"),
+    ];
+    for (bytes, name) in cases {
+        for (file, bytes, gzipped) in [
+            ("t.txt", bytes.clone(), false),
+            ("t.txt.gz", gzip(&bytes), true),
+        ] {
+            let path = write(dir.path(), file, &bytes);
+            let err = Trace::load(&path).unwrap_err();
+            assert!(
+                matches!(err, LatencyError::TraceEncoding { encoding, gzip, marked: false, .. }
+                    if encoding == name && gzip == gzipped),
+                "{name} {file}: {err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{}: the file looks like {name} text without a byte-order mark (a NUL \
+                     byte beside each character of its first line); a trace must be UTF-8",
+                    path.display()
+                )
+            );
+        }
+    }
+    for bytes in [
+        &b"\x00\x00\x00\n"[..],
+        b"\x00\n",
+        b"\x89PNG\x00\x00\x00\x0dIHDR\n",
+        b"0.1\n0\x00.\x002\x00\n",
+    ] {
+        let err = Trace::from_bytes("t.txt", bytes).unwrap_err();
+        assert!(err.to_string().contains("binary data"), "{bytes:?}: {err}");
+    }
+}
+
 #[test]
 fn bad_trace_lines_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -94,7 +94,8 @@ impl Trace {
     ///   read as one stream; anything else after the last member is an
     ///   error).
     /// - The text is UTF-8; a UTF-8 byte-order mark is skipped, and a UTF-16
-    ///   or UTF-32 one is an error that says so.
+    ///   or UTF-32 one is an error that says so, as is a first line that
+    ///   looks like UTF-16 without a mark (a NUL beside each character).
     /// - Surrounding whitespace (including a `\r` line ending) is trimmed.
     /// - Lines whose first non-blank character is `#` are comments and are
     ///   skipped, whatever their length.
@@ -109,7 +110,8 @@ impl Trace {
     /// The file cannot be opened or read ([`LatencyError::TraceOpen`],
     /// [`LatencyError::TraceRead`], which includes a truncated or corrupt gzip
     /// stream), bytes follow the gzip stream ([`LatencyError::TraceTrailing`]),
-    /// the file is UTF-16 or UTF-32 ([`LatencyError::TraceEncoding`]),
+    /// the file is UTF-16 or UTF-32 by its byte-order mark, or looks like
+    /// UTF-16 without one ([`LatencyError::TraceEncoding`]),
     /// a line is empty, not a number, negative, NaN or infinite,
     /// not UTF-8 or too long ([`LatencyError::TraceLine`]), or the file holds
     /// no latencies at all ([`LatencyError::TraceEmpty`]). Line errors name the
@@ -277,6 +279,7 @@ impl Trace {
                     path: path.to_path_buf(),
                     encoding,
                     gzip,
+                    marked: true,
                 });
             }
             let line_error = |message: String| LatencyError::TraceLine {
@@ -285,6 +288,16 @@ impl Trace {
                 message,
             };
             if buf.contains(&0) {
+                if line == 1
+                    && let Some(encoding) = unmarked_utf16(&buf)
+                {
+                    return Err(LatencyError::TraceEncoding {
+                        path: path.to_path_buf(),
+                        encoding,
+                        gzip,
+                        marked: false,
+                    });
+                }
                 return Err(line_error(format!(
                     "found binary data (a NUL byte), expected one latency in seconds: \
                      is this a text trace file? found {}",
@@ -409,6 +422,34 @@ fn wide_encoding(start: &[u8]) -> Option<&'static str> {
         .iter()
         .find(|(mark, _)| start.starts_with(mark))
         .map(|(_, name)| *name)
+}
+
+/// The encoding of a first line (`line`, at most 1,025 bytes) that looks
+/// like UTF-16 text without a byte-order mark: mostly ASCII characters,
+/// each beside a NUL byte, `"UTF-16LE"` when the NUL follows the
+/// character, `"UTF-16BE"` when it comes first. At least two characters
+/// (the newline counts), and three in four of them so.
+fn unmarked_utf16(line: &[u8]) -> Option<&'static str> {
+    // UTF-16LE's newline is `0a 00`: the line ends at `0a`, its NUL is the
+    // next line's first byte.
+    let mut units: Vec<[u8; 2]> = line.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
+    if line.len() % 2 == 1 {
+        units.push([line[line.len() - 1], 0]);
+    }
+    if units.len() < 2 {
+        return None;
+    }
+    let count = |f: fn(&[u8; 2]) -> bool| units.iter().filter(|u| f(u)).count();
+    let little = count(|u| u[0] != 0 && u[0].is_ascii() && u[1] == 0);
+    let big = count(|u| u[0] == 0 && u[1] != 0 && u[1].is_ascii());
+    let mostly = |n: usize| 4 * n >= 3 * units.len();
+    if mostly(little) {
+        Some("UTF-16LE")
+    } else if mostly(big) {
+        Some("UTF-16BE")
+    } else {
+        None
+    }
 }
 
 /// Describes why a parsed number is not a valid latency.

@@ -973,11 +973,13 @@ fn trace_help(error: &LatencyError, base: &Path) -> String {
             path,
             encoding,
             gzip,
+            marked,
         } => {
             let file = path.display();
             // `iconv -f UTF-16` reads the byte-order mark; `UTF-16LE` would
-            // copy it into the output.
-            let from = &encoding[..6];
+            // copy it into the output. Without a mark, `UTF-16` is read as
+            // big-endian: name the byte order.
+            let from = if *marked { &encoding[..6] } else { encoding };
             let convert = if *gzip {
                 format!("gunzip -c {file} | iconv -f {from} -t UTF-8 > latencies.txt")
             } else {

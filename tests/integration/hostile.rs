@@ -408,6 +408,18 @@ fn catalogue() -> Vec<Case> {
                 "iconv -f UTF-16 -t UTF-8 t.txt",
             ],
         ),
+        // Reported as "binary data" before.
+        with_trace(
+            "UTF-16 trace without a byte-order mark",
+            &[b'0', 0, b'.', 0, b'1', 0, b'\n', 0],
+            "",
+            &[
+                ":5:",
+                "latency.path",
+                "the file looks like UTF-16LE text without a byte-order mark",
+                "iconv -f UTF-16LE -t UTF-8 t.txt",
+            ],
+        ),
         with_trace(
             "truncated gzip trace",
             &truncated,
