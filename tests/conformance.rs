@@ -35,6 +35,9 @@ mod python;
 use python::interpreters;
 #[path = "common/harness.rs"]
 mod harness;
+#[path = "common/server_spec.rs"]
+mod server_spec;
+use server_spec::SPEC;
 use std::sync::Arc;
 
 use bpsim::experiment::config_for_version;
@@ -268,22 +271,6 @@ enum Feature {
     /// timers cancelled).
     Compactions,
 }
-
-/// A `[server]` with unlimited capacity, FIFO, no errors, no timeout, no
-/// retries: the base the cases change.
-const SPEC: ServerSpec = ServerSpec {
-    capacity: None,
-    discipline: Discipline::Fifo,
-    error_rate: 0.0,
-    timeout: None,
-    retries: 0,
-    backoff: Backoff {
-        kind: BackoffKind::Fixed,
-        base: 0.0,
-        max: 0.0,
-        jitter: Jitter::None,
-    },
-};
 
 const fn backoff(kind: BackoffKind, base: f64, max: f64, jitter: Jitter) -> Backoff {
     Backoff {

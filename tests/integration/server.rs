@@ -7,21 +7,9 @@ use bpsim::server::client::Status;
 use bpsim::server::{Backoff, BackoffKind, Discipline, Jitter, ServerSpec};
 use bpsim::strategy::{Outcome, StrategyKind, Workload, simulate};
 
-fn spec() -> ServerSpec {
-    ServerSpec {
-        capacity: None,
-        discipline: Discipline::Fifo,
-        error_rate: 0.0,
-        timeout: None,
-        retries: 0,
-        backoff: Backoff {
-            kind: BackoffKind::Fixed,
-            base: 0.0,
-            max: 0.0,
-            jitter: Jitter::None,
-        },
-    }
-}
+#[path = "../common/server_spec.rs"]
+mod server_spec;
+use server_spec::SPEC;
 
 fn latencies(n: usize) -> Vec<f64> {
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
@@ -61,7 +49,7 @@ fn an_unlimited_reliable_service_is_the_blog_s_sleep() {
     let lat = latencies(3000);
     for kind in StrategyKind::BLOG {
         let plain = run(kind, &lat, 50, None);
-        let served = run(kind, &lat, 50, Some(spec()));
+        let served = run(kind, &lat, 50, Some(SPEC));
         assert_eq!(plain.report.duration_s, served.report.duration_s, "{kind}");
         let key = |o: &Outcome| {
             let mut v: Vec<(u64, u64, u64)> = o
@@ -89,7 +77,7 @@ fn a_fifo_service_caps_throughput_at_its_capacity() {
             c,
             Some(ServerSpec {
                 capacity: Some(20),
-                ..spec()
+                ..SPEC
             }),
         );
         let floor = work / c.min(20) as f64;
@@ -118,7 +106,7 @@ fn processor_sharing_latency_grows_with_the_concurrency_sent() {
     let server = Some(ServerSpec {
         capacity: Some(10),
         discipline: Discipline::ProcessorSharing,
-        ..spec()
+        ..SPEC
     });
     let mean_latency = |c| {
         let o = run(StrategyKind::WorkerPool, &lat, c, server);
@@ -149,7 +137,7 @@ fn errors_are_retried_then_reported() {
                 max: 1.0,
                 jitter: Jitter::None,
             },
-            ..spec()
+            ..SPEC
         }),
     );
     assert_eq!(o.requests.len(), 500);
@@ -164,7 +152,7 @@ fn errors_are_retried_then_reported() {
     // same requests fail for every strategy (per-request draws).
     let partial = Some(ServerSpec {
         error_rate: 0.3,
-        ..spec()
+        ..SPEC
     });
     let a = run(StrategyKind::GatedSpawn, &lat, 20, partial);
     let b = run(StrategyKind::WorkerPool, &lat, 7, partial);
@@ -191,7 +179,7 @@ fn a_timeout_cancels_the_attempt_and_releases_the_limit() {
         .collect();
     let server = Some(ServerSpec {
         timeout: Some(0.5),
-        ..spec()
+        ..SPEC
     });
     for kind in StrategyKind::ALL {
         if kind == StrategyKind::RateLimited {
@@ -228,7 +216,7 @@ fn cancelled_timeouts_are_compacted_out_of_the_heap() {
         50,
         Some(ServerSpec {
             timeout: Some(1000.0),
-            ..spec()
+            ..SPEC
         }),
     );
     assert!(
@@ -250,7 +238,7 @@ fn littles_law_holds_on_a_run() {
         64,
         Some(ServerSpec {
             capacity: Some(16),
-            ..spec()
+            ..SPEC
         }),
     );
     let t = o.report.duration_s;
@@ -314,7 +302,7 @@ fn a_timeout_due_now_is_call_soon_as_in_cpython() {
                 max: 0.01,
                 jitter: Jitter::None,
             },
-            ..spec()
+            ..SPEC
         }),
     );
     let order: Vec<u64> = o.requests.iter().map(|r| r.request).collect();
