@@ -177,7 +177,7 @@ impl Serialize for Scenario {
             strategies,
             latency,
             model,
-            tables: params.tables(strategies, *concurrency),
+            tables: params.tables(strategies),
             server: server.as_ref(),
             sweep: sweep.as_ref(),
         }

@@ -21,6 +21,9 @@ const ADAPTIVE_KEYS: [&str; 5] = [
 /// `(low, high, open)`: the accepted range of a number.
 type Range = (f64, f64, bool);
 
+/// Where a valid value of a key goes.
+type Setter<'a> = &'a mut dyn FnMut(f64);
+
 /// A number in `[lo, hi]` (or `(lo, hi)` when `open`), else an error.
 fn bounded(
     reader: &mut Reader<'_>,
@@ -67,8 +70,7 @@ pub(super) fn read(
     strategies: Option<&[StrategyKind]>,
     concurrency: Option<u64>,
 ) -> Option<StrategyParams> {
-    let c = concurrency.unwrap_or(1);
-    let mut params = StrategyParams::defaults(c);
+    let mut params = StrategyParams::defaults();
     let mut ok = true;
     let uses = |k| strategies.is_some_and(|s| s.contains(&k));
 
@@ -142,41 +144,41 @@ pub(super) fn read(
                 misplaced_top_level_key(k, "[adaptive_limit]")
             });
             let a = &mut params.adaptive;
-            let fields: [(&str, &str, Range, &mut f64); 5] = [
+            // Each key's value, if present and valid, goes where its setter
+            // puts it: `max_limit` is kept as given (`Some`), so that a
+            // scenario written out holds it only if the file did.
+            let fields: [(&str, &str, Range, Setter<'_>); 5] = [
                 (
                     "target_latency",
                     "target_latency = 0.5",
                     (0.0, f64::INFINITY, false),
-                    &mut a.target_latency,
+                    &mut |x| a.target_latency = x,
                 ),
                 (
                     "min_limit",
                     "min_limit = 1",
                     (1.0, f64::INFINITY, false),
-                    &mut a.min_limit,
+                    &mut |x| a.min_limit = x,
                 ),
                 (
                     "max_limit",
                     "max_limit = 2000",
                     (1.0, f64::INFINITY, false),
-                    &mut a.max_limit,
+                    &mut |x| a.max_limit = Some(x),
                 ),
                 (
                     "increase",
                     "increase = 1.0",
                     (0.0, f64::INFINITY, false),
-                    &mut a.increase,
+                    &mut |x| a.increase = x,
                 ),
-                (
-                    "decrease",
-                    "decrease = 0.9",
-                    (0.0, 1.0, true),
-                    &mut a.decrease,
-                ),
+                ("decrease", "decrease = 0.9", (0.0, 1.0, true), &mut |x| {
+                    a.decrease = x
+                }),
             ];
-            for (key, example, check, slot) in fields {
+            for (key, example, check, set) in fields {
                 match bounded(reader, &table, key, example, check) {
-                    Field::Present(x, _) => *slot = x,
+                    Field::Present(x, _) => set(x),
                     Field::Absent => {}
                     Field::Invalid => ok = false,
                 }
@@ -227,8 +229,9 @@ fn check_limits(
     concurrency: Option<u64>,
 ) -> bool {
     let Some(c) = concurrency else { return true };
+    let max_limit = a.max_limit_at(c);
     let c = c as f64;
-    if a.min_limit <= c && c <= a.max_limit {
+    if a.min_limit <= c && c <= max_limit {
         return true;
     }
     // Blame the bound that excludes `concurrency`, where the file sets it.
@@ -251,7 +254,7 @@ fn check_limits(
         format!(
             "the adaptive limit starts at concurrency = {c}, which must lie within \
              min_limit = {} and max_limit = {}",
-            a.min_limit, a.max_limit
+            a.min_limit, max_limit
         ),
         help,
     );

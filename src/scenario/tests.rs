@@ -1135,8 +1135,8 @@ fn round_trip(scenario: &Scenario) {
 /// from it warned that the table had no effect, and its default
 /// `max_limit` (4 x concurrency) became a fixed one, which refused the
 /// points of a sweep that raised `concurrency` past it. It holds a table
-/// only for a strategy that runs, and `max_limit` only when it is not the
-/// default.
+/// only for a strategy that runs, and `max_limit` only when the file gives
+/// one.
 #[test]
 fn a_scenario_written_out_holds_the_tables_of_the_strategies_that_run() {
     let u = uniform_latency();
@@ -1174,13 +1174,26 @@ fn a_scenario_written_out_holds_the_tables_of_the_strategies_that_run() {
         "{HEAD}strategies = [\"adaptive_limit\"]\n{u}[sweep]\nconcurrency = [10, 5000]\n"
     ))
     .unwrap();
-    let (false, true, mut json) = keys(&s) else {
+    let (false, true, json) = keys(&s) else {
         panic!("{s:?}")
     };
     assert_eq!(json["adaptive_limit"].get("max_limit"), None);
-    // The scenario rebuilt from the JSON, with the same `[sweep]` (a sweep
-    // is written as its points, not as the table): a `max_limit = 40`
-    // would refuse the point at 5000.
+    // The scenario rebuilt from the JSON, with the same `[sweep]`: a
+    // `max_limit = 40` would refuse the point at 5000.
+    let again = rebuilt(json, "[sweep]\nconcurrency = [10, 5000]\n");
+    let points = &again.sweep.as_ref().unwrap().points;
+    assert_eq!(points[1].scenario.params.adaptive.max_limit, None);
+    assert_eq!(
+        points[1].scenario.params.adaptive.max_limit_at(5000),
+        20_000.0
+    );
+    assert_eq!(again.sweep, s.sweep);
+}
+
+/// The scenario file rebuilt from a scenario's JSON `json`, with `sweep`
+/// (the `[sweep]` table: a sweep is written as its points, not as the
+/// table) appended.
+fn rebuilt(mut json: serde_json::Value, sweep: &str) -> Scenario {
     let map = json.as_object_mut().unwrap();
     map.remove("sweep");
     map.remove("path");
@@ -1188,14 +1201,48 @@ fn a_scenario_written_out_holds_the_tables_of_the_strategies_that_run() {
         .as_object_mut()
         .unwrap()
         .remove("description");
-    let text = format!(
-        "{}[sweep]\nconcurrency = [10, 5000]\n",
-        toml::to_string(&json).unwrap()
-    );
-    let again = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let points = &again.sweep.as_ref().unwrap().points;
-    assert_eq!(points[1].scenario.params.adaptive.max_limit, 20_000.0);
+    let text = format!("{}{sweep}", toml::to_string(&json).unwrap());
+    parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// A `max_limit` the file gives is written out even when it equals the
+/// default 4 x concurrency (it used to be dropped, being "the default"):
+/// with a `[sweep]` over `concurrency`, the scenario rebuilt from it keeps
+/// 2000 at every point instead of following each point's concurrency, and
+/// a scenario file without `max_limit` still gets none.
+#[test]
+fn a_max_limit_given_is_written_out_even_at_its_default_value() {
+    let u = uniform_latency();
+    let sweep = "[sweep]\nconcurrency = [100, 1000]\n";
+    let s = parse(&format!(
+        "requests = 1000\nconcurrency = 500\nstrategies = [\"adaptive_limit\"]\n{u}\
+         [adaptive_limit]\nmax_limit = 2000\n{sweep}"
+    ))
+    .unwrap();
+    assert_eq!(s.params.adaptive.max_limit, Some(2000.0));
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["adaptive_limit"]["max_limit"], 2000.0, "{json}");
+    let again = rebuilt(json, sweep);
+    for point in &again.sweep.as_ref().unwrap().points {
+        let p = &point.scenario;
+        assert_eq!(p.params.adaptive.max_limit_at(p.concurrency), 2000.0);
+    }
     assert_eq!(again.sweep, s.sweep);
+    assert_eq!(again.params, s.params);
+    // Without a sweep, the round trip keeps it too.
+    let s = parse(&format!(
+        "{HEAD}strategies = [\"adaptive_limit\"]\n{u}[adaptive_limit]\nmax_limit = 40\n"
+    ))
+    .unwrap();
+    assert_eq!(s.params.adaptive.max_limit, Some(40.0));
+    round_trip(&s);
+    // Not given: not written, and 4 x concurrency where it is used.
+    let s = parse(&format!("{HEAD}strategies = [\"adaptive_limit\"]\n{u}")).unwrap();
+    assert_eq!(s.params.adaptive.max_limit, None);
+    assert_eq!(s.params.adaptive.max_limit_at(s.concurrency), 40.0);
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["adaptive_limit"].get("max_limit"), None, "{json}");
+    round_trip(&s);
 }
 
 #[test]

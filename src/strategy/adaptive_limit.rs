@@ -52,8 +52,10 @@ pub struct AdaptiveParams {
     pub target_latency: f64,
     /// Smallest limit (at least 1).
     pub min_limit: f64,
-    /// Largest limit.
-    pub max_limit: f64,
+    /// Largest limit, as given (`max_limit`); `None`: 4 x the run's
+    /// concurrency, so that it follows `concurrency` across a sweep (see
+    /// [`AdaptiveParams::max_limit_at`]).
+    pub max_limit: Option<f64>,
     /// Added to the limit per window of `limit` good completions.
     pub increase: f64,
     /// Factor applied to the limit on congestion (0 < decrease < 1).
@@ -61,22 +63,30 @@ pub struct AdaptiveParams {
 }
 
 impl AdaptiveParams {
-    /// Defaults for a start at `concurrency`: no latency target (only
-    /// failures back off), limits 1 to 4 x `concurrency`, +1 per window,
-    /// x0.9 on congestion.
-    pub fn defaults(concurrency: u64) -> Self {
+    /// The defaults: no latency target (only failures back off), limits 1
+    /// to 4 x the run's concurrency, +1 per window, x0.9 on congestion.
+    pub fn defaults() -> Self {
         AdaptiveParams {
             target_latency: f64::INFINITY,
             min_limit: 1.0,
-            max_limit: 4.0 * concurrency.max(1) as f64,
+            max_limit: None,
             increase: 1.0,
             decrease: 0.9,
         }
+    }
+
+    /// The largest limit of a run at `concurrency`: `max_limit` if given,
+    /// else 4 x `concurrency` (at least 4).
+    pub fn max_limit_at(&self, concurrency: u64) -> f64 {
+        self.max_limit
+            .unwrap_or_else(|| 4.0 * concurrency.max(1) as f64)
     }
 }
 
 struct Controller {
     p: AdaptiveParams,
+    /// `p`'s largest limit at the run's concurrency.
+    max_limit: f64,
     limit: f64,
     in_flight: u64,
     wake: Option<PyFuture>,
@@ -94,7 +104,6 @@ impl Controller {
             self.limit = self.p.min_limit.max(self.limit * self.p.decrease);
         } else {
             self.limit = self
-                .p
                 .max_limit
                 .min(self.limit + self.p.increase / self.limit);
         }
@@ -113,6 +122,7 @@ pub async fn main(w: Workload) {
     asyncio::keep(Obj::AdaptiveMain);
     let ctl = Rc::new(RefCell::new(Controller {
         p,
+        max_limit: p.max_limit_at(w.concurrency()),
         limit: w.concurrency() as f64,
         in_flight: 0,
         wake: None,

@@ -71,20 +71,19 @@ pub struct StrategyParams {
 }
 
 /// The `[rate_limited]` and `[adaptive_limit]` tables of a scenario that
-/// runs `strategies` at `concurrency`, as the scenario file would write
-/// them: made by [`StrategyParams::tables`].
+/// runs `strategies`, as the scenario file would write them: made by
+/// [`StrategyParams::tables`].
 ///
 /// Serialises as a map of the tables (flattened into the scenario): a
 /// table only for a strategy that runs, so that a scenario file rebuilt
 /// from it does not warn that a table has no effect, and within
-/// `adaptive_limit` neither an infinite `target_latency` nor a `max_limit`
-/// of the default 4 x `concurrency` (so that, as in the file, it follows
-/// `concurrency` at each point of a sweep).
+/// `adaptive_limit` no infinite `target_latency` and a `max_limit` only if
+/// one was given (without one, as in the file, it follows `concurrency` at
+/// each point of a sweep; with one, it stays put).
 #[derive(Clone, Copy, Debug)]
 pub struct StrategyTables<'a> {
     params: &'a StrategyParams,
     strategies: &'a [StrategyKind],
-    concurrency: u64,
 }
 
 impl serde::Serialize for StrategyTables<'_> {
@@ -104,8 +103,8 @@ impl serde::Serialize for StrategyTables<'_> {
                 adaptive.insert("target_latency", a.target_latency);
             }
             adaptive.insert("min_limit", a.min_limit);
-            if a.max_limit != AdaptiveParams::defaults(self.concurrency).max_limit {
-                adaptive.insert("max_limit", a.max_limit);
+            if let Some(max_limit) = a.max_limit {
+                adaptive.insert("max_limit", max_limit);
             }
             adaptive.insert("increase", a.increase);
             adaptive.insert("decrease", a.decrease);
@@ -116,25 +115,20 @@ impl serde::Serialize for StrategyTables<'_> {
 }
 
 impl StrategyParams {
-    /// The tables a scenario that runs `strategies` at `concurrency` writes
-    /// for these parameters (see [`StrategyTables`]).
-    pub fn tables<'a>(
-        &'a self,
-        strategies: &'a [StrategyKind],
-        concurrency: u64,
-    ) -> StrategyTables<'a> {
+    /// The tables a scenario that runs `strategies` writes for these
+    /// parameters (see [`StrategyTables`]).
+    pub fn tables<'a>(&'a self, strategies: &'a [StrategyKind]) -> StrategyTables<'a> {
         StrategyTables {
             params: self,
             strategies,
-            concurrency,
         }
     }
 
-    /// No rate limit and the AIMD defaults for `concurrency`.
-    pub fn defaults(concurrency: u64) -> Self {
+    /// No rate limit and the AIMD defaults.
+    pub fn defaults() -> Self {
         StrategyParams {
             max_per_second: f64::INFINITY,
-            adaptive: AdaptiveParams::defaults(concurrency),
+            adaptive: AdaptiveParams::defaults(),
         }
     }
 }
@@ -146,7 +140,7 @@ impl Workload {
             shared: Arc::new(Shared {
                 latencies,
                 concurrency,
-                params: StrategyParams::defaults(concurrency),
+                params: StrategyParams::defaults(),
                 server: None,
                 log_requests: true,
             }),

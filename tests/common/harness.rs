@@ -19,7 +19,7 @@ pub(crate) fn plan(n: usize, c: u64, lat: &[f64]) -> (Vec<StrategyKind>, Strateg
     } else {
         lat.iter().sum::<f64>() / lat.len() as f64
     };
-    let mut params = StrategyParams::defaults(c);
+    let mut params = StrategyParams::defaults();
     params.max_per_second = if mean > 0.0 {
         0.8 * c as f64 / mean
     } else {
@@ -62,7 +62,7 @@ pub(crate) fn run(
         ("--max-per-second", params.max_per_second),
         ("--target-latency", a.target_latency),
         ("--min-limit", a.min_limit),
-        ("--max-limit", a.max_limit),
+        ("--max-limit", a.max_limit_at(c)),
         ("--increase", a.increase),
         ("--decrease", a.decrease),
     ] {

@@ -67,7 +67,7 @@ proptest! {
             events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             // The adaptive limit may grow up to its `max_limit`.
             let bound = if kind == StrategyKind::AdaptiveLimit {
-                w.params().adaptive.max_limit as i64
+                w.params().adaptive.max_limit_at(c) as i64
             } else {
                 c as i64
             };
@@ -193,7 +193,7 @@ proptest! {
     /// (the same f64 sum the program computes) and never more than C at once.
     #[test]
     fn rate_limited_spaces_its_starts((lat, c) in workload(), rate in 1.0f64..500.0) {
-        let mut params = StrategyParams::defaults(c);
+        let mut params = StrategyParams::defaults();
         params.max_per_second = rate;
         let w = Workload::new(Arc::from(lat.clone()), c).with_params(params);
         let o = simulate(StrategyKind::RateLimited, &w, &Config::default()).unwrap();
@@ -213,7 +213,7 @@ proptest! {
     #[test]
     fn adaptive_limit_backs_off_to_its_floor(n in 50usize..300, c in 2u64..40) {
         let lat = vec![0.5; n];
-        let mut params = StrategyParams::defaults(c);
+        let mut params = StrategyParams::defaults();
         params.adaptive.target_latency = 0.1;
         params.adaptive.decrease = 0.5;
         let w = Workload::new(Arc::from(lat), c).with_params(params);
@@ -306,8 +306,8 @@ fn a_run_drops_every_coroutine_it_leaves_unfinished() {
 fn a_run_past_2_pow_24_seconds_of_virtual_time_completes() {
     let lat = vec![10_000.0; 2_000];
     // adaptive_limit would otherwise raise its limit to 4.
-    let mut params = StrategyParams::defaults(1);
-    params.adaptive.max_limit = 1.0;
+    let mut params = StrategyParams::defaults();
+    params.adaptive.max_limit = Some(1.0);
     let w = Workload::new(Arc::from(lat), 1).with_params(params);
     for kind in StrategyKind::ALL {
         let o = simulate(kind, &w, &Config::default()).unwrap();
