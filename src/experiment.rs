@@ -156,11 +156,8 @@ pub fn run_with(
             latency_mean_s: mean,
             python: scenario.model.python.as_str().to_string(),
             cpu: scenario.model.cpu.as_str().to_string(),
-            strategies: scenario
-                .strategies
-                .iter()
-                .map(|k| k.name().to_string())
-                .collect(),
+            strategies: scenario.strategies.clone(),
+            params: scenario.params.resolved(scenario.concurrency),
         },
         results: outcomes.iter().map(StrategyResult::from_outcome).collect(),
     };

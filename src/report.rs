@@ -8,9 +8,10 @@ mod json;
 mod markdown;
 mod table;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::metrics::StrategyResult;
+use crate::strategy::{StrategyKind, StrategyParams};
 
 pub use self::csv::{float as csv_float, requests_csv, summary_csv};
 pub use self::json::summary_json;
@@ -31,7 +32,12 @@ pub enum Format {
 }
 
 /// What the scenario was, echoed into every output.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// Serialises (`summary.json`'s `"scenario"`) its fields in order, then,
+/// through [`StrategyParams::tables`], a `rate_limited` and an
+/// `adaptive_limit` table with the parameters of those strategies, each
+/// only when it ran, as a scenario file writes them.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ScenarioInfo {
     /// Scenario name.
     pub name: String,
@@ -49,8 +55,58 @@ pub struct ScenarioInfo {
     pub python: String,
     /// CPU cost model.
     pub cpu: String,
-    /// Strategies run, in order.
-    pub strategies: Vec<String>,
+    /// Strategies run, in order (serialised by name).
+    pub strategies: Vec<StrategyKind>,
+    /// The parameters of `rate_limited` and `adaptive_limit` the run used,
+    /// `adaptive_limit`'s `max_limit` resolved (4 x `concurrency` when the
+    /// scenario gave none; see [`StrategyParams::resolved`]).
+    pub params: StrategyParams,
+}
+
+impl Serialize for ScenarioInfo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// The fields, borrowed, with the strategy tables flattened in.
+        #[derive(Serialize)]
+        struct Record<'a> {
+            name: &'a str,
+            seed: u64,
+            requests: u64,
+            concurrency: u64,
+            latency: &'a str,
+            latency_mean_s: f64,
+            python: &'a str,
+            cpu: &'a str,
+            strategies: &'a [StrategyKind],
+            #[serde(flatten)]
+            tables: crate::strategy::StrategyTables<'a>,
+        }
+        // Destructured, so that a new field cannot be left out unnoticed.
+        let ScenarioInfo {
+            name,
+            seed,
+            requests,
+            concurrency,
+            latency,
+            latency_mean_s,
+            python,
+            cpu,
+            strategies,
+            params,
+        } = self;
+        Record {
+            name,
+            seed: *seed,
+            requests: *requests,
+            concurrency: *concurrency,
+            latency,
+            latency_mean_s: *latency_mean_s,
+            python,
+            cpu,
+            strategies,
+            tables: params.tables(strategies),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A scenario run: the scenario and one result per strategy.
@@ -99,6 +155,59 @@ pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    /// `summary.json`'s `"scenario"` of a short run of `strategies` with
+    /// the scenario lines `tables`.
+    fn scenario_json(strategies: &str, tables: &str) -> serde_json::Value {
+        let text = format!(
+            "requests = 20\nconcurrency = 5\nstrategies = {strategies}\n\
+             [latency]\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2\n{tables}"
+        );
+        let scenario = Scenario::from_str(&text, "s.toml").unwrap();
+        let (report, _) = crate::experiment::run(&scenario).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&report.render(Format::Json)).unwrap();
+        json["scenario"].clone()
+    }
+
+    /// The parameters of `rate_limited` and `adaptive_limit` are in
+    /// `summary.json` when they ran (`max_limit` as the run used it, given
+    /// or 4 x concurrency), and absent when they did not.
+    #[test]
+    fn summary_json_holds_the_parameters_of_the_strategies_that_ran() {
+        let both = "[rate_limited]\nmax_per_second = 40.0\n\
+                    [adaptive_limit]\ntarget_latency = 0.15\ndecrease = 0.5\n";
+        let s = scenario_json(r#"["rate_limited", "adaptive_limit"]"#, both);
+        assert_eq!(
+            s["strategies"],
+            serde_json::json!(["rate_limited", "adaptive_limit"])
+        );
+        assert_eq!(
+            s["rate_limited"],
+            serde_json::json!({"max_per_second": 40.0}),
+            "{s}"
+        );
+        assert_eq!(
+            s["adaptive_limit"],
+            serde_json::json!({"target_latency": 0.15, "min_limit": 1.0, "max_limit": 20.0,
+                               "increase": 1.0, "decrease": 0.5}),
+            "{s}"
+        );
+        // A given max_limit; no target: none written.
+        let s = scenario_json(r#"["adaptive_limit"]"#, "[adaptive_limit]\nmax_limit = 7\n");
+        assert_eq!(s.get("rate_limited"), None, "{s}");
+        assert_eq!(
+            s["adaptive_limit"],
+            serde_json::json!({"min_limit": 1.0, "max_limit": 7.0, "increase": 1.0,
+                               "decrease": 0.9}),
+            "{s}"
+        );
+        // Tables for strategies that did not run: not in the summary.
+        let s = scenario_json(r#"["gated_spawn"]"#, both);
+        assert_eq!(s.get("rate_limited"), None, "{s}");
+        assert_eq!(s.get("adaptive_limit"), None, "{s}");
+        assert_eq!(s["strategies"], serde_json::json!(["gated_spawn"]));
+    }
 
     #[test]
     fn counts_are_singular_only_for_one() {

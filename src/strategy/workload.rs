@@ -124,6 +124,16 @@ impl StrategyParams {
         }
     }
 
+    /// These parameters as a run at `concurrency` uses them: `max_limit`
+    /// given (`Some`) even when the scenario left it to its default, 4 x
+    /// `concurrency`. For a report of a run, not for a scenario (whose
+    /// default follows `concurrency` across a sweep).
+    pub fn resolved(&self, concurrency: u64) -> Self {
+        let mut params = *self;
+        params.adaptive.max_limit = Some(self.adaptive.max_limit_at(concurrency));
+        params
+    }
+
     /// No rate limit and the AIMD defaults.
     pub fn defaults() -> Self {
         StrategyParams {

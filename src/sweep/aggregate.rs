@@ -286,6 +286,34 @@ pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
 mod tests {
     use super::*;
 
+    /// A swept strategy parameter is a column of its own, named by its
+    /// `[sweep]` key; an unswept one is not (summary.json has it).
+    #[test]
+    fn a_swept_strategy_parameter_is_a_column() {
+        let text = "requests = 10\nconcurrency = 2\n\
+                    strategies = [\"rate_limited\", \"adaptive_limit\"]\n\
+                    [latency]\ndistribution = \"constant\"\nvalue = 0.1\n\
+                    [rate_limited]\nmax_per_second = 100.0\n\
+                    [adaptive_limit]\ntarget_latency = 0.5\n\
+                    [sweep]\nrate_limited.max_per_second = [50.0, 500.0]\n\
+                    adaptive_limit.max_limit = [2, 8]\n";
+        let scenario = crate::scenario::Scenario::from_str(text, "s.toml").unwrap();
+        let out = csv(scenario.sweep.as_ref().unwrap(), &[]);
+        let header: Vec<&str> = out.lines().next().unwrap().split(',').collect();
+        assert_eq!(
+            header[..3],
+            [
+                "point",
+                "rate_limited.max_per_second",
+                "adaptive_limit.max_limit"
+            ]
+        );
+        assert!(
+            !header.iter().any(|h| h.contains("target_latency")),
+            "{out}"
+        );
+    }
+
     #[test]
     fn estimate_mean_and_interval() {
         let e = Estimate::of(&[1.0, 2.0, 3.0]);
