@@ -73,6 +73,10 @@ fn shipped_scenarios_match_their_golden_summaries() {
         assert_eq!(report, logged, "{}", path.display());
         let dir = root().join("tests/golden").join(&scenario.name);
         check_golden(&dir.join("summary.csv"), &report.render(Format::Csv));
+        // The JSON holds what the CSV does not: the scenario's echo (with
+        // the strategy tables of the strategies that ran) and every value
+        // at full precision.
+        check_golden(&dir.join("summary.json"), &report.render(Format::Json));
     }
 }
 
