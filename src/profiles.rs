@@ -271,8 +271,9 @@ mod tests {
         }
     }
 
-    /// Likewise the `[server]` client's keys: without them its coroutine is
-    /// not charged and a `Timeout` is charged as a lambda callback.
+    /// Likewise the `[server]` client's keys: without them its coroutine and
+    /// its frame object are not charged and a `Timeout` is charged as a
+    /// lambda callback.
     #[test]
     fn a_profile_without_the_server_keys_charges_as_before() {
         use crate::memory::Obj;
@@ -281,14 +282,20 @@ mod tests {
             let p = profile::parse(text).unwrap().memory;
             assert!(p.size(Obj::ClientCoroutine) > 0, "{v}");
             assert!(p.size(Obj::Timeout) < p.size(Obj::LambdaCallback), "{v}");
+            assert!(p.size(Obj::ClientFrame) > 0, "{v}");
             let old: String = text
                 .lines()
-                .filter(|l| !l.starts_with("client_coroutine") && !l.starts_with("timeout"))
+                .filter(|l| {
+                    !l.starts_with("client_coroutine")
+                        && !l.starts_with("timeout")
+                        && !l.starts_with("client_frame")
+                })
                 .map(|l| format!("{l}\n"))
                 .collect();
             let p = profile::parse(&old).unwrap().memory;
             assert_eq!(p.size(Obj::ClientCoroutine), 0, "{v}");
             assert_eq!(p.size(Obj::Timeout), p.size(Obj::LambdaCallback), "{v}");
+            assert_eq!(p.size(Obj::ClientFrame), 0, "{v}");
         }
     }
 

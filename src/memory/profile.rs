@@ -58,6 +58,22 @@ pub enum Obj {
     /// beyond its [`Obj::TimerHandle`]: the `Timeout` object and its
     /// deadline, the `_on_timeout` bound method, the bound `__aexit__`.
     Timeout,
+    /// The frame object (`PyFrameObject`) of a `[server]` client's
+    /// coroutine. CPython 3.11+ runs a frame without one and creates it the
+    /// first time a traceback needs it: when the `TimeoutError` of an
+    /// expired `asyncio.timeout` or an attempt's error passes through the
+    /// client's frame. From then on the running frame keeps it until the
+    /// coroutine returns (later exceptions reuse it).
+    ClientFrame,
+    /// What a timed-out attempt holds only while the client's `except`
+    /// clause runs, all freed when it ends: the `TimeoutError`, the
+    /// `CancelledError` it was raised from, their tracebacks, the finished
+    /// `Timeout.__aexit__` frame they keep, and the `Timeout` object itself.
+    /// Charged and credited at once (it only raises a peak).
+    TimeoutError,
+    /// The same for an attempt that failed with an error: the exception and
+    /// its traceback.
+    ServiceError,
 }
 
 /// Per-version sizes in bytes. Field names are the keys of `[memory]` in a
@@ -123,6 +139,18 @@ pub struct Profile {
     /// then.
     #[serde(default = "unmeasured")]
     pub timeout: i64,
+    /// See [`Obj::ClientFrame`]. In a profile measured before it was
+    /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
+    #[serde(default = "unmeasured")]
+    pub client_frame: i64,
+    /// See [`Obj::TimeoutError`]. In a profile measured before it was
+    /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
+    #[serde(default = "unmeasured")]
+    pub timeout_error: i64,
+    /// See [`Obj::ServiceError`]. In a profile measured before it was
+    /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
+    #[serde(default = "unmeasured")]
+    pub service_error: i64,
 }
 
 /// A key the profile file does not have (resolved by [`parse`]). Plain
@@ -148,6 +176,9 @@ impl Profile {
         fallback(&mut self.adaptive_main, 0);
         fallback(&mut self.client_coroutine, 0);
         fallback(&mut self.timeout, self.lambda_callback);
+        fallback(&mut self.client_frame, 0);
+        fallback(&mut self.timeout_error, 0);
+        fallback(&mut self.service_error, 0);
     }
 }
 
@@ -193,6 +224,9 @@ impl Profile {
             Obj::AdaptiveMain => self.adaptive_main,
             Obj::ClientCoroutine => self.client_coroutine,
             Obj::Timeout => self.timeout,
+            Obj::ClientFrame => self.client_frame,
+            Obj::TimeoutError => self.timeout_error,
+            Obj::ServiceError => self.service_error,
         }
     }
 }
