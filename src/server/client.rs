@@ -1,5 +1,7 @@
 //! The client side of a request to the service: timeout, retries, backoff.
 
+use std::future::Future;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -98,15 +100,29 @@ impl Iterator for AttemptDraws {
 
 /// Run request `i` against the service: `work` seconds of service per
 /// attempt, with the spec's timeout, failures and retries.
+///
+/// Memory follows the harness's `server_call` (`conformance/server_trace.py`),
+/// measured by `profiles/measure_server.py`: the coroutine
+/// ([`Obj::ClientCoroutine`]) from its first step until it returns; its
+/// frame object ([`Obj::ClientFrame`]) from the first failed attempt until
+/// it returns; each failure's exceptions ([`Obj::TimeoutError`],
+/// [`Obj::ServiceError`]) while its `except` clause runs; and the failed
+/// attempt's future, which the `fut` local keeps through the backoff until
+/// the next attempt's `loop.create_future()` replaces it.
 pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
     // The client's coroutine, from its first step until it returns.
     asyncio::keep(Obj::ClientCoroutine);
     let mut draws = attempt_draws(&spec, seed, i);
     let mut out = Attempts::default();
+    // The frame object exists (an exception has passed through the frame).
+    let mut frame = false;
+    // The last failed attempt's future, still bound to `fut`.
+    let mut kept_future = false;
     for attempt in 0..=spec.retries {
         let (coin, jitter) = draws.attempt();
         out.attempts += 1;
-        let status = match asyncio::request(work, spec.timeout).await {
+        let outcome = request_replacing(work, spec.timeout, &mut kept_future).await;
+        let status = match outcome {
             IoOutcome::TimedOut => {
                 out.timeouts += 1;
                 Status::Timeout
@@ -118,13 +134,52 @@ pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
             IoOutcome::Responded => Status::Ok,
         };
         out.status = status;
+        if status != Status::Ok {
+            // The exception's traceback materialises the frame object (the
+            // first time), then the `except` clause holds the exceptions.
+            if !frame {
+                asyncio::keep(Obj::ClientFrame);
+                frame = true;
+            }
+            if attempt < spec.retries {
+                // The engine credited the attempt's future when the task
+                // resumed; `fut` keeps it.
+                asyncio::keep(Obj::Future);
+                kept_future = true;
+            }
+            let exception = if status == Status::Timeout {
+                Obj::TimeoutError
+            } else {
+                Obj::ServiceError
+            };
+            asyncio::keep(exception);
+            asyncio::release(exception);
+        }
         if status == Status::Ok || attempt == spec.retries {
             break;
         }
         asyncio::sleep(spec.backoff.delay(attempt, jitter)).await;
     }
+    if frame {
+        asyncio::release(Obj::ClientFrame);
+    }
     asyncio::release(Obj::ClientCoroutine);
     out
+}
+
+/// [`asyncio::request`], crediting the kept future of the previous attempt
+/// (if `kept`) once the new attempt has created its own, as
+/// `fut = loop.create_future()` frees the old one.
+async fn request_replacing(work: f64, timeout: Option<f64>, kept: &mut bool) -> IoOutcome {
+    let mut request = std::pin::pin!(asyncio::request(work, timeout));
+    std::future::poll_fn(|cx| {
+        let poll = request.as_mut().poll(cx);
+        if std::mem::take(kept) {
+            asyncio::release(Obj::Future);
+        }
+        poll
+    })
+    .await
 }
 
 #[cfg(test)]
