@@ -185,6 +185,55 @@ async def _measure_frame(error):
     return (second - first) / K
 
 
+async def _measure_worker_frame(error):
+    loop = asyncio.get_running_loop()
+    req = (0.1, ((0.0, 0.0), (0.0, 0.0)))
+    q = asyncio.Queue()
+    warm = [loop.create_task(server_trace.server_worker(q)) for _ in range(20)]
+    for _ in warm:
+        q.put_nowait(req)
+    await _cycle([], error, lambda: None)
+    await asyncio.sleep(2)
+    for _ in warm:
+        q.put_nowait(None)
+    await asyncio.gather(*warm)
+    tasks = [None] * K
+    gc.collect()
+    for i in range(K):
+        tasks[i] = loop.create_task(server_trace.server_worker(q))
+    await asyncio.sleep(0.5)
+    gc.collect()
+    first = tracemalloc.take_snapshot()
+    for _ in range(K):
+        q.put_nowait(req)
+    await _cycle([], error, lambda: None)
+    await asyncio.sleep(2)
+    gc.collect()
+    second = tracemalloc.take_snapshot()
+    assert server_trace.LINK.sent == 40 + 2 * K
+    # What was allocated in server_worker's own lines and is still live.
+    code = server_trace.server_worker.__code__
+    lines = {line for _, _, line in code.co_lines() if line is not None}
+    worker = sum(
+        s.size_diff for s in second.compare_to(first, "lineno")
+        if os.path.basename(s.traceback[0].filename) == "server_trace.py"
+        and s.traceback[0].lineno in lines)
+    for _ in range(K):
+        q.put_nowait(None)
+    await asyncio.gather(*tasks)
+    return worker / K
+
+
+def measure_worker_frame(error):
+    server_trace.LINK = _FailLink(40 + 2 * K)
+    server_trace.SRV = _FailSrv(error)
+    tracemalloc.start()
+    try:
+        return _virtual_run(_measure_worker_frame(error))
+    finally:
+        tracemalloc.stop()
+
+
 def _virtual_run(coro):
     with asyncio.Runner(loop_factory=harness.VirtualClockLoop) as runner:
         return runner.run(coro)
@@ -279,6 +328,11 @@ def main():
     print(f"# client_frame: {frame_timeout:.1f} B per task after a timeout, "
           f"{frame_error:.1f} after an error")
     print(f"client_frame = {round(frame_timeout)}")
+    worker_timeout = measure_worker_frame(error=False)
+    worker_error = measure_worker_frame(error=True)
+    print(f"# worker_frame: {worker_timeout:.1f} B per worker after a timeout, "
+          f"{worker_error:.1f} after an error")
+    print(f"worker_frame = {round(worker_timeout)}")
     print(f"timeout_error = {measure_exception(error=False)}")
     print(f"service_error = {measure_exception(error=True)}")
 

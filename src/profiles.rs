@@ -271,9 +271,9 @@ mod tests {
         }
     }
 
-    /// Likewise the `[server]` client's keys: without them its coroutine and
-    /// its frame object are not charged and a `Timeout` is charged as a
-    /// lambda callback.
+    /// Likewise the `[server]` client's keys: without them its coroutine,
+    /// the frame objects and the exceptions are not charged and a `Timeout`
+    /// is charged as a lambda callback.
     #[test]
     fn a_profile_without_the_server_keys_charges_as_before() {
         use crate::memory::Obj;
@@ -289,13 +289,23 @@ mod tests {
                     !l.starts_with("client_coroutine")
                         && !l.starts_with("timeout")
                         && !l.starts_with("client_frame")
+                        && !l.starts_with("worker_frame")
+                        && !l.starts_with("timeout_error")
+                        && !l.starts_with("service_error")
                 })
                 .map(|l| format!("{l}\n"))
                 .collect();
             let p = profile::parse(&old).unwrap().memory;
             assert_eq!(p.size(Obj::ClientCoroutine), 0, "{v}");
             assert_eq!(p.size(Obj::Timeout), p.size(Obj::LambdaCallback), "{v}");
-            assert_eq!(p.size(Obj::ClientFrame), 0, "{v}");
+            for obj in [
+                Obj::ClientFrame,
+                Obj::WorkerFrame,
+                Obj::TimeoutError,
+                Obj::ServiceError,
+            ] {
+                assert_eq!(p.size(obj), 0, "{v} {obj:?}");
+            }
         }
     }
 

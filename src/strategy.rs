@@ -20,7 +20,7 @@ pub use adaptive_limit::AdaptiveParams;
 pub use kind::StrategyKind;
 pub use workload::{
     Request, RequestLog, RequestRecord, StrategyParams, StrategyTables, Workload, mark_issued,
-    request, request_ok,
+    request, request_ok, request_status,
 };
 
 use crate::asyncio::{self, Config, Report, RunError};

@@ -65,6 +65,13 @@ pub enum Obj {
     /// client's frame. From then on the running frame keeps it until the
     /// coroutine returns (later exceptions reuse it).
     ClientFrame,
+    /// The frame object of `worker_pool`'s worker coroutine (the harness's
+    /// `server_worker`) on the `[server]` path. CPython 3.12 and 3.13
+    /// create it when a client call whose last attempt timed out returns
+    /// to the worker (not after an error, not when a retry succeeds; 3.11
+    /// never does), and the worker's running frame keeps it until the
+    /// worker returns.
+    WorkerFrame,
     /// What a timed-out attempt holds only while the client's `except`
     /// clause runs, all freed when it ends: the `TimeoutError`, the
     /// `CancelledError` it was raised from, their tracebacks, the finished
@@ -143,6 +150,10 @@ pub struct Profile {
     /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
     #[serde(default = "unmeasured")]
     pub client_frame: i64,
+    /// See [`Obj::WorkerFrame`]. In a profile measured before it was
+    /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
+    #[serde(default = "unmeasured")]
+    pub worker_frame: i64,
     /// See [`Obj::TimeoutError`]. In a profile measured before it was
     /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
     #[serde(default = "unmeasured")]
@@ -177,6 +188,7 @@ impl Profile {
         fallback(&mut self.client_coroutine, 0);
         fallback(&mut self.timeout, self.lambda_callback);
         fallback(&mut self.client_frame, 0);
+        fallback(&mut self.worker_frame, 0);
         fallback(&mut self.timeout_error, 0);
         fallback(&mut self.service_error, 0);
     }
@@ -225,6 +237,7 @@ impl Profile {
             Obj::ClientCoroutine => self.client_coroutine,
             Obj::Timeout => self.timeout,
             Obj::ClientFrame => self.client_frame,
+            Obj::WorkerFrame => self.worker_frame,
             Obj::TimeoutError => self.timeout_error,
             Obj::ServiceError => self.service_error,
         }

@@ -572,11 +572,17 @@ pub fn mark_issued(i: u64) {
 
 /// [`request`], telling whether it succeeded.
 pub fn request_ok(i: u64) -> impl Future<Output = bool> + 'static {
+    let r = request_status(i);
+    async move { r.await == Status::Ok }
+}
+
+/// [`request`], telling how it ended.
+pub fn request_status(i: u64) -> impl Future<Output = Status> + 'static {
     let r = request(i);
     async move {
         r.await;
         // The record the request just pushed.
-        with_active(|a| a.last_status == Some(Status::Ok))
+        with_active(|a| a.last_status.unwrap_or_default())
     }
 }
 
