@@ -39,6 +39,7 @@ interpreter's profile).
 
 import asyncio
 import gc
+import linecache
 import os
 import sys
 import tracemalloc
@@ -74,10 +75,37 @@ async def _run(req):
     await server_trace.server_call(req)
 
 
+def _container_growth(frame):
+    """Storage of the containers bpsim models on its own: the task WeakSet's
+    table and the timer heap's list (``src/memory/container.rs``)."""
+    name = os.path.basename(frame.filename)
+    return name == "_weakrefset.py" or (
+        name == "base_events.py"
+        and "heappush" in linecache.getline(frame.filename, frame.lineno))
+
+
+def _is_wakeup(frame):
+    """An allocation made by the C task step that ``Handle._run`` runs: the
+    task's ``__wakeup`` bound method that ``await fut`` adds to the
+    future's callbacks."""
+    return (os.path.basename(frame.filename) == "events.py"
+            and "self._context.run" in linecache.getline(frame.filename,
+                                                         frame.lineno))
+
+
+def _is_await_fut(frame):
+    """The client's ``await fut`` line (its ``FutureIter``)."""
+    return (os.path.basename(frame.filename) == "server_trace.py"
+            and linecache.getline(frame.filename,
+                                  frame.lineno).strip() == "await fut")
+
+
 async def _measure():
     loop = asyncio.get_running_loop()
     req = (0.1, ((1.0, 0.0), (1.0, 0.0)))
-    warm = [loop.create_task(_run(req)) for _ in range(20)]
+    # More than the 255 FutureIter and Context objects the free lists keep,
+    # so that the measured ones are new allocations.
+    warm = [loop.create_task(_run(req)) for _ in range(300)]
     for _ in range(3):
         await asyncio.sleep(0)
     tasks = [None] * K
@@ -88,17 +116,21 @@ async def _measure():
     for _ in range(3):
         await asyncio.sleep(0)
     after = tracemalloc.take_snapshot()
-    total = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    client = 0
+    total = client = waiting = 0
     for s in after.compare_to(before, "lineno"):
         frame = s.traceback[0]
-        if (os.path.basename(frame.filename) == "server_trace.py"
+        if _container_growth(frame):
+            continue
+        total += s.size_diff
+        if _is_wakeup(frame) or _is_await_fut(frame):
+            waiting += s.size_diff
+        elif (os.path.basename(frame.filename) == "server_trace.py"
                 or (frame.filename == __file__ and frame.lineno == _LINE)):
             client += s.size_diff
     for t in warm + tasks:
         t.cancel()
     await asyncio.gather(*warm, *tasks, return_exceptions=True)
-    return total / K, client / K
+    return total / K, client / K, waiting / K
 
 
 # The line of _measure that creates the client's coroutine (inside _run's
@@ -111,7 +143,7 @@ def measure(timeout):
     server_trace.SRV = _Srv(timeout)
     tracemalloc.start()
     try:
-        return asyncio.run(_measure())
+        return _virtual_run(_measure())
     finally:
         tracemalloc.stop()
 
@@ -315,11 +347,12 @@ def measure_exception(error):
 
 
 def main():
-    total_none, client = measure(None)
-    total_timeout, _ = measure(1000.0)
+    total_none, client, waiting = measure(None)
+    total_timeout, _, _ = measure(1000.0)
     print(f"# {sys.version.split()[0]}: per waiting attempt {total_none:.1f} B "
           f"without a timeout, {total_timeout:.1f} B with one")
     print(f"client_coroutine = {round(client)}")
+    print(f"client_await = {round(waiting)}")
     print(f"# timeout: add timer_handle of the profile to get the difference "
           f"{total_timeout - total_none:.1f}")
     print(f"timeout_and_timer = {round(total_timeout - total_none)}")

@@ -287,6 +287,7 @@ mod tests {
                 .lines()
                 .filter(|l| {
                     !l.starts_with("client_coroutine")
+                        && !l.starts_with("client_await")
                         && !l.starts_with("timeout")
                         && !l.starts_with("client_frame")
                         && !l.starts_with("worker_frame")
@@ -299,6 +300,7 @@ mod tests {
             assert_eq!(p.size(Obj::ClientCoroutine), 0, "{v}");
             assert_eq!(p.size(Obj::Timeout), p.size(Obj::LambdaCallback), "{v}");
             for obj in [
+                Obj::ClientAwait,
                 Obj::ClientFrame,
                 Obj::WorkerFrame,
                 Obj::TimeoutError,

@@ -50,10 +50,14 @@ pub enum Obj {
     AdaptiveMain,
     /// A `[server]` request's client coroutine (`client::call`, the
     /// harness's `server_call`) from its first step until it returns: the
-    /// coroutine with its frame, its `range` iterator, and what `await fut`
-    /// allocates (the future is [`Obj::Future`]). On the `[server]` path it
-    /// stands where [`Obj::SleepCoroutine`] stands on the plain one.
+    /// coroutine with its frame and its `range` iterator. On the `[server]`
+    /// path it and [`Obj::ClientAwait`] stand where [`Obj::SleepCoroutine`]
+    /// stands on the plain one.
     ClientCoroutine,
+    /// What an attempt's `await fut` allocates while it waits (the future
+    /// itself is [`Obj::Future`]): the `FutureIter`, and the task's
+    /// `__wakeup` bound method in the future's callbacks.
+    ClientAwait,
     /// What `async with asyncio.timeout(T)` holds while an attempt runs,
     /// beyond its [`Obj::TimerHandle`]: the `Timeout` object and its
     /// deadline, the `_on_timeout` bound method, the bound `__aexit__`.
@@ -141,6 +145,11 @@ pub struct Profile {
     /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
     #[serde(default = "unmeasured")]
     pub client_coroutine: i64,
+    /// See [`Obj::ClientAwait`]. In a profile measured before it was
+    /// (2026-12-06), [`parse`] sets 0: its `client_coroutine` was measured
+    /// with the `FutureIter` in it (and without the bound method).
+    #[serde(default = "unmeasured")]
+    pub client_await: i64,
     /// See [`Obj::Timeout`]. In a profile measured before it was
     /// (2026-12-06), [`parse`] sets `lambda_callback`, which stood in until
     /// then.
@@ -186,6 +195,7 @@ impl Profile {
         fallback(&mut self.coroutine_adaptive, self.coroutine_try_finally);
         fallback(&mut self.adaptive_main, 0);
         fallback(&mut self.client_coroutine, 0);
+        fallback(&mut self.client_await, 0);
         fallback(&mut self.timeout, self.lambda_callback);
         fallback(&mut self.client_frame, 0);
         fallback(&mut self.worker_frame, 0);
@@ -235,6 +245,7 @@ impl Profile {
             Obj::CoroutineAdaptive => self.coroutine_adaptive,
             Obj::AdaptiveMain => self.adaptive_main,
             Obj::ClientCoroutine => self.client_coroutine,
+            Obj::ClientAwait => self.client_await,
             Obj::Timeout => self.timeout,
             Obj::ClientFrame => self.client_frame,
             Obj::WorkerFrame => self.worker_frame,

@@ -103,7 +103,9 @@ impl Iterator for AttemptDraws {
 ///
 /// Memory follows the harness's `server_call` (`conformance/server_trace.py`),
 /// measured by `profiles/measure_server.py`: the coroutine
-/// ([`Obj::ClientCoroutine`]) from its first step until it returns; its
+/// ([`Obj::ClientCoroutine`]) from its first step until it returns; what
+/// each attempt's `await fut` allocates ([`Obj::ClientAwait`]) while it
+/// waits; its
 /// frame object ([`Obj::ClientFrame`]) from the first failed attempt until
 /// it returns; each failure's exceptions ([`Obj::TimeoutError`],
 /// [`Obj::ServiceError`]) while its `except` clause runs; and the failed
@@ -169,13 +171,21 @@ pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
 
 /// [`asyncio::request`], crediting the kept future of the previous attempt
 /// (if `kept`) once the new attempt has created its own, as
-/// `fut = loop.create_future()` frees the old one.
+/// `fut = loop.create_future()` frees the old one; and charging
+/// [`Obj::ClientAwait`] while it waits.
 async fn request_replacing(work: f64, timeout: Option<f64>, kept: &mut bool) -> IoOutcome {
     let mut request = std::pin::pin!(asyncio::request(work, timeout));
+    let mut first = true;
     std::future::poll_fn(|cx| {
         let poll = request.as_mut().poll(cx);
-        if std::mem::take(kept) {
-            asyncio::release(Obj::Future);
+        if std::mem::take(&mut first) {
+            if std::mem::take(kept) {
+                asyncio::release(Obj::Future);
+            }
+            asyncio::keep(Obj::ClientAwait);
+        }
+        if poll.is_ready() {
+            asyncio::release(Obj::ClientAwait);
         }
         poll
     })
