@@ -266,6 +266,47 @@ def measure_worker_frame(error):
         tracemalloc.stop()
 
 
+async def _measure_timeout_handle():
+    loop = asyncio.get_running_loop()
+    req = (0.1, ((1.0, 0.0), (1.0, 0.0)))
+    # Timers that stay armed, so that the cancelled ones never make up
+    # half the heap (which would make _run_once drop them all).
+    sleepers = [loop.create_task(asyncio.sleep(1000)) for _ in range(3 * K)]
+    await asyncio.sleep(0)
+    gc.collect()
+    before = tracemalloc.take_snapshot()
+    tasks = [loop.create_task(_run(req)) for _ in range(K)]
+    await asyncio.sleep(0.5)
+    _answer(True)
+    await asyncio.gather(*tasks)
+    assert len(loop._scheduled) == 4 * K
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    code = asyncio.timeouts.Timeout.reschedule.__code__
+    left = sum(
+        s.size_diff for s in after.compare_to(before, "traceback")
+        if not _container_growth(s.traceback[-1])
+        and any(f.filename == code.co_filename
+               and code.co_firstlineno <= f.lineno
+               < code.co_firstlineno + 40 for f in s.traceback))
+    for t in sleepers:
+        t.cancel()
+    await asyncio.gather(*sleepers, return_exceptions=True)
+    return left / K
+
+
+def measure_timeout_handle():
+    """What a cancelled ``asyncio.timeout`` handle still holds while it
+    waits in the heap (``Handle.cancel`` drops its callback)."""
+    server_trace.LINK = _FailLink(K)
+    server_trace.SRV = _FailSrv(error=True)
+    tracemalloc.start(8)
+    try:
+        return _virtual_run(_measure_timeout_handle())
+    finally:
+        tracemalloc.stop()
+
+
 def _virtual_run(coro):
     with asyncio.Runner(loop_factory=harness.VirtualClockLoop) as runner:
         return runner.run(coro)
@@ -356,6 +397,7 @@ def main():
     print(f"# timeout: add timer_handle of the profile to get the difference "
           f"{total_timeout - total_none:.1f}")
     print(f"timeout_and_timer = {round(total_timeout - total_none)}")
+    print(f"timeout_handle = {round(measure_timeout_handle())}")
     frame_timeout = measure_frame(error=False)
     frame_error = measure_frame(error=True)
     print(f"# client_frame: {frame_timeout:.1f} B per task after a timeout, "

@@ -308,6 +308,7 @@ mod tests {
             ] {
                 assert_eq!(p.size(obj), 0, "{v} {obj:?}");
             }
+            assert_eq!(p.cancelled_timeout_credit(), 0, "{v}");
         }
     }
 

@@ -208,9 +208,11 @@ impl State {
         let mut outcome = IoOutcome::Responded;
         if let Some(t) = t {
             self.free(Obj::Timeout);
+            let credit = self.config.profile.cancelled_timeout_credit();
             let io = self.io();
             let slot = &mut io.timeouts[t as usize];
             slot.closed = true;
+            let mut credited = false;
             if slot.fired {
                 outcome = IoOutcome::TimedOut;
             } else {
@@ -220,9 +222,15 @@ impl State {
                 slot.cancelled = true;
                 if slot.in_heap {
                     io.cancelled += 1;
+                    credited = true;
                 }
             }
             io.release_timeout(t);
+            if credited {
+                // `Handle.cancel` frees the `_on_timeout` bound method; the
+                // handle left in the heap holds `timeout_handle` bytes.
+                self.mem.free(credit);
+            }
         }
         if outcome == IoOutcome::TimedOut {
             // The client gave up; the station still serves the request.
@@ -262,8 +270,16 @@ impl State {
     pub(crate) fn timeout_left_heap(&mut self, t: u32) {
         self.free(Obj::TimerHandle);
         let io = self.io();
+        let cancelled = io.timeouts[t as usize].cancelled;
         io.timeouts[t as usize].in_heap = false;
         io.release_timeout(t);
+        if cancelled {
+            // The part of `timer_handle` credited at the cancel: a negative
+            // free, so that it counts as no allocation (the total only
+            // falls here).
+            let credit = self.config.profile.cancelled_timeout_credit();
+            self.mem.free(-credit);
+        }
     }
 
     /// Whether the timer with this target is a cancelled timeout.

@@ -155,6 +155,17 @@ pub struct Profile {
     /// then.
     #[serde(default = "unmeasured")]
     pub timeout: i64,
+    /// What an `asyncio.timeout`'s TimerHandle still holds once
+    /// `Timeout.__aexit__` has cancelled it (the response came first) and
+    /// until it leaves the heap: the handle and its Context copy.
+    /// `Handle.cancel` drops the `_on_timeout` bound method, and the handle
+    /// never had the args tuple and deadline float of a sleep's
+    /// (`timer_handle`), so the ledger credits `timer_handle` less this at
+    /// the cancel and charges it back when the handle leaves the heap. In a
+    /// profile measured before it was (2026-12-06), [`parse`] sets 0 (no
+    /// such credit, as before).
+    #[serde(default = "unmeasured")]
+    pub timeout_handle: i64,
     /// See [`Obj::ClientFrame`]. In a profile measured before it was
     /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
     #[serde(default = "unmeasured")]
@@ -197,6 +208,7 @@ impl Profile {
         fallback(&mut self.client_coroutine, 0);
         fallback(&mut self.client_await, 0);
         fallback(&mut self.timeout, self.lambda_callback);
+        fallback(&mut self.timeout_handle, 0);
         fallback(&mut self.client_frame, 0);
         fallback(&mut self.worker_frame, 0);
         fallback(&mut self.timeout_error, 0);
@@ -217,6 +229,18 @@ impl Obj {
 }
 
 impl Profile {
+    /// Bytes the ledger credits when a timeout's TimerHandle is cancelled
+    /// in the heap, and charges back when it leaves it (see
+    /// [`Profile::timeout_handle`]); 0 without that key.
+    #[inline]
+    pub fn cancelled_timeout_credit(&self) -> i64 {
+        if self.timeout_handle > 0 {
+            self.timer_handle - self.timeout_handle
+        } else {
+            0
+        }
+    }
+
     /// Whether a coroutine of kind `coroutine` and the Task object fall in
     /// the same pymalloc size class, so that they take each other's freed
     /// blocks ([`crate::memory::blocks`]).
