@@ -3,16 +3,21 @@ counts them, with the conformance harness's own client (``server_call`` in
 ``conformance/server_trace.py``):
 
 * ``client_coroutine``: the client's coroutine while an attempt waits for
-  its response without a timeout: the coroutine object with its frame, its
-  ``range`` iterator, and what ``await fut`` allocates (the future itself,
-  ``future``, is not included);
+  its response without a timeout: the coroutine object with its frame and
+  its ``range`` iterator;
+* ``client_await``: what ``await fut`` allocates while the attempt waits
+  (the future itself, ``future``, is not included): the ``FutureIter`` and
+  the task's ``__wakeup`` bound method (allocated by the C task step, so
+  attributed to ``Handle._run``'s line);
 * ``timeout``: what ``async with asyncio.timeout(T)`` adds to a waiting
   attempt beyond the TimerHandle (``timer_handle`` of the profile): the
   ``Timeout`` object and its deadline, the ``_on_timeout`` bound method,
   the ``__aexit__`` bound method on the frame's stack.
 
-K tasks each start one attempt and wait; the traced growth per task is
-attributed by line.
+K tasks each start one attempt and wait, on the harness's virtual clock;
+the traced growth per task is attributed by line, leaving out the storage
+of the containers bpsim models on its own (the task WeakSet's table, the
+timer heap's list).
 
 What a failed attempt (timed out, or answered with ``ServiceError``) leaves
 behind, measured on the harness's virtual clock:
@@ -31,7 +36,18 @@ behind, measured on the harness's virtual clock:
   memory read inside the clause (``srv.retries`` is read there) less the
   reading right after it (``srv.delay()`` is called there), plus the int
   that stores the first reading (repeated until it settles, see
-  ``measure_exception``).
+  ``measure_exception``);
+* ``worker_frame``: the frame object that 3.12+ gives the pool worker
+  (the harness's ``server_worker``) when a call whose last attempt timed
+  out returns to it: the growth attributed to ``server_worker``'s lines,
+  per worker, from "waiting for its first request" to "waiting again
+  after one that timed out twice" (after an error instead: printed, 0);
+* ``timeout_handle``: what a cancelled ``asyncio.timeout`` handle still
+  holds in the heap (allocations under ``Timeout.reschedule`` still live
+  after the responses came first, the heap kept from compaction by armed
+  timers);
+* ``tuple20``: what a freed 20-item tuple keeps traced (``batching``'s
+  batch at C = 20).
 
 Usage: ``python3.1X profiles/measure_server.py`` (prints the keys for that
 interpreter's profile).
@@ -307,6 +323,24 @@ def measure_timeout_handle():
         tracemalloc.stop()
 
 
+def measure_tuple20():
+    """Traced growth per creation and free of a 20-item tuple (the batch
+    ``itertools.batched`` makes at C = 20): 3.11 and 3.12 keep each freed
+    one on the tuple free list and never hand it out again."""
+    src = list(range(1000, 1020))
+    tracemalloc.start()
+    try:
+        t = tuple(src)
+        del t
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(100):
+            t = tuple(src)
+            del t
+        return (tracemalloc.get_traced_memory()[0] - before) / 100
+    finally:
+        tracemalloc.stop()
+
+
 def _virtual_run(coro):
     with asyncio.Runner(loop_factory=harness.VirtualClockLoop) as runner:
         return runner.run(coro)
@@ -408,6 +442,7 @@ def main():
     print(f"# worker_frame: {worker_timeout:.1f} B per worker after a timeout, "
           f"{worker_error:.1f} after an error")
     print(f"worker_frame = {round(worker_timeout)}")
+    print(f"tuple20 = {round(measure_tuple20())}")
     print(f"timeout_error = {measure_exception(error=False)}")
     print(f"service_error = {measure_exception(error=True)}")
 

@@ -291,6 +291,7 @@ mod tests {
                         && !l.starts_with("timeout")
                         && !l.starts_with("client_frame")
                         && !l.starts_with("worker_frame")
+                        && !l.starts_with("tuple20")
                         && !l.starts_with("timeout_error")
                         && !l.starts_with("service_error")
                 })
@@ -303,6 +304,7 @@ mod tests {
                 Obj::ClientAwait,
                 Obj::ClientFrame,
                 Obj::WorkerFrame,
+                Obj::Tuple20,
                 Obj::TimeoutError,
                 Obj::ServiceError,
             ] {

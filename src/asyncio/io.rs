@@ -97,6 +97,21 @@ pub enum IoOutcome {
     TimedOut,
 }
 
+/// [`keep`](super::keep) an object of kind `obj` unless the profile sizes
+/// it at 0 bytes (a key the profile does not have, or an object the
+/// version does not make), so that it counts as no allocation. Returns
+/// whether it was charged (release it with [`release`](super::release)
+/// only then).
+pub fn keep_sized(obj: Obj) -> bool {
+    with_loop(|st| {
+        let sized = st.config.profile.size(obj) != 0;
+        if sized {
+            st.alloc(obj);
+        }
+        sized
+    })
+}
+
 /// `async with asyncio.timeout(timeout): await <request of work seconds>`.
 ///
 /// # Panics

@@ -76,6 +76,13 @@ pub enum Obj {
     /// never does), and the worker's running frame keeps it until the
     /// worker returns.
     WorkerFrame,
+    /// A 20-item tuple that stays traced after it is freed:
+    /// `itertools.batched`'s batch at C = 20 in `batching`. On CPython 3.11
+    /// and 3.12 a freed 20-item tuple goes to the tuple free list and the
+    /// next 20-item tuple does not take it back (100 creations and frees of
+    /// one: +20,000 B traced; of a 19- or 21-item one: +800 B / 0), until
+    /// the list holds 2,000; 3.13 reuses it (0 B). 0 in the 3.13 profile.
+    Tuple20,
     /// What a timed-out attempt holds only while the client's `except`
     /// clause runs, all freed when it ends: the `TimeoutError`, the
     /// `CancelledError` it was raised from, their tracebacks, the finished
@@ -174,6 +181,10 @@ pub struct Profile {
     /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
     #[serde(default = "unmeasured")]
     pub worker_frame: i64,
+    /// See [`Obj::Tuple20`]. In a profile measured before it was
+    /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
+    #[serde(default = "unmeasured")]
+    pub tuple20: i64,
     /// See [`Obj::TimeoutError`]. In a profile measured before it was
     /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
     #[serde(default = "unmeasured")]
@@ -211,6 +222,7 @@ impl Profile {
         fallback(&mut self.timeout_handle, 0);
         fallback(&mut self.client_frame, 0);
         fallback(&mut self.worker_frame, 0);
+        fallback(&mut self.tuple20, 0);
         fallback(&mut self.timeout_error, 0);
         fallback(&mut self.service_error, 0);
     }
@@ -273,6 +285,7 @@ impl Profile {
             Obj::Timeout => self.timeout,
             Obj::ClientFrame => self.client_frame,
             Obj::WorkerFrame => self.worker_frame,
+            Obj::Tuple20 => self.tuple20,
             Obj::TimeoutError => self.timeout_error,
             Obj::ServiceError => self.service_error,
         }

@@ -140,8 +140,7 @@ pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
             // The exception's traceback materialises the frame object (the
             // first time), then the `except` clause holds the exceptions.
             if !frame {
-                asyncio::keep(Obj::ClientFrame);
-                frame = true;
+                frame = asyncio::keep_sized(Obj::ClientFrame);
             }
             if attempt < spec.retries {
                 // The engine credited the attempt's future when the task
@@ -154,8 +153,9 @@ pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
             } else {
                 Obj::ServiceError
             };
-            asyncio::keep(exception);
-            asyncio::release(exception);
+            if asyncio::keep_sized(exception) {
+                asyncio::release(exception);
+            }
         }
         if status == Status::Ok || attempt == spec.retries {
             break;
@@ -175,16 +175,16 @@ pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
 /// [`Obj::ClientAwait`] while it waits.
 async fn request_replacing(work: f64, timeout: Option<f64>, kept: &mut bool) -> IoOutcome {
     let mut request = std::pin::pin!(asyncio::request(work, timeout));
-    let mut first = true;
+    let (mut first, mut waiting) = (true, false);
     std::future::poll_fn(|cx| {
         let poll = request.as_mut().poll(cx);
         if std::mem::take(&mut first) {
             if std::mem::take(kept) {
                 asyncio::release(Obj::Future);
             }
-            asyncio::keep(Obj::ClientAwait);
+            waiting = asyncio::keep_sized(Obj::ClientAwait);
         }
-        if poll.is_ready() {
+        if poll.is_ready() && std::mem::take(&mut waiting) {
             asyncio::release(Obj::ClientAwait);
         }
         poll

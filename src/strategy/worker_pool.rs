@@ -58,8 +58,7 @@ async fn worker(q: Queue) {
     while let Some(i) = q.get().await {
         let status = request_status(i).await;
         if status == Status::Timeout && !frame {
-            asyncio::keep(Obj::WorkerFrame);
-            frame = true;
+            frame = asyncio::keep_sized(Obj::WorkerFrame);
         }
     }
     if frame {
