@@ -190,46 +190,21 @@ struct ServerCase {
 /// The seed of the server cases' failure draws.
 const SERVER_SEED: u64 = 7;
 
-/// Points of the `[server]` grid outside the tolerance, not yet modelled,
-/// on every version and limit of the case: (case name, strategy, bound in
-/// percent, why). bpsim predicts too little on every one.
-const SERVER_GAPS: [(&str, &str, f64, &str); 20] = [
-    ("FIFO", "batching", 25.0, BATCH_GAP),
-    ("FIFO", "gated_spawn", 5.0, STEADY_GAP),
-    ("FIFO", "worker_pool", 5.0, STEADY_GAP),
-    ("FIFO", "sliding_window", 6.0, STEADY_GAP),
-    ("FIFO", "rate_limited", 6.0, STEADY_GAP),
-    ("FIFO", "adaptive_limit", 5.0, STEADY_GAP),
-    ("FIFO, timeouts", "batching", 11.0, EXCEPTION_GAP),
-    (
-        "FIFO, timeouts",
-        "gated_spawn_callback",
-        13.0,
-        EXCEPTION_GAP,
-    ),
-    ("FIFO, timeouts", "gated_spawn", 14.0, EXCEPTION_GAP),
-    ("FIFO, timeouts", "worker_pool", 18.0, EXCEPTION_GAP),
-    ("FIFO, timeouts", "sliding_window", 16.0, EXCEPTION_GAP),
-    ("FIFO, timeouts", "rate_limited", 16.0, EXCEPTION_GAP),
-    ("FIFO, timeouts", "adaptive_limit", 10.0, EXCEPTION_GAP),
-    ("errors, retries", "batching", 23.0, BATCH_GAP),
-    (
-        "errors, retries",
-        "gated_spawn_callback",
-        9.0,
-        EXCEPTION_GAP,
-    ),
-    ("errors, retries", "gated_spawn", 10.0, EXCEPTION_GAP),
-    ("errors, retries", "worker_pool", 9.0, EXCEPTION_GAP),
-    ("errors, retries", "sliding_window", 10.0, EXCEPTION_GAP),
-    ("errors, retries", "rate_limited", 12.0, EXCEPTION_GAP),
-    ("errors, retries", "adaptive_limit", 8.0, EXCEPTION_GAP),
+/// Points of the `[server]` grid outside the tolerance (or within 0.5 % of
+/// it, CPython's own run-to-run jitter at these peaks: some of its figures
+/// move by 144 bytes between runs), not yet modelled, on every version and
+/// limit of the case: (case name, strategy, bound in percent, why). bpsim
+/// predicts too little on every one, and only at C = 10 (at C = 100 the same
+/// strategies are within 2.1 %).
+const SERVER_GAPS: [(&str, &str, f64, &str); 4] = [
+    ("FIFO, timeouts", "batching", 5.5, FREE_LIST_GAP),
+    ("FIFO, timeouts", "sliding_window", 3.5, FREE_LIST_GAP),
+    ("FIFO, timeouts", "rate_limited", 5.0, FREE_LIST_GAP),
+    ("FIFO, timeouts", "adaptive_limit", 6.0, WARMUP_GAP),
 ];
 
-const STEADY_GAP: &str =
-    "3-4 % under (1.1-1.7 KB at C = 20) with neither timeouts nor errors, not yet pinned down";
-const EXCEPTION_GAP: &str = "4-17 % under: what a timeout or an error leaves behind is not modelled: the frame objects its traceback materialises on the client's coroutine (kept until the coroutine returns), the exceptions and their chains";
-const BATCH_GAP: &str = "as the others, and 8-10 KB more on 3.11 and 3.12 at C = 20 (not on 3.13, not at C = 200), not yet pinned down";
+const FREE_LIST_GAP: &str = "up to 1.4 KB under at C = 10 (peaks of 29-35 KB), not modelled: freed objects that CPython's free lists keep traced (at a batch boundary of batching on 3.13, 10 FutureIters of 40 B and 6 floats of 24 B with no request in flight), and the task sets' tables growing over the run (batching on 3.13: the task WeakSet's table +512 B between two batch boundaries, across which the deficit grew by 552 B)";
+const WARMUP_GAP: &str = "1.4-1.6 KB under at C = 10, at a peak reached 0.18 s in (3.12), before any timeout fires: a fresh interpreter's first instances of a class are larger (each new Timeout 8 B smaller than the one before over the first ~25; 184-264 B instead of 56 for the first 10 attribute arrays on 3.12), not modelled";
 
 fn server_gap(case: &str, strategy: &str) -> Option<(f64, &'static str)> {
     SERVER_GAPS
