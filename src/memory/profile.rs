@@ -84,9 +84,10 @@ pub enum Obj {
     /// the list holds 2,000; 3.13 reuses it (0 B). 0 in the 3.13 profile.
     Tuple20,
     /// What a timed-out attempt holds only while the client's `except`
-    /// clause runs, all freed when it ends: the `TimeoutError`, the
-    /// `CancelledError` it was raised from, their tracebacks, the finished
-    /// `Timeout.__aexit__` frame they keep, and the `Timeout` object itself.
+    /// clause runs, all freed when it ends, measured as a whole: the
+    /// exception chain (the `TimeoutError`, raised from the
+    /// `CancelledError`), its tracebacks and the finished
+    /// `Timeout.__aexit__` frame they keep, and the `Timeout` object.
     /// Charged and credited at once (it only raises a peak).
     TimeoutError,
     /// The same for an attempt that failed with an error: the exception and
