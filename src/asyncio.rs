@@ -67,7 +67,7 @@ pub use event_loop::{
 };
 pub(crate) use event_loop::{MAXIMUM_SELECT_TIMEOUT, end_time};
 pub use future::{AwaitFuture, PyFuture, create_future};
-pub use io::{IoOutcome, IoRequest, keep_sized, request};
+pub use io::{IoOutcome, IoRequest, keep_freed, keep_sized, request};
 pub use queue::{Get, Put, Queue};
 pub use semaphore::{Acquire, Semaphore};
 pub use sleep::{Sleep, sleep};

@@ -112,6 +112,20 @@ pub fn keep_sized(obj: Obj) -> bool {
     })
 }
 
+/// Charge an object of kind `obj` that the program frees at once but whose
+/// memory a CPython free list keeps traced for the rest of the run (such as
+/// [`Obj::Tuple20`]): in the ledger, but not a live object. Returns whether
+/// anything was charged (not when the profile sizes it at 0 bytes).
+pub fn keep_freed(obj: Obj) -> bool {
+    with_loop(|st| {
+        let bytes = st.config.profile.size(obj);
+        if bytes != 0 {
+            st.mem.alloc(bytes);
+        }
+        bytes != 0
+    })
+}
+
 /// `async with asyncio.timeout(timeout): await <request of work seconds>`.
 ///
 /// # Panics

@@ -29,7 +29,7 @@ pub async fn main(w: Workload) {
     let mut kept = 0;
     while first < n {
         let last = (first + w.concurrency()).min(n);
-        if last - first == 20 && kept <= TUPLE_FREELIST && asyncio::keep_sized(Obj::Tuple20) {
+        if last - first == 20 && kept <= TUPLE_FREELIST && asyncio::keep_freed(Obj::Tuple20) {
             kept += 1;
         }
         let tg = TaskGroup::new();
