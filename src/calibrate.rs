@@ -1,9 +1,11 @@
 //! `bpsim calibrate`: measure a CPython interpreter's profile on this
 //! machine.
 //!
-//! Two scripts compiled into the binary run inside the given interpreter
+//! Three scripts compiled into the binary run inside the given interpreter
 //! (standard library only): `profiles/measure_memory.py` measures the bytes
-//! per simulated object with `tracemalloc`, and `profiles/calibrate_cpu.py`
+//! per simulated object with `tracemalloc`, `profiles/measure_server.py`
+//! those of the `[server]` client (with the conformance harness's own
+//! client, `conformance/server_trace.py`), and `profiles/calibrate_cpu.py`
 //! times the loop operations on a virtual-clock loop (see its docstring for
 //! the nine micro-benchmarks) and the lateness of real `select` wake-ups.
 //! The result is one profile file with `[memory]` and `[cpu]` tables, which a
@@ -26,6 +28,8 @@ use crate::strategy::{self, StrategyKind, Workload};
 
 const HARNESS: &str = include_str!("../conformance/harness.py");
 const MEASURE_MEMORY: &str = include_str!("../profiles/measure_memory.py");
+const SERVER_TRACE: &str = include_str!("../conformance/server_trace.py");
+const MEASURE_SERVER: &str = include_str!("../profiles/measure_server.py");
 const CALIBRATE_CPU: &str = include_str!("../profiles/calibrate_cpu.py");
 
 /// Why calibration failed.
@@ -381,7 +385,9 @@ pub fn run(options: &Options) -> Result<String, CalibrateError> {
         Ok(path)
     };
     write("conformance/harness.py", HARNESS)?;
+    write("conformance/server_trace.py", SERVER_TRACE)?;
     let memory_script = write("profiles/measure_memory.py", MEASURE_MEMORY)?;
+    let server_script = write("profiles/measure_server.py", MEASURE_SERVER)?;
     let cpu_script = write("profiles/calibrate_cpu.py", CALIBRATE_CPU)?;
 
     // One deadline for the whole calibration, both scripts.
@@ -390,6 +396,13 @@ pub fn run(options: &Options) -> Result<String, CalibrateError> {
         &options.python,
         "measure_memory.py",
         &memory_script,
+        &[],
+        deadline,
+    )?;
+    let server_text = run_script(
+        &options.python,
+        "measure_server.py",
+        &server_script,
         &[],
         deadline,
     )?;
@@ -429,12 +442,66 @@ pub fn run(options: &Options) -> Result<String, CalibrateError> {
     )?;
     let text = compose(
         &memory_text,
+        &server_text,
         &cpu_json,
         &command_line(options),
         &check_latencies,
     )?;
     output::write_atomic(&options.output, text.as_bytes())?;
     Ok(text)
+}
+
+/// The `[server]` client's keys that `measure_server.py` prints as
+/// `key = value` lines (beside comments), in a profile's order. It prints
+/// `timeout_and_timer`, from which `timeout` is derived.
+const SERVER_KEYS: [&str; 9] = [
+    "client_coroutine",
+    "client_await",
+    "timeout_and_timer",
+    "timeout_handle",
+    "client_frame",
+    "worker_frame",
+    "tuple20",
+    "timeout_error",
+    "service_error",
+];
+
+/// Put `measure_server.py`'s keys into the `[memory]` table of `doc`
+/// (`measure_memory.py`'s output): `timeout` is its `timeout_and_timer`
+/// less the table's `timer_handle`, as in the shipped profiles.
+fn add_server_keys(doc: &mut toml::Table, server_text: &str) -> Result<(), String> {
+    let mut values = std::collections::BTreeMap::new();
+    for line in server_text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("unexpected line {line:?}"))?;
+        let value: i64 = value
+            .trim()
+            .parse()
+            .map_err(|_| format!("not a whole number of bytes: {line:?}"))?;
+        values.insert(key.trim().to_owned(), value);
+    }
+    let memory = doc
+        .get_mut("memory")
+        .and_then(toml::Value::as_table_mut)
+        .ok_or("measure_memory.py gave no [memory] table")?;
+    let timer_handle = memory
+        .get("timer_handle")
+        .and_then(toml::Value::as_integer)
+        .ok_or("measure_memory.py gave no timer_handle")?;
+    for key in SERVER_KEYS {
+        let value = *values.get(key).ok_or_else(|| format!("no {key}"))?;
+        let (key, value) = if key == "timeout_and_timer" {
+            ("timeout", value - timer_handle)
+        } else {
+            (key, value)
+        };
+        memory.insert(key.to_owned(), toml::Value::Integer(value));
+    }
+    Ok(())
 }
 
 /// Requests in the scale check.
@@ -498,6 +565,7 @@ fn model_cpu(
 /// collector, larger heaps).
 fn compose(
     memory_text: &str,
+    server_text: &str,
     cpu_json: &str,
     command: &str,
     check_latencies: &[f64],
@@ -505,6 +573,7 @@ fn compose(
     let bad = |script: &'static str, message: String| CalibrateError::Output { script, message };
     let mut doc: toml::Table =
         toml::from_str(memory_text).map_err(|e| bad("measure_memory.py", e.to_string()))?;
+    add_server_keys(&mut doc, server_text).map_err(|e| bad("measure_server.py", e))?;
     let cpu: serde_json::Value =
         serde_json::from_str(cpu_json).map_err(|e| bad("calibrate_cpu.py", e.to_string()))?;
     let costs = cpu["costs_ns"]
@@ -682,5 +751,27 @@ mod tests {
         // Given, it is kept whatever --repeat is; 0 is no limit.
         assert_eq!(secs(Some(30), 100), Some(30));
         assert_eq!(secs(Some(0), 5), None);
+    }
+
+    /// `measure_server.py`'s output lands in `[memory]`, `timeout` as its
+    /// `timeout_and_timer` less `timer_handle`, and the profile parses.
+    #[test]
+    fn server_keys_join_the_memory_table() {
+        let shipped = include_str!("../profiles/cpython-3.12.toml");
+        let mut doc: toml::Table = toml::from_str(shipped).unwrap();
+        let memory = doc["memory"].as_table_mut().unwrap();
+        for key in SERVER_KEYS.iter().chain(&["timeout"]) {
+            memory.remove(*key);
+        }
+        let out = "# 3.12.1: a comment\nclient_coroutine = 344\nclient_await = 112\n\
+                   timeout_and_timer = 440\ntimeout_handle = 184\n# another\n\
+                   client_frame = 280\nworker_frame = 176\ntuple20 = 200\n\
+                   timeout_error = 536\nservice_error = 160\n";
+        add_server_keys(&mut doc, out).unwrap();
+        let text = toml::to_string(&doc).unwrap();
+        let p = profile::parse(&text).unwrap().memory;
+        assert_eq!(p, profile::parse(shipped).unwrap().memory);
+        assert!(add_server_keys(&mut doc, "client_coroutine = 344\n").is_err());
+        assert!(add_server_keys(&mut doc, "client_coroutine = lots\n").is_err());
     }
 }
