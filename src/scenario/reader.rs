@@ -348,14 +348,7 @@ impl<'a> Reader<'a> {
             DeValue::Integer(i) => match i128::from_str_radix(i.as_str(), i.radix()) {
                 Ok(n) => Field::Present(n, value.span()),
                 Err(_) => {
-                    let found = self.found(value);
-                    self.error(
-                        &value.span(),
-                        table.key(key),
-                        ErrorKind::InvalidValue,
-                        format!("integer out of range, found {found}"),
-                        format!("write e.g. `{example}`"),
-                    );
+                    self.out_of_range(value, table.key(key), example);
                     Field::Invalid
                 }
             },
@@ -364,14 +357,7 @@ impl<'a> Reader<'a> {
                     Field::Present(n, value.span())
                 }
                 Ok(_) => {
-                    let found = self.found(value);
-                    self.error(
-                        &value.span(),
-                        table.key(key),
-                        ErrorKind::InvalidValue,
-                        format!("integer out of range, found {found}"),
-                        format!("write e.g. `{example}`"),
-                    );
+                    self.out_of_range(value, table.key(key), example);
                     Field::Invalid
                 }
                 Err(Some(_)) => {
@@ -410,6 +396,19 @@ impl<'a> Reader<'a> {
                 Field::Invalid
             }
         }
+    }
+
+    /// Refuses `value`, a whole number beyond what any key takes, given for
+    /// the key `path`.
+    fn out_of_range(&mut self, value: &Spanned<DeValue<'_>>, path: String, example: &str) {
+        let found = self.found(value);
+        self.error(
+            &value.span(),
+            path,
+            ErrorKind::InvalidValue,
+            format!("integer out of range, found {found}"),
+            format!("write e.g. `{example}`"),
+        );
     }
 
     /// Refuses `value`, a finite float with a fraction, given for the
