@@ -101,8 +101,7 @@ fn main() -> ExitCode {
     if std::env::var_os("BPSIM_MEMORY_SERVER_ONLY").is_some() {
         grid.clear();
     }
-    let (mut passed, mut failed) = (0, 0);
-    let mut worst: f64 = 0.0;
+    let mut tally = Tally::default();
     println!(
         "{:<8} {:>7} {:>5}  {:<21} {:>13} {:>13} {:>7}",
         "python", "N", "C", "strategy", "tracemalloc", "bpsim", "error"
@@ -122,7 +121,7 @@ fn main() -> ExitCode {
                 Ok(j) => j,
                 Err(e) => {
                     println!("FAIL {py} N={n} C={c}: {e}");
-                    failed += 1;
+                    tally.failed += 1;
                     continue;
                 }
             };
@@ -136,41 +135,24 @@ fn main() -> ExitCode {
                     .expect("simulation completes")
                     .report
                     .peak_memory_bytes as f64;
-                let err = 100.0 * (ours - real) / real;
-                let gap = known_gap(name, c);
-                let bound = gap.map_or(tolerance, |(b, _)| b);
-                if gap.is_none() {
-                    worst = worst.max(err.abs());
-                }
-                let ok = err.abs() <= bound;
-                if ok {
-                    passed += 1;
-                } else {
-                    failed += 1;
-                }
+                let (err, verdict) = tally.judge(ours, real, known_gap(name, c), tolerance);
                 println!(
-                    "{:<8} {:>7} {:>5}  {:<21} {:>13} {:>13} {:>+6.2}%{}",
-                    full,
-                    n,
-                    c,
-                    name,
-                    real,
-                    ours,
-                    err,
-                    match (ok, gap) {
-                        (false, _) => "  FAIL".to_string(),
-                        (true, Some((_, why))) => format!("  known gap: {why}"),
-                        (true, None) => String::new(),
-                    }
+                    "{:<8} {:>7} {:>5}  {:<21} {:>13} {:>13} {:>+6.2}%{verdict}",
+                    full, n, c, name, real, ours, err,
                 );
             }
         }
     }
-    println!("memory: worst error outside known gaps {worst:.2}% (tolerance {tolerance}%)");
-    let (p, f, w) = server(&pythons, dir.path(), tolerance);
-    passed += p;
-    failed += f;
-    println!("memory [server]: worst error outside known gaps {w:.2}% (tolerance {tolerance}%)");
+    println!(
+        "memory: worst error outside known gaps {:.2}% (tolerance {tolerance}%)",
+        tally.worst
+    );
+    let srv = server(&pythons, dir.path(), tolerance);
+    println!(
+        "memory [server]: worst error outside known gaps {:.2}% (tolerance {tolerance}%)",
+        srv.worst
+    );
+    let (passed, failed) = (tally.passed + srv.passed, tally.failed + srv.failed);
     println!("{passed} passed, {failed} failed");
     if failed == 0 {
         ExitCode::SUCCESS
@@ -286,11 +268,9 @@ fn server_cases() -> Vec<ServerCase> {
 
 /// The `[server]` grid: each case's harness run under `tracemalloc` (the
 /// service's decisions recorded untraced, then replayed traced) against
-/// bpsim's prediction. Returns (passed, failed, worst error outside the
-/// known gaps).
-fn server(pythons: &[String], dir: &Path, tolerance: f64) -> (usize, usize, f64) {
-    let (mut passed, mut failed) = (0, 0);
-    let mut worst: f64 = 0.0;
+/// bpsim's prediction.
+fn server(pythons: &[String], dir: &Path, tolerance: f64) -> Tally {
+    let mut tally = Tally::default();
     println!(
         "{:<8} {:<16} {:>6} {:>4}  {:<21} {:>11} {:>11} {:>7} {:>9}",
         "python",
@@ -329,7 +309,7 @@ fn server(pythons: &[String], dir: &Path, tolerance: f64) -> (usize, usize, f64)
                 Ok(j) => j,
                 Err(e) => {
                     println!("FAIL {py} [server] {} C={}: {e}", case.name, case.c);
-                    failed += 1;
+                    tally.failed += 1;
                     continue;
                 }
             };
@@ -342,37 +322,55 @@ fn server(pythons: &[String], dir: &Path, tolerance: f64) -> (usize, usize, f64)
                 let out = simulate(kind, &workload, &config).expect("simulation completes");
                 let ours = out.report.peak_memory_bytes as f64;
                 let timeouts: u64 = out.requests.iter().map(|q| u64::from(q.timeouts)).sum();
-                let err = 100.0 * (ours - real) / real;
                 let gap = server_gap(case.name, name);
-                let bound = gap.map_or(tolerance, |(b, _)| b);
-                if gap.is_none() {
-                    worst = worst.max(err.abs());
-                }
-                let ok = err.abs() <= bound;
-                if ok {
-                    passed += 1;
-                } else {
-                    failed += 1;
-                }
+                let (err, verdict) = tally.judge(ours, real, gap, tolerance);
                 println!(
-                    "{:<8} {:<16} {:>6} {:>4}  {:<21} {:>11} {:>11} {:>+6.2}% {:>9}{}",
-                    full,
-                    case.name,
-                    case.n,
-                    case.c,
-                    name,
-                    real,
-                    ours,
-                    err,
-                    timeouts,
-                    match (ok, gap) {
-                        (false, _) => "  FAIL".to_string(),
-                        (true, Some((_, why))) => format!("  known gap: {why}"),
-                        (true, None) => String::new(),
-                    }
+                    "{:<8} {:<16} {:>6} {:>4}  {:<21} {:>11} {:>11} {:>+6.2}% {:>9}{verdict}",
+                    full, case.name, case.n, case.c, name, real, ours, err, timeouts,
                 );
             }
         }
     }
-    (passed, failed, worst)
+    tally
+}
+
+/// One grid's comparisons so far.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    /// The largest error outside the known gaps, in percent.
+    worst: f64,
+}
+
+impl Tally {
+    /// Count bpsim's peak `ours` against CPython's `real`: within `gap`'s
+    /// bound if it is a known gap, else within `tolerance` (and then part
+    /// of the worst error). Returns the error in percent and what to print
+    /// after it.
+    fn judge(
+        &mut self,
+        ours: f64,
+        real: f64,
+        gap: Option<(f64, &str)>,
+        tolerance: f64,
+    ) -> (f64, String) {
+        let err = 100.0 * (ours - real) / real;
+        let bound = gap.map_or(tolerance, |(b, _)| b);
+        if gap.is_none() {
+            self.worst = self.worst.max(err.abs());
+        }
+        let ok = err.abs() <= bound;
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+        let verdict = match (ok, gap) {
+            (false, _) => "  FAIL".to_string(),
+            (true, Some((_, why))) => format!("  known gap: {why}"),
+            (true, None) => String::new(),
+        };
+        (err, verdict)
+    }
 }
