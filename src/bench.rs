@@ -14,7 +14,10 @@
 //! Wall-clock readings appear only here, never in simulation results.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
 
 use crate::asyncio::Config;
 use crate::experiment::{self, ExperimentError};
@@ -51,6 +54,33 @@ pub struct Options {
     pub probe: Option<AllocProbe>,
     /// The strategies to time, in this order.
     pub strategies: Vec<StrategyKind>,
+    /// Where each of bpsim's measurements runs.
+    pub isolation: Isolation,
+}
+
+/// Where bpsim's measurements run.
+///
+/// The same binary on the same input can take up to 20 % longer in one
+/// process than in the next: where the kernel places the process's stack,
+/// heap and code (address-space layout randomisation) decides how the hot
+/// data collide in the caches and the branch predictor, and stays fixed for
+/// the process's life. The best of several runs in one process keeps that
+/// process's luck; the median over fresh processes does not.
+#[derive(Clone, Debug)]
+pub enum Isolation {
+    /// In this process, one after another: one layout for every figure.
+    InProcess,
+    /// Each measurement in `count` fresh processes of `exe` (this binary's
+    /// hidden `bench-child` command), interleaved across strategies so
+    /// that a slow minute on a shared machine hits them all alike; the
+    /// median process is kept and the spread reported. Runs of 10 million
+    /// requests or more take one process.
+    Processes {
+        /// The `bpsim` binary to start.
+        exe: PathBuf,
+        /// Processes per measurement.
+        count: u32,
+    },
 }
 
 /// Peak resident set size of this process since the last [`reset_peak`],
@@ -95,6 +125,7 @@ fn thread_system_time() -> Option<Duration> {
 }
 
 /// One measurement.
+#[derive(Clone, Debug, PartialEq)]
 struct Measured {
     best: Duration,
     /// Kernel time within the best run.
@@ -108,6 +139,181 @@ struct Measured {
     /// Peak of the bytes the first run allocated above what was allocated
     /// before it.
     heap: Option<u64>,
+}
+
+/// A measurement of bpsim and, for the size table, of the floor on the
+/// same workload (its makespan and best time).
+#[derive(Clone, Debug, PartialEq)]
+struct Sample {
+    bpsim: Measured,
+    floor: Option<(f64, Duration)>,
+}
+
+impl Sample {
+    /// The one line `bpsim bench-child` prints: space-separated fields, `-`
+    /// for none, floats as their bits (exact through the pipe).
+    fn to_line(&self) -> String {
+        let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+        let m = &self.bpsim;
+        format!(
+            "{} {} {} {} {} {} {} {} {}",
+            m.best.as_nanos(),
+            opt(m.system.map(|d| d.as_nanos() as u64)),
+            m.iterations,
+            m.makespan.to_bits(),
+            m.peak_live,
+            opt(m.rss),
+            opt(m.heap),
+            opt(self.floor.map(|(makespan, _)| makespan.to_bits())),
+            opt(self.floor.map(|(_, d)| d.as_nanos() as u64)),
+        )
+    }
+
+    /// Reads [`Sample::to_line`]'s line back.
+    fn from_line(line: &str) -> Option<Sample> {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [
+            best,
+            system,
+            iterations,
+            makespan,
+            peak_live,
+            rss,
+            heap,
+            floor_makespan,
+            floor_ns,
+        ] = fields[..]
+        else {
+            return None;
+        };
+        let opt = |s: &str| -> Option<Option<u64>> {
+            if s == "-" {
+                Some(None)
+            } else {
+                s.parse().ok().map(Some)
+            }
+        };
+        let floor = match (opt(floor_makespan)?, opt(floor_ns)?) {
+            (Some(bits), Some(ns)) => Some((f64::from_bits(bits), Duration::from_nanos(ns))),
+            _ => None,
+        };
+        Some(Sample {
+            bpsim: Measured {
+                best: Duration::from_nanos(best.parse().ok()?),
+                system: opt(system)?.map(Duration::from_nanos),
+                iterations: iterations.parse().ok()?,
+                makespan: f64::from_bits(makespan.parse().ok()?),
+                peak_live: peak_live.parse().ok()?,
+                rss: opt(rss)?,
+                heap: opt(heap)?,
+            },
+            floor,
+        })
+    }
+}
+
+/// The blog's workload: `n` uniform(0.1, 0.2) latencies, seed 1.
+fn blog_workload(n: u64) -> Result<std::sync::Arc<[f64]>, ExperimentError> {
+    let source = LatencySource::Distribution(Distribution::Uniform {
+        low: 0.1,
+        high: 0.2,
+    });
+    Ok(latency::workload(&source, 1, n)?.into())
+}
+
+/// One measurement in this process: bpsim's, and the floor's if asked.
+fn sample(
+    kind: StrategyKind,
+    latencies: &std::sync::Arc<[f64]>,
+    limit: u64,
+    repeat: u32,
+    with_floor: bool,
+    probe: Option<AllocProbe>,
+) -> Result<Sample, ExperimentError> {
+    let config = experiment::config_for_version(PythonVersion::V3_12);
+    let bpsim = measure(kind, latencies, limit, &config, repeat, probe)?;
+    let floor = if with_floor {
+        floor::time(kind, latencies, limit, repeat)
+    } else {
+        None
+    };
+    Ok(Sample { bpsim, floor })
+}
+
+/// `bpsim bench-child`: one measurement in a fresh process, for
+/// [`Isolation::Processes`]. Returns the line to print.
+///
+/// # Errors
+/// If the workload cannot be drawn or the run fails.
+pub fn child(
+    kind: StrategyKind,
+    requests: u64,
+    limit: u64,
+    repeat: u32,
+    with_floor: bool,
+    probe: Option<AllocProbe>,
+) -> Result<String, ExperimentError> {
+    let latencies = blog_workload(requests)?;
+    Ok(sample(kind, &latencies, limit, repeat, with_floor, probe)?.to_line())
+}
+
+/// One measurement in a fresh process of `exe` (`bpsim bench-child`).
+fn in_child(
+    exe: &std::path::Path,
+    kind: StrategyKind,
+    requests: u64,
+    limit: u64,
+    repeat: u32,
+    with_floor: bool,
+) -> anyhow::Result<Sample> {
+    let mut command = std::process::Command::new(exe);
+    command.args([
+        "bench-child",
+        "--strategy",
+        kind.name(),
+        "--requests",
+        &requests.to_string(),
+        "--limit",
+        &limit.to_string(),
+        "--repeat",
+        &repeat.to_string(),
+    ]);
+    if with_floor {
+        command.arg("--floor");
+    }
+    let out = command
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("starting {} bench-child", exe.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        anyhow::bail!(
+            "timing {} at {requests} requests, limit {limit}, in a child process ({}) failed \
+             ({}): {}",
+            kind.name(),
+            exe.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Sample::from_line(stdout.trim()).with_context(|| {
+        format!(
+            "{} bench-child printed {:?}, not a measurement (is it the same bpsim?)",
+            exe.display(),
+            stdout.trim()
+        )
+    })
+}
+
+/// The median sample (by bpsim's time; the lower middle of an even count)
+/// and the spread of bpsim's times: (slowest - fastest) / median.
+fn median(mut samples: Vec<Sample>) -> (Sample, f64) {
+    samples.sort_by_key(|s| s.bpsim.best);
+    let fastest = samples[0].bpsim.best.as_secs_f64();
+    let slowest = samples[samples.len() - 1].bpsim.best.as_secs_f64();
+    let middle = samples.swap_remove((samples.len() - 1) / 2);
+    let spread = (slowest - fastest) / middle.bpsim.best.as_secs_f64().max(f64::MIN_POSITIVE);
+    (middle, spread)
 }
 
 fn measure(
@@ -178,6 +384,102 @@ fn measure(
     Ok(out.expect("at least one run"))
 }
 
+/// What one measurement times: a strategy on the blog's workload.
+#[derive(Clone, Copy, Debug)]
+struct Job {
+    kind: StrategyKind,
+    requests: u64,
+    limit: u64,
+}
+
+/// Measures every job as `options.isolation` says, and returns, in the
+/// jobs' order, the sample kept and the spread across processes (none in
+/// this process). Processes go round by round over all the jobs, so a
+/// slow spell of a shared machine falls on every job alike.
+fn measure_all(
+    options: &Options,
+    jobs: &[Job],
+    repeat: u32,
+    with_floor: bool,
+    progress: &mut impl FnMut(&str),
+) -> anyhow::Result<Vec<(Sample, Option<f64>)>> {
+    // The size table times the floor too, the limit table does not.
+    let what = |job: &Job| {
+        if with_floor {
+            format!("{} at {} requests", job.kind.name(), job.requests)
+        } else {
+            format!("{} at limit {}", job.kind.name(), job.limit)
+        }
+    };
+    match &options.isolation {
+        Isolation::InProcess => {
+            let mut latencies: Option<(u64, std::sync::Arc<[f64]>)> = None;
+            let mut rows = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                progress(&what(job));
+                let workload = match &latencies {
+                    Some((n, l)) if *n == job.requests => l.clone(),
+                    _ => {
+                        let l = blog_workload(job.requests)?;
+                        latencies = Some((job.requests, l.clone()));
+                        l
+                    }
+                };
+                let s = sample(
+                    job.kind,
+                    &workload,
+                    job.limit,
+                    repeat,
+                    with_floor,
+                    options.probe,
+                )?;
+                rows.push((s, None));
+            }
+            Ok(rows)
+        }
+        Isolation::Processes { exe, count } => {
+            let rounds = |job: &Job| {
+                if job.requests >= 10_000_000 {
+                    1
+                } else {
+                    (*count).max(1)
+                }
+            };
+            let most = jobs.iter().map(rounds).max().unwrap_or(1);
+            let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); jobs.len()];
+            for round in 0..most {
+                for (job, taken) in jobs.iter().zip(&mut samples) {
+                    if round >= rounds(job) {
+                        continue;
+                    }
+                    progress(&format!(
+                        "{} (process {} of {})",
+                        what(job),
+                        round + 1,
+                        rounds(job)
+                    ));
+                    taken.push(in_child(
+                        exe,
+                        job.kind,
+                        job.requests,
+                        job.limit,
+                        repeat,
+                        with_floor,
+                    )?);
+                }
+            }
+            Ok(samples
+                .into_iter()
+                .map(|taken| {
+                    let single = taken.len() == 1;
+                    let (s, spread) = median(taken);
+                    (s, (!single).then_some(spread))
+                })
+                .collect())
+        }
+    }
+}
+
 /// How this binary was built, for the bench's header: timings of a debug
 /// build mean nothing, and a PGO build (`scripts/pgo-build`, which sets
 /// `BPSIM_BUILD=pgo`) takes 13-24 % less time than a plain release build.
@@ -194,21 +496,30 @@ fn mb(bytes: Option<u64>) -> String {
 }
 
 /// Runs the benchmark and returns the printed tables.
-pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, ExperimentError> {
-    let config = experiment::config_for_version(PythonVersion::V3_12);
-    let source = LatencySource::Distribution(Distribution::Uniform {
-        low: 0.1,
-        high: 0.2,
-    });
+pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "bpsim bench: uniform(0.1, 0.2) latencies, seed 1, pure virtual time, one thread, {} build\n",
+        "bpsim bench: uniform(0.1, 0.2) latencies, seed 1, pure virtual time, one thread, {} build",
         build_kind()
     );
+    let _ = match &options.isolation {
+        Isolation::InProcess => writeln!(
+            out,
+            "ms/run: best of {} runs in this process (one memory layout for every figure)\n",
+            options.repeat
+        ),
+        Isolation::Processes { count, .. } => writeln!(
+            out,
+            "ms/run: the median of {count} fresh processes, each the best of {} runs \
+             (1 run from 1M requests, 1 process from 10M); spread: slowest less fastest \
+             process over the median\n",
+            options.repeat
+        ),
+    };
     let _ = writeln!(
         out,
-        "{:<22} {:>11} {:>6} {:>10} {:>8} {:>11} {:>9} {:>9} {:>8} {:>11} {:>10} {:>10} {:>10} {:>10}",
+        "{:<22} {:>11} {:>6} {:>10} {:>8} {:>11} {:>9} {:>9} {:>8} {:>11} {:>10} {:>10} {:>10} {:>10} {:>8}",
         "strategy",
         "requests",
         "limit",
@@ -222,35 +533,35 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
         "heap (MB)",
         "RSS (MB)",
         "B/task heap",
-        "B/task RSS"
+        "B/task RSS",
+        "spread"
     );
     for &n in &options.sizes {
-        let latencies: std::sync::Arc<[f64]> = latency::workload(&source, 1, n)?.into();
         let repeat = if n >= 1_000_000 { 1 } else { options.repeat };
-        for &kind in &options.strategies {
-            progress(&format!("{} at {n} requests", kind.name()));
-            let m = measure(
+        let jobs: Vec<Job> = options
+            .strategies
+            .iter()
+            .map(|&kind| Job {
                 kind,
-                &latencies,
-                options.concurrency,
-                &config,
-                repeat,
-                options.probe,
-            )?;
+                requests: n,
+                limit: options.concurrency,
+            })
+            .collect();
+        let rows = measure_all(options, &jobs, repeat, true, &mut progress)?;
+        for (kind, (sample, spread)) in options.strategies.iter().zip(rows) {
+            let m = &sample.bpsim;
             let ns = m.best.as_nanos() as f64;
             // The floor's makespan must be bpsim's (its tests check that):
             // a time for another makespan would be no floor.
-            let floor = floor::time(kind, &latencies, options.concurrency, repeat)
-                .map(|(makespan, d)| (makespan.to_bits() == m.makespan.to_bits(), d));
-            let (floor_ns, x_floor) = match floor {
-                Some((true, d)) => {
+            let (floor_ns, x_floor) = match sample.floor {
+                Some((makespan, d)) if makespan.to_bits() == m.makespan.to_bits() => {
                     let f = d.as_nanos() as f64;
                     (
                         format!("{:.1}", f / n.max(1) as f64),
                         format!("{:.1}", ns / f),
                     )
                 }
-                Some((false, _)) => ("differs".to_owned(), String::new()),
+                Some(_) => ("differs".to_owned(), String::new()),
                 None => (String::new(), String::new()),
             };
             // Per live task only where live tasks dominate the memory.
@@ -263,7 +574,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
             };
             let _ = writeln!(
                 out,
-                "{:<22} {:>11} {:>6} {:>10.2} {:>8} {:>11.1} {:>9.1} {:>9} {:>8} {:>11} {:>10} {:>10} {:>11} {:>10}",
+                "{:<22} {:>11} {:>6} {:>10.2} {:>8} {:>11.1} {:>9.1} {:>9} {:>8} {:>11} {:>10} {:>10} {:>11} {:>10} {:>8}",
                 kind.name(),
                 n,
                 options.concurrency,
@@ -280,7 +591,8 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
                 mb(m.heap),
                 mb(m.rss),
                 per_task(m.heap),
-                per_task(m.rss)
+                per_task(m.rss),
+                spread.map_or(String::new(), |s| format!("{:.1}%", s * 100.0))
             );
         }
     }
@@ -300,7 +612,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
     if let Some(&n) = options.sizes.first()
         && !options.limits.is_empty()
     {
-        let latencies: std::sync::Arc<[f64]> = latency::workload(&source, 1, n)?.into();
+        let latencies = blog_workload(n)?;
         let _ = writeln!(
             out,
             "\ncost against the concurrency limit, {n} requests (ns/request):\n"
@@ -311,15 +623,25 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<String, 
         }
         let _ = writeln!(out, "{header}");
         let per_request = |d: Duration| d.as_nanos() as f64 / n.max(1) as f64;
+        let jobs: Vec<Job> = options
+            .strategies
+            .iter()
+            .flat_map(|&kind| {
+                options.limits.iter().map(move |&limit| Job {
+                    kind,
+                    requests: n,
+                    limit,
+                })
+            })
+            .collect();
+        let mut cells = measure_all(options, &jobs, options.repeat, false, &mut progress)?
+            .into_iter()
+            .map(|(sample, _)| per_request(sample.bpsim.best));
         let mut engine = Vec::new();
         for &kind in &options.strategies {
             let mut line = format!("{:<22}", kind.name());
-            let mut row = Vec::new();
-            for &l in &options.limits {
-                progress(&format!("{} at limit {l}", kind.name()));
-                let m = measure(kind, &latencies, l, &config, options.repeat, None)?;
-                let ns = per_request(m.best);
-                row.push(ns);
+            let row: Vec<f64> = cells.by_ref().take(options.limits.len()).collect();
+            for ns in &row {
                 let _ = write!(line, " {ns:>9.1}");
             }
             engine.push((kind, row));
@@ -480,4 +802,58 @@ pub fn sweep_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
         one.as_secs_f64() / many.as_secs_f64()
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(best_ms: u64, floor: Option<(f64, Duration)>) -> Sample {
+        Sample {
+            bpsim: Measured {
+                best: Duration::from_millis(best_ms),
+                system: None,
+                iterations: 12_345,
+                makespan: 0.1 + 0.2,
+                peak_live: 500,
+                rss: Some(1 << 20),
+                heap: None,
+            },
+            floor,
+        }
+    }
+
+    #[test]
+    fn a_child_line_reads_back_exactly() {
+        for s in [
+            sample(9, None),
+            sample(
+                11,
+                Some((30.119_724_000_000_01, Duration::from_nanos(2_123_457))),
+            ),
+        ] {
+            let line = s.to_line();
+            assert_eq!(Sample::from_line(&line), Some(s), "{line}");
+        }
+        for bad in ["", "1 2 3", "1 - 3 4 5 6 7 - - 9", "x - 3 4 5 6 7 - -"] {
+            assert_eq!(Sample::from_line(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_median_process_is_kept_with_the_spread() {
+        let (m, spread) = median(vec![sample(12, None), sample(9, None), sample(10, None)]);
+        assert_eq!(m.bpsim.best, Duration::from_millis(10));
+        assert!((spread - 0.3).abs() < 1e-12, "{spread}");
+        // An even count keeps the lower middle: a time some process took.
+        let (m, _) = median(vec![
+            sample(8, None),
+            sample(9, None),
+            sample(11, None),
+            sample(20, None),
+        ]);
+        assert_eq!(m.bpsim.best, Duration::from_millis(9));
+        let (m, spread) = median(vec![sample(7, None)]);
+        assert_eq!((m.bpsim.best, spread), (Duration::from_millis(7), 0.0));
+    }
 }

@@ -165,6 +165,12 @@ pub enum Command {
         /// Runs per measurement below 1M requests; the best is kept.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
         repeat: u32,
+        /// Fresh processes per measurement; the median is kept and the
+        /// spread shown. A process's memory layout, drawn at random when it
+        /// starts, moves its time by up to 20 %; 1 times everything in this
+        /// process, in one layout.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+        processes: u32,
         /// Also time 10,000,000 requests (about 20 s for every strategy;
         /// `semaphore_in_task` then holds 10 million live tasks, 1.1 GB).
         #[arg(long)]
@@ -176,6 +182,26 @@ pub enum Command {
         /// skips the table).
         #[arg(long)]
         sweep_threads: Option<usize>,
+    },
+    /// One measurement of `bpsim bench --processes`, in a fresh process:
+    /// prints one line for the parent to read.
+    #[command(hide = true)]
+    BenchChild {
+        /// The strategy to time.
+        #[arg(long, value_parser = parse_strategy)]
+        strategy: StrategyKind,
+        /// Requests of the blog's workload.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        requests: u64,
+        /// The concurrency limit.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: u64,
+        /// Runs; the best is kept.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
+        /// Time the floor on the same workload too.
+        #[arg(long)]
+        floor: bool,
     },
     /// Write the scenario's workload as a latency trace: line i is the
     /// latency of request i in seconds (shortest round-trip form; an

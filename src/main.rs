@@ -493,6 +493,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             concurrency,
             limits,
             repeat,
+            processes,
             ten_million,
             strategies,
             sweep_threads,
@@ -554,6 +555,15 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     repeat,
                     probe: Some(counting::PROBE),
                     strategies,
+                    isolation: if processes > 1 {
+                        bench::Isolation::Processes {
+                            exe: std::env::current_exe()
+                                .context("finding this bpsim binary, to time in fresh processes")?,
+                            count: processes,
+                        }
+                    } else {
+                        bench::Isolation::InProcess
+                    },
                 },
                 |what| {
                     // Nothing bench times would be read: stop now, not
@@ -574,6 +584,24 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(READER_GONE));
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchChild {
+            strategy,
+            requests,
+            limit,
+            repeat,
+            floor,
+        } => {
+            let line = bench::child(
+                strategy,
+                requests,
+                limit,
+                repeat,
+                floor,
+                Some(counting::PROBE),
+            )?;
+            say(&line)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Calibrate {

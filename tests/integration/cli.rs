@@ -702,6 +702,78 @@ fn bench_prints_its_tables() {
         !beyond.contains("rate_limited"),
         "no floor, no row: {beyond}"
     );
+    // By default each figure is the median of fresh processes, with the
+    // spread between them in the last column.
+    assert!(
+        stdout.contains("the median of 5 fresh processes"),
+        "{stdout}"
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("worker_pool ") && l.contains(" 2000 "))
+        .expect("a size-table row");
+    let spread = row.split_whitespace().last().unwrap();
+    assert!(
+        spread
+            .strip_suffix('%')
+            .is_some_and(|v| v.parse::<f64>().is_ok_and(|v| v >= 0.0)),
+        "spread {spread:?} in {row}"
+    );
+}
+
+/// `--processes 1` times everything in bpsim's own process, as before the
+/// processes: the same tables, the same makespans (the floor agrees), no
+/// spread.
+#[test]
+fn bench_in_one_process_prints_the_same_tables() {
+    let out = bpsim()
+        .args([
+            "bench",
+            "--requests",
+            "1500",
+            "--limits",
+            "3",
+            "--repeat",
+            "2",
+            "--processes",
+            "1",
+            "--strategies",
+            "batching,gated_spawn",
+            "--sweep-threads",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("best of 2 runs in this process"),
+        "{stdout}"
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("gated_spawn ") && l.contains(" 1500 "))
+        .expect("a size-table row");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    // No heap or RSS per task below 100,000 live tasks, and no spread.
+    assert_eq!(cols.len(), 12, "{row}");
+    assert!(cols[8].parse::<f64>().is_ok(), "x floor in {row}");
+    // The child's half of the protocol answers on its own.
+    let child = bpsim()
+        .args([
+            "bench-child",
+            "--strategy",
+            "batching",
+            "--requests",
+            "100",
+            "--limit",
+            "0",
+            "--repeat",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!child.status.success());
 }
 
 /// Found by a hostile-input pass: `bench --strategies batching,batching`
