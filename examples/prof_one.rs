@@ -1,5 +1,9 @@
 //! Runs one strategy many times, for profilers:
 //! `cargo run --release --example prof_one -- <strategy> [N] [C] [runs]`.
+//!
+//! `BPSIM_HEAP_SHIFT=<bytes>` first leaks an allocation of that size, which
+//! moves everything the run allocates after it: the time of one binary
+//! depends on where its buffers fall (see `bpsim bench`'s `--processes`).
 
 mod common;
 
@@ -7,6 +11,10 @@ use bpsim::asyncio::Config;
 use bpsim::strategy::{Workload, simulate};
 
 fn main() {
+    if let Ok(shift) = std::env::var("BPSIM_HEAP_SHIFT") {
+        let bytes: usize = shift.parse().expect("BPSIM_HEAP_SHIFT: a number of bytes");
+        std::mem::forget(std::hint::black_box(vec![0u8; bytes]));
+    }
     let (kind, n, c, mut args) = common::strategy_n_c();
     let runs: u32 = args.next().map_or(20, |s| s.parse().expect("runs"));
     let lat = common::blog_latencies(n);

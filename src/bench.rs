@@ -60,20 +60,23 @@ pub struct Options {
 
 /// Where bpsim's measurements run.
 ///
-/// The same binary on the same input can take up to 20 % longer in one
-/// process than in the next: where the kernel places the process's stack,
-/// heap and code (address-space layout randomisation) decides how the hot
-/// data collide in the caches and the branch predictor, and stays fixed for
-/// the process's life. The best of several runs in one process keeps that
-/// process's luck; the median over fresh processes does not.
+/// The same binary on the same input can take 20-70 % longer in one
+/// process than in the next, with the same instructions: where its buffers
+/// fall, relative to each other and in physical memory, decides how the
+/// hot data collide in the caches. That placement is fixed for a process's
+/// life, and partly fixed by its arguments (their lengths move every heap
+/// allocation after them). The best of several runs in one process keeps
+/// that process's luck; the median over fresh processes, each with its heap
+/// shifted by a different amount, does not.
 #[derive(Clone, Debug)]
 pub enum Isolation {
     /// In this process, one after another: one layout for every figure.
     InProcess,
     /// Each measurement in `count` fresh processes of `exe` (this binary's
     /// hidden `bench-child` command), interleaved across strategies so
-    /// that a slow minute on a shared machine hits them all alike; the
-    /// median process is kept and the spread reported. Runs of 10 million
+    /// that a slow minute on a shared machine hits them all alike, the
+    /// `r`th with its heap shifted by [`heap_shift`]`(r)` bytes; the median
+    /// process is kept and the spread reported. Runs of 10 million
     /// requests or more take one process.
     Processes {
         /// The `bpsim` binary to start.
@@ -257,15 +260,27 @@ pub fn child(
     Ok(sample(kind, &latencies, limit, repeat, with_floor, probe)?.to_line())
 }
 
+/// Bytes the `round`th process of a measurement allocates first: 0, then
+/// steps of 2,448 B (153 lines of 16 B) around a 4 KiB page, so that five
+/// processes put the run's buffers at five offsets spread over the page
+/// (0, 2448, 800, 3248, 1600) and no two rounds repeat within 256.
+pub fn heap_shift(round: u32) -> usize {
+    (round as usize * 2448) % 4096
+}
+
 /// One measurement in a fresh process of `exe` (`bpsim bench-child`).
 fn in_child(
     exe: &std::path::Path,
-    kind: StrategyKind,
-    requests: u64,
-    limit: u64,
+    job: &Job,
+    round: u32,
     repeat: u32,
     with_floor: bool,
 ) -> anyhow::Result<Sample> {
+    let Job {
+        kind,
+        requests,
+        limit,
+    } = *job;
     let mut command = std::process::Command::new(exe);
     command.args([
         "bench-child",
@@ -277,6 +292,8 @@ fn in_child(
         &limit.to_string(),
         "--repeat",
         &repeat.to_string(),
+        "--heap-shift",
+        &heap_shift(round).to_string(),
     ]);
     if with_floor {
         command.arg("--floor");
@@ -458,14 +475,7 @@ fn measure_all(
                         round + 1,
                         rounds(job)
                     ));
-                    taken.push(in_child(
-                        exe,
-                        job.kind,
-                        job.requests,
-                        job.limit,
-                        repeat,
-                        with_floor,
-                    )?);
+                    taken.push(in_child(exe, job, round, repeat, with_floor)?);
                 }
             }
             Ok(samples
@@ -838,6 +848,17 @@ mod tests {
         for bad in ["", "1 2 3", "1 - 3 4 5 6 7 - - 9", "x - 3 4 5 6 7 - -"] {
             assert_eq!(Sample::from_line(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn heap_shifts_spread_over_a_page_without_repeating() {
+        let shifts: Vec<usize> = (0..256).map(heap_shift).collect();
+        assert_eq!(&shifts[..5], &[0, 2448, 800, 3248, 1600]);
+        assert!(shifts.iter().all(|&s| s < 4096 && s % 16 == 0));
+        let mut distinct = shifts.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), shifts.len());
     }
 
     #[test]

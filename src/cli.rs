@@ -202,6 +202,9 @@ pub enum Command {
         /// Time the floor on the same workload too.
         #[arg(long)]
         floor: bool,
+        /// Bytes to allocate (and keep) first, to move everything after.
+        #[arg(long, default_value_t = 0)]
+        heap_shift: usize,
     },
     /// Write the scenario's workload as a latency trace: line i is the
     /// latency of request i in seconds (shortest round-trip form; an

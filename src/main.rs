@@ -592,7 +592,11 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             limit,
             repeat,
             floor,
+            heap_shift,
         } => {
+            // Before anything else allocates: this process's buffers then
+            // fall `heap_shift` bytes further on than its siblings'.
+            std::mem::forget(std::hint::black_box(vec![0u8; heap_shift]));
             let line = bench::child(
                 strategy,
                 requests,
