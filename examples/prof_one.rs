@@ -11,10 +11,7 @@ use bpsim::asyncio::Config;
 use bpsim::strategy::{Workload, simulate};
 
 fn main() {
-    if let Ok(shift) = std::env::var("BPSIM_HEAP_SHIFT") {
-        let bytes: usize = shift.parse().expect("BPSIM_HEAP_SHIFT: a number of bytes");
-        std::mem::forget(std::hint::black_box(vec![0u8; bytes]));
-    }
+    common::shift_heap();
     let (kind, n, c, mut args) = common::strategy_n_c();
     let runs: u32 = args.next().map_or(20, |s| s.parse().expect("runs"));
     let lat = common::blog_latencies(n);

@@ -3,6 +3,9 @@
 //! [`bpsim::bench::floor`] for the same makespan (`-` where the floor has no
 //! model). Used by bench/peers/run.py:
 //! `cargo run --release --example trace_speed -- TRACE [C]`.
+//! `BPSIM_HEAP_SHIFT=<bytes>` moves its heap first (see `common::shift_heap`).
+
+mod common;
 
 use bpsim::asyncio::Config;
 use bpsim::bench::floor;
@@ -10,6 +13,7 @@ use bpsim::latency::Trace;
 use bpsim::strategy::{StrategyKind, Workload, simulate};
 
 fn main() -> anyhow::Result<()> {
+    common::shift_heap();
     let path = std::env::args()
         .nth(1)
         .expect("usage: trace_speed TRACE [C]");

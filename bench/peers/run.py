@@ -9,7 +9,10 @@ Usage::
     python3 bench/peers/run.py --simpy-python /tmp/peers/bin/python [--requests 100000]
 
 Wall times: SimPy's is perf_counter around its run (one run); bpsim's is
-the best of 5 in-process runs (`examples/trace_speed.rs`); CPython's is the
+the median of --processes fresh processes (default 5), each the best of 5
+runs (`examples/trace_speed.rs`), the r-th with its heap moved by
+(r * 2448) mod 4096 bytes, as `bpsim bench` does (one layout can be 20 %
+slower than the next with the same instructions); CPython's is the
 whole harness process, interpreter start-up and trace loading included
 (about 0.1 s of its 2-3 s). The floor (`src/bench/floor.rs`, best of 5) is
 the same makespan from a bare binary heap of deadlines and nothing else:
@@ -36,6 +39,8 @@ def main():
     p.add_argument("--requests", type=int, default=100_000)
     p.add_argument("--concurrency", type=int, default=500)
     p.add_argument("--bpsim", default=os.path.join(ROOT, "target", "release", "bpsim"))
+    p.add_argument("--processes", type=int, default=5,
+                   help="fresh trace_speed processes; the median is kept (default 5)")
     p.add_argument("--trace-speed", help="the trace_speed example binary that times bpsim "
                    "(default: cargo run --release --example trace_speed; scripts/pgo-build "
                    "builds a PGO one)")
@@ -56,14 +61,30 @@ def main():
     out = subprocess.run([a.bpsim, "run", scen, "--no-write", "--format", "json"],
                          check=True, capture_output=True, text=True).stdout
     bp = {r["strategy"]: r["duration_s"] for r in json.loads(out)["results"]}
-    timer = [a.trace_speed] if a.trace_speed else [
-        "cargo", "run", "--quiet", "--release", "--manifest-path",
-        os.path.join(ROOT, "Cargo.toml"), "--example", "trace_speed", "--"]
-    timing = subprocess.run(timer + [trace, str(a.concurrency)],
-                            check=True, capture_output=True, text=True).stdout
-    bp_wall = {line.split()[0]: float(line.split()[1]) for line in timing.splitlines()}
-    floor_wall = {line.split()[0]: float(line.split()[2]) for line in timing.splitlines()
-                  if line.split()[2] != "-"}
+    if a.trace_speed:
+        timer = [a.trace_speed]
+    else:
+        subprocess.run(["cargo", "build", "--quiet", "--release", "--manifest-path",
+                        os.path.join(ROOT, "Cargo.toml"), "--example", "trace_speed"],
+                       check=True)
+        timer = [os.path.join(ROOT, "target", "release", "examples", "trace_speed")]
+    runs = {}
+    for r in range(max(1, a.processes)):
+        env = dict(os.environ, BPSIM_HEAP_SHIFT=str(r * 2448 % 4096))
+        timing = subprocess.run(timer + [trace, str(a.concurrency)], env=env,
+                                check=True, capture_output=True, text=True).stdout
+        for line in timing.splitlines():
+            name, wall, floor = line.split()
+            runs.setdefault(name, []).append((float(wall), floor))
+    # The median process by bpsim's time (the lower middle of an even count),
+    # and the floor that process timed.
+    bp_wall, floor_wall = {}, {}
+    for name, taken in runs.items():
+        taken.sort()
+        wall, floor = taken[(len(taken) - 1) // 2]
+        bp_wall[name] = wall
+        if floor != "-":
+            floor_wall[name] = float(floor)
     print(f"{a.requests} requests, limit {a.concurrency}, one trace (uniform(0.1, 0.2), seed 1)\n")
     print("| strategy | makespan bpsim (s) | SimPy (s) | CPython asyncio (s) | bpsim wall (ms) "
           "| SimPy wall (ms) | CPython wall (ms) | SimPy / bpsim | CPython / bpsim "
