@@ -1,5 +1,6 @@
 //! The `bpsim` command.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -547,6 +548,11 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            let spinner = if std::io::stderr().is_terminal() {
+                indicatif::ProgressBar::new_spinner()
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
             let text = bench::run(
                 &bench::Options {
                     sizes: requests,
@@ -571,9 +577,19 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     if output::stdout_reader_gone() {
                         std::process::exit(i32::from(READER_GONE));
                     }
-                    output::eprint(format_args!("  timing {what}"));
+                    // On a terminal, one line that keeps changing (a
+                    // measurement in five processes is 200 steps); in a
+                    // log, a line per step.
+                    if spinner.is_hidden() {
+                        output::eprint(format_args!("  timing {what}"));
+                    } else {
+                        spinner.set_message(format!("timing {what}"));
+                        spinner.tick();
+                    }
                 },
-            )?;
+            );
+            spinner.finish_and_clear();
+            let text = text?;
             if !say(&text)? {
                 return Ok(ExitCode::from(READER_GONE));
             }
