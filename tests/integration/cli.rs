@@ -68,14 +68,15 @@ fn run_prints_the_blog_table_and_writes_summaries() {
 #[test]
 fn the_readme_shows_what_the_blog_run_prints() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    const ANCHOR: &str = "`bpsim run scenarios/blog.toml` prints this table";
     let after = readme
-        .split_once("The first prints")
-        .expect("the README's quick start describes the first command's output")
+        .split_once(ANCHOR)
+        .expect("the README's quick start shows the first command's output")
         .1;
     let shown = after
         .split_once("```\n")
         .and_then(|(_, rest)| rest.split_once("```"))
-        .expect("a fenced block after \"The first prints\"")
+        .expect("a fenced block after the anchor")
         .0;
     let out = tempfile::tempdir().unwrap();
     let printed = run_blog(out.path());
@@ -89,6 +90,47 @@ fn the_readme_shows_what_the_blog_run_prints() {
         lines(shown),
         lines(&printed),
         "README.md's quick start is out of date"
+    );
+}
+
+/// A first-time user's two commands open the README: one that runs the
+/// shipped example, one that runs the tests, and the tests are the ones CI
+/// runs (`.ci/run` adds `--locked`).
+#[test]
+fn the_readme_opens_with_the_run_and_the_test_commands() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let quick = readme
+        .split_once("## Quick start")
+        .and_then(|(before, rest)| {
+            // Nothing but the title and a paragraph of intro before it.
+            assert!(!before.contains("```"), "a command before the quick start");
+            rest.split_once("\n## ")
+        })
+        .expect("a Quick start section")
+        .0;
+    let block = quick
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a command block in the quick start")
+        .0;
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "cargo run --release -- run scenarios/blog.toml",
+            "cargo test --release"
+        ]
+    );
+    assert!(root().join("scenarios/blog.toml").exists());
+    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+    assert!(
+        ci.lines()
+            .any(|l| l.trim() == "cargo test --release --locked"),
+        ".ci/run no longer runs the README's test command"
     );
 }
 
