@@ -55,7 +55,8 @@ pub enum Obj {
     /// stands on the plain one.
     ClientCoroutine,
     /// What an attempt's `await fut` allocates while it waits (the future
-    /// itself is [`Obj::Future`]): the `FutureIter`, and the task's
+    /// itself is [`Obj::Future`]): the `FutureIter` (charged through its
+    /// free list, [`Obj::includes_future_iter`]), and the task's
     /// `__wakeup` bound method in the future's callbacks.
     ClientAwait,
     /// What `async with asyncio.timeout(T)` holds while an attempt runs,
@@ -230,6 +231,18 @@ impl Profile {
 }
 
 impl Obj {
+    /// Whether the object's profile size includes the 40-byte `FutureIter`
+    /// of an `await fut` (`asyncio.sleep`'s, `Semaphore.acquire`'s, a
+    /// `[server]` attempt's). The loop charges the `FutureIter` on its own,
+    /// when a future is awaited, through CPython's free list of them.
+    #[inline]
+    pub fn includes_future_iter(self) -> bool {
+        matches!(
+            self,
+            Obj::SleepCoroutine | Obj::AcquireCoroutine | Obj::ClientAwait
+        )
+    }
+
     /// Whether the object's size includes a copy of the context (Task,
     /// `call_later`'s TimerHandle, `add_done_callback` without a context).
     #[inline]
