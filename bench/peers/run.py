@@ -8,13 +8,14 @@ Usage::
     python3 -m venv /tmp/peers && /tmp/peers/bin/pip install -r bench/peers/requirements.txt
     python3 bench/peers/run.py --simpy-python /tmp/peers/bin/python [--requests 100000]
 
-Wall times: SimPy's is perf_counter around its run (one run); bpsim's is
+Wall times: SimPy's is perf_counter around its run, the median of
+--peer-runs fresh processes (default 3); bpsim's is
 the median of --processes fresh processes (default 5), each the best of 5
 runs (`examples/trace_speed.rs`), the r-th with its heap moved by
 (r * 2448) mod 4096 bytes, as `bpsim bench` does (one layout can be 20 %
 slower than the next with the same instructions); CPython's is the
 whole harness process, interpreter start-up and trace loading included
-(about 0.1 s of its 2-3 s). The floor (`src/bench/floor.rs`, best of 5) is
+(about 0.1 s of its 2-3 s), the median of --peer-runs processes. The floor (`src/bench/floor.rs`, best of 5) is
 the same makespan from a bare binary heap of deadlines and nothing else:
 SimPy's time over the floor's is the ratio a simulator that did no more
 than that would reach.
@@ -39,6 +40,8 @@ def main():
     p.add_argument("--requests", type=int, default=100_000)
     p.add_argument("--concurrency", type=int, default=500)
     p.add_argument("--bpsim", default=os.path.join(ROOT, "target", "release", "bpsim"))
+    p.add_argument("--peer-runs", type=int, default=3,
+                   help="SimPy and CPython runs per strategy; the median is kept (default 3)")
     p.add_argument("--processes", type=int, default=5,
                    help="fresh trace_speed processes; the median is kept (default 5)")
     p.add_argument("--trace-speed", help="the trace_speed example binary that times bpsim "
@@ -91,16 +94,21 @@ def main():
           "| floor wall (ms) | SimPy / floor | bpsim / floor |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in STRATEGIES:
-        sp = json.loads(subprocess.run(
-            [a.simpy_python, os.path.join(ROOT, "bench", "peers", "simpy_model.py"),
-             "--trace", trace, "--concurrency", str(a.concurrency), "--strategy", s],
-            check=True, capture_output=True, text=True).stdout)
-        t0 = time.perf_counter()
-        cp = json.loads(subprocess.run(
-            [a.cpython, os.path.join(ROOT, "conformance", "harness.py"), "--trace", trace,
-             "--concurrency", str(a.concurrency), "--strategy", s],
-            check=True, capture_output=True, text=True).stdout)
-        cp_wall = time.perf_counter() - t0
+        sp_runs, cp_runs = [], []
+        for _ in range(max(1, a.peer_runs)):
+            sp_runs.append(json.loads(subprocess.run(
+                [a.simpy_python, os.path.join(ROOT, "bench", "peers", "simpy_model.py"),
+                 "--trace", trace, "--concurrency", str(a.concurrency), "--strategy", s],
+                check=True, capture_output=True, text=True).stdout))
+            t0 = time.perf_counter()
+            cp = json.loads(subprocess.run(
+                [a.cpython, os.path.join(ROOT, "conformance", "harness.py"), "--trace", trace,
+                 "--concurrency", str(a.concurrency), "--strategy", s],
+                check=True, capture_output=True, text=True).stdout)
+            cp_runs.append((time.perf_counter() - t0, cp))
+        # The median run of each (the lower middle of an even count).
+        sp = sorted(sp_runs, key=lambda r: r["wall_s"])[(len(sp_runs) - 1) // 2]
+        cp_wall, cp = sorted(cp_runs, key=lambda r: r[0])[(len(cp_runs) - 1) // 2]
         cp_make = cp["results"][0]["duration_s"]
         for name, m in [("SimPy", sp["makespan_s"]), ("CPython", cp_make)]:
             if abs(m - bp[s]) > 1e-6 * max(1.0, bp[s]):
