@@ -674,22 +674,31 @@ fn a_day_long_latency_is_handled() {
     assert_eq!(v["results"][0]["duration_s"], 518401.0);
 }
 
+/// What `bpsim bench ARGS` prints, once it succeeded.
+fn bench_stdout(args: &[&str]) -> String {
+    let out = bpsim().arg("bench").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The size-table row of `strategy` at `requests`.
+fn size_row<'a>(stdout: &'a str, strategy: &str, requests: u64) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| {
+            l.split_whitespace().next() == Some(strategy)
+                && l.split_whitespace().nth(1) == Some(&requests.to_string())
+        })
+        .unwrap_or_else(|| panic!("no size-table row for {strategy} at {requests}:\n{stdout}"))
+}
+
 #[test]
 fn bench_prints_its_tables() {
-    let out = bpsim()
-        .args([
-            "bench",
-            "--requests",
-            "2000",
-            "--limits",
-            "1,50",
-            "--repeat",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = bench_stdout(&["--requests", "2000", "--limits", "1,50", "--repeat", "1"]);
     // The header says which build was timed (this one: no PGO profile).
     let build = if cfg!(debug_assertions) {
         "debug (timings meaningless) build"
@@ -708,19 +717,13 @@ fn bench_prints_its_tables() {
     // The kernel's share of each run is read on Linux: a number of ms.
     assert!(stdout.contains("sys ms"), "{stdout}");
     if cfg!(target_os = "linux") {
-        let row = stdout
-            .lines()
-            .find(|l| l.starts_with("semaphore_in_task") && l.contains(" 2000 "))
-            .expect("a size-table row");
+        let row = size_row(&stdout, "semaphore_in_task", 2000);
         let sys = row.split_whitespace().nth(4).expect("a sys ms column");
         assert!(sys.parse::<u64>().is_ok(), "sys ms {sys:?} in {row}");
     }
     // The floor ran, reached bpsim's makespan, and is timed next to it.
     assert!(stdout.contains("x floor"), "{stdout}");
-    let row = stdout
-        .lines()
-        .find(|l| l.starts_with("gated_spawn ") && l.contains(" 2000 "))
-        .expect("a size-table row");
+    let row = size_row(&stdout, "gated_spawn", 2000);
     let cols: Vec<&str> = row.split_whitespace().collect();
     for (name, value) in [("floor ns", cols[7]), ("x floor", cols[8])] {
         assert!(
@@ -750,10 +753,7 @@ fn bench_prints_its_tables() {
         stdout.contains("the median of 5 fresh processes"),
         "{stdout}"
     );
-    let row = stdout
-        .lines()
-        .find(|l| l.starts_with("worker_pool ") && l.contains(" 2000 "))
-        .expect("a size-table row");
+    let row = size_row(&stdout, "worker_pool", 2000);
     let spread = row.split_whitespace().last().unwrap();
     assert!(
         spread
@@ -768,34 +768,25 @@ fn bench_prints_its_tables() {
 /// spread.
 #[test]
 fn bench_in_one_process_prints_the_same_tables() {
-    let out = bpsim()
-        .args([
-            "bench",
-            "--requests",
-            "1500",
-            "--limits",
-            "3",
-            "--repeat",
-            "2",
-            "--processes",
-            "1",
-            "--strategies",
-            "batching,gated_spawn",
-            "--sweep-threads",
-            "0",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = bench_stdout(&[
+        "--requests",
+        "1500",
+        "--limits",
+        "3",
+        "--repeat",
+        "2",
+        "--processes",
+        "1",
+        "--strategies",
+        "batching,gated_spawn",
+        "--sweep-threads",
+        "0",
+    ]);
     assert!(
         stdout.contains("best of 2 runs in this process"),
         "{stdout}"
     );
-    let row = stdout
-        .lines()
-        .find(|l| l.starts_with("gated_spawn ") && l.contains(" 1500 "))
-        .expect("a size-table row");
+    let row = size_row(&stdout, "gated_spawn", 1500);
     let cols: Vec<&str> = row.split_whitespace().collect();
     // No heap or RSS per task below 100,000 live tasks, and no spread.
     assert_eq!(cols.len(), 12, "{row}");
