@@ -63,6 +63,13 @@ fn run_prints_the_blog_table_and_writes_summaries() {
     assert_eq!(json["results"].as_array().unwrap().len(), 4);
 }
 
+/// The body of the first fenced block in `text` that opens with `opener`.
+fn first_fence<'a>(text: &'a str, opener: &str) -> Option<&'a str> {
+    text.split_once(opener)
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(body, _)| body)
+}
+
 /// The README's quick start shows what `bpsim run scenarios/blog.toml`
 /// prints; a change to the output or to the model must update it.
 #[test]
@@ -73,11 +80,7 @@ fn the_readme_shows_what_the_blog_run_prints() {
         .split_once(ANCHOR)
         .expect("the README's quick start shows the first command's output")
         .1;
-    let shown = after
-        .split_once("```\n")
-        .and_then(|(_, rest)| rest.split_once("```"))
-        .expect("a fenced block after the anchor")
-        .0;
+    let shown = first_fence(after, "```\n").expect("a fenced block after the anchor");
     let out = tempfile::tempdir().unwrap();
     let printed = run_blog(out.path());
     let lines = |text: &str| -> Vec<String> {
@@ -108,11 +111,7 @@ fn the_readme_opens_with_the_run_and_the_test_commands() {
         })
         .expect("a Quick start section")
         .0;
-    let block = quick
-        .split_once("```sh\n")
-        .and_then(|(_, rest)| rest.split_once("```"))
-        .expect("a command block in the quick start")
-        .0;
+    let block = first_fence(quick, "```sh\n").expect("a command block in the quick start");
     let commands: Vec<&str> = block
         .lines()
         .map(|l| l.split('#').next().unwrap().trim())
