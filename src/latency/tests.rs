@@ -355,6 +355,24 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
     path
 }
 
+/// Writes `bytes` as `t.txt` and gzip-compressed as `t.txt.gz`, loads
+/// each (which must fail) and hands `check` the path, whether it was the
+/// compressed one, and the error.
+fn load_plain_and_gzipped(
+    dir: &Path,
+    bytes: &[u8],
+    mut check: impl FnMut(&Path, bool, LatencyError),
+) {
+    for (file, bytes, gzipped) in [
+        ("t.txt", bytes.to_vec(), false),
+        ("t.txt.gz", gzip(bytes), true),
+    ] {
+        let path = write(dir, file, &bytes);
+        let err = Trace::load(&path).unwrap_err();
+        check(&path, gzipped, err);
+    }
+}
+
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
     encoder.write_all(bytes).unwrap();
@@ -512,16 +530,12 @@ fn a_utf16_or_utf32_trace_is_named_as_such() {
         ),
     ];
     for (bytes, name) in cases {
-        for (file, bytes, gzipped) in [
-            ("t.txt", bytes.clone(), false),
-            ("t.txt.gz", gzip(&bytes), true),
-        ] {
-            let path = write(dir.path(), file, &bytes);
-            let err = Trace::load(&path).unwrap_err();
+        load_plain_and_gzipped(dir.path(), &bytes, |path, gzipped, err| {
             assert!(
                 matches!(err, LatencyError::TraceEncoding { encoding, gzip, .. }
                     if encoding == name && gzip == gzipped),
-                "{name} {file}: {err:?}"
+                "{name} {}: {err:?}",
+                path.display()
             );
             assert_eq!(
                 err.to_string(),
@@ -531,7 +545,7 @@ fn a_utf16_or_utf32_trace_is_named_as_such() {
                     path.display()
                 )
             );
-        }
+        });
     }
     let path = write(dir.path(), "bom.gz", &gzip("\u{feff}0.1\n0.2\n".as_bytes()));
     assert_eq!(Trace::load(&path).unwrap().values(), &[0.1, 0.2]);
@@ -558,16 +572,12 @@ fn a_utf16_trace_without_a_byte_order_mark_is_named_as_such() {
         (be(&format!("{}\n", "1".repeat(2000))), "UTF-16BE"),
     ];
     for (bytes, name) in cases {
-        for (file, bytes, gzipped) in [
-            ("t.txt", bytes.clone(), false),
-            ("t.txt.gz", gzip(&bytes), true),
-        ] {
-            let path = write(dir.path(), file, &bytes);
-            let err = Trace::load(&path).unwrap_err();
+        load_plain_and_gzipped(dir.path(), &bytes, |path, gzipped, err| {
             assert!(
                 matches!(err, LatencyError::TraceEncoding { encoding, gzip, marked: false, .. }
                     if encoding == name && gzip == gzipped),
-                "{name} {file}: {err:?}"
+                "{name} {}: {err:?}",
+                path.display()
             );
             assert_eq!(
                 err.to_string(),
@@ -577,7 +587,7 @@ fn a_utf16_trace_without_a_byte_order_mark_is_named_as_such() {
                     path.display()
                 )
             );
-        }
+        });
     }
     for bytes in [
         &b"\x00\x00\x00\n"[..],
