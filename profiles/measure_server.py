@@ -273,13 +273,7 @@ async def _measure_worker_frame(error):
 
 
 def measure_worker_frame(error):
-    server_trace.LINK = _FailLink(40 + 2 * K)
-    server_trace.SRV = _FailSrv(error)
-    tracemalloc.start()
-    try:
-        return _virtual_run(_measure_worker_frame(error))
-    finally:
-        tracemalloc.stop()
+    return _traced_failing_run(_measure_worker_frame, error)
 
 
 async def _measure_timeout_handle():
@@ -346,14 +340,20 @@ def _virtual_run(coro):
         return runner.run(coro)
 
 
-def measure_frame(error):
+def _traced_failing_run(measure, error):
+    """Runs `measure(error)` traced, against a service whose every attempt
+    fails (an error, or a timeout if `error` is false)."""
     server_trace.LINK = _FailLink(40 + 2 * K)
     server_trace.SRV = _FailSrv(error)
     tracemalloc.start()
     try:
-        return _virtual_run(_measure_frame(error))
+        return _virtual_run(measure(error))
     finally:
         tracemalloc.stop()
+
+
+def measure_frame(error):
+    return _traced_failing_run(_measure_frame, error)
 
 
 _READINGS = [0] * 5
