@@ -272,15 +272,16 @@ impl Trace {
             if n == 0 {
                 break;
             }
+            let encoding_error = |encoding, marked| LatencyError::TraceEncoding {
+                path: path.to_path_buf(),
+                encoding,
+                gzip,
+                marked,
+            };
             if line == 1
                 && let Some(encoding) = wide_encoding(&buf)
             {
-                return Err(LatencyError::TraceEncoding {
-                    path: path.to_path_buf(),
-                    encoding,
-                    gzip,
-                    marked: true,
-                });
+                return Err(encoding_error(encoding, true));
             }
             let line_error = |message: String| LatencyError::TraceLine {
                 path: path.to_path_buf(),
@@ -291,12 +292,7 @@ impl Trace {
                 if line == 1
                     && let Some(encoding) = unmarked_utf16(&buf)
                 {
-                    return Err(LatencyError::TraceEncoding {
-                        path: path.to_path_buf(),
-                        encoding,
-                        gzip,
-                        marked: false,
-                    });
+                    return Err(encoding_error(encoding, false));
                 }
                 return Err(line_error(format!(
                     "found binary data (a NUL byte), expected one latency in seconds: \
