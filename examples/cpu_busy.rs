@@ -18,8 +18,13 @@ fn main() -> anyhow::Result<()> {
         config.cpu.wake_slack = 0.0;
     }
     let latencies = experiment::draw(&scenario)?;
-    let (_, outcomes) =
-        experiment::run_with(&scenario, latencies, &config, experiment::Requests::Summed)?;
+    let (_, outcomes) = experiment::run_with(
+        &scenario,
+        latencies,
+        &config,
+        experiment::Requests::Summed,
+        1,
+    )?;
     for o in outcomes {
         println!(
             "{:22} duration {:.3} s  busy {:.3} s  iterations {}",

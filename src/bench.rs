@@ -762,6 +762,63 @@ python = "3.12"
 cpu = "none"
 "#;
 
+/// `scenarios/blog.toml`, as shipped: the table `bpsim run` prints first.
+const BLOG_SCENARIO: &str = include_str!("../scenarios/blog.toml");
+
+/// How `bpsim run` of the blog scenario scales with threads: its four
+/// strategies on 100,000 requests one at a time, then up to `threads` at
+/// once (the `-j` of `bpsim run`), alternated, best of `repeat` each. The
+/// workload is drawn once, before the timing. Returns the printed table.
+///
+/// # Errors
+/// If the scenario cannot be read or a run fails.
+pub fn table_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
+    let scenario = crate::scenario::Scenario::from_str(BLOG_SCENARIO, "scenarios/blog.toml")?;
+    let latencies = experiment::draw(&scenario)?;
+    let time = |threads: usize| -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        let run = experiment::run_on(
+            &scenario,
+            latencies.clone(),
+            experiment::Requests::Summed,
+            threads,
+        )?;
+        let elapsed = t.elapsed();
+        std::hint::black_box(run);
+        Ok(elapsed)
+    };
+    let (mut one, mut many) = (Duration::MAX, Duration::MAX);
+    for _ in 0..repeat.max(1) {
+        one = one.min(time(1)?);
+        many = many.min(time(threads)?);
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nblog table: `bpsim run scenarios/blog.toml`'s {} strategies on {} requests \
+         (CPU costs of CPython 3.12), one at a time and up to {threads} at once (-j), \
+         best of {repeat}:\n",
+        scenario.strategies.len(),
+        scenario.requests
+    );
+    let _ = writeln!(out, "{:>8} {:>10} {:>12}", "threads", "ms", "speedup");
+    let _ = writeln!(
+        out,
+        "{:>8} {:>10.2} {:>12}",
+        1,
+        one.as_secs_f64() * 1e3,
+        "1.00x"
+    );
+    let _ = writeln!(
+        out,
+        "{:>8} {:>10.2} {:>11.2}x",
+        threads,
+        many.as_secs_f64() * 1e3,
+        one.as_secs_f64() / many.as_secs_f64()
+    );
+    Ok(out)
+}
+
 /// How a sweep scales with threads: the same sweep through `bpsim sweep`'s
 /// own code path (rayon pool, journal, CSV) on 1 thread and on `threads`,
 /// best of `repeat`, in a temporary directory. Returns the printed table.

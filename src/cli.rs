@@ -52,6 +52,11 @@ pub enum Command {
         /// timeline, per-request total time.
         #[arg(long)]
         plot: bool,
+        /// Strategies simulated at once, each on its own thread (default:
+        /// one per core). Results do not depend on it. Fewer run at once if
+        /// their memory together would exceed --max-memory.
+        #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
         /// Chart options.
         #[command(flatten)]
         chart: ChartArgs,
@@ -107,8 +112,9 @@ pub enum Command {
         /// scenario).
         #[arg(long, value_name = "DIR", default_value = "output")]
         output_dir: PathBuf,
-        /// Worker threads for a sweep (default: one per core; at most 16 per
-        /// core, and one per run).
+        /// Worker threads (default: one per core): for a sweep, runs at once
+        /// (at most 16 per core, and one per run); else strategies
+        /// simulated at once. Results do not depend on it.
         #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
         /// Refuse to run if one run's memory would exceed this (e.g. 8G;
@@ -179,8 +185,9 @@ pub enum Command {
         /// The strategies to time (default: all of them).
         #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
         strategies: Vec<StrategyKind>,
-        /// Threads for the sweep-scaling table (default: one per core; 0
-        /// skips the table).
+        /// Threads for the scaling tables: the blog table's strategies at
+        /// once (`bpsim run -j`) and a sweep's runs (default: one per core;
+        /// 0 skips both tables).
         #[arg(long)]
         sweep_threads: Option<usize>,
     },

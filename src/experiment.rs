@@ -1,14 +1,15 @@
 //! A scenario run: draw the workload once, run every strategy on it, and
 //! summarise.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::asyncio::{Config, CpuCosts, RunError, SemaphoreFlavor};
 use crate::latency::{self, LatencyError};
 use crate::metrics::StrategyResult;
 use crate::report::{RunReport, ScenarioInfo};
 use crate::scenario::{PythonVersion, Scenario};
-use crate::strategy::{self, Outcome, Workload};
+use crate::strategy::{self, Outcome, StrategyKind, Workload};
 
 /// Why a scenario could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -100,51 +101,78 @@ pub enum Requests {
 }
 
 /// Run `scenario`: every strategy on the same workload, every request
-/// logged.
-pub fn run(scenario: &Scenario) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
-    run_on(scenario, draw(scenario)?, Requests::Logged)
+/// logged, up to `threads` strategies at once.
+pub fn run(
+    scenario: &Scenario,
+    threads: usize,
+) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
+    run_on(scenario, draw(scenario)?, Requests::Logged, threads)
 }
 
-/// Run every strategy of `scenario` on `latencies` (its [`draw`]n workload).
+/// Run every strategy of `scenario` on `latencies` (its [`draw`]n workload),
+/// up to `threads` at once.
 pub fn run_on(
     scenario: &Scenario,
     latencies: Arc<[f64]>,
     requests: Requests,
+    threads: usize,
 ) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
-    run_with(scenario, latencies, &config_for(scenario), requests)
+    run_with(
+        scenario,
+        latencies,
+        &config_for(scenario),
+        requests,
+        threads,
+    )
 }
 
 /// Run `scenario` recording every strategy's timeline (the loop's state
-/// after each iteration, in each outcome's `report.timeline`).
-pub fn run_traced(scenario: &Scenario) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
+/// after each iteration, in each outcome's `report.timeline`), up to
+/// `threads` strategies at once.
+pub fn run_traced(
+    scenario: &Scenario,
+    threads: usize,
+) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
     let config = Config {
         timeline: true,
         ..config_for(scenario)
     };
-    run_with(scenario, draw(scenario)?, &config, Requests::Logged)
+    run_with(
+        scenario,
+        draw(scenario)?,
+        &config,
+        Requests::Logged,
+        threads,
+    )
 }
 
 /// Run every strategy of `scenario` on `latencies` with the engine
-/// configuration `config`.
+/// configuration `config`, up to `threads` of them at once (each on its own
+/// thread, with its own loop).
+///
+/// The strategies share nothing but the workload, so the results are the
+/// same whatever `threads` is: the outcomes come back in the scenario's
+/// order, and the error reported is that of the first strategy, in that
+/// order, that failed. If threads cannot be started, those that could (this
+/// one at least) run the rest.
 pub fn run_with(
     scenario: &Scenario,
     latencies: Arc<[f64]>,
     config: &Config,
     requests: Requests,
+    threads: usize,
 ) -> Result<(RunReport, Vec<Outcome>), ExperimentError> {
     let workload = Workload::new(latencies.clone(), scenario.concurrency)
         .with_params(scenario.params)
         .with_server(scenario.server, scenario.seed)
         .with_request_log(requests == Requests::Logged);
-    let mut outcomes = Vec::with_capacity(scenario.strategies.len());
-    for &kind in &scenario.strategies {
-        let outcome =
-            strategy::simulate(kind, &workload, config).map_err(|source| ExperimentError::Run {
-                strategy: kind.name(),
-                source,
-            })?;
-        outcomes.push(outcome);
-    }
+    let one = |&kind: &StrategyKind| {
+        strategy::simulate(kind, &workload, config).map_err(|source| ExperimentError::Run {
+            strategy: kind.name(),
+            source,
+        })
+    };
+    let outcomes = at_once(&scenario.strategies, threads, one)?;
     let mean = crate::metrics::mean(&latencies);
     let report = RunReport {
         scenario: ScenarioInfo {
@@ -162,4 +190,118 @@ pub fn run_with(
         results: outcomes.iter().map(StrategyResult::from_outcome).collect(),
     };
     Ok((report, outcomes))
+}
+
+/// `one` applied to every item of `items`, up to `threads` at once: this
+/// thread and `threads - 1` more each take the next item not yet taken.
+/// Returns the results in `items`' order, or the error of the first item,
+/// in that order, that failed. Threads that cannot be started leave their
+/// share to the others.
+fn at_once<T: Sync, U: Send, E: Send>(
+    items: &[T],
+    threads: usize,
+    one: impl Fn(&T) -> Result<U, E> + Sync,
+) -> Result<Vec<U>, E> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(one).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<U, E>>>> =
+        items.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            let result = one(item);
+            *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            // The spawn fails only if the system is out of threads or memory:
+            // the threads already running (this one at least) do the rest.
+            if std::thread::Builder::new()
+                .spawn_scoped(scope, work)
+                .is_err()
+            {
+                break;
+            }
+        }
+        work();
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .expect("invariant: every item was taken and run")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 3,000 requests against a server that times out and retries, with
+    /// CPython's CPU costs: every part of a strategy's run that draws or
+    /// counts.
+    fn scenario(strategies: &str) -> Scenario {
+        let text = format!(
+            "seed = 3\nrequests = 3_000\nconcurrency = 40\nstrategies = [{strategies}]\n\
+             [latency]\ndistribution = \"lognormal\"\nmedian = 0.05\np99 = 0.5\n\
+             [server]\ncapacity = 30\ntimeout = 0.4\nretries = 2\njitter = \"full\"\n\
+             [rate_limited]\nmax_per_second = 500.0\n\
+             [adaptive_limit]\ntarget_latency = 0.3\n\
+             [model]\ncpu = \"cpython-3.12\"\n"
+        );
+        Scenario::from_str(&text, "s.toml").unwrap()
+    }
+
+    #[test]
+    fn strategies_run_at_once_give_what_they_give_one_at_a_time() {
+        let all: Vec<String> = StrategyKind::ALL
+            .iter()
+            .map(|k| format!("\"{}\"", k.name()))
+            .collect();
+        let s = scenario(&all.join(", "));
+        let (one, one_outcomes) = run(&s, 1).unwrap();
+        for threads in [2, 3, 8, 64] {
+            let (many, many_outcomes) = run(&s, threads).unwrap();
+            assert_eq!(
+                many.render(crate::report::Format::Json),
+                one.render(crate::report::Format::Json),
+                "{threads} threads"
+            );
+            assert_eq!(
+                crate::report::requests_csv(&many_outcomes),
+                crate::report::requests_csv(&one_outcomes),
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn the_error_is_the_first_failing_strategys_however_many_run_at_once() {
+        let s = scenario("\"worker_pool\", \"gated_spawn\", \"batching\"");
+        let config = Config {
+            max_iterations: 50,
+            ..config_for(&s)
+        };
+        for threads in [1, 2, 3] {
+            let e =
+                run_with(&s, draw(&s).unwrap(), &config, Requests::Summed, threads).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ExperimentError::Run {
+                        strategy: "worker_pool",
+                        ..
+                    }
+                ),
+                "{threads} threads: {e}"
+            );
+        }
+    }
 }

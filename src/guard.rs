@@ -62,15 +62,53 @@ pub fn estimate_runs(
     logged: bool,
 ) -> u64 {
     let n = requests;
-    let live = if strategies.contains(&StrategyKind::SemaphoreInTask) {
-        n
-    } else {
-        n.min(concurrency)
-    };
+    let live = strategies
+        .iter()
+        .map(|&k| live_tasks(n, concurrency, k))
+        .max()
+        .unwrap_or(0);
     let logs = if logged { strategies.len() as u64 } else { 0 };
     BASE.saturating_add(n.saturating_mul(BYTES_PER_REQUEST))
         .saturating_add(n.saturating_mul(BYTES_PER_RECORD).saturating_mul(logs))
         .saturating_add(live.saturating_mul(BYTES_PER_LIVE_TASK))
+}
+
+/// The most tasks `strategy` keeps alive at once for `requests` requests at
+/// limit `concurrency`: every request's under `semaphore_in_task`, else at
+/// most the limit.
+fn live_tasks(requests: u64, concurrency: u64, strategy: StrategyKind) -> u64 {
+    if strategy == StrategyKind::SemaphoreInTask {
+        requests
+    } else {
+        requests.min(concurrency)
+    }
+}
+
+/// How many of `scenario`'s strategies `bpsim run` may simulate at once,
+/// at most `wanted` (at least 1): the most whose estimate fits `limit`.
+/// Each strategy running beside the largest adds its live tasks to the
+/// [`estimate`] (which is for one at a time); the outcomes are kept
+/// either way. A scenario that does not fit one at a time gets 1 ([`check`]
+/// refuses it).
+pub fn strategies_at_once(scenario: &Scenario, logged: bool, limit: u64, wanted: usize) -> usize {
+    let one = estimate(scenario, logged);
+    let mut live: Vec<u64> = scenario
+        .strategies
+        .iter()
+        .map(|&k| live_tasks(scenario.requests, scenario.concurrency, k))
+        .collect();
+    live.sort_unstable_by(|a, b| b.cmp(a));
+    let wanted = wanted.clamp(1, live.len().max(1));
+    let mut need = one;
+    let mut at_once = 1;
+    for &tasks in live.iter().skip(1).take(wanted - 1) {
+        need = need.saturating_add(tasks.saturating_mul(BYTES_PER_LIVE_TASK));
+        if need > limit {
+            break;
+        }
+        at_once += 1;
+    }
+    at_once
 }
 
 /// The estimated peak of bpsim's own memory for writing `scenario`'s
@@ -469,6 +507,32 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("replay a shorter trace"), "{message}");
+    }
+
+    #[test]
+    fn strategies_run_at_once_while_their_live_tasks_fit() {
+        // One at a time: 64 MiB + 100,000 x 8 B + 100,000 live tasks x 192
+        // B (semaphore_in_task). Each strategy beside it adds its own 50,000.
+        let text = "requests = 100_000\nconcurrency = 50_000\n\
+                    strategies = [\"gated_spawn\", \"semaphore_in_task\", \"batching\"]\n\
+                    [latency]\ndistribution = \"constant\"\nvalue = 0.1\n";
+        let s = Scenario::from_str(text, "s.toml").unwrap();
+        let one = estimate(&s, false);
+        assert_eq!(one, BASE + 800_000 + 100_000 * BYTES_PER_LIVE_TASK);
+        let beside = 50_000 * BYTES_PER_LIVE_TASK;
+        let at_once = |limit, wanted| strategies_at_once(&s, false, limit, wanted);
+        assert_eq!(at_once(u64::MAX, 8), 3, "never more than the strategies");
+        assert_eq!(at_once(u64::MAX, 2), 2);
+        assert_eq!(at_once(u64::MAX, 0), 1);
+        assert_eq!(at_once(one + 2 * beside, 3), 3);
+        assert_eq!(at_once(one + 2 * beside - 1, 3), 2);
+        assert_eq!(at_once(one + beside - 1, 3), 1);
+        assert_eq!(at_once(one - 1, 3), 1, "check refuses it");
+        // Logged records are kept whatever runs at once.
+        assert_eq!(
+            strategies_at_once(&s, true, estimate(&s, true) + beside, 3),
+            2
+        );
     }
 
     #[test]

@@ -198,6 +198,37 @@ fn threads(jobs: Option<u16>) -> u64 {
     sweep::worker_threads(jobs.map(usize::from), usize::MAX) as u64
 }
 
+/// How many of `scenario`'s strategies `bpsim run` (or `plot`) simulates
+/// at once: `jobs` (default one per core), fewer if their memory together
+/// would exceed `max_memory` (default half the machine's), with a note
+/// saying so when `jobs` was given. Refuses a scenario that does not fit
+/// one strategy at a time.
+fn strategies_at_once(
+    scenario: &Scenario,
+    logged: bool,
+    max_memory: Option<u64>,
+    jobs: Option<u16>,
+) -> anyhow::Result<usize> {
+    let limit = max_memory.unwrap_or_else(guard::default_limit);
+    guard::check(scenario, logged, limit).map_err(anyhow::Error::msg)?;
+    let wanted = jobs.map_or_else(sweep::cores, usize::from);
+    let at_once = guard::strategies_at_once(scenario, logged, limit, wanted);
+    let could = wanted.min(scenario.strategies.len());
+    if jobs.is_some() && at_once < could {
+        let how = if at_once == 1 {
+            "one strategy at a time".to_string()
+        } else {
+            format!("{at_once} strategies at once")
+        };
+        output::eprint(format_args!(
+            "note: simulating {how}, not {could}: together they would need more than {} of \
+             bpsim's own memory",
+            guard::human(limit)
+        ));
+    }
+    Ok(at_once)
+}
+
 /// Refuses a `bpsim bench` list (`flag`) that names a value twice.
 fn bench_once<T: PartialEq + std::fmt::Display>(flag: &str, values: &[T]) -> anyhow::Result<()> {
     for (i, v) in values.iter().enumerate() {
@@ -277,6 +308,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             no_write,
             max_memory,
             plot,
+            jobs,
             chart,
         } => {
             let scenario = load(&scenario)?;
@@ -290,12 +322,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             // The charts and the per-request CSV need every request's
             // record; the summary needs only their totals.
             let logged = plot || requests_csv.is_some();
-            guard::check(
-                &scenario,
-                logged,
-                max_memory.unwrap_or_else(guard::default_limit),
-            )
-            .map_err(anyhow::Error::msg)?;
+            let at_once = strategies_at_once(&scenario, logged, max_memory, jobs)?;
             // Every destination is checked before the simulation, so that a
             // run that cannot write its output writes none of it.
             let dir = output_dir.join(&scenario.name);
@@ -314,14 +341,15 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             }
             check_outputs(&outputs, &inputs(&scenario))?;
             let (report, outcomes) = if plot {
-                experiment::run_traced(&scenario)?
+                experiment::run_traced(&scenario, at_once)?
             } else if logged {
-                experiment::run(&scenario)?
+                experiment::run(&scenario, at_once)?
             } else {
                 experiment::run_on(
                     &scenario,
                     experiment::draw(&scenario)?,
                     experiment::Requests::Summed,
+                    at_once,
                 )?
             };
             if plot {
@@ -466,18 +494,13 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 }
             } else {
                 // A run's charts need every request.
-                guard::check(
-                    &scenario,
-                    true,
-                    max_memory.unwrap_or_else(guard::default_limit),
-                )
-                .map_err(anyhow::Error::msg)?;
+                let at_once = strategies_at_once(&scenario, true, max_memory, jobs)?;
                 let charts: Vec<_> = charts::chart_paths(&dir, &chart.canvas(), false)
                     .into_iter()
                     .map(|path| (path, "a chart"))
                     .collect();
                 check_outputs(&charts, &inputs(&scenario))?;
-                let (report, outcomes) = experiment::run_traced(&scenario)?;
+                let (report, outcomes) = experiment::run_traced(&scenario, at_once)?;
                 charts::run_charts(&report, &outcomes, &dir, &chart.canvas())?
             };
             let list: String = written
@@ -595,6 +618,12 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             }
             let threads = sweep_threads.unwrap_or_else(bpsim::sweep::cores);
             if threads > 0 {
+                output::eprint(format_args!(
+                    "  timing the blog table on 1 and {threads} threads"
+                ));
+                if !say(&bench::table_scaling(threads, repeat)?)? {
+                    return Ok(ExitCode::from(READER_GONE));
+                }
                 output::eprint(format_args!("  timing a sweep on 1 and {threads} threads"));
                 if !say(&bench::sweep_scaling(threads, repeat.min(3))?)? {
                     return Ok(ExitCode::from(READER_GONE));

@@ -165,7 +165,7 @@ mod tests {
              [latency]\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2\n{tables}"
         );
         let scenario = Scenario::from_str(&text, "s.toml").unwrap();
-        let (report, _) = crate::experiment::run(&scenario).unwrap();
+        let (report, _) = crate::experiment::run(&scenario, 1).unwrap();
         let json: serde_json::Value = serde_json::from_str(&report.render(Format::Json)).unwrap();
         json["scenario"].clone()
     }

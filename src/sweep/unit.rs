@@ -31,7 +31,8 @@ pub(crate) fn run(sweep: &Sweep, unit: usize) -> Result<UnitResult, ExperimentEr
     scenario.seed = seed;
     let latencies = experiment::draw(&scenario)?;
     let (mean, std) = mean_std(&latencies);
-    let (report, _) = experiment::run_on(&scenario, latencies, experiment::Requests::Summed)?;
+    // One strategy at a time: the sweep already runs a unit per thread.
+    let (report, _) = experiment::run_on(&scenario, latencies, experiment::Requests::Summed, 1)?;
     Ok(UnitResult {
         unit,
         seed: scenario.seed,

@@ -760,6 +760,26 @@ fn bench_prints_its_tables() {
             .is_some_and(|v| v.parse::<f64>().is_ok_and(|v| v >= 0.0)),
         "spread {spread:?} in {row}"
     );
+    // The scaling tables: `bpsim run`'s blog table and a sweep, each on 1
+    // thread and on one per core, with the speedup.
+    for title in [
+        "blog table: `bpsim run scenarios/blog.toml`'s 4",
+        "sweep scaling",
+    ] {
+        let (_, table) = stdout.split_once(title).expect(title);
+        let rows: Vec<Vec<&str>> = table
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|cols| cols.len() == 3 && cols[0].parse::<u32>().is_ok())
+            .take(2)
+            .collect();
+        assert_eq!(rows.len(), 2, "{title}: {table}");
+        assert_eq!((rows[0][0], rows[0][2]), ("1", "1.00x"), "{table}");
+        for row in &rows {
+            assert!(row[1].parse::<f64>().is_ok_and(|v| v > 0.0), "{table}");
+        }
+        assert!(rows[1][2].ends_with('x'), "{table}");
+    }
 }
 
 /// `--processes 1` times everything in bpsim's own process, as before the
@@ -1223,4 +1243,73 @@ fn an_interrupted_calibration_leaves_no_temporary_folder() {
             pid.trim()
         );
     }
+}
+
+#[test]
+fn strategies_run_at_once_write_the_same_bytes_as_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = |jobs: &str| {
+        let out = dir.path().join(format!("j{jobs}"));
+        let assert = bpsim()
+            .args(["run", "--format", "json", "-j", jobs])
+            .arg(root().join("scenarios/server_capacity.toml"))
+            .arg("--output-dir")
+            .arg(&out)
+            .arg("--requests-csv")
+            .arg(out.join("requests.csv"))
+            .assert()
+            .success();
+        let read = |name: &str| std::fs::read(out.join(name)).unwrap();
+        (
+            assert.get_output().stdout.clone(),
+            read("server_capacity/summary.csv"),
+            read("server_capacity/summary.json"),
+            read("requests.csv"),
+        )
+    };
+    let one = outputs("1");
+    assert!(one.3.len() > 100_000, "five strategies' requests");
+    for jobs in ["2", "5"] {
+        assert!(
+            outputs(jobs) == one,
+            "-j {jobs} wrote other bytes than -j 1"
+        );
+    }
+}
+
+#[test]
+fn fewer_strategies_run_at_once_when_together_they_would_not_fit() {
+    // One at a time: 64 MiB + 800 KB of latencies + 100,000 live tasks of
+    // semaphore_in_task at 192 B: 87.1 MB. gated_spawn beside it adds its
+    // 50,000 (9.6 MB).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(
+        &file,
+        "requests = 100_000\nconcurrency = 50_000\n\
+         strategies = [\"semaphore_in_task\", \"gated_spawn\"]\n\
+         [latency]\ndistribution = \"constant\"\nvalue = 0.1\n",
+    )
+    .unwrap();
+    let run = |max_memory: &str| {
+        let assert = bpsim()
+            .args(["run", "--no-write", "-j", "2", "--max-memory", max_memory])
+            .arg(&file)
+            .assert()
+            .success();
+        let output = assert.get_output();
+        (
+            String::from_utf8(output.stdout.clone()).unwrap(),
+            String::from_utf8(output.stderr.clone()).unwrap(),
+        )
+    };
+    let (alone, note) = run("90M");
+    assert!(
+        note.contains("note: simulating one strategy at a time, not 2")
+            && note.contains("more than 90 MB"),
+        "{note}"
+    );
+    let (together, quiet) = run("100M");
+    assert!(!quiet.contains("note:"), "{quiet}");
+    assert_eq!(alone, together);
 }

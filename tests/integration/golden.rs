@@ -58,13 +58,13 @@ fn shipped_scenarios_match_their_golden_summaries() {
         let scenario = Scenario::load(&path).unwrap();
         // `bpsim run` sums the requests up as they finish unless it is
         // asked for their records (charts, a per-request CSV): both must
-        // give the same summary.
+        // give the same summary, one strategy at a time or all at once.
         let latencies = experiment::draw(&scenario).unwrap();
         let (report, outcomes) =
-            experiment::run_on(&scenario, latencies.clone(), Requests::Summed).unwrap();
+            experiment::run_on(&scenario, latencies.clone(), Requests::Summed, 1).unwrap();
         assert!(outcomes.iter().all(|o| o.requests.is_empty()));
         let (logged, outcomes) =
-            experiment::run_on(&scenario, latencies, Requests::Logged).unwrap();
+            experiment::run_on(&scenario, latencies, Requests::Logged, 8).unwrap();
         assert!(
             outcomes
                 .iter()
@@ -84,7 +84,7 @@ fn shipped_scenarios_match_their_golden_summaries() {
 fn per_request_log_is_pinned() {
     let path = root().join("tests/scenarios/ties.toml");
     let scenario = Scenario::load(&path).unwrap();
-    let (_, outcomes) = experiment::run(&scenario).unwrap();
+    let (_, outcomes) = experiment::run(&scenario, 1).unwrap();
     check_golden(
         &root().join("tests/golden/ties/requests.csv"),
         &requests_csv(&outcomes),
@@ -92,11 +92,11 @@ fn per_request_log_is_pinned() {
 }
 
 #[test]
-fn two_runs_are_byte_identical() {
+fn two_runs_are_byte_identical_however_many_strategies_run_at_once() {
     let path = root().join("scenarios/blog.toml");
     let scenario = Scenario::load(&path).unwrap();
-    let (a, oa) = experiment::run(&scenario).unwrap();
-    let (b, ob) = experiment::run(&scenario).unwrap();
+    let (a, oa) = experiment::run(&scenario, 1).unwrap();
+    let (b, ob) = experiment::run(&scenario, 4).unwrap();
     assert_eq!(a.render(Format::Json), b.render(Format::Json));
     assert_eq!(requests_csv(&oa), requests_csv(&ob));
 }
@@ -105,9 +105,9 @@ fn two_runs_are_byte_identical() {
 fn runs_on_other_threads_give_the_same_bytes() {
     let path = root().join("scenarios/blog_narrow.toml");
     let scenario = Scenario::load(&path).unwrap();
-    let here = experiment::run(&scenario).unwrap().0.render(Format::Csv);
+    let here = experiment::run(&scenario, 1).unwrap().0.render(Format::Csv);
     let there =
-        std::thread::spawn(move || experiment::run(&scenario).unwrap().0.render(Format::Csv))
+        std::thread::spawn(move || experiment::run(&scenario, 1).unwrap().0.render(Format::Csv))
             .join()
             .unwrap();
     assert_eq!(here, there);

@@ -124,7 +124,7 @@ proptest! {
                     None => vec![s.clone()],
                 };
                 for p in points {
-                    let (report, outcomes) = bpsim::experiment::run(&p).unwrap();
+                    let (report, outcomes) = bpsim::experiment::run(&p, 1).unwrap();
                     for (r, o) in report.results.iter().zip(&outcomes) {
                         prop_assert_eq!(r.completed, p.requests);
                         prop_assert_eq!(o.requests.len() as u64, p.requests);
