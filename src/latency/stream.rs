@@ -59,38 +59,19 @@ impl StreamBatch {
     /// `first + LANES - 1` (wrapping at `u64::MAX`).
     pub(crate) fn fill(&mut self, first: u64) {
         self.first = first;
-        let mut x: Words = [[0; LANES]; BLOCK_WORDS];
-        for (word, constant) in CONSTANTS.iter().enumerate() {
-            x[word] = [*constant; LANES];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: this CPU has AVX-512F, just checked.
+            unsafe { blocks_avx512(&self.key, first, &mut self.words) };
+            return;
         }
-        for (i, k) in self.key.iter().enumerate() {
-            x[4 + i] = [*k; LANES];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: this CPU has AVX2, just checked.
+            unsafe { blocks_avx2(&self.key, first, &mut self.words) };
+            return;
         }
-        // Words 12 and 13 are the block counter (0); 14 and 15 the stream.
-        let (mut low, mut high) = ([0u32; LANES], [0u32; LANES]);
-        for (lane, (low, high)) in low.iter_mut().zip(&mut high).enumerate() {
-            let stream = first.wrapping_add(lane as u64);
-            *low = stream as u32;
-            *high = (stream >> 32) as u32;
-        }
-        x[14] = low;
-        x[15] = high;
-        let init = x;
-        for _ in 0..DOUBLE_ROUNDS {
-            quarter_round(&mut x, 0, 4, 8, 12);
-            quarter_round(&mut x, 1, 5, 9, 13);
-            quarter_round(&mut x, 2, 6, 10, 14);
-            quarter_round(&mut x, 3, 7, 11, 15);
-            quarter_round(&mut x, 0, 5, 10, 15);
-            quarter_round(&mut x, 1, 6, 11, 12);
-            quarter_round(&mut x, 2, 7, 8, 13);
-            quarter_round(&mut x, 3, 4, 9, 14);
-        }
-        for ((out, x), init) in self.words.iter_mut().zip(&x).zip(&init) {
-            for ((out, x), init) in out.iter_mut().zip(x).zip(init) {
-                *out = x.wrapping_add(*init);
-            }
-        }
+        blocks(&self.key, first, &mut self.words);
     }
 
     /// The generator of stream `first + lane` (`lane < LANES`) of the last
@@ -106,6 +87,68 @@ impl StreamBatch {
             fallback: None,
         }
     }
+}
+
+/// Block 0 of streams `first`, ..., `first + LANES - 1` of `key` into
+/// `words`: ChaCha8 with every step a loop across the lanes, which the
+/// compiler vectorises (integer arithmetic only: every instruction set gives
+/// the same words).
+#[inline(always)]
+fn blocks(key: &[u32; 8], first: u64, words: &mut Words) {
+    let mut x: Words = [[0; LANES]; BLOCK_WORDS];
+    for (word, constant) in CONSTANTS.iter().enumerate() {
+        x[word] = [*constant; LANES];
+    }
+    for (i, k) in key.iter().enumerate() {
+        x[4 + i] = [*k; LANES];
+    }
+    // Words 12 and 13 are the block counter (0); 14 and 15 the stream.
+    let (mut low, mut high) = ([0u32; LANES], [0u32; LANES]);
+    for (lane, (low, high)) in low.iter_mut().zip(&mut high).enumerate() {
+        let stream = first.wrapping_add(lane as u64);
+        *low = stream as u32;
+        *high = (stream >> 32) as u32;
+    }
+    x[14] = low;
+    x[15] = high;
+    let init = x;
+    for _ in 0..DOUBLE_ROUNDS {
+        quarter_round(&mut x, 0, 4, 8, 12);
+        quarter_round(&mut x, 1, 5, 9, 13);
+        quarter_round(&mut x, 2, 6, 10, 14);
+        quarter_round(&mut x, 3, 7, 11, 15);
+        quarter_round(&mut x, 0, 5, 10, 15);
+        quarter_round(&mut x, 1, 6, 11, 12);
+        quarter_round(&mut x, 2, 7, 8, 13);
+        quarter_round(&mut x, 3, 4, 9, 14);
+    }
+    for ((out, x), init) in words.iter_mut().zip(&x).zip(&init) {
+        for ((out, x), init) in out.iter_mut().zip(x).zip(init) {
+            *out = x.wrapping_add(*init);
+        }
+    }
+}
+
+/// [`blocks`] compiled for AVX2: 8 lanes per instruction instead of SSE2's
+/// 4, about twice as fast (the release build targets baseline x86-64).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn blocks_avx2(key: &[u32; 8], first: u64, words: &mut Words) {
+    blocks(key, first, words);
+}
+
+/// [`blocks`] compiled for AVX-512: 16 lanes per instruction, and a
+/// rotate instruction.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn blocks_avx512(key: &[u32; 8], first: u64, words: &mut Words) {
+    blocks(key, first, words);
 }
 
 /// One ChaCha quarter round on every lane; the lane loop is vectorised.
@@ -218,6 +261,38 @@ mod tests {
                     for _ in 0..BLOCK_WORDS {
                         assert_eq!(fast.next_u32(), rng.next_u32());
                     }
+                }
+            }
+        }
+    }
+
+    /// `fill` takes the widest instruction set the CPU has; the others must
+    /// give the same words, on any machine that runs them.
+    #[test]
+    fn every_instruction_set_computes_the_same_blocks() {
+        let key = StreamBatch::new(42).key;
+        for first in [0, 64, (1 << 32) - 3, u64::MAX - 3] {
+            let mut plain: Box<Words> = Box::new([[0; LANES]; BLOCK_WORDS]);
+            blocks(&key, first, &mut plain);
+            let mut batch = StreamBatch::new(42);
+            batch.fill(first);
+            assert_eq!(batch.words, plain, "fill at {first}");
+            #[cfg(target_arch = "x86_64")]
+            {
+                let mut wide: Box<Words> = Box::new([[0; LANES]; BLOCK_WORDS]);
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: checked just above.
+                    unsafe { blocks_avx2(&key, first, &mut wide) };
+                    assert_eq!(wide, plain, "AVX2 at {first}");
+                } else {
+                    eprintln!("no AVX2 on this CPU: its blocks are not compared");
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: checked just above.
+                    unsafe { blocks_avx512(&key, first, &mut wide) };
+                    assert_eq!(wide, plain, "AVX-512 at {first}");
+                } else {
+                    eprintln!("no AVX-512 on this CPU: its blocks are not compared");
                 }
             }
         }
