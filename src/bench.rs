@@ -787,36 +787,14 @@ pub fn table_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
         std::hint::black_box(run);
         Ok(elapsed)
     };
-    let (mut one, mut many) = (Duration::MAX, Duration::MAX);
-    for _ in 0..repeat.max(1) {
-        one = one.min(time(1)?);
-        many = many.min(time(threads)?);
-    }
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "\nblog table: `bpsim run scenarios/blog.toml`'s {} strategies on {} requests \
+    let title = format!(
+        "blog table: `bpsim run scenarios/blog.toml`'s {} strategies on {} requests \
          (CPU costs of CPython 3.12), one at a time and up to {threads} at once (-j), \
-         best of {repeat}:\n",
+         best of {repeat}",
         scenario.strategies.len(),
         scenario.requests
     );
-    let _ = writeln!(out, "{:>8} {:>10} {:>12}", "threads", "ms", "speedup");
-    let _ = writeln!(
-        out,
-        "{:>8} {:>10.2} {:>12}",
-        1,
-        one.as_secs_f64() * 1e3,
-        "1.00x"
-    );
-    let _ = writeln!(
-        out,
-        "{:>8} {:>10.2} {:>11.2}x",
-        threads,
-        many.as_secs_f64() * 1e3,
-        one.as_secs_f64() / many.as_secs_f64()
-    );
-    Ok(out)
+    scaling(&title, threads, repeat, Unit::Milliseconds, time)
 }
 
 /// How a sweep scales with threads: the same sweep through `bpsim sweep`'s
@@ -846,28 +824,50 @@ pub fn sweep_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
         crate::sweep::run(&scenario, &options, &interrupted)?;
         Ok(t.elapsed())
     };
-    // One thread and many, alternated: a machine whose speed drifts (a
-    // shared VM) then weighs on both alike.
+    let title = format!(
+        "sweep scaling: `bpsim sweep` of {runs} runs of 100000 requests \
+         (6 latency widths x 2 replications x 4 strategies), best of {repeat}"
+    );
+    scaling(&title, threads, repeat, Unit::Seconds, time)
+}
+
+/// How [`scaling`] prints its times.
+#[derive(Clone, Copy)]
+enum Unit {
+    Milliseconds,
+    Seconds,
+}
+
+/// The table of a scaling measurement: `time(1)` and `time(threads)`,
+/// alternated (a machine whose speed drifts, a shared VM, then weighs on
+/// both alike), best of `repeat` each, and the speedup.
+fn scaling(
+    title: &str,
+    threads: usize,
+    repeat: u32,
+    unit: Unit,
+    mut time: impl FnMut(usize) -> anyhow::Result<Duration>,
+) -> anyhow::Result<String> {
     let (mut one, mut many) = (Duration::MAX, Duration::MAX);
     for _ in 0..repeat.max(1) {
         one = one.min(time(1)?);
         many = many.min(time(threads)?);
     }
+    let (name, scale, digits) = match unit {
+        Unit::Milliseconds => ("ms", 1e3, 2),
+        Unit::Seconds => ("seconds", 1.0, 3),
+    };
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "\nsweep scaling: `bpsim sweep` of {runs} runs of 100000 requests \
-         (6 latency widths x 2 replications x 4 strategies), best of {repeat}:\n"
-    );
-    let _ = writeln!(out, "{:>8} {:>10} {:>12}", "threads", "seconds", "speedup");
-    let _ = writeln!(out, "{:>8} {:>10.3} {:>12}", 1, one.as_secs_f64(), "1.00x");
-    let _ = writeln!(
-        out,
-        "{:>8} {:>10.3} {:>11.2}x",
-        threads,
-        many.as_secs_f64(),
-        one.as_secs_f64() / many.as_secs_f64()
-    );
+    let _ = writeln!(out, "\n{title}:\n");
+    let _ = writeln!(out, "{:>8} {name:>10} {:>12}", "threads", "speedup");
+    for (n, t) in [(1, one), (threads, many)] {
+        let speedup = format!("{:.2}x", one.as_secs_f64() / t.as_secs_f64());
+        let _ = writeln!(
+            out,
+            "{n:>8} {:>10.digits$} {speedup:>12}",
+            t.as_secs_f64() * scale
+        );
+    }
     Ok(out)
 }
 
