@@ -644,14 +644,21 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
                 })
             })
             .collect();
+        // Each cell: ns per request, and loop iterations per request (the
+        // program's own work, which some strategies change with the limit).
         let mut cells = measure_all(options, &jobs, options.repeat, false, &mut progress)?
             .into_iter()
-            .map(|(sample, _)| per_request(sample.bpsim.best));
+            .map(|(sample, _)| {
+                (
+                    per_request(sample.bpsim.best),
+                    sample.bpsim.iterations as f64 / n.max(1) as f64,
+                )
+            });
         let mut engine = Vec::new();
         for &kind in &options.strategies {
             let mut line = format!("{:<22}", kind.name());
-            let row: Vec<f64> = cells.by_ref().take(options.limits.len()).collect();
-            for ns in &row {
+            let row: Vec<(f64, f64)> = cells.by_ref().take(options.limits.len()).collect();
+            for (ns, _) in &row {
                 let _ = write!(line, " {ns:>9.1}");
             }
             engine.push((kind, row));
@@ -692,14 +699,17 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
 
 /// The limit table less the timer heap's own cost: for each strategy the
 /// floor models, bpsim's ns/request less the floor's on bpsim's heap (with
-/// the strategy's model), and the spread across limits (max/min). Empty if
-/// the floor models none of the strategies.
+/// the strategy's model), and the spread across limits (max/min); then the
+/// same divided by the loop iterations per request. Empty if the floor
+/// models none of the strategies.
 fn beyond_the_heap(
     options: &Options,
-    engine: &[(StrategyKind, Vec<f64>)],
+    engine: &[(StrategyKind, Vec<(f64, f64)>)],
     on_heapq: &[(floor::Model, Vec<f64>)],
 ) -> String {
-    let mut rows = String::new();
+    // Per request, and per loop iteration: `batching` at C=1 runs a
+    // TaskGroup per request, 1.7 times the iterations it runs at C=100.
+    let (mut per_request, mut per_iteration) = (String::new(), String::new());
     for (kind, row) in engine {
         let Some(heap) = floor::model(*kind)
             .and_then(|model| on_heapq.iter().find(|(m, _)| *m == model))
@@ -707,36 +717,45 @@ fn beyond_the_heap(
         else {
             continue;
         };
-        let beyond: Vec<f64> = row.iter().zip(heap).map(|(e, h)| e - h).collect();
-        let _ = write!(rows, "{:<22}", kind.name());
-        for b in &beyond {
-            let _ = write!(rows, " {b:>9.1}");
-        }
-        let (min, max) = beyond
+        let beyond: Vec<(f64, f64)> = row
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &b| {
-                (lo.min(b), hi.max(b))
-            });
-        // Timing noise on a tiny run could leave nothing beyond the heap.
-        let spread = if min > 0.0 {
-            format!("{:.2}", max / min)
-        } else {
-            "n/a".to_owned()
-        };
-        let _ = writeln!(rows, " {spread:>9}");
+            .zip(heap)
+            .map(|(&(ns, iterations), h)| (ns - h, (ns - h) / iterations))
+            .collect();
+        spread_row(&mut per_request, kind, beyond.iter().map(|b| b.0));
+        spread_row(&mut per_iteration, kind, beyond.iter().map(|b| b.1));
     }
-    if rows.is_empty() {
-        return rows;
+    if per_request.is_empty() {
+        return per_request;
     }
     let mut header = format!("{:<22}", "strategy");
     for l in &options.limits {
         let _ = write!(header, " {:>9}", format!("C={l}"));
     }
+    let _ = write!(header, " {:>9}", "max/min");
     format!(
         "\ncost beyond the timer heap (ns/request: bpsim less the floor on bpsim's heap):\n\n\
-         {header} {:>9}\n{rows}",
-        "max/min"
+         {header}\n{per_request}\n\
+         the same per loop iteration (ns/iteration: the programs run more iterations per \
+         request at some limits):\n\n{header}\n{per_iteration}"
     )
+}
+
+/// Appends `kind`'s row of `values`, one per limit, and their max/min.
+fn spread_row(rows: &mut String, kind: &StrategyKind, values: impl Iterator<Item = f64>) {
+    let _ = write!(rows, "{:<22}", kind.name());
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values {
+        let _ = write!(rows, " {v:>9.1}");
+        (min, max) = (min.min(v), max.max(v));
+    }
+    // Timing noise on a tiny run could leave nothing beyond the heap.
+    let spread = if min > 0.0 {
+        format!("{:.2}", max / min)
+    } else {
+        "n/a".to_owned()
+    };
+    let _ = writeln!(rows, " {spread:>9}");
 }
 
 /// The sweep timed by [`sweep_scaling`]: the shipped `variance_sweep`'s

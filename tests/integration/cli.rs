@@ -711,8 +711,8 @@ fn bench_prints_its_tables() {
     assert!(stdout.contains("ns/request"), "{stdout}");
     assert!(stdout.contains("C=50"), "{stdout}");
     // The size table, the limit table, and the limit table less the timer
-    // heap's own cost.
-    assert_eq!(stdout.matches("semaphore_in_task").count(), 3, "{stdout}");
+    // heap's own cost, per request and per loop iteration.
+    assert_eq!(stdout.matches("semaphore_in_task").count(), 4, "{stdout}");
     // The kernel's share of each run is read on Linux: a number of ms.
     assert!(stdout.contains("sys ms"), "{stdout}");
     if cfg!(target_os = "linux") {
@@ -732,16 +732,33 @@ fn bench_prints_its_tables() {
     }
     // Beyond the heap: bpsim less the floor on bpsim's own heap, at each
     // limit, then the spread across limits.
+    // Then the same per loop iteration.
     let (_, beyond) = stdout
         .split_once("cost beyond the timer heap")
         .expect("the beyond-the-heap table");
-    let row = beyond
-        .lines()
-        .find(|l| l.starts_with("gated_spawn "))
-        .expect("a row for a strategy the floor models");
-    let cols: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(cols.len(), 4, "{row}");
-    assert!(cols[1..].iter().all(|v| v.parse::<f64>().is_ok()), "{row}");
+    let (per_request, per_iteration) = beyond
+        .split_once("the same per loop iteration")
+        .expect("the beyond-the-heap table per iteration");
+    for table in [per_request, per_iteration] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("gated_spawn "))
+            .expect("a row for a strategy the floor models");
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols.len(), 4, "{row}");
+        assert!(cols[1..].iter().all(|v| v.parse::<f64>().is_ok()), "{row}");
+    }
+    let [request_row, iteration_row] = [per_request, per_iteration].map(|t| {
+        t.lines()
+            .find(|l| l.starts_with("gated_spawn "))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap()
+    });
+    // gated_spawn runs 4 iterations per request at C=1.
+    assert!(
+        iteration_row < request_row / 3.0,
+        "{request_row} ns/request, {iteration_row} ns/iteration"
+    );
     assert!(
         !beyond.contains("rate_limited"),
         "no floor, no row: {beyond}"
