@@ -793,6 +793,8 @@ const BLOG_SCENARIO: &str = include_str!("../scenarios/blog.toml");
 /// If the scenario cannot be read or a run fails.
 pub fn table_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
     let scenario = crate::scenario::Scenario::from_str(BLOG_SCENARIO, "scenarios/blog.toml")?;
+    // What `bpsim run -j` would use: never more threads than strategies.
+    let threads = threads.clamp(1, scenario.strategies.len());
     let latencies = experiment::draw(&scenario)?;
     let time = |threads: usize| -> anyhow::Result<Duration> {
         let t = Instant::now();
@@ -828,9 +830,13 @@ pub fn sweep_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
     let path = dir.path().join("bench_scaling.toml");
     std::fs::write(&path, SCALING_SWEEP)?;
     let scenario = crate::scenario::Scenario::load(&path)?;
-    let runs = scenario.sweep.as_ref().map_or(0, |s| {
-        s.points.len() * s.replications as usize * scenario.strategies.len()
-    });
+    let units = scenario
+        .sweep
+        .as_ref()
+        .map_or(0, |s| s.points.len() * s.replications as usize);
+    let runs = units * scenario.strategies.len();
+    // What `bpsim sweep -j` would use: never more threads than units.
+    let threads = crate::sweep::worker_threads(Some(threads), units);
     let interrupted = std::sync::atomic::AtomicBool::new(false);
     let time = |jobs: usize| -> anyhow::Result<Duration> {
         let options = crate::sweep::Options {

@@ -42,10 +42,11 @@ pub enum Command {
         /// --plot are still drawn into `OUTPUT_DIR/<name>/`).
         #[arg(long)]
         no_write: bool,
-        /// Refuse to run if bpsim's own memory would exceed this (e.g. 512M,
-        /// 8G; default: half the machine's memory). K, M, G and T are powers
-        /// of 1000, as bpsim prints sizes (800M is 800 MB); KiB, MiB, GiB
-        /// and TiB are powers of 1024.
+        /// Refuse to run if bpsim's own memory would exceed this, and
+        /// simulate fewer strategies at once than -j asks if together they
+        /// would (e.g. 512M, 8G; default: half the machine's memory). K, M, G
+        /// and T are powers of 1000, as bpsim prints sizes (800M is 800 MB);
+        /// KiB, MiB, GiB and TiB are powers of 1024.
         #[arg(long, value_name = "SIZE", value_parser = crate::guard::parse_size)]
         max_memory: Option<u64>,
         /// Also draw the run's charts into `OUTPUT_DIR/<name>/`: peak memory,
@@ -114,13 +115,16 @@ pub enum Command {
         output_dir: PathBuf,
         /// Worker threads (default: one per core): for a sweep, runs at once
         /// (at most 16 per core, and one per run); else strategies
-        /// simulated at once. Results do not depend on it.
+        /// simulated at once (fewer if their memory together would exceed
+        /// --max-memory). Results do not depend on it.
         #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
-        /// Refuse to run if one run's memory would exceed this (e.g. 8G;
-        /// default: half the machine's memory, shared by a sweep's worker
-        /// threads). K, M, G and T are powers of 1000, as bpsim prints sizes
-        /// (800M is 800 MB); KiB, MiB, GiB and TiB are powers of 1024.
+        /// Refuse to run if one run's memory would exceed this; without a
+        /// sweep, also simulate fewer strategies at once than -j asks if
+        /// together they would (e.g. 8G; default: half the machine's memory,
+        /// shared by a sweep's worker threads). K, M, G and T are powers of
+        /// 1000, as bpsim prints sizes (800M is 800 MB); KiB, MiB, GiB and TiB
+        /// are powers of 1024.
         #[arg(long, value_name = "SIZE", value_parser = crate::guard::parse_size)]
         max_memory: Option<u64>,
         /// Chart options.

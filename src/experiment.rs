@@ -1,8 +1,8 @@
 //! A scenario run: draw the workload once, run every strategy on it, and
 //! summarise.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::asyncio::{Config, CpuCosts, RunError, SemaphoreFlavor};
 use crate::latency::{self, LatencyError};
@@ -195,7 +195,8 @@ pub fn run_with(
 /// `one` applied to every item of `items`, up to `threads` at once: this
 /// thread and `threads - 1` more each take the next item not yet taken.
 /// Returns the results in `items`' order, or the error of the first item,
-/// in that order, that failed. Threads that cannot be started leave their
+/// in that order, that failed (no item after a failed one is started: its
+/// result would be dropped). Threads that cannot be started leave their
 /// share to the others.
 fn at_once<T: Sync, U: Send, E: Send>(
     items: &[T],
@@ -207,37 +208,43 @@ fn at_once<T: Sync, U: Send, E: Send>(
         return items.iter().map(one).collect();
     }
     let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<U, E>>>> =
-        items.iter().map(|_| Mutex::new(None)).collect();
+    let first_failed = AtomicUsize::new(usize::MAX);
+    // Items are taken in order, so every item before the first failed one
+    // was taken, and run, before it.
     let work = || {
+        let mut done = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(i) else { break };
-            let result = one(item);
-            *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
-        }
-    };
-    std::thread::scope(|scope| {
-        for _ in 1..threads {
-            // The spawn fails only if the system is out of threads or memory:
-            // the threads already running (this one at least) do the rest.
-            if std::thread::Builder::new()
-                .spawn_scoped(scope, work)
-                .is_err()
-            {
+            if i > first_failed.load(Ordering::Relaxed) {
                 break;
             }
+            let result = one(item);
+            if result.is_err() {
+                first_failed.fetch_min(i, Ordering::Relaxed);
+            }
+            done.push((i, result));
         }
-        work();
+        done
+    };
+    let mut done = std::thread::scope(|scope| {
+        // A spawn fails only if the system is out of threads or memory: the
+        // threads already running (this one at least) do the rest.
+        let helpers: Vec<_> = (1..threads)
+            .map_while(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        let mut done = work();
+        for helper in helpers {
+            done.extend(
+                helper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        done
     });
-    results
-        .into_iter()
-        .map(|r| {
-            r.into_inner()
-                .unwrap_or_else(PoisonError::into_inner)
-                .expect("invariant: every item was taken and run")
-        })
-        .collect()
+    done.sort_unstable_by_key(|&(i, _)| i);
+    done.into_iter().map(|(_, result)| result).collect()
 }
 
 #[cfg(test)]
@@ -280,6 +287,27 @@ mod tests {
                 "{threads} threads"
             );
         }
+    }
+
+    #[test]
+    fn at_once_keeps_the_order_and_the_first_error() {
+        let items: Vec<u32> = (0..40).collect();
+        for threads in [1, 2, 3, 8, 100] {
+            let squares = at_once(&items, threads, |&i| Ok::<u32, u32>(i * i)).unwrap();
+            assert_eq!(squares, items.iter().map(|i| i * i).collect::<Vec<_>>());
+            let failing = |&i: &u32| if i % 7 == 5 { Err(i) } else { Ok(i) };
+            assert_eq!(at_once(&items, threads, failing), Err(5), "{threads}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "item 3")]
+    fn at_once_passes_a_panic_on() {
+        let items: Vec<u32> = (0..8).collect();
+        let _ = at_once(&items, 4, |&i| {
+            assert!(i != 3, "item 3");
+            Ok::<u32, ()>(i)
+        });
     }
 
     #[test]

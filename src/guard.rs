@@ -87,11 +87,11 @@ fn live_tasks(requests: u64, concurrency: u64, strategy: StrategyKind) -> u64 {
 /// How many of `scenario`'s strategies `bpsim run` may simulate at once,
 /// at most `wanted` (at least 1): the most whose estimate fits `limit`.
 /// Each strategy running beside the largest adds its live tasks to the
-/// [`estimate`] (which is for one at a time); the outcomes are kept
-/// either way. A scenario that does not fit one at a time gets 1 ([`check`]
-/// refuses it).
+/// estimate of the scenario's own run one strategy at a time (its sweep's
+/// points are not run); the outcomes are kept either way. A scenario that
+/// does not fit one at a time gets 1 ([`check`] refuses it).
 pub fn strategies_at_once(scenario: &Scenario, logged: bool, limit: u64, wanted: usize) -> usize {
-    let one = estimate(scenario, logged);
+    let one = estimate_one(scenario, logged);
     let mut live: Vec<u64> = scenario
         .strategies
         .iter()

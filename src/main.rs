@@ -200,33 +200,43 @@ fn threads(jobs: Option<u16>) -> u64 {
 
 /// How many of `scenario`'s strategies `bpsim run` (or `plot`) simulates
 /// at once: `jobs` (default one per core), fewer if their memory together
-/// would exceed `max_memory` (default half the machine's), with a note
-/// saying so when `jobs` was given. Refuses a scenario that does not fit
-/// one strategy at a time.
+/// would exceed `max_memory` (default half the machine's), with the note to
+/// print saying so when `jobs` was given. Refuses a scenario that does not
+/// fit one strategy at a time.
 fn strategies_at_once(
     scenario: &Scenario,
     logged: bool,
     max_memory: Option<u64>,
     jobs: Option<u16>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, Option<String>)> {
     let limit = max_memory.unwrap_or_else(guard::default_limit);
     guard::check(scenario, logged, limit).map_err(anyhow::Error::msg)?;
     let wanted = jobs.map_or_else(sweep::cores, usize::from);
     let at_once = guard::strategies_at_once(scenario, logged, limit, wanted);
-    let could = wanted.min(scenario.strategies.len());
-    if jobs.is_some() && at_once < could {
-        let how = if at_once == 1 {
-            "one strategy at a time".to_string()
-        } else {
-            format!("{at_once} strategies at once")
-        };
-        output::eprint(format_args!(
-            "note: simulating {how}, not {could}: together they would need more than {} of \
-             bpsim's own memory",
-            guard::human(limit)
-        ));
-    }
-    Ok(at_once)
+    let note = jobs
+        .filter(|_| at_once < wanted.min(scenario.strategies.len()))
+        .map(|jobs| {
+            let how = if at_once == 1 {
+                "one strategy at a time".to_string()
+            } else {
+                format!("{at_once} strategies at once")
+            };
+            let which = if max_memory.is_some() {
+                format!("the limit of {} (--max-memory)", guard::human(limit))
+            } else {
+                format!(
+                    "the default limit of {} (half this machine's memory; --max-memory sets \
+                     another)",
+                    guard::human(limit)
+                )
+            };
+            format!(
+                "note: -j {jobs}: simulating {how}: {} at once are estimated to need more \
+                 than {which}",
+                at_once + 1
+            )
+        });
+    Ok((at_once, note))
 }
 
 /// Refuses a `bpsim bench` list (`flag`) that names a value twice.
@@ -322,7 +332,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             // The charts and the per-request CSV need every request's
             // record; the summary needs only their totals.
             let logged = plot || requests_csv.is_some();
-            let at_once = strategies_at_once(&scenario, logged, max_memory, jobs)?;
+            let (at_once, note) = strategies_at_once(&scenario, logged, max_memory, jobs)?;
             // Every destination is checked before the simulation, so that a
             // run that cannot write its output writes none of it.
             let dir = output_dir.join(&scenario.name);
@@ -340,6 +350,9 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 outputs.push((path.clone(), "--requests-csv"));
             }
             check_outputs(&outputs, &inputs(&scenario))?;
+            if let Some(note) = note {
+                output::eprint(format_args!("{note}"));
+            }
             let (report, outcomes) = if plot {
                 experiment::run_traced(&scenario, at_once)?
             } else if logged {
@@ -494,12 +507,15 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 }
             } else {
                 // A run's charts need every request.
-                let at_once = strategies_at_once(&scenario, true, max_memory, jobs)?;
+                let (at_once, note) = strategies_at_once(&scenario, true, max_memory, jobs)?;
                 let charts: Vec<_> = charts::chart_paths(&dir, &chart.canvas(), false)
                     .into_iter()
                     .map(|path| (path, "a chart"))
                     .collect();
                 check_outputs(&charts, &inputs(&scenario))?;
+                if let Some(note) = note {
+                    output::eprint(format_args!("{note}"));
+                }
                 let (report, outcomes) = experiment::run_traced(&scenario, at_once)?;
                 charts::run_charts(&report, &outcomes, &dir, &chart.canvas())?
             };

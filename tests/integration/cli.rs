@@ -1322,11 +1322,30 @@ fn fewer_strategies_run_at_once_when_together_they_would_not_fit() {
     };
     let (alone, note) = run("90M");
     assert!(
-        note.contains("note: simulating one strategy at a time, not 2")
-            && note.contains("more than 90 MB"),
+        note.contains(
+            "note: -j 2: simulating one strategy at a time: 2 at once are estimated to need \
+             more than the limit of 90 MB (--max-memory)"
+        ),
         "{note}"
     );
     let (together, quiet) = run("100M");
     assert!(!quiet.contains("note:"), "{quiet}");
     assert_eq!(alone, together);
+    // A run that cannot write its outputs says only that.
+    let afile = dir.path().join("afile");
+    std::fs::write(&afile, "").unwrap();
+    let stderr = failing_stderr([
+        "run".as_ref(),
+        "-j".as_ref(),
+        "2".as_ref(),
+        "--max-memory".as_ref(),
+        "90M".as_ref(),
+        "--output-dir".as_ref(),
+        afile.as_os_str(),
+        file.as_os_str(),
+    ]);
+    assert!(
+        stderr.contains("cannot write") && !stderr.contains("note:"),
+        "{stderr}"
+    );
 }
