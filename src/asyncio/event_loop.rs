@@ -736,9 +736,9 @@ impl State {
             self.poll_io();
         }
         self.charge(self.config.cpu.iteration);
-        let end_time = end_time(self.now);
+        let end_time = Timer::key_of(end_time(self.now));
         while let Some(head) = self.scheduled.peek() {
-            if head.when() >= end_time {
+            if head.key() >= end_time {
                 break;
             }
             let timer = self.scheduled.pop().expect("peeked");

@@ -38,6 +38,19 @@ impl Timer {
         from_order_key(self.key)
     }
 
+    /// The deadline as the integer timers are ordered by: for deadlines
+    /// `a` and `b`, `a < b` exactly when `key_of(a) < key_of(b)`.
+    #[inline]
+    pub(crate) fn key_of(when: f64) -> u64 {
+        order_key(when)
+    }
+
+    /// This timer's deadline as [`Timer::key_of`] gives it.
+    #[inline]
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
     /// `TimerHandle.__lt__`: deadlines only.
     #[inline]
     fn lt(&self, other: &Timer) -> bool {
