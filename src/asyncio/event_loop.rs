@@ -272,6 +272,10 @@ pub(crate) struct State {
     busy: f64,
     /// Whether any operation costs CPU time ([`State::charge`]).
     timed: bool,
+    /// The bytes [`State::alloc`] charges for each kind of object: the
+    /// profile's sizes, less the `FutureIter` inside those that include one
+    /// (see [`State::own_size`]), worked out once per run.
+    own_sizes: Profile,
     pub(crate) live_objects: i64,
     /// Freed contexts CPython keeps for reuse.
     free_contexts: u32,
@@ -378,6 +382,7 @@ impl State {
                 select_rounding: config.cpu.select_rounding,
                 ..CpuCosts::NONE
             };
+        let own_sizes = config.profile.without_future_iters(FUTURE_ITER_BYTES);
         State {
             now: 0.0,
             ready: spare.ready,
@@ -415,6 +420,7 @@ impl State {
             timeline: Vec::new(),
             busy: 0.0,
             timed,
+            own_sizes,
             live_objects: 0,
             free_contexts: 0,
             free_future_iters: 0,
@@ -450,15 +456,11 @@ impl State {
     }
 
     /// The bytes [`State::alloc`] charges for `obj`: its profile size, less
-    /// the `FutureIter` in it, which [`State::await_new_future`] charges.
+    /// the `FutureIter` in it ([`Obj::includes_future_iter`], when the size
+    /// holds one), which [`State::await_new_future`] charges.
     #[inline]
     fn own_size(&self, obj: Obj) -> i64 {
-        let bytes = self.config.profile.size(obj);
-        if obj.includes_future_iter() && bytes >= FUTURE_ITER_BYTES {
-            bytes - FUTURE_ITER_BYTES
-        } else {
-            bytes
-        }
+        self.own_sizes.size(obj)
     }
 
     /// Copy `n` contexts: those the free list holds are reused, the rest
