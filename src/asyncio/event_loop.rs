@@ -272,6 +272,8 @@ pub(crate) struct State {
     busy: f64,
     /// Whether any operation costs CPU time ([`State::charge`]).
     timed: bool,
+    /// The main task has finished: the run ends with this iteration.
+    main_finished: bool,
     /// The bytes [`State::alloc`] charges for each kind of object: the
     /// profile's sizes, less the `FutureIter` inside those that include one
     /// (see [`State::own_size`]), worked out once per run.
@@ -420,6 +422,7 @@ impl State {
             timeline: Vec::new(),
             busy: 0.0,
             timed,
+            main_finished: false,
             own_sizes,
             live_objects: 0,
             free_contexts: 0,
@@ -614,6 +617,7 @@ impl State {
     fn finish_task(&mut self, id: TaskId) {
         self.charge(self.config.cpu.finish);
         if id == TaskId::MAIN {
+            self.main_finished = true;
             self.release_wait_set_tasks();
         } else {
             self.live_tasks -= 1;
@@ -1139,7 +1143,13 @@ where
                 st.timeline.push(sample);
             });
         }
-        if at.with(|st| st.tasks[TaskId::MAIN.index()].is_finished()) {
+        if at.with(|st| {
+            debug_assert_eq!(
+                st.main_finished,
+                st.tasks[TaskId::MAIN.index()].is_finished()
+            );
+            st.main_finished
+        }) {
             return Ok(at.with(|st| st.report(iterations)));
         }
     }
