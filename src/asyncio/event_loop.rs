@@ -511,8 +511,11 @@ impl State {
     #[inline]
     fn enqueue(&mut self, handle: Handle) {
         self.ready_deque.push_back(&mut self.mem);
-        growth::reserve_one(&mut self.ready, self.config.expected_tasks);
-        self.ready.push(PackedHandle::new(handle));
+        growth::push(
+            &mut self.ready,
+            self.config.expected_tasks,
+            PackedHandle::new(handle),
+        );
     }
 
     /// `loop.call_at(when, _set_result_unless_cancelled, fut)`.
@@ -592,8 +595,11 @@ impl State {
             self.tasks[id.index()] = TaskSlot::new(coro, frame, self.now, generation);
             (id, generation)
         } else {
-            growth::reserve_one(&mut self.tasks, self.config.expected_tasks);
-            self.tasks.push(TaskSlot::new(coro, frame, self.now, 0));
+            growth::push(
+                &mut self.tasks,
+                self.config.expected_tasks,
+                TaskSlot::new(coro, frame, self.now, 0),
+            );
             (TaskId::from_index(self.tasks.len() - 1), 0)
         };
         let slot = &mut self.tasks[id.index()];

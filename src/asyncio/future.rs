@@ -64,8 +64,7 @@ impl Futures {
             self.slots[id as usize] = slot;
             id
         } else {
-            super::growth::reserve_one(&mut self.slots, bound);
-            self.slots.push(slot);
+            super::growth::push(&mut self.slots, bound, slot);
             (self.slots.len() - 1) as u32
         }
     }

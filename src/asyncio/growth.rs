@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 
 /// The capacity to grow to from `len` (full): double, but not past `bound`
-/// while below it (0: no bound).
+/// while below it (0: no bound). Always above `len`.
 #[inline]
 fn target(len: usize, bound: usize) -> usize {
     let doubled = (len * 2).max(8);
@@ -23,7 +23,7 @@ fn target(len: usize, bound: usize) -> usize {
 
 /// Make room for one more element of `v`.
 #[inline(always)]
-pub(crate) fn reserve_one<T>(v: &mut Vec<T>, bound: usize) {
+fn reserve_one<T>(v: &mut Vec<T>, bound: usize) {
     #[cold]
     fn grow<T>(v: &mut Vec<T>, bound: usize) {
         let len = v.len();
@@ -31,6 +31,22 @@ pub(crate) fn reserve_one<T>(v: &mut Vec<T>, bound: usize) {
     }
     if v.len() == v.capacity() {
         grow(v, bound);
+    }
+}
+
+/// `v.push(value)`, growing as [`reserve_one`] does. After that check
+/// there is room, so the push's own check is left out: `Vec::push` would
+/// compare the length with the capacity a second time on every call.
+#[inline(always)]
+pub(crate) fn push<T>(v: &mut Vec<T>, bound: usize, value: T) {
+    reserve_one(v, bound);
+    let len = v.len();
+    // SAFETY: `reserve_one` leaves `len < v.capacity()` (it grows a full
+    // vector by at least one element, see `target`), so slot `len` is
+    // allocated and unused, and `len + 1` elements are then initialised.
+    unsafe {
+        v.as_mut_ptr().add(len).write(value);
+        v.set_len(len + 1);
     }
 }
 
@@ -63,6 +79,17 @@ mod tests {
             }
         }
         assert_eq!(caps, [8, 16, 32, 50, 100]);
+        let mut w: Vec<u32> = Vec::new();
+        for i in 0..100 {
+            push(&mut w, 50, i);
+        }
+        assert_eq!(w, v);
+        assert_eq!(w.capacity(), 100);
+        for len in [0, 1, 7, 8, 49, 50, 51, 1000] {
+            for bound in [0, 1, 8, 50, 1000] {
+                assert!(target(len, bound) > len, "{len} {bound}");
+            }
+        }
         let mut d: VecDeque<u32> = VecDeque::new();
         for i in 0..20 {
             reserve_one_back(&mut d, 0);

@@ -60,8 +60,7 @@ impl Blocks {
     /// there.
     #[inline]
     pub fn free(&mut self, block: u32, bound: usize) {
-        crate::asyncio::growth::reserve_one(&mut self.free, bound);
-        self.free.push(block);
+        crate::asyncio::growth::push(&mut self.free, bound, block);
     }
 }
 
