@@ -218,18 +218,37 @@ impl PackedHandle {
     }
 }
 
+/// The ready queue, in two parts: `_run_once` runs every handle that is
+/// ready when it starts (after moving due timers in), and anything scheduled
+/// meanwhile waits for the next iteration. So the handles of the running
+/// iteration (`running`, from `next_handle` on) and those scheduled for the
+/// next (`ready`) can live in two plain vectors that swap roles each
+/// iteration.
+///
+/// Each vector starts 16-byte aligned: every iteration swaps them, and the
+/// compiler moves a `Vec` as a 16-byte piece (its first two words) and an
+/// 8-byte one. When a 16-byte move straddled two cache lines, the
+/// iteration's next reads of the vectors waited on the split store. Inside
+/// [`State`], at the offsets the compiler gave the fields, that happened for
+/// one of the four 16-byte offsets within a line at which `malloc` could put
+/// the state: `gated_spawn` took 10.1-10.8 ms a run instead of 8.6-9.1 in
+/// one process in four (`BPSIM_HEAP_SHIFT` of `examples/prof_one`, in steps
+/// of 16 bytes, 2026-12-07).
+#[repr(C, align(16))]
+struct ReadyQueue {
+    ready: Vec<PackedHandle>,
+    /// Puts `running` at a multiple of 16 bytes.
+    _align_running: u64,
+    running: Vec<PackedHandle>,
+    next_handle: usize,
+}
+
+const _: () = assert!(std::mem::offset_of!(ReadyQueue, running) % 16 == 0);
+
 /// The loop's state. One per running simulation, held in [`LOOP`].
 pub(crate) struct State {
     pub(crate) now: f64,
-    /// The ready queue, in two parts: `_run_once` runs every handle that is
-    /// ready when it starts (after moving due timers in), and anything
-    /// scheduled meanwhile waits for the next iteration. So the handles of
-    /// the running iteration (`running`, from `next_handle` on) and those
-    /// scheduled for the next (`ready`) can live in two plain vectors that
-    /// swap roles each iteration.
-    ready: Vec<PackedHandle>,
-    running: Vec<PackedHandle>,
-    next_handle: usize,
+    queue: ReadyQueue,
     scheduled: TimerHeap,
     pub(crate) tasks: Vec<TaskSlot>,
     /// Where the tasks' coroutines live.
@@ -387,9 +406,12 @@ impl State {
         let own_sizes = config.profile.without_future_iters(FUTURE_ITER_BYTES);
         State {
             now: 0.0,
-            ready: spare.ready,
-            running: spare.running,
-            next_handle: 0,
+            queue: ReadyQueue {
+                ready: spare.ready,
+                _align_running: 0,
+                running: spare.running,
+                next_handle: 0,
+            },
             scheduled: TimerHeap::from_buffer(spare.timers),
             tasks: spare.tasks,
             coros: CoroPool::default(),
@@ -512,7 +534,7 @@ impl State {
     fn enqueue(&mut self, handle: Handle) {
         self.ready_deque.push_back(&mut self.mem);
         growth::push(
-            &mut self.ready,
+            &mut self.queue.ready,
             self.config.expected_tasks,
             PackedHandle::new(handle),
         );
@@ -718,7 +740,7 @@ impl State {
         if io {
             self.drop_cancelled_timers();
         }
-        if self.ready.is_empty() {
+        if self.queue.ready.is_empty() {
             let response = self.io.as_ref().and_then(|io| io.station.next_event());
             match (self.scheduled.peek(), response) {
                 (Some(head), _) if head.when() > self.now => {
@@ -771,10 +793,10 @@ impl State {
             prefetch(self.tasks.as_ptr().wrapping_add(head.task as usize).cast());
         }
         // The snapshot: `running` was run to the end by the last iteration.
-        std::mem::swap(&mut self.ready, &mut self.running);
-        self.ready.clear();
-        self.next_handle = 0;
-        let ntodo = self.running.len();
+        std::mem::swap(&mut self.queue.ready, &mut self.queue.running);
+        self.queue.ready.clear();
+        self.queue.next_handle = 0;
+        let ntodo = self.queue.running.len();
         self.peak_ready = self.peak_ready.max(ntodo as u64);
         Ok(ntodo)
     }
@@ -809,15 +831,17 @@ impl State {
             return;
         }
         if let Some(t) = self
+            .queue
             .running
-            .get(self.next_handle + SLOT_DISTANCE)
+            .get(self.queue.next_handle + SLOT_DISTANCE)
             .and_then(|h| h.step_task())
         {
             prefetch(self.tasks.as_ptr().wrapping_add(t).cast());
         }
         if let Some(t) = self
+            .queue
             .running
-            .get(self.next_handle + CORO_DISTANCE)
+            .get(self.queue.next_handle + CORO_DISTANCE)
             .and_then(|h| h.step_task())
             && let Some(coro) = self.tasks.get(t).and_then(|slot| slot.coro(&self.coros))
         {
@@ -828,9 +852,9 @@ impl State {
     /// Pop the next handle and run what can run inside the borrow.
     #[inline(always)]
     fn run_next(&mut self) -> Action {
-        let handle = self.running[self.next_handle].get();
+        let handle = self.queue.running[self.queue.next_handle].get();
         self.prefetch_ahead();
-        self.next_handle += 1;
+        self.queue.next_handle += 1;
         self.charge(self.config.cpu.handle);
         self.ready_deque.pop_front(&mut self.mem);
         match handle {
@@ -958,8 +982,8 @@ impl Drop for State {
         }
         let mut spare = Buffers {
             tasks: std::mem::take(&mut self.tasks),
-            ready: std::mem::take(&mut self.ready),
-            running: std::mem::take(&mut self.running),
+            ready: std::mem::take(&mut self.queue.ready),
+            running: std::mem::take(&mut self.queue.running),
             timers: std::mem::take(&mut self.scheduled).into_buffer(),
             futures: std::mem::take(&mut self.futures),
             deques: std::mem::take(&mut self.spare_deques),
