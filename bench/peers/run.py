@@ -12,8 +12,8 @@ Wall times: SimPy's is perf_counter around its run, the median of
 --peer-runs fresh processes (default 3); bpsim's is
 the median of --processes fresh processes (default 5), each the best of 5
 runs (`examples/trace_speed.rs`), the r-th with its heap moved by
-(r * 2448) mod 4096 bytes, as `bpsim bench` does (one layout can be 20 %
-slower than the next with the same instructions); CPython's is the
+(r * 2448) mod 4096 bytes, as `bpsim bench` does (one layout can be up to
+about 10 % slower than the next with the same instructions); CPython's is the
 whole harness process, interpreter start-up and trace loading included
 (about 0.1 s of its 2-3 s), the median of --peer-runs processes. The floor (`src/bench/floor.rs`, best of 5) is
 the same makespan from a bare binary heap of deadlines and nothing else:
