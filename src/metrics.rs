@@ -119,7 +119,12 @@ impl PercentileRecorder {
     /// Record one value, in seconds.
     #[inline]
     pub fn record(&mut self, v: f64) {
-        self.max = self.max.max(v);
+        // `self.max.max(v)` without its NaN handling (7 instructions, run
+        // for every request): the same for every `v`, since `max` starts at
+        // 0.0 and a NaN `v` is never above it.
+        if v > self.max {
+            self.max = v;
+        }
         let mut units = v * self.per_second;
         if units >= MAX_NS as f64 {
             units = self.coarsen_for(v);

@@ -33,9 +33,15 @@ pub(crate) const CLOCK_RESOLUTION: f64 = 1e-9;
 /// fires once the clock has moved on by a float step. bpsim takes the next
 /// `f64` above `now` in that case: the timer fires now, at its deadline.
 /// Below 2^24 s this is exactly CPython's sum.
+///
+/// That is `(now + CLOCK_RESOLUTION).max(now.next_up())`, but the bit work
+/// of `next_up` (16 instructions, four loop iterations a request) is done
+/// only where the sum does not move: a sum above `now` is an `f64` above
+/// it, so it is at least the next one up, and is the maximum.
 #[inline(always)]
 pub(crate) fn end_time(now: f64) -> f64 {
-    (now + CLOCK_RESOLUTION).max(now.next_up())
+    let end = now + CLOCK_RESOLUTION;
+    if end > now { end } else { now.next_up() }
 }
 /// `asyncio.base_events.MAXIMUM_SELECT_TIMEOUT`: the longest single wait.
 pub(crate) const MAXIMUM_SELECT_TIMEOUT: f64 = 24.0 * 3600.0;
@@ -1290,6 +1296,44 @@ mod tests {
             assert_eq!(now + CLOCK_RESOLUTION, now, "{now}");
             assert_eq!(end_time(now), now.next_up(), "{now}");
         }
+    }
+
+    /// The branch in [`end_time`] gives the maximum it stands for, bit for
+    /// bit, around 2^24 s and at the edges of the `f64`s.
+    #[test]
+    fn end_time_is_the_maximum_of_the_sum_and_the_next_f64() {
+        let max_form = |now: f64| (now + CLOCK_RESOLUTION).max(now.next_up());
+        let mut points = vec![
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1e-9,
+            0.1,
+            1.0,
+            f64::MAX,
+            f64::INFINITY,
+            -1.0,
+        ];
+        let two_24 = 16_777_216.0_f64;
+        let (mut below, mut above) = (two_24, two_24);
+        for _ in 0..64 {
+            below = below.next_down();
+            above = above.next_up();
+            points.extend([below, above]);
+        }
+        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Finite and not negative: every exponent, random mantissas.
+            points.push(f64::from_bits(x & 0x7FEF_FFFF_FFFF_FFFF));
+        }
+        for now in points {
+            assert_eq!(end_time(now).to_bits(), max_form(now).to_bits(), "{now:e}");
+        }
+        assert!(end_time(f64::NAN).is_nan());
     }
 
     #[test]
