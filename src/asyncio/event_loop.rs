@@ -736,10 +736,10 @@ impl State {
     }
 
     /// `_run_once` steps 1-3: advance the clock if nothing is ready, move
-    /// due timers to the ready queue, and return how many handles this
-    /// iteration runs.
+    /// due timers to the ready queue, and take the snapshot of the handles
+    /// this iteration runs ([`State::run_next`] runs them one by one).
     #[inline(always)]
-    fn prepare_iteration(&mut self, iterations: u64) -> Result<usize, RunError> {
+    fn prepare_iteration(&mut self, iterations: u64) -> Result<(), RunError> {
         // Only runs with a `[server]` have I/O and cancellable timers: skip
         // two calls per iteration without one.
         let io = self.io.is_some();
@@ -804,7 +804,7 @@ impl State {
         self.queue.next_handle = 0;
         let ntodo = self.queue.running.len();
         self.peak_ready = self.peak_ready.max(ntodo as u64);
-        Ok(ntodo)
+        Ok(())
     }
 
     /// `Task.__step` up to the poll: the task becomes the current one and
@@ -855,15 +855,18 @@ impl State {
         }
     }
 
-    /// Pop the next handle and run what can run inside the borrow.
+    /// Pop the next handle of this iteration's snapshot and run what can
+    /// run inside the borrow (`None`: the snapshot is done). Handles
+    /// scheduled meanwhile go to `ready`, so the snapshot's length is
+    /// `_run_once`'s `ntodo`, and its one bounds test is the loop's.
     #[inline(always)]
-    fn run_next(&mut self) -> Action {
-        let handle = self.queue.running[self.queue.next_handle].get();
+    fn run_next(&mut self) -> Option<Action> {
+        let handle = self.queue.running.get(self.queue.next_handle)?.get();
         self.prefetch_ahead();
         self.queue.next_handle += 1;
         self.charge(self.config.cpu.handle);
         self.ready_deque.pop_front(&mut self.mem);
-        match handle {
+        Some(match handle {
             Handle::Step(t) => {
                 self.free(Obj::Handle);
                 self.begin_step(t)
@@ -884,7 +887,7 @@ impl State {
                 self.run_response(token);
                 Action::None
             }
-        }
+        })
     }
 
     /// `fut.set_result(...)`: schedule the waiting task's wake-up.
@@ -1161,9 +1164,9 @@ where
             return Err(RunError::IterationLimit(iterations));
         }
         iterations += 1;
-        let ntodo = at.with(|st| st.prepare_iteration(iterations))?;
-        for _ in 0..ntodo {
-            match at.with(State::run_next) {
+        at.with(|st| st.prepare_iteration(iterations))?;
+        while let Some(action) = at.with(State::run_next) {
+            match action {
                 Action::None => {}
                 Action::Step(t, coro) => step(&at, t, coro),
                 Action::Call(f) => f(),
