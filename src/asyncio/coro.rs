@@ -175,15 +175,55 @@ pub(crate) fn free_spare_chunks() {
 
 /// Coroutine storage for one run. Dropping the pool frees its chunks but
 /// not the coroutines still in them: the loop drops those first.
-#[derive(Default)]
 pub(crate) struct CoroPool {
     classes: Vec<Class>,
     /// Every coroutine type pooled, by the index a
     /// [`TaskSlot`](super::task::TaskSlot) stores in one byte instead of the
-    /// vtable's 8-byte address.
-    types: Vec<&'static VTable>,
-    /// The class of each type's slots (by the same index).
-    type_class: Vec<usize>,
+    /// vtable's 8-byte address, and the class of its slots. A table of all
+    /// 256 indices a byte can hold (those past `type_count` unused), so a
+    /// lookup needs no bounds test: one per step and one per finished task.
+    types: Box<[TypeEntry; MAX_TYPES]>,
+    /// Types registered so far.
+    type_count: usize,
+}
+
+/// A coroutine type of a [`CoroPool`]: how to poll and drop it, and the
+/// class its slots come from.
+#[derive(Clone, Copy)]
+struct TypeEntry {
+    vtable: &'static VTable,
+    class: usize,
+}
+
+/// What the unused entries of [`CoroPool::types`] hold: never called, since
+/// only registered indices are stored.
+static NO_TYPE: VTable = VTable {
+    poll: no_type,
+    drop: no_type_drop,
+    layout: Layout::new::<()>(),
+};
+
+unsafe fn no_type(_: NonNull<u8>) -> Poll<()> {
+    unreachable!("a coroutine of an unregistered type")
+}
+
+unsafe fn no_type_drop(_: NonNull<u8>) {
+    unreachable!("a coroutine of an unregistered type")
+}
+
+impl Default for CoroPool {
+    fn default() -> Self {
+        CoroPool {
+            classes: Vec::new(),
+            types: Box::new(
+                [TypeEntry {
+                    vtable: &NO_TYPE,
+                    class: 0,
+                }; MAX_TYPES],
+            ),
+            type_count: 0,
+        }
+    }
 }
 
 impl std::fmt::Debug for CoroPool {
@@ -223,14 +263,17 @@ impl CoroPool {
     pub(crate) fn get(&self, ptr: NonNull<u8>, type_index: u8) -> Coro {
         Coro {
             ptr,
-            vtable: self.types[usize::from(type_index)],
+            vtable: self.types[usize::from(type_index)].vtable,
             type_index,
         }
     }
 
     #[inline(always)]
     fn type_index(&mut self, vtable: &'static VTable) -> u8 {
-        match self.types.iter().position(|&v| std::ptr::eq(v, vtable)) {
+        match self.types[..self.type_count]
+            .iter()
+            .position(|t| std::ptr::eq(t.vtable, vtable))
+        {
             // `types` holds at most `MAX_TYPES` (256) entries.
             Some(i) => i as u8,
             None => self.new_type(vtable),
@@ -240,14 +283,12 @@ impl CoroPool {
     /// The first coroutine of its type: register the type.
     #[cold]
     fn new_type(&mut self, vtable: &'static VTable) -> u8 {
-        assert!(
-            self.types.len() < MAX_TYPES,
-            "more than 256 coroutine types"
-        );
+        assert!(self.type_count < MAX_TYPES, "more than 256 coroutine types");
         let class = self.class(vtable.layout);
-        self.types.push(vtable);
-        self.type_class.push(class);
-        u8::try_from(self.types.len() - 1).expect("fewer than 256 types")
+        let index = self.type_count;
+        self.types[index] = TypeEntry { vtable, class };
+        self.type_count += 1;
+        u8::try_from(index).expect("fewer than 256 types")
     }
 
     /// Return a dropped coroutine's slot for reuse.
@@ -257,7 +298,7 @@ impl CoroPool {
         if layout.size() == 0 {
             return;
         }
-        let class = self.type_class[usize::from(coro.type_index)];
+        let class = self.types[usize::from(coro.type_index)].class;
         let c = &mut self.classes[class];
         let link = c.free.map_or(std::ptr::null_mut(), NonNull::as_ptr);
         // SAFETY: the slot is at least a pointer wide (`slot_size`), owned by
@@ -292,7 +333,7 @@ impl CoroPool {
     /// An unoccupied slot for a coroutine of type `type_index`.
     #[inline(always)]
     fn slot(&mut self, type_index: u8) -> NonNull<u8> {
-        let layout = self.types[usize::from(type_index)].layout;
+        let layout = self.types[usize::from(type_index)].vtable.layout;
         if layout.size() == 0 {
             // A zero-sized coroutine needs no memory, only an aligned
             // address.
@@ -300,7 +341,7 @@ impl CoroPool {
                 std::num::NonZeroUsize::new(layout.align()).expect("alignments are non-zero"),
             );
         }
-        let class = self.type_class[usize::from(type_index)];
+        let class = self.types[usize::from(type_index)].class;
         let c = &mut self.classes[class];
         if let Some(ptr) = c.free {
             // SAFETY: a free slot holds the link written by `recycle`.
