@@ -130,16 +130,19 @@ impl PercentileRecorder {
             units = self.coarsen_for(v);
         }
         let i = bucket_index(round_to_ns(units));
-        if i >= self.counts.len() {
-            self.grow_to(i);
+        // One bounds test: the count's own (a test before growing, then the
+        // index's, was two).
+        match self.counts.get_mut(i) {
+            Some(count) => *count += 1,
+            None => self.grow_to(i),
         }
-        self.counts[i] += 1;
     }
 
-    /// Make room for the count at index `i`.
+    /// Make room for the count at index `i`, and count one there.
     #[cold]
     fn grow_to(&mut self, i: usize) {
         self.counts.resize(i + 1, 0);
+        self.counts[i] = 1;
     }
 
     /// Move the pending counts into the histogram: each bucket's count
