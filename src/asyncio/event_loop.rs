@@ -523,6 +523,19 @@ impl State {
         }
     }
 
+    /// [`State::charge`] where whether the run is timed is known at compile
+    /// time: the loop's own charges (per iteration, handle, step, done
+    /// callback and finished task), in a loop built once for each case
+    /// ([`drive`]), so that an untimed run does not test `timed` on each.
+    #[inline(always)]
+    fn charge_as<const TIMED: bool>(&mut self, seconds: f64) {
+        debug_assert_eq!(TIMED, self.timed);
+        if TIMED {
+            self.now += seconds;
+            self.busy += seconds;
+        }
+    }
+
     /// `loop.call_soon`: a new Handle at the back of the ready queue.
     #[inline]
     pub(crate) fn call_soon(&mut self, handle: Handle) {
@@ -648,8 +661,8 @@ impl State {
 
     /// The task's coroutine returned: schedule its done callbacks (each in
     /// its own Handle, in registration order).
-    fn finish_task(&mut self, id: TaskId) {
-        self.charge(self.config.cpu.finish);
+    fn finish_task<const TIMED: bool>(&mut self, id: TaskId) {
+        self.charge_as::<TIMED>(self.config.cpu.finish);
         if id == TaskId::MAIN {
             self.main_finished = true;
             self.release_wait_set_tasks();
@@ -704,7 +717,7 @@ impl State {
     /// Run one done callback of a finished task. Returns what must run
     /// outside the loop's borrow.
     #[inline(always)]
-    fn run_done_callback(&mut self, task: TaskId) -> Action {
+    fn run_done_callback<const TIMED: bool>(&mut self, task: TaskId) -> Action {
         self.charge(self.config.cpu.callback);
         let cb = self.next_done_callback(task);
         let action = match cb {
@@ -723,7 +736,7 @@ impl State {
                 Action::None
             }
             // `Task.__wakeup` steps the awaiting task inside this handle.
-            DoneCallbackKind::Wakeup(t) => self.begin_step(t),
+            DoneCallbackKind::Wakeup(t) => self.begin_step::<TIMED>(t),
             DoneCallbackKind::Custom(f) => {
                 self.free(Obj::LambdaCallback);
                 Action::Call(f)
@@ -739,7 +752,7 @@ impl State {
     /// due timers to the ready queue, and take the snapshot of the handles
     /// this iteration runs ([`State::run_next`] runs them one by one).
     #[inline(always)]
-    fn prepare_iteration(&mut self, iterations: u64) -> Result<(), RunError> {
+    fn prepare_iteration<const TIMED: bool>(&mut self, iterations: u64) -> Result<(), RunError> {
         // Only runs with a `[server]` have I/O and cancellable timers: skip
         // two calls per iteration without one.
         let io = self.io.is_some();
@@ -775,7 +788,7 @@ impl State {
         if io {
             self.poll_io();
         }
-        self.charge(self.config.cpu.iteration);
+        self.charge_as::<TIMED>(self.config.cpu.iteration);
         let end_time = Timer::key_of(end_time(self.now));
         while let Some(head) = self.scheduled.peek() {
             if head.key() >= end_time {
@@ -811,8 +824,8 @@ impl State {
     /// its coroutine is handed out to be polled outside the borrow (nothing
     /// to poll if it already finished).
     #[inline]
-    fn begin_step(&mut self, t: TaskId) -> Action {
-        self.charge(self.config.cpu.step);
+    fn begin_step<const TIMED: bool>(&mut self, t: TaskId) -> Action {
+        self.charge_as::<TIMED>(self.config.cpu.step);
         self.current = t;
         match self.tasks[t.index()].coro(&self.coros) {
             Some(coro) => Action::Step(t, coro),
@@ -860,16 +873,16 @@ impl State {
     /// scheduled meanwhile go to `ready`, so the snapshot's length is
     /// `_run_once`'s `ntodo`, and its one bounds test is the loop's.
     #[inline(always)]
-    fn run_next(&mut self) -> Option<Action> {
+    fn run_next<const TIMED: bool>(&mut self) -> Option<Action> {
         let handle = self.queue.running.get(self.queue.next_handle)?.get();
         self.prefetch_ahead();
         self.queue.next_handle += 1;
-        self.charge(self.config.cpu.handle);
+        self.charge_as::<TIMED>(self.config.cpu.handle);
         self.ready_deque.pop_front(&mut self.mem);
         Some(match handle {
             Handle::Step(t) => {
                 self.free(Obj::Handle);
-                self.begin_step(t)
+                self.begin_step::<TIMED>(t)
             }
             Handle::SetResult(fut) => {
                 self.set_result(fut);
@@ -877,7 +890,7 @@ impl State {
             }
             Handle::Done(task) => {
                 self.free(Obj::Handle);
-                self.run_done_callback(task)
+                self.run_done_callback::<TIMED>(task)
             }
             Handle::Timeout(t) => {
                 self.run_timeout(t);
@@ -1124,7 +1137,7 @@ impl Running {
 /// Step a task: poll its coroutine once (`Task.__step`, after
 /// [`State::begin_step`]).
 #[inline]
-fn step(at: &Running, t: TaskId, coro: Coro) {
+fn step<const TIMED: bool>(at: &Running, t: TaskId, coro: Coro) {
     // SAFETY: the coroutine is live (a slot's `coro` is cleared when it is
     // dropped, below) and only `step` polls it, one step at a time: handles
     // run one by one outside any borrow of the state.
@@ -1135,7 +1148,7 @@ fn step(at: &Running, t: TaskId, coro: Coro) {
         at.with(|st| {
             st.tasks[t.index()].clear_coro();
             st.coros.recycle(coro);
-            st.finish_task(t);
+            st.finish_task::<TIMED>(t);
         });
     }
 }
@@ -1158,17 +1171,29 @@ where
     let at = Running(state);
     let main_task = with_loop(|st| st.spawn(main, Frame::Plain));
     debug_assert_eq!(main_task.id, TaskId::MAIN);
+    if at.with(|st| st.timed) {
+        drive::<true>(&at, config)
+    } else {
+        drive::<false>(&at, config)
+    }
+}
+
+/// `run_forever` until the main task returns: `_run_once` after
+/// `_run_once`. Built once for a timed run and once for an untimed one
+/// (see [`State::charge_as`]).
+#[inline(never)]
+fn drive<const TIMED: bool>(at: &Running, config: &Config) -> Result<Report, RunError> {
     let mut iterations = 0;
     loop {
         if iterations == config.max_iterations {
             return Err(RunError::IterationLimit(iterations));
         }
         iterations += 1;
-        at.with(|st| st.prepare_iteration(iterations))?;
-        while let Some(action) = at.with(State::run_next) {
+        at.with(|st| st.prepare_iteration::<TIMED>(iterations))?;
+        while let Some(action) = at.with(State::run_next::<TIMED>) {
             match action {
                 Action::None => {}
-                Action::Step(t, coro) => step(&at, t, coro),
+                Action::Step(t, coro) => step::<TIMED>(at, t, coro),
                 Action::Call(f) => f(),
             }
         }
