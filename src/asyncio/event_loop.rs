@@ -789,7 +789,8 @@ impl State {
             self.poll_io();
         }
         self.charge_as::<TIMED>(self.config.cpu.iteration);
-        let end_time = Timer::key_of(end_time(self.now));
+        // The clock starts at +0.0 and only grows.
+        let end_time = Timer::key_of_nonnegative(end_time(self.now));
         while let Some(head) = self.scheduled.peek() {
             if head.key() >= end_time {
                 break;
@@ -874,16 +875,19 @@ impl State {
     /// `_run_once`'s `ntodo`, and its one bounds test is the loop's.
     #[inline(always)]
     fn run_next<const TIMED: bool>(&mut self) -> Option<Action> {
-        let handle = self.queue.running.get(self.queue.next_handle)?.get();
+        let packed = *self.queue.running.get(self.queue.next_handle)?;
         self.prefetch_ahead();
         self.queue.next_handle += 1;
         self.charge_as::<TIMED>(self.config.cpu.handle);
         self.ready_deque.pop_front(&mut self.mem);
-        Some(match handle {
-            Handle::Step(t) => {
-                self.free(Obj::Handle);
-                self.begin_step::<TIMED>(t)
-            }
+        // Steps, most handles, tested first: one test instead of the jump
+        // table's five instructions.
+        if let Some(t) = packed.step_task() {
+            self.free(Obj::Handle);
+            return Some(self.begin_step::<TIMED>(TaskId::from_index(t)));
+        }
+        Some(match packed.get() {
+            Handle::Step(_) => unreachable!("steps are run above"),
             Handle::SetResult(fut) => {
                 self.set_result(fut);
                 Action::None

@@ -38,14 +38,18 @@ impl Timer {
         from_order_key(self.key)
     }
 
-    /// The deadline as the integer timers are ordered by: for deadlines
-    /// `a` and `b`, `a < b` exactly when `key_of(a) < key_of(b)`.
+    /// The integer timers are ordered by ([`order_key`]: for deadlines `a`
+    /// and `b`, `a < b` exactly when their keys are) for a `when` that is
+    /// not below zero (`+0.0`, `-0.0` or above), in one instruction instead
+    /// of six: the sign bit set on the bits, which is what `order_key` gives
+    /// such a `when`.
     #[inline]
-    pub(crate) fn key_of(when: f64) -> u64 {
-        order_key(when)
+    pub(crate) fn key_of_nonnegative(when: f64) -> u64 {
+        debug_assert!(when >= 0.0, "a negative time: {when}");
+        when.to_bits() | 1 << 63
     }
 
-    /// This timer's deadline as [`Timer::key_of`] gives it.
+    /// This timer's deadline as [`order_key`] gives it.
     #[inline]
     pub(crate) fn key(&self) -> u64 {
         self.key
@@ -255,6 +259,23 @@ mod tests {
 
     fn t(when: f64, target: u32) -> Timer {
         Timer::new(when, target, 0)
+    }
+
+    /// The one-instruction key is the general one wherever it applies.
+    #[test]
+    fn the_nonnegative_key_is_the_general_key() {
+        let mut values = vec![0.0, -0.0, 5e-324, f64::MIN_POSITIVE, 1e-9, 1.0, f64::MAX];
+        values.push(f64::INFINITY);
+        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(f64::from_bits(x & 0x7FEF_FFFF_FFFF_FFFF));
+        }
+        for v in values {
+            assert_eq!(Timer::key_of_nonnegative(v), order_key(v), "{v:e}");
+        }
     }
 
     /// The integer key orders exactly as `<` on the deadlines, and gives
