@@ -133,11 +133,17 @@ impl State {
         };
         // The waiters further down the queue are woken by the next
         // releases: start fetching their futures and task slots now (with
-        // millions of tasks waiting, each was last touched long ago).
-        let (far, near) = (
-            s.waiters.get(s.woken + 16).copied(),
-            s.waiters.get(s.woken + 8).copied(),
-        );
+        // millions of tasks waiting, each was last touched long ago). One
+        // test when there are no more than 8 (a program that waits with
+        // one task, like the gated ones).
+        let (far, near) = if s.waiters.len() > s.woken + 8 {
+            (
+                s.waiters.get(s.woken + 16).copied(),
+                Some(s.waiters[s.woken + 8]),
+            )
+        } else {
+            (None, None)
+        };
         s.woken += 1;
         if let Some(f) = far {
             prefetch(self.futures.slot_address(f));
