@@ -303,7 +303,11 @@ pub(crate) struct State {
     /// profile's sizes, less the `FutureIter` inside those that include one
     /// (see [`State::own_size`]), worked out once per run.
     own_sizes: Profile,
-    pub(crate) live_objects: i64,
+    /// Objects charged with [`State::alloc`] (and Futures), and those
+    /// credited: their difference is the objects live, and the first also
+    /// counts towards the allocations (see [`Ledger::alloc_uncounted`]).
+    objects_allocated: u64,
+    objects_freed: u64,
     /// Freed contexts CPython keeps for reuse.
     free_contexts: u32,
     /// Freed `FutureIter`s CPython keeps for reuse.
@@ -452,7 +456,8 @@ impl State {
             timed,
             main_finished: false,
             own_sizes,
-            live_objects: 0,
+            objects_allocated: 0,
+            objects_freed: 0,
             free_contexts: 0,
             free_future_iters: 0,
         }
@@ -469,8 +474,8 @@ impl State {
             self.free_contexts -= 1;
             bytes -= CONTEXT_BYTES;
         }
-        self.mem.alloc(bytes);
-        self.live_objects += 1;
+        self.mem.alloc_uncounted(bytes);
+        self.objects_allocated += 1;
     }
 
     /// Credit one object of kind `obj` (without its `FutureIter`, as
@@ -483,7 +488,12 @@ impl State {
             bytes -= CONTEXT_BYTES;
         }
         self.mem.free(bytes);
-        self.live_objects -= 1;
+        self.objects_freed += 1;
+    }
+
+    /// Simulated objects alive now (see [`Report::live_objects`]).
+    pub(crate) fn live_objects(&self) -> i64 {
+        self.objects_allocated as i64 - self.objects_freed as i64
     }
 
     /// The bytes [`State::alloc`] charges for `obj`: its profile size, less
@@ -935,11 +945,12 @@ impl State {
         let future = self.config.profile.size(Obj::Future);
         if self.free_future_iters > 0 {
             self.free_future_iters -= 1;
-            self.mem.alloc(future);
+            self.mem.alloc_uncounted(future);
         } else {
-            self.mem.alloc_many(future + FUTURE_ITER_BYTES, 2);
+            // The Future is counted below, the `FutureIter` here.
+            self.mem.alloc(future + FUTURE_ITER_BYTES);
         }
-        self.live_objects += 1;
+        self.objects_allocated += 1;
         self.futures
             .create(self.current, self.config.expected_tasks)
     }
@@ -962,7 +973,7 @@ impl State {
             bytes += FUTURE_ITER_BYTES;
         }
         self.mem.free(bytes);
-        self.live_objects -= 1;
+        self.objects_freed += 1;
         self.futures.remove(fut);
     }
 
@@ -974,12 +985,12 @@ impl State {
             tasks_created: self.tasks_created,
             peak_memory_bytes: self.mem.peak(),
             final_memory_bytes: self.mem.current(),
-            allocations: self.mem.allocations(),
+            allocations: self.mem.allocations() + self.objects_allocated,
             peak_ready: self.peak_ready,
             peak_timers: self.peak_timers,
             timeline: std::mem::take(&mut self.timeline),
             busy_s: self.busy,
-            live_objects: self.live_objects,
+            live_objects: self.live_objects(),
         }
     }
 }

@@ -298,7 +298,7 @@ mod tests {
     use crate::asyncio::{Config, run, sleep};
 
     fn live() -> i64 {
-        with_loop(|st| st.live_objects)
+        with_loop(|st| st.live_objects())
     }
 
     /// A finished task is not freed when its completion callback has run:
