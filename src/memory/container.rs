@@ -84,11 +84,16 @@ pub const DEQUE_BLOCK_BYTES: i64 = (BLOCKLEN + 2) * PTR;
 ///
 /// Only the indices move on most appends and pops (several per handle the
 /// loop runs); the length is derived, and blocks are counted only when one
-/// fills or empties.
+/// fills or empties. Each index is kept as the room left in its block
+/// (`BLOCKLEN - leftindex`, `BLOCKLEN - rightindex`), counted down: an
+/// append or pop is then one decrement and a test of its result, where
+/// `rightindex += 1; rightindex == BLOCKLEN` took five instructions.
 #[derive(Clone, Debug)]
 pub struct PyDeque {
-    leftindex: i64,
-    rightindex: i64,
+    /// `BLOCKLEN - leftindex`: pops left before the left block is done.
+    left_room: i64,
+    /// `BLOCKLEN - rightindex`: appends before the right block is full.
+    right_room: i64,
     /// Blocks in the deque (at least one: a deque keeps its last block).
     blocks: u32,
     free_blocks: u32,
@@ -97,8 +102,8 @@ pub struct PyDeque {
 impl Default for PyDeque {
     fn default() -> Self {
         PyDeque {
-            leftindex: CENTER + 1,
-            rightindex: CENTER,
+            left_room: BLOCKLEN - (CENTER + 1),
+            right_room: BLOCKLEN - CENTER,
             blocks: 1,
             free_blocks: 0,
         }
@@ -109,8 +114,9 @@ impl PyDeque {
     /// `deque.append`.
     #[inline(always)]
     pub fn push_back(&mut self, mem: &mut Ledger) {
-        self.rightindex += 1;
-        if self.rightindex == BLOCKLEN {
+        // `rightindex += 1`, and the block is full when it reaches BLOCKLEN.
+        self.right_room -= 1;
+        if self.right_room == 0 {
             self.new_right_block(mem);
         }
     }
@@ -120,7 +126,8 @@ impl PyDeque {
     #[cold]
     #[inline(never)]
     fn new_right_block(&mut self, mem: &mut Ledger) {
-        self.rightindex = 0;
+        // `rightindex = 0`.
+        self.right_room = BLOCKLEN;
         self.blocks += 1;
         if self.free_blocks > 0 {
             self.free_blocks -= 1;
@@ -133,8 +140,9 @@ impl PyDeque {
     #[inline(always)]
     pub fn pop_front(&mut self, mem: &mut Ledger) {
         debug_assert!(!self.is_empty(), "popleft from an empty deque");
-        self.leftindex += 1;
-        if self.leftindex == BLOCKLEN {
+        // `leftindex += 1`, and the block is done when it reaches BLOCKLEN.
+        self.left_room -= 1;
+        if self.left_room == 0 {
             self.left_block_done(mem);
         }
     }
@@ -147,22 +155,26 @@ impl PyDeque {
     fn left_block_done(&mut self, mem: &mut Ledger) {
         if self.blocks > 1 {
             self.blocks -= 1;
-            self.leftindex = 0;
+            // `leftindex = 0`.
+            self.left_room = BLOCKLEN;
             if self.free_blocks < MAXFREEBLOCKS {
                 self.free_blocks += 1;
             } else {
                 mem.free(DEQUE_BLOCK_BYTES);
             }
         } else {
-            self.leftindex = CENTER + 1;
-            self.rightindex = CENTER;
+            *self = PyDeque {
+                free_blocks: self.free_blocks,
+                ..PyDeque::default()
+            };
         }
     }
 
-    /// Items in the deque.
+    /// Items in the deque: `(blocks - 1) * BLOCKLEN + rightindex -
+    /// leftindex + 1`.
     pub fn len(&self) -> usize {
         let full = (i64::from(self.blocks) - 1) * BLOCKLEN;
-        (full + self.rightindex - self.leftindex + 1) as usize
+        (full + self.left_room - self.right_room + 1) as usize
     }
 
     /// True when the deque holds no item.
@@ -453,6 +465,96 @@ mod tests {
         (0..96).for_each(|_| d.pop_front(&mut mem));
         assert_eq!(mem.current(), DEQUE_BLOCK_BYTES);
         assert!(d.is_empty());
+    }
+
+    /// CPython's deque indices, as `Modules/_collectionsmodule.c` moves
+    /// them (append right, pop left), with its block cache: the model the
+    /// countdowns in [`PyDeque`] stand for.
+    struct IndexDeque {
+        leftindex: i64,
+        rightindex: i64,
+        blocks: i64,
+        free_blocks: u32,
+        bytes: i64,
+    }
+
+    impl IndexDeque {
+        fn new() -> Self {
+            IndexDeque {
+                leftindex: CENTER + 1,
+                rightindex: CENTER,
+                blocks: 1,
+                free_blocks: 0,
+                bytes: 0,
+            }
+        }
+
+        fn len(&self) -> i64 {
+            (self.blocks - 1) * BLOCKLEN + self.rightindex - self.leftindex + 1
+        }
+
+        fn append(&mut self) {
+            if self.rightindex == BLOCKLEN - 1 {
+                if self.free_blocks > 0 {
+                    self.free_blocks -= 1;
+                } else {
+                    self.bytes += DEQUE_BLOCK_BYTES;
+                }
+                self.blocks += 1;
+                self.rightindex = -1;
+            }
+            self.rightindex += 1;
+        }
+
+        fn popleft(&mut self) {
+            self.leftindex += 1;
+            if self.leftindex == BLOCKLEN {
+                if self.len() > 0 {
+                    self.blocks -= 1;
+                    if self.free_blocks < MAXFREEBLOCKS {
+                        self.free_blocks += 1;
+                    } else {
+                        self.bytes -= DEQUE_BLOCK_BYTES;
+                    }
+                    self.leftindex = 0;
+                } else {
+                    // "re-center instead of freeing a block".
+                    self.leftindex = CENTER + 1;
+                    self.rightindex = CENTER;
+                }
+            }
+        }
+    }
+
+    /// The countdowns agree with CPython's indices on every step of random
+    /// runs of appends and pops: through many blocks, the cache of 16 freed
+    /// ones, and the re-centering of an emptied deque.
+    #[test]
+    fn deque_countdowns_follow_cpythons_indices() {
+        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+        for round in 0..50 {
+            let (mut d, mut mem, mut reference) =
+                (PyDeque::default(), Ledger::default(), IndexDeque::new());
+            for _ in 0..20_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Runs of appends or pops, long enough to cross blocks.
+                let run = x % (1 + 40 * (round % 5 + 1));
+                let append = (x >> 32).is_multiple_of(2) || reference.len() == 0;
+                for _ in 0..run {
+                    if append {
+                        d.push_back(&mut mem);
+                        reference.append();
+                    } else if reference.len() > 0 {
+                        d.pop_front(&mut mem);
+                        reference.popleft();
+                    }
+                    assert_eq!(d.len() as i64, reference.len());
+                    assert_eq!(mem.current(), reference.bytes);
+                }
+            }
+        }
     }
 
     #[test]
