@@ -62,10 +62,12 @@ mod task_group;
 mod wait;
 
 pub use cpu::CpuCosts;
+#[cfg(test)]
+pub(crate) use event_loop::end_time;
+pub(crate) use event_loop::{CLOCK_RESOLUTION, MAXIMUM_SELECT_TIMEOUT};
 pub use event_loop::{
     Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, keep, release, run, time,
 };
-pub(crate) use event_loop::{MAXIMUM_SELECT_TIMEOUT, end_time};
 pub use future::{AwaitFuture, PyFuture, create_future};
 pub use io::{IoOutcome, IoRequest, keep_freed, keep_sized, request};
 pub use queue::{Get, Put, Queue};
