@@ -728,7 +728,7 @@ impl State {
     /// outside the loop's borrow.
     #[inline(always)]
     fn run_done_callback<const TIMED: bool>(&mut self, task: TaskId) -> Action {
-        self.charge(self.config.cpu.callback);
+        self.charge_as::<TIMED>(self.config.cpu.callback);
         let cb = self.next_done_callback(task);
         let action = match cb {
             DoneCallbackKind::Group(g) => {
