@@ -61,6 +61,29 @@ pub struct CpuCosts {
 }
 
 impl CpuCosts {
+    /// The first cost that is not a finite number of seconds at or above
+    /// zero, by name: the loop's clock must never move back (profiles are
+    /// checked when read; this covers costs set through the library).
+    pub fn first_invalid(&self) -> Option<(&'static str, f64)> {
+        [
+            ("iteration", self.iteration),
+            ("handle", self.handle),
+            ("step", self.step),
+            ("create", self.create),
+            ("timer", self.timer),
+            ("finish", self.finish),
+            ("callback", self.callback),
+            ("semaphore", self.semaphore),
+            ("context", self.context),
+            ("growth", self.growth),
+            ("wait", self.wait),
+            ("wait_future", self.wait_future),
+            ("wake_slack", self.wake_slack),
+        ]
+        .into_iter()
+        .find(|&(_, v)| !(v.is_finite() && v >= 0.0))
+    }
+
     /// Pure virtual time: every operation is free and the clock lands
     /// exactly on each deadline.
     pub const NONE: CpuCosts = CpuCosts {
@@ -121,6 +144,19 @@ impl CpuCosts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_negative_or_non_finite_cost_is_named() {
+        assert_eq!(CpuCosts::NONE.first_invalid(), None);
+        let mut c = CpuCosts::NONE;
+        c.wake_slack = -1e-6;
+        assert_eq!(c.first_invalid(), Some(("wake_slack", -1e-6)));
+        c.wake_slack = 0.0;
+        c.handle = f64::INFINITY;
+        assert_eq!(c.first_invalid(), Some(("handle", f64::INFINITY)));
+        c.handle = f64::NAN;
+        assert_eq!(c.first_invalid().map(|(k, _)| k), Some("handle"));
+    }
 
     #[test]
     fn pure_virtual_time_lands_on_the_deadline() {

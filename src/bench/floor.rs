@@ -189,7 +189,7 @@ impl Deadlines for TimerHeap {
     }
 }
 
-/// The loop's [`crate::asyncio::end_time`], in the form it had before the
+/// The loop's `end_time` (`asyncio::event_loop`), in the form it had before the
 /// loop took a branch instead: the same value for every `now` (the test
 /// below, and the loop's own). In the floor's few instructions per timer
 /// the branch made the floor 10-25 % slower (`bpsim bench`, 2026-12-07),
