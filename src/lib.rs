@@ -38,3 +38,5 @@ pub mod scenario;
 pub mod server;
 pub mod strategy;
 pub mod sweep;
+#[cfg(test)]
+pub(crate) mod xorshift;

@@ -118,9 +118,7 @@ mod tests {
         let (mut current, mut peak, mut allocations) = (1_000_i64, 1_000_i64, 0_u64);
         let mut x = 0x9E37_79B9_7F4A_7C15_u64;
         for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift::next(&mut x);
             let bytes = (x >> 40) as i64 % 5_000;
             match x % 5 {
                 4 => {

@@ -446,9 +446,7 @@ mod tests {
             check(units);
         }
         for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift::next(&mut x);
             check(x >> (x % 64).max(1));
         }
     }
@@ -522,9 +520,7 @@ mod tests {
         for n in [1usize, 2, 7, 1_000, 100_000] {
             let mut r = PercentileRecorder::new();
             for _ in 0..n {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                crate::xorshift::next(&mut x);
                 r.record((x >> 11) as f64 / (1u64 << 53) as f64 * 40.0);
             }
             r.settle();
@@ -567,9 +563,7 @@ mod tests {
             check(v);
         }
         for _ in 0..1_000_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift::next(&mut x);
             check(f64::from_bits(x));
             check((x >> 11) as f64 / (1u64 << 53) as f64 * 2e10);
             check((x % 2_000_001) as f64 / 2.0 - 500_000.0);

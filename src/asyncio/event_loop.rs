@@ -1408,9 +1408,7 @@ mod tests {
         }
         let mut x = 0x2545_F491_4F6C_DD1D_u64;
         for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift::next(&mut x);
             // Finite and not negative: every exponent, random mantissas.
             points.push(f64::from_bits(x & 0x7FEF_FFFF_FFFF_FFFF));
         }

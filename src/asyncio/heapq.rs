@@ -268,9 +268,7 @@ mod tests {
         values.push(f64::INFINITY);
         let mut x = 0x2545_F491_4F6C_DD1D_u64;
         for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift::next(&mut x);
             values.push(f64::from_bits(x & 0x7FEF_FFFF_FFFF_FFFF));
         }
         for v in values {
@@ -302,9 +300,7 @@ mod tests {
         ];
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..2_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift::next(&mut x);
             let v = f64::from_bits(x);
             if !v.is_nan() {
                 values.push(v);
@@ -420,9 +416,7 @@ mod tests {
             let mut fast = TimerHeap::default();
             let mut slow = Vec::new();
             for i in 0..20_000u32 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                crate::xorshift::next(&mut x);
                 if x % 5 < 3 || slow.is_empty() {
                     let timer = t((x % distinct) as f64, i);
                     fast.push(timer);
@@ -448,9 +442,7 @@ mod tests {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut popped = Vec::new();
         for i in 0..5000u32 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift::next(&mut x);
             h.push(t((x % 97) as f64, i));
             if x.is_multiple_of(3) {
                 popped.push(h.pop().unwrap().when());

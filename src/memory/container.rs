@@ -536,9 +536,7 @@ mod tests {
             let (mut d, mut mem, mut reference) =
                 (PyDeque::default(), Ledger::default(), IndexDeque::new());
             for _ in 0..20_000 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                crate::xorshift::next(&mut x);
                 // Runs of appends or pops, long enough to cross blocks.
                 let run = x % (1 + 40 * (round % 5 + 1));
                 let append = (x >> 32).is_multiple_of(2) || reference.len() == 0;
