@@ -14,7 +14,7 @@
 //! Wall-clock readings appear only here, never in simulation results.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -67,7 +67,9 @@ pub struct Options {
 /// life, and partly fixed by its arguments (their lengths move every heap
 /// allocation after them). The best of several runs in one process keeps
 /// that process's luck; the median over fresh processes, each with its heap
-/// shifted by a different amount, does not.
+/// shifted by a different amount, does not. The binary's code has its own
+/// placement, the page cache's, shared by every process started from one
+/// file: each round starts its own copy (see `ExeCopies`).
 #[derive(Clone, Debug)]
 pub enum Isolation {
     /// In this process, one after another: one layout for every figure.
@@ -268,6 +270,90 @@ pub fn heap_shift(round: u32) -> usize {
     (round as usize * 2448) % 4096
 }
 
+/// Fresh copies of the `bpsim` executable, one per process round, in a
+/// temporary directory removed when this is dropped.
+///
+/// Where the kernel puts a binary's code in physical memory changes its
+/// time as much as the heap's placement does, and every process started
+/// from one file shares that placement, the page cache's, for as long as
+/// the file stays cached. On 2026-12-07 one copy of `prof_one` took
+/// 15.2-16.6 ms per `gated_spawn` run (100k requests, limit 500) in every
+/// process started from it, and another copy of the same bytes 7.9-8.2 ms;
+/// of 16 copies made one after another, 2 were slow (11-13 ms) both times
+/// each was run. Processes all started from this binary would repeat one
+/// draw; each round starting its own copy makes the placement one more
+/// thing the median over processes sees anew.
+struct ExeCopies {
+    /// The executable, and each round's copy of it (empty: all rounds run
+    /// `original`).
+    original: PathBuf,
+    copies: Vec<PathBuf>,
+    /// Why there are no copies.
+    why_not: Option<String>,
+    /// A copy failed to start after the first had started.
+    gave_up: bool,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl ExeCopies {
+    /// `count` copies of `exe`, or none (with the reason) if they cannot be
+    /// made; the bench then starts `exe` itself.
+    fn new(exe: &Path, count: u32) -> Self {
+        let made = (|| -> std::io::Result<(tempfile::TempDir, Vec<PathBuf>)> {
+            let dir = tempfile::Builder::new().prefix("bpsim-bench-").tempdir()?;
+            let copies = (0..count)
+                .map(|round| {
+                    let copy = dir.path().join(format!("bpsim-{round}"));
+                    std::fs::copy(exe, &copy)?;
+                    Ok(copy)
+                })
+                .collect::<std::io::Result<Vec<_>>>()?;
+            // A temporary directory mounted `noexec` takes the copies but
+            // will not start them.
+            if let Some(first) = copies.first() {
+                std::process::Command::new(first)
+                    .arg("--version")
+                    .stdin(std::process::Stdio::null())
+                    .output()?;
+            }
+            Ok((dir, copies))
+        })();
+        match made {
+            Ok((dir, copies)) => ExeCopies {
+                original: exe.to_owned(),
+                copies,
+                why_not: None,
+                gave_up: false,
+                _dir: Some(dir),
+            },
+            Err(e) => ExeCopies {
+                original: exe.to_owned(),
+                copies: Vec::new(),
+                why_not: Some(format!("cannot copy {}: {e}", exe.display())),
+                gave_up: false,
+                _dir: None,
+            },
+        }
+    }
+
+    /// The executable round `round` starts.
+    fn for_round(&self, round: u32) -> &Path {
+        if self.copies.is_empty() {
+            &self.original
+        } else {
+            &self.copies[round as usize % self.copies.len()]
+        }
+    }
+
+    /// A copy could not be started (a temporary directory mounted
+    /// `noexec`): start the original from now on.
+    fn give_up(&mut self, why: String) {
+        self.copies.clear();
+        self.why_not = Some(why);
+        self.gave_up = true;
+    }
+}
+
 /// One measurement in a fresh process of `exe` (`bpsim bench-child`).
 fn in_child(
     exe: &std::path::Path,
@@ -415,6 +501,7 @@ struct Job {
 /// slow spell of a shared machine falls on every job alike.
 fn measure_all(
     options: &Options,
+    copies: &mut Option<ExeCopies>,
     jobs: &[Job],
     repeat: u32,
     with_floor: bool,
@@ -455,6 +542,7 @@ fn measure_all(
             Ok(rows)
         }
         Isolation::Processes { exe, count } => {
+            let copies = copies.get_or_insert_with(|| ExeCopies::new(exe, (*count).max(1)));
             let rounds = |job: &Job| {
                 if job.requests >= 10_000_000 {
                     1
@@ -475,7 +563,19 @@ fn measure_all(
                         round + 1,
                         rounds(job)
                     ));
-                    taken.push(in_child(exe, job, round, repeat, with_floor)?);
+                    let exe = copies.for_round(round).to_owned();
+                    let sample = match in_child(&exe, job, round, repeat, with_floor) {
+                        // A copy that would not start: the original from now on.
+                        Err(e)
+                            if exe != copies.original
+                                && e.downcast_ref::<std::io::Error>().is_some() =>
+                        {
+                            copies.give_up(format!("{e:#}"));
+                            in_child(&copies.original, job, round, repeat, with_floor)?
+                        }
+                        taken => taken?,
+                    };
+                    taken.push(sample);
                 }
             }
             Ok(samples
@@ -508,6 +608,10 @@ fn mb(bytes: Option<u64>) -> String {
 /// Runs the benchmark and returns the printed tables.
 pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<String> {
     let mut out = String::new();
+    let mut copies = match &options.isolation {
+        Isolation::Processes { exe, count } => Some(ExeCopies::new(exe, (*count).max(1))),
+        Isolation::InProcess => None,
+    };
     let _ = writeln!(
         out,
         "bpsim bench: uniform(0.1, 0.2) latencies, seed 1, pure virtual time, one thread, {} build",
@@ -523,8 +627,12 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
             out,
             "ms/run: the median of {count} fresh processes, each the best of {} runs \
              (1 run from 1M requests, 1 process from 10M); spread: slowest less fastest \
-             process over the median\n",
-            options.repeat
+             process over the median; {}\n",
+            options.repeat,
+            match copies.as_ref().and_then(|c| c.why_not.as_deref()) {
+                None => "each process round starts its own copy of this binary".to_owned(),
+                Some(why) => format!("every process starts this binary ({why})"),
+            }
         ),
     };
     let _ = writeln!(
@@ -557,7 +665,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
                 limit: options.concurrency,
             })
             .collect();
-        let rows = measure_all(options, &jobs, repeat, true, &mut progress)?;
+        let rows = measure_all(options, &mut copies, &jobs, repeat, true, &mut progress)?;
         for (kind, (sample, spread)) in options.strategies.iter().zip(rows) {
             let m = &sample.bpsim;
             let ns = m.best.as_nanos() as f64;
@@ -646,14 +754,21 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
             .collect();
         // Each cell: ns per request, and loop iterations per request (the
         // program's own work, which some strategies change with the limit).
-        let mut cells = measure_all(options, &jobs, options.repeat, false, &mut progress)?
-            .into_iter()
-            .map(|(sample, _)| {
-                (
-                    per_request(sample.bpsim.best),
-                    sample.bpsim.iterations as f64 / n.max(1) as f64,
-                )
-            });
+        let mut cells = measure_all(
+            options,
+            &mut copies,
+            &jobs,
+            options.repeat,
+            false,
+            &mut progress,
+        )?
+        .into_iter()
+        .map(|(sample, _)| {
+            (
+                per_request(sample.bpsim.best),
+                sample.bpsim.iterations as f64 / n.max(1) as f64,
+            )
+        });
         let mut engine = Vec::new();
         for &kind in &options.strategies {
             let mut line = format!("{:<22}", kind.name());
@@ -693,6 +808,18 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
              heapq moves, entries of bpsim's size), the timer queue's own cost."
         );
         let _ = write!(out, "{}", beyond_the_heap(options, &engine, &on_heapq));
+    }
+    if let Some(ExeCopies {
+        gave_up: true,
+        why_not: Some(why),
+        ..
+    }) = &copies
+    {
+        let _ = writeln!(
+            out,
+            "\nnote: a copy of this binary would not start, so later processes started \
+             the binary itself ({why})"
+        );
     }
     Ok(out)
 }
@@ -913,6 +1040,46 @@ mod tests {
             },
             floor,
         }
+    }
+
+    #[test]
+    fn each_round_starts_its_own_copy_and_the_copies_go_with_the_bench() {
+        let exe = Path::new("/bin/true");
+        if !exe.exists() {
+            eprintln!("SKIP: no /bin/true to copy");
+            return;
+        }
+        let copies = ExeCopies::new(exe, 3);
+        assert_eq!(copies.why_not, None);
+        assert_eq!(copies.copies.len(), 3);
+        let dir = copies.copies[0].parent().unwrap().to_owned();
+        for round in 0..3 {
+            let copy = copies.for_round(round);
+            assert_ne!(copy, exe);
+            assert_eq!(std::fs::read(copy).unwrap(), std::fs::read(exe).unwrap());
+        }
+        assert_eq!(copies.for_round(4), copies.for_round(1));
+        drop(copies);
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+
+    #[test]
+    fn without_copies_every_round_starts_the_binary_itself() {
+        let missing = Path::new("/nonexistent/bpsim");
+        let copies = ExeCopies::new(missing, 5);
+        assert!(
+            copies
+                .why_not
+                .as_deref()
+                .is_some_and(|w| w.starts_with("cannot copy /nonexistent/bpsim")),
+            "{:?}",
+            copies.why_not
+        );
+        assert_eq!(copies.for_round(3), missing);
+        let mut copies = ExeCopies::new(Path::new("/bin/true"), 2);
+        copies.give_up("would not start".into());
+        assert_eq!(copies.for_round(1), Path::new("/bin/true"));
+        assert!(copies.gave_up);
     }
 
     #[test]

@@ -177,8 +177,10 @@ pub enum Command {
         repeat: u32,
         /// Fresh processes per measurement; the median is kept and the
         /// spread shown. A process's memory layout, drawn at random when it
-        /// starts, moves its time by up to about 10 %; 1 times everything in
-        /// this process, in one layout.
+        /// starts, moves its time by up to about 10 %, and where the page
+        /// cache put the binary's code by up to 2x, so each round starts
+        /// its own copy of the binary; 1 times everything in this process,
+        /// in one layout.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
         processes: u32,
         /// Also time 10,000,000 requests, one process per strategy (about

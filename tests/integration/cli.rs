@@ -708,6 +708,14 @@ fn bench_prints_its_tables() {
         stdout.lines().next().is_some_and(|l| l.ends_with(build)),
         "{stdout}"
     );
+    // Each of the five process rounds starts its own copy of the binary
+    // (where the copies cannot be made or started, the header says why).
+    let how = stdout.lines().nth(1).unwrap_or_default();
+    assert!(
+        how.ends_with("each process round starts its own copy of this binary")
+            || how.contains("every process starts this binary ("),
+        "{stdout}"
+    );
     assert!(stdout.contains("ns/request"), "{stdout}");
     assert!(stdout.contains("C=50"), "{stdout}");
     // The size table, the limit table, and the limit table less the timer
