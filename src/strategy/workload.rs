@@ -1,6 +1,6 @@
 //! What every strategy runs: N requests, a limit, and the request itself.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -202,7 +202,7 @@ impl Workload {
     /// Make this workload the one the requests of the run on this thread
     /// read, with an empty request log, until the returned guard is dropped.
     pub(crate) fn activate(&self) -> ActiveRun {
-        let previous = ACTIVE.replace(Some(Active {
+        let active = Box::new(Active {
             latencies: self.shared.latencies.clone(),
             server: self.shared.server,
             log: if self.shared.log_requests {
@@ -216,9 +216,14 @@ impl Workload {
             issued: Vec::new(),
             calls: Vec::new(),
             free_calls: Vec::new(),
-        }));
-        assert!(previous.is_none(), "one simulation at a time per thread");
-        ActiveRun(())
+        });
+        assert!(
+            ACTIVE.get().is_null(),
+            "one simulation at a time per thread"
+        );
+        let active = Box::into_raw(active);
+        ACTIVE.set(active);
+        ActiveRun(active)
     }
 }
 
@@ -505,21 +510,59 @@ struct Active {
 }
 
 thread_local! {
-    /// The workload of the simulation running on this thread.
-    static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
+    /// The workload of the simulation running on this thread, or null.
+    /// Owned by the [`ActiveRun`] that set it, which clears it before
+    /// freeing it.
+    static ACTIVE: Cell<*mut Active> = const { Cell::new(std::ptr::null_mut()) };
+    /// Re-entrancy guard for [`with_active`] (debug builds).
+    #[cfg(debug_assertions)]
+    static ACTIVE_BORROWED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Run `f` on the active run.
+///
+/// A raw pointer rather than a `RefCell`: this is called twice per request,
+/// and the borrow flag's test, set and reset were about 10 instructions
+/// per request (debug builds still check that `f` does not re-enter).
 ///
 /// # Panics
 /// Outside a simulation ([`Workload::activate`]).
 #[inline]
 fn with_active<R>(f: impl FnOnce(&mut Active) -> R) -> R {
-    ACTIVE.with_borrow_mut(|a| f(a.as_mut().expect("a request outside a simulation")))
+    let active = ACTIVE.get();
+    assert!(!active.is_null(), "a request outside a simulation");
+    #[cfg(debug_assertions)]
+    let _guard = ActiveGuard::enter();
+    // SAFETY: `active` came from `Box::into_raw` in `Workload::activate`
+    // on this thread and stays valid until the `ActiveRun` it returned
+    // clears `ACTIVE` before freeing it. The closures given here only touch
+    // the workload and never call `with_active` again (debug builds assert
+    // this), so this is the only live reference to it.
+    f(unsafe { &mut *active })
 }
 
-/// While alive, its workload is the active one (see [`Workload::activate`]).
-pub(crate) struct ActiveRun(());
+/// Panics if `with_active` is entered while already inside it.
+#[cfg(debug_assertions)]
+struct ActiveGuard;
+
+#[cfg(debug_assertions)]
+impl ActiveGuard {
+    fn enter() -> Self {
+        assert!(!ACTIVE_BORROWED.replace(true), "with_active re-entered");
+        ActiveGuard
+    }
+}
+
+#[cfg(debug_assertions)]
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        ACTIVE_BORROWED.set(false);
+    }
+}
+
+/// While alive, its workload is the active one (see [`Workload::activate`]);
+/// it owns it.
+pub(crate) struct ActiveRun(*mut Active);
 
 impl ActiveRun {
     /// The request log so far (completion order; empty unless the workload
@@ -536,9 +579,12 @@ impl ActiveRun {
 
 impl Drop for ActiveRun {
     fn drop(&mut self) {
-        // Taken out first: dropping the calls left unfinished must not find
-        // the run still borrowed.
-        drop(ACTIVE.take());
+        // Cleared first: dropping the calls left unfinished must not find
+        // the run still active.
+        ACTIVE.set(std::ptr::null_mut());
+        // SAFETY: `self.0` came from `Box::into_raw` in `Workload::activate`
+        // and is freed only here; `ACTIVE` no longer points to it.
+        drop(unsafe { Box::from_raw(self.0) });
     }
 }
 
