@@ -56,6 +56,9 @@ pub struct Options {
     pub strategies: Vec<StrategyKind>,
     /// Where each of bpsim's measurements runs.
     pub isolation: Isolation,
+    /// Threads for the blog table's `-j` (`bpsim run scenarios/blog.toml`
+    /// one strategy at a time and this many at once); 0 skips it.
+    pub table_threads: usize,
 }
 
 /// Where bpsim's measurements run.
@@ -809,6 +812,26 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
         );
         let _ = write!(out, "{}", beyond_the_heap(options, &engine, &on_heapq));
     }
+    if options.table_threads > 0 {
+        progress(&format!(
+            "the blog table on 1 and {} threads",
+            options.table_threads
+        ));
+        let count = match &options.isolation {
+            Isolation::Processes { count, .. } => *count,
+            Isolation::InProcess => 1,
+        };
+        let _ = write!(
+            out,
+            "{}",
+            table_section(
+                copies.as_mut(),
+                count,
+                options.table_threads,
+                options.repeat
+            )?
+        );
+    }
     if let Some(ExeCopies {
         gave_up: true,
         why_not: Some(why),
@@ -913,12 +936,13 @@ const BLOG_SCENARIO: &str = include_str!("../scenarios/blog.toml");
 
 /// How `bpsim run` of the blog scenario scales with threads: its four
 /// strategies on 100,000 requests one at a time, then up to `threads` at
-/// once (the `-j` of `bpsim run`), alternated, best of `repeat` each. The
-/// workload is drawn once, before the timing. Returns the printed table.
+/// once (the `-j` of `bpsim run`), alternated, best of `repeat` each, in
+/// this process. The workload is drawn once, before the timing. Returns
+/// the best times on one thread and on `threads`, and the threads used.
 ///
 /// # Errors
 /// If the scenario cannot be read or a run fails.
-pub fn table_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
+pub fn time_table(threads: usize, repeat: u32) -> anyhow::Result<(Duration, Duration, usize)> {
     let scenario = crate::scenario::Scenario::from_str(BLOG_SCENARIO, "scenarios/blog.toml")?;
     // What `bpsim run -j` would use: never more threads than strategies.
     let threads = threads.clamp(1, scenario.strategies.len());
@@ -935,14 +959,123 @@ pub fn table_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
         std::hint::black_box(run);
         Ok(elapsed)
     };
+    let (one, many) = best_of(repeat, time, threads)?;
+    Ok((one, many, threads))
+}
+
+/// `bpsim bench-table-child`: [`time_table`] in a fresh process, as one
+/// line for the parent to read (ns on one thread, ns on `threads`, the
+/// threads used).
+///
+/// # Errors
+/// As [`time_table`].
+pub fn table_child(threads: usize, repeat: u32) -> anyhow::Result<String> {
+    let (one, many, threads) = time_table(threads, repeat)?;
+    Ok(format!("{} {} {threads}", one.as_nanos(), many.as_nanos()))
+}
+
+/// The blog table's timing in fresh processes, one per round from each
+/// round's copy of the binary: the medians of the one-thread and of the
+/// many-thread times, and the threads used.
+fn table_in_children(
+    copies: &mut ExeCopies,
+    count: u32,
+    threads: usize,
+    repeat: u32,
+) -> anyhow::Result<(Duration, Duration, usize)> {
+    let mut ones = Vec::new();
+    let mut manys = Vec::new();
+    let mut used = threads;
+    for round in 0..count.max(1) {
+        let exe = copies.for_round(round).to_owned();
+        let start = |exe: &Path| {
+            std::process::Command::new(exe)
+                .args([
+                    "bench-table-child",
+                    "--threads",
+                    &threads.to_string(),
+                    "--repeat",
+                    &repeat.to_string(),
+                ])
+                .stdin(std::process::Stdio::null())
+                .output()
+        };
+        let out = match start(&exe) {
+            Err(e) if exe != copies.original => {
+                copies.give_up(format!("starting {}: {e}", exe.display()));
+                start(&copies.original)
+            }
+            out => out,
+        }
+        .context("starting bpsim bench-table-child")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            anyhow::bail!(
+                "timing the blog table in a child process failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let fields: Vec<u64> = stdout
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()
+            .filter(|f: &Vec<u64>| f.len() == 3)
+            .with_context(|| {
+                format!(
+                    "bench-table-child printed {:?}, not a measurement (is it the same bpsim?)",
+                    stdout.trim()
+                )
+            })?;
+        ones.push(Duration::from_nanos(fields[0]));
+        manys.push(Duration::from_nanos(fields[1]));
+        used = fields[2] as usize;
+    }
+    let middle = |mut v: Vec<Duration>| {
+        v.sort();
+        v[(v.len() - 1) / 2]
+    };
+    Ok((middle(ones), middle(manys), used))
+}
+
+/// The blog table's section of the bench: timed in fresh processes when
+/// `copies` is given (`count` of them, medians), else in this one.
+fn table_section(
+    copies: Option<&mut ExeCopies>,
+    count: u32,
+    threads: usize,
+    repeat: u32,
+) -> anyhow::Result<String> {
+    let (one, many, threads, how) = match copies {
+        Some(copies) => {
+            let (one, many, threads) = table_in_children(copies, count, threads, repeat)?;
+            (
+                one,
+                many,
+                threads,
+                format!("the median of {count} fresh processes, each the best of {repeat}"),
+            )
+        }
+        None => {
+            let (one, many, threads) = time_table(threads, repeat)?;
+            (one, many, threads, format!("best of {repeat}"))
+        }
+    };
+    let scenario = crate::scenario::Scenario::from_str(BLOG_SCENARIO, "scenarios/blog.toml")?;
     let title = format!(
         "blog table: `bpsim run scenarios/blog.toml`'s {} strategies on {} requests \
-         (CPU costs of CPython 3.12), one at a time and up to {threads} at once (-j), \
-         best of {repeat}",
+         (CPU costs of CPython 3.12), one at a time and up to {threads} at once (-j), {how}",
         scenario.strategies.len(),
         scenario.requests
     );
-    scaling(&title, threads, repeat, Unit::Milliseconds, time)
+    Ok(format_scaling(
+        &title,
+        threads,
+        one,
+        many,
+        Unit::Milliseconds,
+    ))
 }
 
 /// How a sweep scales with threads: the same sweep through `bpsim sweep`'s
@@ -998,13 +1131,35 @@ fn scaling(
     threads: usize,
     repeat: u32,
     unit: Unit,
-    mut time: impl FnMut(usize) -> anyhow::Result<Duration>,
+    time: impl FnMut(usize) -> anyhow::Result<Duration>,
 ) -> anyhow::Result<String> {
+    let (one, many) = best_of(repeat, time, threads)?;
+    Ok(format_scaling(title, threads, one, many, unit))
+}
+
+/// The best of `repeat` times on one thread and on `threads`, alternated.
+fn best_of(
+    repeat: u32,
+    mut time: impl FnMut(usize) -> anyhow::Result<Duration>,
+    threads: usize,
+) -> anyhow::Result<(Duration, Duration)> {
     let (mut one, mut many) = (Duration::MAX, Duration::MAX);
     for _ in 0..repeat.max(1) {
         one = one.min(time(1)?);
         many = many.min(time(threads)?);
     }
+    Ok((one, many))
+}
+
+/// A scaling table: the time on one thread and on `threads`, and the
+/// speedup.
+fn format_scaling(
+    title: &str,
+    threads: usize,
+    one: Duration,
+    many: Duration,
+    unit: Unit,
+) -> String {
     let (name, scale, digits) = match unit {
         Unit::Milliseconds => ("ms", 1e3, 2),
         Unit::Seconds => ("seconds", 1.0, 3),
@@ -1020,7 +1175,7 @@ fn scaling(
             t.as_secs_f64() * scale
         );
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

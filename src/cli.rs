@@ -220,6 +220,17 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         heap_shift: usize,
     },
+    /// The blog table of `bpsim bench --processes`, in a fresh process:
+    /// prints one line for the parent to read.
+    #[command(hide = true)]
+    BenchTableChild {
+        /// Threads for the `-j` run.
+        #[arg(long, value_parser = clap::value_parser!(usize))]
+        threads: usize,
+        /// Runs; the best is kept.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
+    },
     /// Write the scenario's workload as a latency trace: line i is the
     /// latency of request i in seconds (shortest round-trip form; an
     /// exponent outside 1e-5 <= |x| < 1e16, as in bpsim's CSVs).

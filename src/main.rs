@@ -587,6 +587,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            let threads = sweep_threads.unwrap_or_else(bpsim::sweep::cores);
             let spinner = if std::io::stderr().is_terminal() {
                 indicatif::ProgressBar::new_spinner()
             } else {
@@ -600,6 +601,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     repeat,
                     probe: Some(counting::PROBE),
                     strategies,
+                    table_threads: threads,
                     isolation: if processes > 1 {
                         bench::Isolation::Processes {
                             exe: std::env::current_exe()
@@ -632,14 +634,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             if !say(&text)? {
                 return Ok(ExitCode::from(READER_GONE));
             }
-            let threads = sweep_threads.unwrap_or_else(bpsim::sweep::cores);
             if threads > 0 {
-                output::eprint(format_args!(
-                    "  timing the blog table on 1 and {threads} threads"
-                ));
-                if !say(&bench::table_scaling(threads, repeat)?)? {
-                    return Ok(ExitCode::from(READER_GONE));
-                }
                 output::eprint(format_args!("  timing a sweep on 1 and {threads} threads"));
                 if !say(&bench::sweep_scaling(threads, repeat.min(3))?)? {
                     return Ok(ExitCode::from(READER_GONE));
@@ -667,6 +662,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 Some(counting::PROBE),
             )?;
             say(&line)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchTableChild { threads, repeat } => {
+            say(&bench::table_child(threads, repeat)?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Calibrate {

@@ -786,7 +786,12 @@ fn bench_prints_its_tables() {
         "spread {spread:?} in {row}"
     );
     // The scaling tables: `bpsim run`'s blog table and a sweep, each on 1
-    // thread and on one per core, with the speedup.
+    // thread and on one per core, with the speedup. The blog table is timed
+    // in fresh processes too, as the strategies are.
+    assert!(
+        stdout.contains("at once (-j), the median of 5 fresh processes, each the best of 1:"),
+        "{stdout}"
+    );
     for title in [
         "blog table: `bpsim run scenarios/blog.toml`'s 4",
         "sweep scaling",
