@@ -274,7 +274,8 @@ pub fn heap_shift(round: u32) -> usize {
 }
 
 /// Fresh copies of the `bpsim` executable, one per process round, in a
-/// temporary directory removed when this is dropped.
+/// temporary folder removed when this is dropped, or on Ctrl-C
+/// ([`crate::output::TempFolder`]).
 ///
 /// Where the kernel puts a binary's code in physical memory changes its
 /// time as much as the heap's placement does, and every process started
@@ -295,15 +296,15 @@ struct ExeCopies {
     why_not: Option<String>,
     /// A copy failed to start after the first had started.
     gave_up: bool,
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<crate::output::TempFolder>,
 }
 
 impl ExeCopies {
     /// `count` copies of `exe`, or none (with the reason) if they cannot be
     /// made; the bench then starts `exe` itself.
     fn new(exe: &Path, count: u32) -> Self {
-        let made = (|| -> std::io::Result<(tempfile::TempDir, Vec<PathBuf>)> {
-            let dir = tempfile::Builder::new().prefix("bpsim-bench-").tempdir()?;
+        let made = (|| -> std::io::Result<(crate::output::TempFolder, Vec<PathBuf>)> {
+            let dir = crate::output::TempFolder::new()?;
             let copies = (0..count)
                 .map(|round| {
                     let copy = dir.path().join(format!("bpsim-{round}"));
