@@ -288,73 +288,137 @@ pub fn heap_shift(round: u32) -> usize {
 /// draw; each round starting its own copy makes the placement one more
 /// thing the median over processes sees anew.
 struct ExeCopies {
-    /// The executable, and each round's copy of it (empty: all rounds run
-    /// `original`).
+    /// The executable.
     original: PathBuf,
-    copies: Vec<PathBuf>,
+    /// The folder of the copies; none: every round starts `original`.
+    dir: Option<crate::output::TempFolder>,
+    /// The round whose copy is on disk, and the copy: one at a time (the
+    /// binary is about 20 MB).
+    current: Option<(u32, PathBuf)>,
     /// Why there are no copies.
     why_not: Option<String>,
-    /// A copy failed to start after the first had started.
+    /// Copies stopped after the first round had one.
     gave_up: bool,
-    _dir: Option<crate::output::TempFolder>,
 }
 
+/// Attempts at starting a file just written, while `ETXTBSY` says that
+/// another thread's child process still holds it open for writing (in
+/// this process only tests start processes from several threads).
+const BUSY_RETRIES: u32 = 20;
+
 impl ExeCopies {
-    /// `count` copies of `exe`, or none (with the reason) if they cannot be
-    /// made; the bench then starts `exe` itself.
-    fn new(exe: &Path, count: u32) -> Self {
-        let made = (|| -> std::io::Result<(crate::output::TempFolder, Vec<PathBuf>)> {
-            let dir = crate::output::TempFolder::new()?;
-            let copies = (0..count)
-                .map(|round| {
-                    let copy = dir.path().join(format!("bpsim-{round}"));
-                    std::fs::copy(exe, &copy)?;
-                    Ok(copy)
-                })
-                .collect::<std::io::Result<Vec<_>>>()?;
-            // A temporary directory mounted `noexec` takes the copies but
-            // will not start them.
-            if let Some(first) = copies.first() {
-                std::process::Command::new(first)
-                    .arg("--version")
-                    .stdin(std::process::Stdio::null())
-                    .output()?;
+    /// Copies of `exe`, once a first one has been made and started; if
+    /// that fails, none (with the reason), and the bench starts `exe`
+    /// itself.
+    fn new(exe: &Path) -> Self {
+        let mut copies = ExeCopies {
+            original: exe.to_owned(),
+            dir: None,
+            current: None,
+            why_not: None,
+            gave_up: false,
+        };
+        match crate::output::TempFolder::new() {
+            Ok(dir) => {
+                let check = dir.path().join("bpsim-check");
+                copies.dir = Some(dir);
+                match copies.copy_to(&check) {
+                    Ok(()) => {
+                        // A temporary folder mounted `noexec` takes the copy
+                        // but will not start it.
+                        if let Err(e) = start_when_not_busy(&check) {
+                            copies.why_not = Some(format!(
+                                "cannot start a copy in {} (mounted noexec?): {e}",
+                                check.parent().unwrap_or(&check).display()
+                            ));
+                            copies.dir = None;
+                        }
+                        let _ = std::fs::remove_file(&check);
+                    }
+                    Err(why) => {
+                        copies.why_not = Some(why);
+                        copies.dir = None;
+                    }
+                }
             }
-            Ok((dir, copies))
-        })();
-        match made {
-            Ok((dir, copies)) => ExeCopies {
-                original: exe.to_owned(),
-                copies,
-                why_not: None,
-                gave_up: false,
-                _dir: Some(dir),
-            },
-            Err(e) => ExeCopies {
-                original: exe.to_owned(),
-                copies: Vec::new(),
-                why_not: Some(format!("cannot copy {}: {e}", exe.display())),
-                gave_up: false,
-                _dir: None,
-            },
+            Err(e) => copies.why_not = Some(format!("cannot make a temporary folder: {e}")),
+        }
+        copies
+    }
+
+    /// Copy the executable to `to`, written through to the disk, so that
+    /// its write-back does not land in the middle of the timed runs.
+    fn copy_to(&self, to: &Path) -> Result<(), String> {
+        std::fs::copy(&self.original, to)
+            .and_then(|_| std::fs::File::open(to)?.sync_all())
+            .map_err(|e| {
+                format!(
+                    "cannot copy {} to {}: {e}",
+                    self.original.display(),
+                    to.display()
+                )
+            })
+    }
+
+    /// The executable round `round` starts: a fresh copy when the round
+    /// changes (the last round's is removed), `original` without copies.
+    fn for_round(&mut self, round: u32) -> PathBuf {
+        let Some(dir) = &self.dir else {
+            return self.original.clone();
+        };
+        if let Some((r, copy)) = &self.current {
+            if *r == round {
+                return copy.clone();
+            }
+            let _ = std::fs::remove_file(copy);
+            self.current = None;
+        }
+        let copy = dir.path().join(format!("bpsim-{round}"));
+        match self.copy_to(&copy) {
+            Ok(()) => {
+                self.current = Some((round, copy.clone()));
+                copy
+            }
+            Err(why) => {
+                self.give_up(why);
+                self.original.clone()
+            }
         }
     }
 
-    /// The executable round `round` starts.
-    fn for_round(&self, round: u32) -> &Path {
-        if self.copies.is_empty() {
-            &self.original
-        } else {
-            &self.copies[round as usize % self.copies.len()]
-        }
-    }
-
-    /// A copy could not be started (a temporary directory mounted
-    /// `noexec`): start the original from now on.
+    /// A copy could not be made or started: start the original from now on.
     fn give_up(&mut self, why: String) {
-        self.copies.clear();
+        if let Some((_, copy)) = self.current.take() {
+            let _ = std::fs::remove_file(copy);
+        }
+        self.dir = None;
         self.why_not = Some(why);
         self.gave_up = true;
+    }
+}
+
+/// `exe --version`, retried while the file is busy (see [`BUSY_RETRIES`]).
+fn start_when_not_busy(exe: &Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::process::Command::new(exe)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .output()
+        {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < BUSY_RETRIES => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
+            Ok(out) if out.status.success() => return Ok(()),
+            Ok(out) => {
+                return Err(std::io::Error::other(format!(
+                    "--version exited with {}",
+                    out.status
+                )));
+            }
+        }
     }
 }
 
@@ -546,7 +610,7 @@ fn measure_all(
             Ok(rows)
         }
         Isolation::Processes { exe, count } => {
-            let copies = copies.get_or_insert_with(|| ExeCopies::new(exe, (*count).max(1)));
+            let copies = copies.get_or_insert_with(|| ExeCopies::new(exe));
             let rounds = |job: &Job| {
                 if job.requests >= 10_000_000 {
                     1
@@ -567,7 +631,7 @@ fn measure_all(
                         round + 1,
                         rounds(job)
                     ));
-                    let exe = copies.for_round(round).to_owned();
+                    let exe = copies.for_round(round);
                     let sample = match in_child(&exe, job, round, repeat, with_floor) {
                         // A copy that would not start: the original from now on.
                         Err(e)
@@ -613,7 +677,7 @@ fn mb(bytes: Option<u64>) -> String {
 pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<String> {
     let mut out = String::new();
     let mut copies = match &options.isolation {
-        Isolation::Processes { exe, count } => Some(ExeCopies::new(exe, (*count).max(1))),
+        Isolation::Processes { exe, .. } => Some(ExeCopies::new(exe)),
         Isolation::InProcess => None,
     };
     let _ = writeln!(
@@ -988,7 +1052,7 @@ fn table_in_children(
     let mut manys = Vec::new();
     let mut used = threads;
     for round in 0..count.max(1) {
-        let exe = copies.for_round(round).to_owned();
+        let exe = copies.for_round(round);
         let start = |exe: &Path| {
             std::process::Command::new(exe)
                 .args([
@@ -997,18 +1061,21 @@ fn table_in_children(
                     &threads.to_string(),
                     "--repeat",
                     &repeat.to_string(),
+                    "--heap-shift",
+                    &heap_shift(round).to_string(),
                 ])
                 .stdin(std::process::Stdio::null())
                 .output()
+                .with_context(|| format!("starting {} bench-table-child", exe.display()))
         };
         let out = match start(&exe) {
             Err(e) if exe != copies.original => {
-                copies.give_up(format!("starting {}: {e}", exe.display()));
+                copies.give_up(format!("{e:#}"));
                 start(&copies.original)
+                    .with_context(|| format!("after a copy would not start ({e:#})"))
             }
             out => out,
-        }
-        .context("starting bpsim bench-table-child")?;
+        }?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             anyhow::bail!(
@@ -1199,22 +1266,31 @@ mod tests {
     }
 
     #[test]
-    fn each_round_starts_its_own_copy_and_the_copies_go_with_the_bench() {
+    fn each_round_starts_its_own_copy_one_at_a_time_and_the_copies_go_with_the_bench() {
         let exe = Path::new("/bin/true");
         if !exe.exists() {
             eprintln!("SKIP: no /bin/true to copy");
             return;
         }
-        let copies = ExeCopies::new(exe, 3);
-        assert_eq!(copies.why_not, None);
-        assert_eq!(copies.copies.len(), 3);
-        let dir = copies.copies[0].parent().unwrap().to_owned();
-        for round in 0..3 {
-            let copy = copies.for_round(round);
-            assert_ne!(copy, exe);
-            assert_eq!(std::fs::read(copy).unwrap(), std::fs::read(exe).unwrap());
+        let mut copies = ExeCopies::new(exe);
+        if let Some(why) = &copies.why_not {
+            eprintln!("SKIP: copies of /bin/true cannot be started here: {why}");
+            return;
         }
-        assert_eq!(copies.for_round(4), copies.for_round(1));
+        let dir = copies.dir.as_ref().unwrap().path().to_owned();
+        let first = copies.for_round(0);
+        assert_ne!(first, exe);
+        assert_eq!(std::fs::read(&first).unwrap(), std::fs::read(exe).unwrap());
+        // The same round, the same copy.
+        assert_eq!(copies.for_round(0), first);
+        // The next round: a new copy, the last one gone.
+        let second = copies.for_round(1);
+        assert_ne!(second, first);
+        assert!(second.exists() && !first.exists());
+        // A round seen before gets a fresh copy too.
+        let again = copies.for_round(0);
+        assert!(again.exists() && !second.exists());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         drop(copies);
         assert!(!dir.exists(), "{} left behind", dir.display());
     }
@@ -1222,20 +1298,41 @@ mod tests {
     #[test]
     fn without_copies_every_round_starts_the_binary_itself() {
         let missing = Path::new("/nonexistent/bpsim");
-        let copies = ExeCopies::new(missing, 5);
+        let mut copies = ExeCopies::new(missing);
         assert!(
             copies
                 .why_not
                 .as_deref()
-                .is_some_and(|w| w.starts_with("cannot copy /nonexistent/bpsim")),
+                .is_some_and(|w| w.starts_with("cannot copy /nonexistent/bpsim to ")),
             "{:?}",
             copies.why_not
         );
         assert_eq!(copies.for_round(3), missing);
-        let mut copies = ExeCopies::new(Path::new("/bin/true"), 2);
-        copies.give_up("would not start".into());
-        assert_eq!(copies.for_round(1), Path::new("/bin/true"));
-        assert!(copies.gave_up);
+        // A file that copies but does not start: no copies, and why.
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let mut copies = ExeCopies::new(&manifest);
+        assert!(
+            copies
+                .why_not
+                .as_deref()
+                .is_some_and(|w| w.starts_with("cannot start a copy in ")),
+            "{:?}",
+            copies.why_not
+        );
+        assert!(copies.dir.is_none());
+        assert_eq!(copies.for_round(0), manifest);
+        assert!(!copies.gave_up);
+        // Giving up later removes the round's copy.
+        if Path::new("/bin/true").exists() {
+            let mut copies = ExeCopies::new(Path::new("/bin/true"));
+            if copies.why_not.is_none() {
+                let copy = copies.for_round(0);
+                copies.give_up("would not start".into());
+                assert!(!copy.exists());
+                assert_eq!(copies.for_round(1), Path::new("/bin/true"));
+                assert!(copies.gave_up);
+            }
+        }
     }
 
     #[test]

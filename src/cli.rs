@@ -230,6 +230,9 @@ pub enum Command {
         /// Runs; the best is kept.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
         repeat: u32,
+        /// Bytes to allocate (and keep) first, to move everything after.
+        #[arg(long, default_value_t = 0)]
+        heap_shift: usize,
     },
     /// Write the scenario's workload as a latency trace: line i is the
     /// latency of request i in seconds (shortest round-trip form; an

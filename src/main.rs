@@ -664,7 +664,14 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             say(&line)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::BenchTableChild { threads, repeat } => {
+        Command::BenchTableChild {
+            threads,
+            repeat,
+            heap_shift,
+        } => {
+            // As `bench-child`: this process's buffers fall `heap_shift`
+            // bytes further on than its siblings'.
+            std::mem::forget(std::hint::black_box(vec![0u8; heap_shift]));
             say(&bench::table_child(threads, repeat)?)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -11,9 +11,11 @@ Usage::
 Wall times: SimPy's is perf_counter around its run, the median of
 --peer-runs fresh processes (default 3); bpsim's is
 the median of --processes fresh processes (default 5), each the best of 5
-runs (`examples/trace_speed.rs`), the r-th with its heap moved by
-(r * 2448) mod 4096 bytes, as `bpsim bench` does (one layout can be up to
-about 10 % slower than the next with the same instructions); CPython's is the
+runs (`examples/trace_speed.rs`), the r-th started from its own copy of
+the binary and with its heap moved by (r * 2448) mod 4096 bytes, as
+`bpsim bench` does (one layout can be up to about 10 % slower than the
+next with the same instructions, and where the page cache put the
+binary's code up to 2x); CPython's is the
 whole harness process, interpreter start-up and trace loading included
 (about 0.1 s of its 2-3 s), the median of --peer-runs processes. The floor (`src/bench/floor.rs`, best of 5) is
 the same makespan from a bare binary heap of deadlines and nothing else:
@@ -24,6 +26,7 @@ than that would reach.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,8 +77,15 @@ def main():
     runs = {}
     for r in range(max(1, a.processes)):
         env = dict(os.environ, BPSIM_HEAP_SHIFT=str(r * 2448 % 4096))
-        timing = subprocess.run(timer + [trace, str(a.concurrency)], env=env,
+        # Each process from its own copy of the binary: where the page cache
+        # put a binary's code moves its time by up to 2x, the same for every
+        # process started from one file (README, "Speed"; `bpsim bench` does
+        # the same).
+        copy = os.path.join(tmp, f"trace_speed-{r}")
+        shutil.copy2(timer[0], copy)
+        timing = subprocess.run([copy] + timer[1:] + [trace, str(a.concurrency)], env=env,
                                 check=True, capture_output=True, text=True).stdout
+        os.remove(copy)
         for line in timing.splitlines():
             name, wall, floor = line.split()
             runs.setdefault(name, []).append((float(wall), floor))
