@@ -62,6 +62,8 @@ mod task_group;
 mod wait;
 
 pub use cpu::CpuCosts;
+#[cfg(debug_assertions)]
+pub(crate) use event_loop::ReentrancyGuard;
 #[cfg(test)]
 pub(crate) use event_loop::end_time;
 pub(crate) use event_loop::{CLOCK_RESOLUTION, MAXIMUM_SELECT_TIMEOUT};

@@ -365,7 +365,7 @@ pub(crate) fn with_loop<R>(f: impl FnOnce(&mut State) -> R) -> R {
     let state = LOOP.get();
     assert!(!state.is_null(), "no running bpsim event loop");
     #[cfg(debug_assertions)]
-    let _guard = ReentrancyGuard::enter();
+    let _guard = ReentrancyGuard::enter(&BORROWED, "with_loop");
     // SAFETY: `state` was leaked from a `Box` by `run` on this thread and
     // stays valid until `run` clears `LOOP` (in `RunningLoop::drop`) before
     // freeing it. The closures given to `with_loop` only touch the state and
@@ -374,22 +374,26 @@ pub(crate) fn with_loop<R>(f: impl FnOnce(&mut State) -> R) -> R {
     f(unsafe { &mut *state })
 }
 
-/// Panics if `with_loop` is entered while already inside it.
+/// Debug builds: panics if a function that hands out `&mut` to
+/// thread-local state through a raw pointer ([`with_loop`], the workload's
+/// `with_active`) is entered while already inside it, which would make two
+/// live `&mut` to the same state.
 #[cfg(debug_assertions)]
-struct ReentrancyGuard;
+pub(crate) struct ReentrancyGuard(&'static std::thread::LocalKey<Cell<bool>>);
 
 #[cfg(debug_assertions)]
 impl ReentrancyGuard {
-    fn enter() -> Self {
-        assert!(!BORROWED.replace(true), "with_loop re-entered");
-        ReentrancyGuard
+    /// Enter `what`, whose `flag` says whether it is entered already.
+    pub(crate) fn enter(flag: &'static std::thread::LocalKey<Cell<bool>>, what: &str) -> Self {
+        assert!(!flag.replace(true), "{what} re-entered");
+        ReentrancyGuard(flag)
     }
 }
 
 #[cfg(debug_assertions)]
 impl Drop for ReentrancyGuard {
     fn drop(&mut self) {
-        BORROWED.set(false);
+        self.0.set(false);
     }
 }
 
@@ -1164,7 +1168,7 @@ impl Running {
     #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         #[cfg(debug_assertions)]
-        let _guard = ReentrancyGuard::enter();
+        let _guard = ReentrancyGuard::enter(&BORROWED, "with_loop");
         // SAFETY: as in `with_loop`: `run` set this pointer as the running
         // loop and frees it only after its last use (when `RunningLoop` is
         // dropped); the closures given here only touch the state, so this is
@@ -1278,6 +1282,23 @@ fn drive<const TIMED: bool>(at: &Running, config: &Config) -> Result<Report, Run
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(debug_assertions)]
+    #[test]
+    fn a_reentrancy_guard_refuses_a_second_entry_until_the_first_ends() {
+        thread_local! {
+            static FLAG: Cell<bool> = const { Cell::new(false) };
+        }
+        {
+            let _first = ReentrancyGuard::enter(&FLAG, "f");
+            let second = std::panic::catch_unwind(|| ReentrancyGuard::enter(&FLAG, "f"));
+            let message = second.err().and_then(|e| e.downcast::<String>().ok());
+            assert_eq!(message.as_deref().map(String::as_str), Some("f re-entered"));
+        }
+        // The first guard has ended: entering works again.
+        drop(ReentrancyGuard::enter(&FLAG, "f"));
+        assert!(!FLAG.get());
+    }
 
     /// `await fut` charges a 40-byte `FutureIter` and its end keeps it
     /// charged on a free list of 255 (`FI_FREELIST_MAXLEN`), as measured:

@@ -532,32 +532,13 @@ fn with_active<R>(f: impl FnOnce(&mut Active) -> R) -> R {
     let active = ACTIVE.get();
     assert!(!active.is_null(), "a request outside a simulation");
     #[cfg(debug_assertions)]
-    let _guard = ActiveGuard::enter();
+    let _guard = asyncio::ReentrancyGuard::enter(&ACTIVE_BORROWED, "with_active");
     // SAFETY: `active` came from `Box::into_raw` in `Workload::activate`
     // on this thread and stays valid until the `ActiveRun` it returned
     // clears `ACTIVE` before freeing it. The closures given here only touch
     // the workload and never call `with_active` again (debug builds assert
     // this), so this is the only live reference to it.
     f(unsafe { &mut *active })
-}
-
-/// Panics if `with_active` is entered while already inside it.
-#[cfg(debug_assertions)]
-struct ActiveGuard;
-
-#[cfg(debug_assertions)]
-impl ActiveGuard {
-    fn enter() -> Self {
-        assert!(!ACTIVE_BORROWED.replace(true), "with_active re-entered");
-        ActiveGuard
-    }
-}
-
-#[cfg(debug_assertions)]
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        ACTIVE_BORROWED.set(false);
-    }
 }
 
 /// While alive, its workload is the active one (see [`Workload::activate`]);

@@ -675,7 +675,12 @@ fn a_day_long_latency_is_handled() {
 
 /// What `bpsim bench ARGS` prints, once it succeeded.
 fn bench_stdout(args: &[&str]) -> String {
-    let out = bpsim().arg("bench").args(args).output().unwrap();
+    success_stdout(bpsim().arg("bench").args(args))
+}
+
+/// What `command` prints, once it succeeded.
+fn success_stdout(command: &mut Command) -> String {
+    let out = command.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -703,25 +708,15 @@ fn bench_prints_its_tables() {
         .prefix("bench-tmp-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
-    let out = bpsim()
-        .env("TMPDIR", tmp.path())
-        .args([
-            "bench",
-            "--requests",
-            "2000",
-            "--limits",
-            "1,50",
-            "--repeat",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = success_stdout(bpsim().env("TMPDIR", tmp.path()).args([
+        "bench",
+        "--requests",
+        "2000",
+        "--limits",
+        "1,50",
+        "--repeat",
+        "1",
+    ]));
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "left in the temporary folder: {left:?}");
     // The header says which build was timed (this one: no PGO profile).
