@@ -566,10 +566,12 @@ struct Job {
 /// Measures every job as `options.isolation` says, and returns, in the
 /// jobs' order, the sample kept and the spread across processes (none in
 /// this process). Processes go round by round over all the jobs, so a
-/// slow spell of a shared machine falls on every job alike.
+/// slow spell of a shared machine falls on every job alike, each round
+/// starting from its copy in `copies` (which [`run`] makes, once, for
+/// [`Isolation::Processes`]).
 fn measure_all(
     options: &Options,
-    copies: &mut Option<ExeCopies>,
+    copies: Option<&mut ExeCopies>,
     jobs: &[Job],
     repeat: u32,
     with_floor: bool,
@@ -583,8 +585,8 @@ fn measure_all(
             format!("{} at limit {}", job.kind.name(), job.limit)
         }
     };
-    match &options.isolation {
-        Isolation::InProcess => {
+    match (&options.isolation, copies) {
+        (Isolation::InProcess, _) | (Isolation::Processes { .. }, None) => {
             let mut latencies: Option<(u64, std::sync::Arc<[f64]>)> = None;
             let mut rows = Vec::with_capacity(jobs.len());
             for job in jobs {
@@ -609,8 +611,7 @@ fn measure_all(
             }
             Ok(rows)
         }
-        Isolation::Processes { exe, count } => {
-            let copies = copies.get_or_insert_with(|| ExeCopies::new(exe));
+        (Isolation::Processes { count, .. }, Some(copies)) => {
             let rounds = |job: &Job| {
                 if job.requests >= 10_000_000 {
                     1
@@ -733,7 +734,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
                 limit: options.concurrency,
             })
             .collect();
-        let rows = measure_all(options, &mut copies, &jobs, repeat, true, &mut progress)?;
+        let rows = measure_all(options, copies.as_mut(), &jobs, repeat, true, &mut progress)?;
         for (kind, (sample, spread)) in options.strategies.iter().zip(rows) {
             let m = &sample.bpsim;
             let ns = m.best.as_nanos() as f64;
@@ -824,7 +825,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
         // program's own work, which some strategies change with the limit).
         let mut cells = measure_all(
             options,
-            &mut copies,
+            copies.as_mut(),
             &jobs,
             options.repeat,
             false,
