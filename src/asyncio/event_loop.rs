@@ -844,7 +844,11 @@ impl State {
         self.queue.ready.clear();
         self.queue.next_handle = 0;
         let ntodo = self.queue.running.len();
-        self.peak_ready = self.peak_ready.max(ntodo as u64);
+        // A test and a rarely taken store: `max` loads, compares, selects
+        // and stores on every iteration.
+        if ntodo as u64 > self.peak_ready {
+            self.peak_ready = ntodo as u64;
+        }
         Ok(())
     }
 
@@ -1243,9 +1247,12 @@ where
 /// (see [`State::charge_as`]).
 #[inline(never)]
 fn drive<const TIMED: bool>(at: &Running, config: &Config) -> Result<Report, RunError> {
+    // In registers: the state is written through a raw pointer, so the
+    // compiler would load these from `config` on every iteration.
+    let (max_iterations, timeline) = (config.max_iterations, config.timeline);
     let mut iterations = 0;
     loop {
-        if iterations == config.max_iterations {
+        if iterations == max_iterations {
             return Err(RunError::IterationLimit(iterations));
         }
         iterations += 1;
@@ -1257,7 +1264,7 @@ fn drive<const TIMED: bool>(at: &Running, config: &Config) -> Result<Report, Run
                 Action::Call(f) => f(),
             }
         }
-        if config.timeline {
+        if timeline {
             at.with(|st| {
                 let sample = Sample {
                     time_s: st.now,
