@@ -136,6 +136,9 @@ fn thread_system_time() -> Option<Duration> {
 #[derive(Clone, Debug, PartialEq)]
 struct Measured {
     best: Duration,
+    /// The first run: without the buffers an earlier run leaves to the
+    /// thread, as the one run of a strategy in `bpsim run` starts.
+    first: Duration,
     /// Kernel time within the best run.
     system: Option<Duration>,
     iterations: u64,
@@ -164,8 +167,9 @@ impl Sample {
         let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
         let m = &self.bpsim;
         format!(
-            "{} {} {} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {} {}",
             m.best.as_nanos(),
+            m.first.as_nanos(),
             opt(m.system.map(|d| d.as_nanos() as u64)),
             m.iterations,
             m.makespan.to_bits(),
@@ -182,6 +186,7 @@ impl Sample {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [
             best,
+            first,
             system,
             iterations,
             makespan,
@@ -208,6 +213,7 @@ impl Sample {
         Some(Sample {
             bpsim: Measured {
                 best: Duration::from_nanos(best.parse().ok()?),
+                first: Duration::from_nanos(first.parse().ok()?),
                 system: opt(system)?.map(Duration::from_nanos),
                 iterations: iterations.parse().ok()?,
                 makespan: f64::from_bits(makespan.parse().ok()?),
@@ -477,12 +483,18 @@ fn in_child(
 }
 
 /// The median sample (by bpsim's time; the lower middle of an even count)
-/// and the spread of bpsim's times: (slowest - fastest) / median.
+/// and the spread of bpsim's times: (slowest - fastest) / median. Its
+/// first-run time is the median of the samples' own (the same middle), so
+/// it is never below the median time.
 fn median(mut samples: Vec<Sample>) -> (Sample, f64) {
+    let mid = (samples.len() - 1) / 2;
+    let mut firsts: Vec<Duration> = samples.iter().map(|s| s.bpsim.first).collect();
+    firsts.sort_unstable();
     samples.sort_by_key(|s| s.bpsim.best);
     let fastest = samples[0].bpsim.best.as_secs_f64();
     let slowest = samples[samples.len() - 1].bpsim.best.as_secs_f64();
-    let middle = samples.swap_remove((samples.len() - 1) / 2);
+    let mut middle = samples.swap_remove(mid);
+    middle.bpsim.first = firsts[mid];
     let spread = (slowest - fastest) / middle.bpsim.best.as_secs_f64().max(f64::MIN_POSITIVE);
     (middle, spread)
 }
@@ -500,6 +512,7 @@ fn measure(
     // logged.
     let workload = Workload::new(latencies.clone(), limit).with_request_log(false);
     let mut best = Duration::MAX;
+    let mut first = Duration::ZERO;
     let mut system = None;
     let mut out = None;
     let mut max_rss = None;
@@ -524,6 +537,9 @@ fn measure(
                 source,
             })?;
         let elapsed = t.elapsed();
+        if run == 0 {
+            first = elapsed;
+        }
         if elapsed < best {
             best = elapsed;
             system = thread_system_time()
@@ -543,6 +559,7 @@ fn measure(
         }
         out = Some(Measured {
             best,
+            first,
             system,
             iterations: o.report.loop_iterations,
             makespan: o.report.duration_s,
@@ -706,11 +723,12 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
     };
     let _ = writeln!(
         out,
-        "{:<22} {:>11} {:>6} {:>10} {:>8} {:>11} {:>9} {:>9} {:>8} {:>11} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "{:<22} {:>11} {:>6} {:>10} {:>9} {:>8} {:>11} {:>9} {:>9} {:>8} {:>11} {:>10} {:>10} {:>10} {:>10} {:>8}",
         "strategy",
         "requests",
         "limit",
         "ms/run",
+        "first ms",
         "sys ms",
         "ns/request",
         "ns/iter",
@@ -761,11 +779,12 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
             };
             let _ = writeln!(
                 out,
-                "{:<22} {:>11} {:>6} {:>10.2} {:>8} {:>11.1} {:>9.1} {:>9} {:>8} {:>11} {:>10} {:>10} {:>11} {:>10} {:>8}",
+                "{:<22} {:>11} {:>6} {:>10.2} {:>9.2} {:>8} {:>11.1} {:>9.1} {:>9} {:>8} {:>11} {:>10} {:>10} {:>11} {:>10} {:>8}",
                 kind.name(),
                 n,
                 options.concurrency,
                 ns / 1e6,
+                m.first.as_secs_f64() * 1e3,
                 m.system.map_or("n/a".to_owned(), |d| format!(
                     "{:.0}",
                     d.as_secs_f64() * 1e3
@@ -789,6 +808,9 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
          deadlines and nothing else \
          (`bench::floor`; blank where it has no model); x floor: ms/run \
          over the floor's. \
+         first ms: the first run of each process, without the buffers \
+         earlier runs leave to the thread, as `bpsim run` runs a strategy \
+         once (the median over the processes, as ms/run). \
          sys ms: the part of ms/run spent in the kernel, nearly all of it \
          mapping and zeroing fresh pages (page faults); \
          heap: peak bytes the run allocated above what was held before it \
@@ -1255,6 +1277,7 @@ mod tests {
         Sample {
             bpsim: Measured {
                 best: Duration::from_millis(best_ms),
+                first: Duration::from_millis(2 * best_ms),
                 system: None,
                 iterations: 12_345,
                 makespan: 0.1 + 0.2,
@@ -1348,7 +1371,7 @@ mod tests {
             let line = s.to_line();
             assert_eq!(Sample::from_line(&line), Some(s), "{line}");
         }
-        for bad in ["", "1 2 3", "1 - 3 4 5 6 7 - - 9", "x - 3 4 5 6 7 - -"] {
+        for bad in ["", "1 2 3", "1 2 - 3 4 5 6 7 - - 9", "x 2 - 3 4 5 6 7 - -"] {
             assert_eq!(Sample::from_line(bad), None, "{bad:?}");
         }
     }
@@ -1379,5 +1402,12 @@ mod tests {
         assert_eq!(m.bpsim.best, Duration::from_millis(9));
         let (m, spread) = median(vec![sample(7, None)]);
         assert_eq!((m.bpsim.best, spread), (Duration::from_millis(7), 0.0));
+        // The first-run time is the median of the first runs, whichever
+        // process took it.
+        let mut late = sample(10, None);
+        late.bpsim.first = Duration::from_millis(50);
+        let (m, _) = median(vec![sample(12, None), late, sample(9, None)]);
+        assert_eq!(m.bpsim.best, Duration::from_millis(10));
+        assert_eq!(m.bpsim.first, Duration::from_millis(24));
     }
 }
