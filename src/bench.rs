@@ -26,6 +26,7 @@ use crate::scenario::PythonVersion;
 use crate::strategy::{self, StrategyKind, Workload};
 
 pub mod floor;
+pub mod machine;
 
 /// Reads the heap bytes this thread holds, as counted by a global allocator
 /// (the `bpsim` binary installs one; see `src/main.rs`).
@@ -706,14 +707,14 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
     let _ = match &options.isolation {
         Isolation::InProcess => writeln!(
             out,
-            "ms/run: best of {} runs in this process (one memory layout for every figure)\n",
+            "ms/run: best of {} runs in this process (one memory layout for every figure)",
             options.repeat
         ),
         Isolation::Processes { count, .. } => writeln!(
             out,
             "ms/run: the median of {count} fresh processes, each the best of {} runs \
              (1 run from 1M requests, 1 process from 10M); spread: slowest less fastest \
-             process over the median; {}\n",
+             process over the median; {}",
             options.repeat,
             match copies.as_ref().and_then(|c| c.why_not.as_deref()) {
                 None => "each process round starts its own copy of this binary".to_owned(),
@@ -721,6 +722,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
             }
         ),
     };
+    let _ = writeln!(out, "{}\n", machine::describe());
     let _ = writeln!(
         out,
         "{:<22} {:>11} {:>6} {:>10} {:>9} {:>8} {:>11} {:>9} {:>9} {:>8} {:>11} {:>10} {:>10} {:>10} {:>10} {:>8}",

@@ -36,6 +36,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 STRATEGIES = ["batching", "semaphore_in_task", "gated_spawn_callback", "gated_spawn"]
 
 
+def machine():
+    """The processor and core count, as `bpsim bench`'s header gives them
+    (src/bench/machine.rs): ratios from two machines do not compare."""
+    name = "unknown processor"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    name = value.strip()
+                    break
+    except OSError:
+        pass
+    return f"machine: {name}, {os.cpu_count()} cores"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--simpy-python", required=True, help="a python with simpy installed")
@@ -98,6 +114,7 @@ def main():
         bp_wall[name] = wall
         if floor != "-":
             floor_wall[name] = float(floor)
+    print(machine())
     print(f"{a.requests} requests, limit {a.concurrency}, one trace (uniform(0.1, 0.2), seed 1)\n")
     print("| strategy | makespan bpsim (s) | SimPy (s) | CPython asyncio (s) | bpsim wall (ms) "
           "| SimPy wall (ms) | CPython wall (ms) | SimPy / bpsim | CPython / bpsim "

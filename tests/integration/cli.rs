@@ -736,6 +736,15 @@ fn bench_prints_its_tables() {
         how.ends_with("each process round starts its own copy of this binary"),
         "{stdout}"
     );
+    // Then the machine, so that a pasted table says where it was timed.
+    let machine = stdout.lines().nth(2).unwrap_or_default();
+    assert!(machine.starts_with("machine: "), "{stdout}");
+    if cfg!(target_os = "linux") {
+        assert!(
+            machine.contains(" cores; caches of the first core: L"),
+            "{machine}"
+        );
+    }
     assert!(stdout.contains("ns/request"), "{stdout}");
     assert!(stdout.contains("C=50"), "{stdout}");
     // The size table, the limit table, and the limit table less the timer
