@@ -95,7 +95,7 @@ def main():
         env = dict(os.environ, BPSIM_HEAP_SHIFT=str(r * 2448 % 4096))
         # Each process from its own copy of the binary: where the page cache
         # put a binary's code moves its time by up to 2x, the same for every
-        # process started from one file (README, "Speed"; `bpsim bench` does
+        # process started from one file (`docs/speed.md`; `bpsim bench` does
         # the same).
         copy = os.path.join(tmp, f"trace_speed-{r}")
         shutil.copy2(timer[0], copy)

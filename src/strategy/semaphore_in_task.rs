@@ -52,7 +52,7 @@ mod tests {
     }
 
     /// Every one of the N tasks holds this coroutine until it finishes: its
-    /// size is a large part of bpsim's memory per live task (README, Speed).
+    /// size is a large part of bpsim's memory per live task (`docs/speed.md`, "bpsim's own memory").
     #[test]
     fn a_process_coroutine_is_28_bytes() {
         assert_eq!(returned_size(&process), 28);

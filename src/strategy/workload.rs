@@ -783,7 +783,7 @@ mod tests {
     use super::*;
 
     /// Every task of a request-per-task strategy holds one of these: its
-    /// size is bpsim's memory per live task (see README, Speed).
+    /// size is bpsim's memory per live task (`docs/speed.md`, "bpsim's own memory").
     #[test]
     fn a_request_future_is_16_bytes() {
         assert_eq!(std::mem::size_of::<Request>(), 16);
