@@ -126,6 +126,7 @@ impl State {
 
     /// `Semaphore._wake_up_next`: hand a permit to the first waiter that is
     /// not done.
+    #[inline(always)]
     fn wake_up_next(&mut self, sem: u32) -> bool {
         let s = &mut self.semaphores[sem as usize];
         let Some(&fut) = s.waiters.get(s.woken) else {
@@ -168,6 +169,7 @@ pub struct Acquire {
 impl Future for Acquire {
     type Output = ();
 
+    #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
         let sem = self.sem;
         match self.fut {
