@@ -118,6 +118,7 @@ impl SemState {
 
 impl State {
     /// `Semaphore.release`.
+    #[inline(always)]
     pub(crate) fn release(&mut self, sem: u32) {
         self.charge(self.config.cpu.semaphore);
         self.semaphores[sem as usize].value += 1;
