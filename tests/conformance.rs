@@ -508,8 +508,11 @@ fn plain(pythons: &[String], quick: bool, dir: &Path, tally: &mut Tally) {
         let workload = Workload::new(Arc::from(lat), case.c).with_params(params);
         // The big case runs on the first interpreter only, to keep CI short.
         let run_on = if case.big { &pythons[..1] } else { pythons };
-        for python in run_on {
-            let json = match harness::run(python, &trace, case.c, &kinds, &params, &[]) {
+        let runs = python::each_at_once(run_on, |py| {
+            harness::run(py, &trace, case.c, &kinds, &params, &[])
+        });
+        for (python, run) in run_on.iter().zip(runs) {
+            let json = match run {
                 Ok(j) => j,
                 Err(e) => {
                     println!("FAIL {} [{python}]: {e}", case.name);
@@ -567,8 +570,11 @@ fn server(pythons: &[String], dir: &Path, tally: &mut Tally) {
         let workload = Workload::new(Arc::from(lat), case.c)
             .with_params(params)
             .with_server(Some(*spec), SERVER_SEED);
-        for python in pythons {
-            let json = match harness::run(python, &trace, case.c, &kinds, &params, &args) {
+        let runs = python::each_at_once(pythons, |py| {
+            harness::run(py, &trace, case.c, &kinds, &params, &args)
+        });
+        for (python, run) in pythons.iter().zip(runs) {
+            let json = match run {
                 Ok(j) => j,
                 Err(e) => {
                     println!("FAIL {} [{python}]: {e}", case.name);

@@ -115,8 +115,11 @@ fn main() -> ExitCode {
         .expect("write trace");
         let (kinds, params) = harness::plan(n, c, &lat);
         let workload = Workload::new(Arc::from(lat), c).with_params(params);
-        for py in &pythons {
-            let json = match harness::run(py, &trace, c, &kinds, &params, &["--tracemalloc"]) {
+        let runs = python::each_at_once(&pythons, |py| {
+            harness::run(py, &trace, c, &kinds, &params, &["--tracemalloc"])
+        });
+        for (py, run) in pythons.iter().zip(runs) {
+            let json = match run {
                 Ok(j) => j,
                 Err(e) => {
                     println!("FAIL {py} N={n} C={c}: {e}");
@@ -303,8 +306,11 @@ fn server(pythons: &[String], dir: &Path, tolerance: f64) -> Tally {
         let workload = Workload::new(Arc::from(lat), case.c)
             .with_params(params)
             .with_server(Some(*spec), SERVER_SEED);
-        for py in pythons {
-            let json = match harness::run(py, &trace, case.c, &kinds, &params, &args) {
+        let runs = python::each_at_once(pythons, |py| {
+            harness::run(py, &trace, case.c, &kinds, &params, &args)
+        });
+        for (py, run) in pythons.iter().zip(runs) {
+            let json = match run {
                 Ok(j) => j,
                 Err(e) => {
                     println!("FAIL {py} [server] {} C={}: {e}", case.name, case.c);

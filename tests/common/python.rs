@@ -27,6 +27,22 @@ pub(crate) fn interpreters() -> Vec<String> {
     found
 }
 
+/// `f` for each interpreter at once, one thread each, the results in
+/// `pythons`' order. The harness runs are separate processes whose output
+/// does not depend on what else runs (virtual time; `tracemalloc` counts
+/// the process's own allocations), so on a machine with cores to spare the
+/// interpreters of one case take the time of the slowest instead of their
+/// sum.
+pub(crate) fn each_at_once<T: Send>(pythons: &[String], f: impl Fn(&str) -> T + Sync) -> Vec<T> {
+    let f = &f;
+    std::thread::scope(|s| {
+        let runs: Vec<_> = pythons.iter().map(|py| s.spawn(move || f(py))).collect();
+        runs.into_iter()
+            .map(|run| run.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
 /// `python3.X` on the PATH (when it really is 3.X: pyenv shims exist for
 /// versions that are not active), else pyenv's `versions/3.X.*/bin`.
 pub(crate) fn find_python(minor: &str) -> Option<String> {
