@@ -187,6 +187,7 @@ impl TaskSlot {
 
     /// The done callback the next `Handle::Done` of this task runs: the
     /// callbacks run in registration order, one per handle.
+    // Forced inline: see `State::release`.
     #[inline(always)]
     pub(crate) fn next_callback(&self, overflow: &[Vec<StoredCallback>]) -> StoredCallback {
         let index = usize::from(self.callbacks.len - (self.callbacks.pending & !HELD));
