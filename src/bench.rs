@@ -810,9 +810,10 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
          deadlines and nothing else \
          (`bench::floor`; blank where it has no model); x floor: ms/run \
          over the floor's. \
-         first ms: the first run of each process, without the buffers \
-         earlier runs leave to the thread, as `bpsim run` runs a strategy \
-         once (the median over the processes, as ms/run). \
+         first ms: the first of a measurement's runs, which starts \
+         without the buffers earlier runs leave to the thread, as `bpsim \
+         run` runs a strategy once (the median over the processes, as \
+         ms/run). \
          sys ms: the part of ms/run spent in the kernel, nearly all of it \
          mapping and zeroing fresh pages (page faults); \
          heap: peak bytes the run allocated above what was held before it \

@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-/// `machine: NAME, N cores; caches: L1d 48 KiB, L1i 64 KiB, L2 2 MiB, ...`.
+/// `machine: NAME, N cores; caches of the first core: L1d 48 KiB, L1i 64
+/// KiB, L2 2 MiB, ...`.
 pub fn describe() -> String {
     let name = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
