@@ -356,6 +356,20 @@ thread_local! {
     static BORROWED: Cell<bool> = const { Cell::new(false) };
 }
 
+/// [`State::slot`], to change, of the loop's `tasks` alone (so that other
+/// fields of the state can be borrowed beside it).
+#[inline(always)]
+pub(crate) fn scheduled_slot(tasks: &mut [TaskSlot], id: TaskId) -> &mut TaskSlot {
+    debug_assert!(
+        id.index() < tasks.len(),
+        "task {} of {}",
+        id.index(),
+        tasks.len()
+    );
+    // SAFETY: in bounds, as `State::slot` says.
+    unsafe { tasks.get_unchecked_mut(id.index()) }
+}
+
 /// Run `f` on the running loop's state.
 ///
 /// # Panics
@@ -693,15 +707,16 @@ impl State {
         } else {
             self.live_tasks -= 1;
         }
-        let pending = self.tasks[id.index()].finish();
+        let pending = self.slot_mut(id).finish();
         // An `asyncio.wait` callback runs for the `wait` call current now.
         for i in 0..if self.wait_sets.is_empty() {
             0
         } else {
             pending
         } {
-            if let StoredCallback::Wait(set) =
-                self.tasks[id.index()].callback_at(i as usize, &self.callback_overflow)
+            if let StoredCallback::Wait(set) = self
+                .slot(id)
+                .callback_at(i as usize, &self.callback_overflow)
             {
                 self.wait_set_task_finished(set, id);
             }
@@ -709,7 +724,7 @@ impl State {
         for _ in 0..pending {
             self.call_soon(Handle::Done(id));
         }
-        if self.tasks[id.index()].set_pending(pending) {
+        if self.slot_mut(id).set_pending(pending) {
             self.release_task(id);
         }
     }
@@ -718,12 +733,12 @@ impl State {
     #[inline(always)]
     pub(crate) fn release_task(&mut self, id: TaskId) {
         self.free(Obj::Task);
-        let frame = self.tasks[id.index()].frame();
+        let frame = self.slot(id).frame();
         self.free(frame.obj());
         self.clear_callbacks(id);
         // `TaskObj_dealloc`: the weakref callback leaves the WeakSet, then
         // the coroutine is freed, then the Task.
-        let slot = &self.tasks[id.index()];
+        let slot = self.slot(id);
         let (block, coro_block) = (slot.block, slot.coro_block);
         self.scheduled_tasks.discard(block);
         // A block per task, and one per coroutine if they share the class.
@@ -733,7 +748,7 @@ impl State {
         }
         self.task_class.free(block, blocks);
         if id != TaskId::MAIN {
-            self.tasks[id.index()].block = self.free_task_head;
+            self.slot_mut(id).block = self.free_task_head;
             self.free_task_head = id.index() as u32;
         }
     }
@@ -766,7 +781,7 @@ impl State {
                 Action::Call(f)
             }
         };
-        if self.tasks[task.index()].callback_ran() {
+        if self.slot_mut(task).callback_ran() {
             self.release_task(task);
         }
         action
@@ -859,7 +874,7 @@ impl State {
     fn begin_step<const TIMED: bool>(&mut self, t: TaskId) -> Action {
         self.charge_as::<TIMED>(self.config.cpu.step);
         self.current = t;
-        match self.tasks[t.index()].coro(&self.coros) {
+        match self.slot(t).coro(&self.coros) {
             Some(coro) => Action::Step(t, coro),
             None => Action::None,
         }
@@ -978,6 +993,35 @@ impl State {
         self.objects_allocated += 1;
         self.futures
             .create(self.current, self.config.expected_tasks)
+    }
+
+    /// The slot of task `id`, a task the loop itself scheduled (a step, a
+    /// done callback, the task finishing or being freed), without a bounds
+    /// test: these run several times per request, and each test cost two or
+    /// three instructions.
+    ///
+    /// Sound because such ids come from [`State::spawn`] in this run, which
+    /// gives out only indices of slots in `tasks`, and `tasks` never
+    /// shrinks during a run (it is cleared between runs, with the queues
+    /// and callbacks that could hold an id). Ids from the program's own
+    /// handles ([`Task`](super::Task), which could outlive its run) go
+    /// through the bounds-tested `tasks[...]` instead.
+    #[inline(always)]
+    fn slot(&self, id: TaskId) -> &TaskSlot {
+        debug_assert!(
+            id.index() < self.tasks.len(),
+            "task {} of {}",
+            id.index(),
+            self.tasks.len()
+        );
+        // SAFETY: in bounds, as above.
+        unsafe { self.tasks.get_unchecked(id.index()) }
+    }
+
+    /// [`State::slot`], to change.
+    #[inline(always)]
+    fn slot_mut(&mut self, id: TaskId) -> &mut TaskSlot {
+        scheduled_slot(&mut self.tasks, id)
     }
 
     /// The block (address) of a live task's Task object.
@@ -1193,7 +1237,7 @@ fn step<const TIMED: bool>(at: &Running, t: TaskId, coro: Coro) {
         // forgets it before anything else can see it.
         unsafe { coro.drop_in_place() };
         at.with(|st| {
-            st.tasks[t.index()].clear_coro();
+            st.slot_mut(t).clear_coro();
             st.coros.recycle(coro);
             st.finish_task::<TIMED>(t);
         });

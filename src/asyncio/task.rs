@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
 use super::coro::{Coro, CoroPool};
-use super::event_loop::{State, with_loop};
+use super::event_loop::{State, scheduled_slot, with_loop};
 use super::semaphore::Semaphore;
 use crate::memory::Obj;
 
@@ -578,7 +578,7 @@ impl State {
     /// The callback the next `Handle::Done` of the finished `task` runs.
     #[inline(always)]
     pub(crate) fn next_done_callback(&mut self, task: TaskId) -> DoneCallbackKind {
-        match self.tasks[task.index()].next_callback(&self.callback_overflow) {
+        match scheduled_slot(&mut self.tasks, task).next_callback(&self.callback_overflow) {
             StoredCallback::Group(g) => DoneCallbackKind::Group(g),
             StoredCallback::Release(s) => DoneCallbackKind::Release(s),
             StoredCallback::Wakeup(t) => DoneCallbackKind::Wakeup(t),
