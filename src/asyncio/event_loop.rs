@@ -791,15 +791,23 @@ impl State {
     /// due timers to the ready queue, and take the snapshot of the handles
     /// this iteration runs ([`State::run_next`] runs them one by one).
     #[inline(always)]
-    fn prepare_iteration<const TIMED: bool>(&mut self, iterations: u64) -> Result<(), RunError> {
+    fn prepare_iteration<const TIMED: bool>(
+        &mut self,
+        iterations: u64,
+        io: bool,
+    ) -> Result<(), RunError> {
         // Only runs with a `[server]` have I/O and cancellable timers: skip
         // two calls per iteration without one.
-        let io = self.io.is_some();
+        debug_assert_eq!(io, self.io.is_some());
         if io {
             self.drop_cancelled_timers();
         }
         if self.queue.ready.is_empty() {
-            let response = self.io.as_ref().and_then(|io| io.station.next_event());
+            let response = if io {
+                self.io.as_ref().and_then(|io| io.station.next_event())
+            } else {
+                None
+            };
             match (self.scheduled.peek(), response) {
                 (Some(head), _) if head.when() > self.now => {
                     // select(timeout) with timeout = clamp(head - now): the
@@ -1294,13 +1302,14 @@ fn drive<const TIMED: bool>(at: &Running, config: &Config) -> Result<Report, Run
     // In registers: the state is written through a raw pointer, so the
     // compiler would load these from `config` on every iteration.
     let (max_iterations, timeline) = (config.max_iterations, config.timeline);
+    let io = at.with(|st| st.io.is_some());
     let mut iterations = 0;
     loop {
         if iterations == max_iterations {
             return Err(RunError::IterationLimit(iterations));
         }
         iterations += 1;
-        at.with(|st| st.prepare_iteration::<TIMED>(iterations))?;
+        at.with(|st| st.prepare_iteration::<TIMED>(iterations, io))?;
         while let Some(action) = at.with(State::run_next::<TIMED>) {
             match action {
                 Action::None => {}
