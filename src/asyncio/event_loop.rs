@@ -199,19 +199,19 @@ impl PackedHandle {
     /// ones alive at once: 2^29 tasks would hold over 20 GiB).
     pub(crate) const MAX_INDEX: u32 = (1 << Self::SHIFT) - 1;
 
+    /// Tasks and futures get indices through [`handle_index`], which
+    /// refuses those that do not fit, so theirs are not tested again here,
+    /// on every handle; timeouts' and responses' are.
     #[inline(always)]
     fn new(handle: Handle) -> Self {
         let (kind, index) = match handle {
             Handle::Step(t) => (0, t.index() as u32),
             Handle::SetResult(f) => (1, f),
             Handle::Done(t) => (2, t.index() as u32),
-            Handle::Timeout(t) => (3, t),
-            Handle::Response(r) => (4, r),
+            Handle::Timeout(t) => (3, handle_index(t as usize)),
+            Handle::Response(r) => (4, handle_index(r as usize)),
         };
-        assert!(
-            index <= Self::MAX_INDEX,
-            "more than 2^29 live tasks, futures or timeouts"
-        );
+        debug_assert!(index <= Self::MAX_INDEX);
         PackedHandle(kind << Self::SHIFT | index)
     }
 
@@ -232,6 +232,20 @@ impl PackedHandle {
     fn step_task(self) -> Option<usize> {
         (self.0 >> Self::SHIFT == 0).then_some(self.0 as usize)
     }
+}
+
+/// `index` as the index of a task, future, timeout or response, which a
+/// [`PackedHandle`] carries in 29 bits.
+///
+/// # Panics
+/// Past [`PackedHandle::MAX_INDEX`]: more than 2^29 alive at once.
+#[inline(always)]
+pub(crate) fn handle_index(index: usize) -> u32 {
+    assert!(
+        index <= PackedHandle::MAX_INDEX as usize,
+        "more than 2^29 live tasks, futures or timeouts"
+    );
+    index as u32
 }
 
 /// The ready queue, in two parts: `_run_once` runs every handle that is
@@ -667,11 +681,14 @@ impl State {
         let block = self.task_class.alloc();
         self.scheduled_tasks.add(block, &mut self.mem);
         let (id, generation) = if self.free_task_head != NO_FREE_TASK {
+            // A slot freed earlier in this run (`release_task`).
             let id = TaskId::from_index(self.free_task_head as usize);
-            let freed = &self.tasks[id.index()];
-            self.free_task_head = freed.block;
-            let generation = freed.generation.wrapping_add(1);
-            self.tasks[id.index()] = TaskSlot::new(coro, frame, self.now, generation);
+            let (next_free, generation) = {
+                let freed = self.slot(id);
+                (freed.block, freed.generation.wrapping_add(1))
+            };
+            self.free_task_head = next_free;
+            *self.slot_mut(id) = TaskSlot::new(coro, frame, self.now, generation);
             (id, generation)
         } else {
             growth::push(
@@ -679,9 +696,11 @@ impl State {
                 self.config.expected_tasks,
                 TaskSlot::new(coro, frame, self.now, 0),
             );
-            (TaskId::from_index(self.tasks.len() - 1), 0)
+            // The one place task indices are made: a handle carries them.
+            let index = handle_index(self.tasks.len() - 1);
+            (TaskId::from_index(index as usize), 0)
         };
-        let slot = &mut self.tasks[id.index()];
+        let slot = self.slot_mut(id);
         slot.block = block;
         slot.coro_block = coro_block;
         if id != TaskId::MAIN {
@@ -1519,6 +1538,13 @@ mod tests {
     #[test]
     #[should_panic(expected = "more than 2^29")]
     fn a_handle_past_2_pow_29_is_refused() {
-        PackedHandle::new(Handle::SetResult(PackedHandle::MAX_INDEX + 1));
+        PackedHandle::new(Handle::Timeout(PackedHandle::MAX_INDEX + 1));
+    }
+
+    #[test]
+    fn indices_up_to_2_pow_29_less_1_are_handed_out_and_no_more() {
+        let max = PackedHandle::MAX_INDEX as usize;
+        assert_eq!(handle_index(max), PackedHandle::MAX_INDEX);
+        assert!(std::panic::catch_unwind(|| handle_index(max + 1)).is_err());
     }
 }

@@ -65,7 +65,8 @@ impl Futures {
             id
         } else {
             super::growth::push(&mut self.slots, bound, slot);
-            (self.slots.len() - 1) as u32
+            // The one place future ids are made: a handle carries them.
+            super::event_loop::handle_index(self.slots.len() - 1)
         }
     }
 
