@@ -1034,7 +1034,7 @@ impl State {
     /// handles ([`Task`](super::Task), which could outlive its run) go
     /// through the bounds-tested `tasks[...]` instead.
     #[inline(always)]
-    fn slot(&self, id: TaskId) -> &TaskSlot {
+    pub(crate) fn slot(&self, id: TaskId) -> &TaskSlot {
         debug_assert!(
             id.index() < self.tasks.len(),
             "task {} of {}",
@@ -1051,9 +1051,12 @@ impl State {
         scheduled_slot(&mut self.tasks, id)
     }
 
-    /// The block (address) of a live task's Task object.
+    /// The block (address) of the Task object of a live task the loop
+    /// made ([`State::slot`]: a task group's task just spawned, or one whose
+    /// done callback runs).
+    #[inline(always)]
     pub(crate) fn task_block(&self, id: TaskId) -> u32 {
-        self.tasks[id.index()].block
+        self.slot(id).block
     }
 
     /// The awaited future is consumed after the task resumed (and the

@@ -469,13 +469,14 @@ pub fn create_task(coro: impl IntoCoroutine) -> Task {
 
 /// Virtual time at which the running task was created.
 pub fn current_task_created() -> f64 {
-    with_loop(|st| st.tasks[st.current.index()].created)
+    // The current task is one the loop stepped: `slot` applies.
+    with_loop(|st| st.slot(st.current).created)
 }
 
 /// [`current_task_created`] and [`time`](super::time), in one visit to the
 /// loop.
 pub(crate) fn current_task_created_and_time() -> (f64, f64) {
-    with_loop(|st| (st.tasks[st.current.index()].created, st.now))
+    with_loop(|st| (st.slot(st.current).created, st.now))
 }
 
 /// `await task`: resumes one iteration after the task's last step.
