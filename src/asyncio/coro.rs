@@ -298,7 +298,8 @@ impl CoroPool {
         if layout.size() == 0 {
             return;
         }
-        let c = self.class_of(coro.type_index);
+        // SAFETY: the layout is not zero-sized (tested above).
+        let c = unsafe { self.class_of(coro.type_index) };
         let link = c.free.map_or(std::ptr::null_mut(), NonNull::as_ptr);
         // SAFETY: the slot is at least a pointer wide (`slot_size`), owned by
         // this class and no longer occupied (its coroutine was dropped).
@@ -332,19 +333,20 @@ impl CoroPool {
     /// The class of a registered type's slots, without a bounds test (one
     /// per coroutine made and one per coroutine freed).
     ///
-    /// Only for a type whose layout is not zero-sized: such a type was
-    /// registered by [`CoroPool::insert`] (the table's unused entries are
-    /// zero-sized), and registering it gave it a class in `classes`, which
-    /// never shrinks.
+    /// # Safety
+    /// `type_index` was registered ([`CoroPool::insert`] gave it), which
+    /// gave it a class in `classes`, which never shrinks. A type whose
+    /// layout is not zero-sized was: the table's unused entries are
+    /// zero-sized.
     #[inline(always)]
-    fn class_of(&mut self, type_index: u8) -> &mut Class {
+    unsafe fn class_of(&mut self, type_index: u8) -> &mut Class {
         let class = self.types[usize::from(type_index)].class;
         debug_assert!(
             class < self.classes.len(),
             "class {class} of {}",
             self.classes.len()
         );
-        // SAFETY: in bounds, as above.
+        // SAFETY: in bounds, by the caller's promise (above).
         unsafe { self.classes.get_unchecked_mut(class) }
     }
 
@@ -359,7 +361,8 @@ impl CoroPool {
                 std::num::NonZeroUsize::new(layout.align()).expect("alignments are non-zero"),
             );
         }
-        let c = self.class_of(type_index);
+        // SAFETY: the layout is not zero-sized (tested above).
+        let c = unsafe { self.class_of(type_index) };
         if let Some(ptr) = c.free {
             // SAFETY: a free slot holds the link written by `recycle`.
             let link = unsafe { ptr.as_ptr().cast::<*mut u8>().read_unaligned() };

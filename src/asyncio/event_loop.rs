@@ -372,15 +372,18 @@ thread_local! {
 
 /// [`State::slot`], to change, of the loop's `tasks` alone (so that other
 /// fields of the state can be borrowed beside it).
+///
+/// # Safety
+/// As [`State::slot`]: `id` is a task the loop made in this run.
 #[inline(always)]
-pub(crate) fn scheduled_slot(tasks: &mut [TaskSlot], id: TaskId) -> &mut TaskSlot {
+pub(crate) unsafe fn scheduled_slot(tasks: &mut [TaskSlot], id: TaskId) -> &mut TaskSlot {
     debug_assert!(
         id.index() < tasks.len(),
         "task {} of {}",
         id.index(),
         tasks.len()
     );
-    // SAFETY: in bounds, as `State::slot` says.
+    // SAFETY: in bounds, by the caller's promise (see `State::slot`).
     unsafe { tasks.get_unchecked_mut(id.index()) }
 }
 
@@ -684,11 +687,13 @@ impl State {
             // A slot freed earlier in this run (`release_task`).
             let id = TaskId::from_index(self.free_task_head as usize);
             let (next_free, generation) = {
-                let freed = self.slot(id);
+                // SAFETY: a slot `release_task` freed in this run.
+                let freed = unsafe { self.slot(id) };
                 (freed.block, freed.generation.wrapping_add(1))
             };
             self.free_task_head = next_free;
-            *self.slot_mut(id) = TaskSlot::new(coro, frame, self.now, generation);
+            // SAFETY: as above.
+            *unsafe { self.slot_mut(id) } = TaskSlot::new(coro, frame, self.now, generation);
             (id, generation)
         } else {
             growth::push(
@@ -700,7 +705,8 @@ impl State {
             let index = handle_index(self.tasks.len() - 1);
             (TaskId::from_index(index as usize), 0)
         };
-        let slot = self.slot_mut(id);
+        // SAFETY: the slot just reused or pushed.
+        let slot = unsafe { self.slot_mut(id) };
         slot.block = block;
         slot.coro_block = coro_block;
         if id != TaskId::MAIN {
@@ -726,16 +732,17 @@ impl State {
         } else {
             self.live_tasks -= 1;
         }
-        let pending = self.slot_mut(id).finish();
+        // SAFETY (and below): the task whose step just returned.
+        let pending = unsafe { self.slot_mut(id) }.finish();
         // An `asyncio.wait` callback runs for the `wait` call current now.
         for i in 0..if self.wait_sets.is_empty() {
             0
         } else {
             pending
         } {
-            if let StoredCallback::Wait(set) = self
-                .slot(id)
-                .callback_at(i as usize, &self.callback_overflow)
+            // SAFETY: as above.
+            if let StoredCallback::Wait(set) =
+                unsafe { self.slot(id) }.callback_at(i as usize, &self.callback_overflow)
             {
                 self.wait_set_task_finished(set, id);
             }
@@ -743,21 +750,28 @@ impl State {
         for _ in 0..pending {
             self.call_soon(Handle::Done(id));
         }
-        if self.slot_mut(id).set_pending(pending) {
+        // SAFETY: as above.
+        if unsafe { self.slot_mut(id) }.set_pending(pending) {
             self.release_task(id);
         }
     }
 
     /// The last reference to a finished task is gone: free it.
+    ///
+    /// `id` has been indexed already: a task that finished, whose done
+    /// callback ran, or that a `wait` set let go of (after indexing it with
+    /// a bounds test).
     #[inline(always)]
     pub(crate) fn release_task(&mut self, id: TaskId) {
         self.free(Obj::Task);
-        let frame = self.slot(id).frame();
+        // SAFETY (and below): a slot of this run, as just said.
+        let frame = unsafe { self.slot(id) }.frame();
         self.free(frame.obj());
         self.clear_callbacks(id);
         // `TaskObj_dealloc`: the weakref callback leaves the WeakSet, then
         // the coroutine is freed, then the Task.
-        let slot = self.slot(id);
+        // SAFETY: as above.
+        let slot = unsafe { self.slot(id) };
         let (block, coro_block) = (slot.block, slot.coro_block);
         self.scheduled_tasks.discard(block);
         // A block per task, and one per coroutine if they share the class.
@@ -767,7 +781,8 @@ impl State {
         }
         self.task_class.free(block, blocks);
         if id != TaskId::MAIN {
-            self.slot_mut(id).block = self.free_task_head;
+            // SAFETY: as above.
+            unsafe { self.slot_mut(id) }.block = self.free_task_head;
             self.free_task_head = id.index() as u32;
         }
     }
@@ -800,7 +815,8 @@ impl State {
                 Action::Call(f)
             }
         };
-        if self.slot_mut(task).callback_ran() {
+        // SAFETY: a `Done` handle's task, which `finish_task` scheduled.
+        if unsafe { self.slot_mut(task) }.callback_ran() {
             self.release_task(task);
         }
         action
@@ -901,7 +917,9 @@ impl State {
     fn begin_step<const TIMED: bool>(&mut self, t: TaskId) -> Action {
         self.charge_as::<TIMED>(self.config.cpu.step);
         self.current = t;
-        match self.slot(t).coro(&self.coros) {
+        // SAFETY: a `Step` handle's task, or the one a `Task.__wakeup`
+        // callback wakes (the task that was current when it awaited).
+        match unsafe { self.slot(t) }.coro(&self.coros) {
             Some(coro) => Action::Step(t, coro),
             None => Action::None,
         }
@@ -1027,36 +1045,45 @@ impl State {
     /// test: these run several times per request, and each test cost two or
     /// three instructions.
     ///
-    /// Sound because such ids come from [`State::spawn`] in this run, which
-    /// gives out only indices of slots in `tasks`, and `tasks` never
-    /// shrinks during a run (it is cleared between runs, with the queues
-    /// and callbacks that could hold an id). Ids from the program's own
-    /// handles ([`Task`](super::Task), which could outlive its run) go
-    /// through the bounds-tested `tasks[...]` instead.
+    /// # Safety
+    /// `id` is a task the loop made in this run: [`State::spawn`] gives out
+    /// only indices of slots in `tasks`, and `tasks` never shrinks during a
+    /// run (it is cleared between runs, with the queues and callbacks that
+    /// could hold an id). So the ids of handles and callbacks, and the
+    /// current task, qualify. Ids from the program's own handles
+    /// ([`Task`](super::Task), which could outlive its run) do not: they go
+    /// through the bounds-tested `tasks[...]`.
     #[inline(always)]
-    pub(crate) fn slot(&self, id: TaskId) -> &TaskSlot {
+    pub(crate) unsafe fn slot(&self, id: TaskId) -> &TaskSlot {
         debug_assert!(
             id.index() < self.tasks.len(),
             "task {} of {}",
             id.index(),
             self.tasks.len()
         );
-        // SAFETY: in bounds, as above.
+        // SAFETY: in bounds, by the caller's promise (above).
         unsafe { self.tasks.get_unchecked(id.index()) }
     }
 
     /// [`State::slot`], to change.
+    ///
+    /// # Safety
+    /// As [`State::slot`].
     #[inline(always)]
-    fn slot_mut(&mut self, id: TaskId) -> &mut TaskSlot {
-        scheduled_slot(&mut self.tasks, id)
+    unsafe fn slot_mut(&mut self, id: TaskId) -> &mut TaskSlot {
+        // SAFETY: the caller's promise.
+        unsafe { scheduled_slot(&mut self.tasks, id) }
     }
 
-    /// The block (address) of the Task object of a live task the loop
-    /// made ([`State::slot`]: a task group's task just spawned, or one whose
-    /// done callback runs).
+    /// The block (address) of a live task's Task object.
+    ///
+    /// # Safety
+    /// As [`State::slot`]: a task the loop made in this run (a task group's
+    /// task just spawned, or one whose done callback runs).
     #[inline(always)]
-    pub(crate) fn task_block(&self, id: TaskId) -> u32 {
-        self.slot(id).block
+    pub(crate) unsafe fn task_block(&self, id: TaskId) -> u32 {
+        // SAFETY: the caller's promise.
+        unsafe { self.slot(id).block }
     }
 
     /// The awaited future is consumed after the task resumed (and the
@@ -1267,7 +1294,8 @@ fn step<const TIMED: bool>(at: &Running, t: TaskId, coro: Coro) {
         // forgets it before anything else can see it.
         unsafe { coro.drop_in_place() };
         at.with(|st| {
-            st.slot_mut(t).clear_coro();
+            // SAFETY: the task `begin_step` just stepped.
+            unsafe { st.slot_mut(t) }.clear_coro();
             st.coros.recycle(coro);
             st.finish_task::<TIMED>(t);
         });

@@ -469,14 +469,15 @@ pub fn create_task(coro: impl IntoCoroutine) -> Task {
 
 /// Virtual time at which the running task was created.
 pub fn current_task_created() -> f64 {
-    // The current task is one the loop stepped: `slot` applies.
-    with_loop(|st| st.slot(st.current).created)
+    // SAFETY: the current task is one the loop stepped in this run.
+    with_loop(|st| unsafe { st.slot(st.current) }.created)
 }
 
 /// [`current_task_created`] and [`time`](super::time), in one visit to the
 /// loop.
 pub(crate) fn current_task_created_and_time() -> (f64, f64) {
-    with_loop(|st| (st.slot(st.current).created, st.now))
+    // SAFETY: as in `current_task_created`.
+    with_loop(|st| (unsafe { st.slot(st.current) }.created, st.now))
 }
 
 /// `await task`: resumes one iteration after the task's last step.
@@ -579,7 +580,10 @@ impl State {
     /// The callback the next `Handle::Done` of the finished `task` runs.
     #[inline(always)]
     pub(crate) fn next_done_callback(&mut self, task: TaskId) -> DoneCallbackKind {
-        match scheduled_slot(&mut self.tasks, task).next_callback(&self.callback_overflow) {
+        // SAFETY: called by `run_done_callback` for a `Done` handle's task.
+        match unsafe { scheduled_slot(&mut self.tasks, task) }
+            .next_callback(&self.callback_overflow)
+        {
             StoredCallback::Group(g) => DoneCallbackKind::Group(g),
             StoredCallback::Release(s) => DoneCallbackKind::Release(s),
             StoredCallback::Wakeup(t) => DoneCallbackKind::Wakeup(t),

@@ -46,7 +46,8 @@ impl TaskGroup {
         let (frame, body) = coro.into_parts();
         with_loop(|st| {
             let task = st.spawn(body, frame);
-            let block = st.task_block(task.id);
+            // SAFETY: the task just spawned.
+            let block = unsafe { st.task_block(task.id) };
             let g = &mut st.groups[self.id as usize];
             g.tasks += 1;
             g.set.add(block, &mut st.mem);
@@ -72,7 +73,8 @@ impl State {
     /// `TaskGroup._on_task_done(task)`.
     #[inline(always)]
     pub(crate) fn on_task_done(&mut self, group: u32, task: TaskId) {
-        let block = self.task_block(task);
+        // SAFETY: the task whose done callback runs (`run_done_callback`).
+        let block = unsafe { self.task_block(task) };
         let g = &mut self.groups[group as usize];
         g.tasks -= 1;
         g.set.discard(block);
