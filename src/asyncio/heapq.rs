@@ -205,26 +205,71 @@ unsafe fn sift_up(heap: &mut [Timer], pos: usize, newitem: Timer) {
     // The last item (the heap is not empty): a child before it has a right
     // sibling.
     let last = end - SIZE;
-    // While both children exist: choose the smaller one without a branch
-    // (ties go right, as in heapq: `not heap[childpos] < heap[rightpos]`).
-    while child < last {
-        // The walk is a chain of dependent loads, and a large heap outgrows
-        // L1 (10,000 timers are 160 KB). Each level starts loading the two
-        // levels below the children it compares: the four grandchildren (64
-        // contiguous bytes) and the eight great-grandchildren (128). With
-        // the grandchildren alone, a 100k-request run at C=10,000 took 17-20%
-        // longer (`worker_pool`, `gated_spawn`); adding a third level made
-        // it slower again. Below `PREFETCH_FROM_TIMERS` the heap stays in
-        // L1 and the prefetches only cost: skipping them there made a
-        // 100k-request run at C=500 1-5% faster.
+    // The walk is a chain of dependent loads: a level's compare waits for
+    // its loads, and the next level's addresses wait for the compare. So
+    // it goes down two levels a step, while the four grandchildren exist:
+    // the two children and the four grandchildren (64 contiguous bytes) are
+    // loaded at once, each pair of grandchildren is compared before it is
+    // known which child wins, and the children's compare then only selects.
+    // The items move as one level at a time moves them. This runs 2-3 %
+    // more instructions than a level a step, and a 100k-request run took
+    // 4-8 % less time at C=500 and 2-6 % less at C=10,000; three levels a
+    // step (eight great-grandchildren, seven compares) gained less than two
+    // (2026-12-07, `examples/prof_one`, three copies of each binary, heaps
+    // shifted, alternated).
+    while 2 * child + 4 * SIZE <= last {
+        // A large heap outgrows L1 (10,000 timers are 160 KB): start
+        // loading the two levels below the grandchildren, items 4c + 3 to
+        // 4c + 10 (128 bytes) and 8c + 7 to 8c + 22 (256) of child c. Below
+        // `PREFETCH_FROM_TIMERS` the heap stays in L1 and prefetches only
+        // cost: skipping them there made a 100k-request run at C=500 1-5%
+        // faster.
         if deep {
-            // Items 2c + 1, 2c + 4, 4c + 3, 4c + 7 and 4c + 10 of child c.
-            prefetch(2 * child + SIZE);
-            prefetch(2 * child + 4 * SIZE);
             prefetch(4 * child + 3 * SIZE);
             prefetch(4 * child + 7 * SIZE);
             prefetch(4 * child + 10 * SIZE);
+            prefetch(8 * child + 7 * SIZE);
+            prefetch(8 * child + 11 * SIZE);
+            prefetch(8 * child + 15 * SIZE);
+            prefetch(8 * child + 19 * SIZE);
+            prefetch(8 * child + 22 * SIZE);
         }
+        let grandchild = 2 * child + SIZE;
+        // Each choice without a branch, ties going right as in heapq: `not
+        // heap[childpos] < heap[rightpos]`.
+        // SAFETY: the last grandchild, `grandchild + 3 * SIZE = 2 * child +
+        // 4 * SIZE`, is at most `last < end`, and the children are below
+        // it; `pos` is in bounds (the caller's `pos`, or a former
+        // grandchild).
+        unsafe {
+            let right_wins = !(*at(child)).lt(&*at(child + SIZE));
+            let left_grandchild = grandchild
+                + if !(*at(grandchild)).lt(&*at(grandchild + SIZE)) {
+                    SIZE
+                } else {
+                    0
+                };
+            let right_grandchild = grandchild
+                + 2 * SIZE
+                + if !(*at(grandchild + 2 * SIZE)).lt(&*at(grandchild + 3 * SIZE)) {
+                    SIZE
+                } else {
+                    0
+                };
+            let first = child + if right_wins { SIZE } else { 0 };
+            let second = if right_wins {
+                right_grandchild
+            } else {
+                left_grandchild
+            };
+            *at(pos) = *at(first);
+            *at(first) = *at(second);
+            pos = second;
+        }
+        child = 2 * pos + SIZE;
+    }
+    // The last level or two, a level a step, while both children exist.
+    while child < last {
         // SAFETY: `child + SIZE <= last < end`, so both children are in
         // bounds, and so is the one chosen; `pos` is in bounds (the
         // caller's `pos`, or a former `child`).
@@ -411,11 +456,16 @@ mod tests {
             return Some(lastelt);
         }
         let returnitem = std::mem::replace(&mut heap[0], lastelt);
-        // _siftup(heap, 0)
+        reference_siftup(heap, 0);
+        Some(returnitem)
+    }
+
+    /// `_siftup(heap, pos)`, literally.
+    fn reference_siftup(heap: &mut [Timer], startpos: usize) {
         let endpos = heap.len();
-        let mut pos = 0;
+        let mut pos = startpos;
         let newitem = heap[pos];
-        let mut childpos = 1;
+        let mut childpos = 2 * pos + 1;
         while childpos < endpos {
             let rightpos = childpos + 1;
             if rightpos < endpos && !heap[childpos].lt(&heap[rightpos]) {
@@ -426,9 +476,9 @@ mod tests {
             childpos = 2 * pos + 1;
         }
         heap[pos] = newitem;
-        // _siftdown(heap, 0, pos), whose `newitem = heap[pos]` is the same
-        // item
-        while pos > 0 {
+        // _siftdown(heap, startpos, pos), whose `newitem = heap[pos]` is
+        // the same item
+        while pos > startpos {
             let parentpos = (pos - 1) >> 1;
             let parent = heap[parentpos];
             if newitem.lt(&parent) {
@@ -439,7 +489,6 @@ mod tests {
             break;
         }
         heap[pos] = newitem;
-        Some(returnitem)
     }
 
     /// Pushes and pops with many ties leave the heap in exactly the state
@@ -466,6 +515,32 @@ mod tests {
                 assert_eq!(fast.pop(), Some(timer));
             }
             assert_eq!(fast.pop(), None);
+        }
+    }
+
+    /// `heapify` (a sift from every inner item, not only the root) of lists
+    /// of every length up to 3,000, with many ties, leaves the list the
+    /// literal port leaves: the sifts' two-level steps and the last
+    /// levels' single ones, from every start and at every depth.
+    #[test]
+    fn heapify_matches_a_literal_port_of_heapq() {
+        let mut x: u64 = 0x5851_F42D_4C95_7F2D;
+        for n in (0..200).chain([1000, 2047, 2048, 2049, 3000]) {
+            let items: Vec<Timer> = (0..n)
+                .map(|i| {
+                    crate::xorshift::next(&mut x);
+                    t((x % 4) as f64, i)
+                })
+                .collect();
+            let mut fast = TimerHeap {
+                items: items.clone(),
+            };
+            assert!(fast.retain_heapify(|_| true).is_empty());
+            let mut slow = items;
+            for i in (0..slow.len() / 2).rev() {
+                reference_siftup(&mut slow, i);
+            }
+            assert_eq!(fast.items, slow, "{n} items");
         }
     }
 
