@@ -41,6 +41,11 @@ pub struct Outcome {
 }
 
 /// Run `strategy` on `workload` in a fresh simulated loop.
+// Never inlined: `scripts/instructions` and `scripts/hot-lines` count and
+// sample inside this function (callgrind's `--toggle-collect`), and a build
+// that inlined it into its caller (an experiment on `spawn` did, in
+// `examples/prof_one`) would count nothing.
+#[inline(never)]
 pub fn simulate(
     strategy: StrategyKind,
     workload: &Workload,
