@@ -211,16 +211,19 @@ unsafe fn sift_up(heap: &mut [Timer], pos: usize, newitem: Timer) {
     // the two children and the four grandchildren (64 contiguous bytes) are
     // loaded at once, each pair of grandchildren is compared before it is
     // known which child wins, and the children's compare then only selects.
-    // The items move as one level at a time moves them. This runs 2-3 %
-    // more instructions than a level a step, and a 100k-request run took
-    // 4-8 % less time at C=500 and 2-6 % less at C=10,000; three levels a
-    // step (eight great-grandchildren, seven compares) gained less than two
-    // (2026-12-07, `examples/prof_one`, three copies of each binary, heaps
-    // shifted, alternated).
+    // The items move as one level at a time moves them. This runs 1.2-2.4
+    // % more instructions per request than a level a step, and a
+    // 100k-request run took 3-13 % less time at C=500 and 6-8 % less at
+    // C=10,000; three levels a step (eight great-grandchildren, seven
+    // compares) gained less than two (2026-12-07, `examples/prof_one`,
+    // three copies of each binary, heaps shifted, alternated;
+    // `docs/speed.md`, "The timer heap's walk").
     while 2 * child + 4 * SIZE <= last {
         // A large heap outgrows L1 (10,000 timers are 160 KB): start
         // loading the two levels below the grandchildren, items 4c + 3 to
-        // 4c + 10 (128 bytes) and 8c + 7 to 8c + 22 (256) of child c. Below
+        // 4c + 10 (128 bytes) and 8c + 7 to 8c + 22 (256) of child c, which
+        // the next step reads. Without them, runs at C=4,000 and 10,000
+        // took 0-4 % longer in 8 of 10 comparisons. Below
         // `PREFETCH_FROM_TIMERS` the heap stays in L1 and prefetches only
         // cost: skipping them there made a 100k-request run at C=500 1-5%
         // faster.
