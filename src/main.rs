@@ -140,6 +140,45 @@ fn stop_when_stdout_goes(stop: &'static AtomicBool, gone: &'static AtomicBool) {
     });
 }
 
+/// Set by Ctrl-C, SIGTERM or stdout's reader going away: the running
+/// sweep takes no new runs.
+static SWEEP_INTERRUPT: AtomicBool = AtomicBool::new(false);
+
+/// Set with [`SWEEP_INTERRUPT`] when stdout's reader went away, to say why
+/// the sweep stopped.
+static SWEEP_STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// What `sweep` and `plot` do before a sweep starts: refuse one that would
+/// not fit in memory ([`guard::check_sweep`]), refuse chart paths that
+/// cannot be written (when `charts` is given: the scenario's output folder
+/// and the chart options), then stop on Ctrl-C, SIGTERM or a reader of
+/// stdout going away, keeping the finished runs for `--resume`.
+fn start_sweep(
+    scenario: &Scenario,
+    jobs: Option<u16>,
+    max_memory: Option<u64>,
+    charts: Option<(&std::path::Path, &cli::ChartArgs)>,
+) -> anyhow::Result<()> {
+    guard::check_sweep(scenario, threads(jobs), max_memory).map_err(anyhow::Error::msg)?;
+    if let Some((dir, chart)) = charts {
+        for path in charts::chart_paths(dir, &chart.canvas(), true) {
+            output::check_file(&path)?;
+        }
+    }
+    stop_on_interrupt(&SWEEP_INTERRUPT);
+    stop_when_stdout_goes(&SWEEP_INTERRUPT, &SWEEP_STDOUT_GONE);
+    Ok(())
+}
+
+/// Why a sweep stopped before its last run, for its message.
+fn why_stopped() -> &'static str {
+    if SWEEP_STDOUT_GONE.load(Ordering::SeqCst) {
+        "stopped (the reader of stdout has gone)"
+    } else {
+        "interrupted"
+    }
+}
+
 /// Ctrl-C or SIGTERM: during a sweep, the first stops it taking new runs;
 /// otherwise (or the second time) bpsim quits at once, 130, ending
 /// `calibrate`'s measurement script and removing the temporary file of any
@@ -401,17 +440,13 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             chart,
         } => {
             let scenario = load(&scenario)?;
-            guard::check_sweep(&scenario, threads(jobs), max_memory).map_err(anyhow::Error::msg)?;
-            if plot {
-                let dir = output_dir.join(&scenario.name);
-                for path in charts::chart_paths(&dir, &chart.canvas(), true) {
-                    output::check_file(&path)?;
-                }
-            }
-            static INTERRUPT: AtomicBool = AtomicBool::new(false);
-            static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
-            stop_on_interrupt(&INTERRUPT);
-            stop_when_stdout_goes(&INTERRUPT, &STDOUT_GONE);
+            let chart_dir = output_dir.join(&scenario.name);
+            start_sweep(
+                &scenario,
+                jobs,
+                max_memory,
+                plot.then(|| (&*chart_dir, &chart)),
+            )?;
             let options = sweep::Options {
                 output_dir: output_dir.clone(),
                 jobs: jobs.map(usize::from),
@@ -427,7 +462,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     sweep::describe(s)
                 ));
             }
-            match sweep::run(&scenario, &options, &INTERRUPT)? {
+            match sweep::run(&scenario, &options, &SWEEP_INTERRUPT)? {
                 sweep::Finished::Complete { rows, csv_path, .. } => {
                     // The sweep is complete and its CSV written: a reader
                     // gone now only cuts the table short.
@@ -450,14 +485,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     total,
                     journal,
                 } => {
-                    let why = if STDOUT_GONE.load(Ordering::SeqCst) {
-                        "stopped (the reader of stdout has gone)"
-                    } else {
-                        "interrupted"
-                    };
                     output::eprint(format_args!(
-                        "{why}: {done} of {total} runs finished and kept in '{}'; \
+                        "{}: {done} of {total} runs finished and kept in '{}'; \
                          no CSV written\n  help: run the same command with --resume to finish",
+                        why_stopped(),
                         journal.display()
                     ));
                     Ok(ExitCode::from(INTERRUPTED))
@@ -476,15 +507,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             let dir = output_dir.join(&scenario.name);
             let written = if scenario.sweep.is_some() {
                 // A sweep's chart needs only each run's totals.
-                guard::check_sweep(&scenario, threads(jobs), max_memory)
-                    .map_err(anyhow::Error::msg)?;
-                for path in charts::chart_paths(&dir, &chart.canvas(), true) {
-                    output::check_file(&path)?;
-                }
-                static INTERRUPT: AtomicBool = AtomicBool::new(false);
-                static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
-                stop_on_interrupt(&INTERRUPT);
-                stop_when_stdout_goes(&INTERRUPT, &STDOUT_GONE);
+                start_sweep(&scenario, jobs, max_memory, Some((&dir, &chart)))?;
                 let (_, journal) = sweep::paths(&scenario, &output_dir);
                 let options = sweep::Options {
                     output_dir: output_dir.clone(),
@@ -493,13 +516,14 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     progress: true,
                     ..Default::default()
                 };
-                match sweep::run(&scenario, &options, &INTERRUPT)? {
+                match sweep::run(&scenario, &options, &SWEEP_INTERRUPT)? {
                     sweep::Finished::Complete { rows, .. } => {
                         charts::sweep_charts(&scenario, &rows, &dir, &chart.canvas())?
                     }
                     sweep::Finished::Interrupted { journal, .. } => {
                         output::eprint(format_args!(
-                            "interrupted; finished runs kept in '{}': run the command again to finish",
+                            "{}; finished runs kept in '{}': run the command again to finish",
+                            why_stopped(),
                             journal.display()
                         ));
                         return Ok(ExitCode::from(INTERRUPTED));
