@@ -11,6 +11,7 @@
 //! from a bare binary heap of deadlines and nothing else. A third table
 //! takes the limit table less the floor run on bpsim's own timer heap: what
 //! bpsim spends beyond the heap, whose log factor the cost may grow by.
+//! Last, [`targets`] judges the speed targets by the run's figures.
 //! Wall-clock readings appear only here, never in simulation results.
 
 use std::fmt::Write as _;
@@ -27,6 +28,9 @@ use crate::strategy::{self, StrategyKind, Workload};
 
 pub mod floor;
 pub mod machine;
+pub mod targets;
+
+use targets::Targets;
 
 /// Reads the heap bytes this thread holds, as counted by a global allocator
 /// (the `bpsim` binary installs one; see `src/main.rs`).
@@ -693,8 +697,9 @@ fn mb(bytes: Option<u64>) -> String {
 }
 
 /// Runs the benchmark and returns the printed tables.
-pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<String> {
+pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<(String, Targets)> {
     let mut out = String::new();
+    let mut targets = Targets::default();
     let mut copies = match &options.isolation {
         Isolation::Processes { exe, .. } => Some(ExeCopies::new(exe)),
         Isolation::InProcess => None,
@@ -758,6 +763,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
         for (kind, (sample, spread)) in options.strategies.iter().zip(rows) {
             let m = &sample.bpsim;
             let ns = m.best.as_nanos() as f64;
+            targets.record(*kind, n, options.concurrency, m);
             // The floor's makespan must be bpsim's (its tests check that):
             // a time for another makespan would be no floor.
             let (floor_ns, x_floor) = match sample.floor {
@@ -901,7 +907,10 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
              BinaryHeap); heapq: the same floor on bpsim's own timer heap (CPython's \
              heapq moves, entries of bpsim's size), the timer queue's own cost."
         );
-        let _ = write!(out, "{}", beyond_the_heap(options, &engine, &on_heapq));
+        let (text, spreads) = beyond_the_heap(options, &engine, &on_heapq);
+        let _ = write!(out, "{text}");
+        targets.limits.clone_from(&options.limits);
+        targets.limit_spreads = spreads;
     }
     if options.table_threads > 0 {
         progress(&format!(
@@ -912,16 +921,14 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
             Isolation::Processes { count, .. } => *count,
             Isolation::InProcess => 1,
         };
-        let _ = write!(
-            out,
-            "{}",
-            table_section(
-                copies.as_mut(),
-                count,
-                options.table_threads,
-                options.repeat
-            )?
-        );
+        let (text, one, many, threads) = table_section(
+            copies.as_mut(),
+            count,
+            options.table_threads,
+            options.repeat,
+        )?;
+        let _ = write!(out, "{text}");
+        targets.blog_table = Some((one.as_secs_f64() * 1e3, many.as_secs_f64() * 1e3, threads));
     }
     if let Some(ExeCopies {
         gave_up: true,
@@ -935,22 +942,24 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
              the binary itself ({why})"
         );
     }
-    Ok(out)
+    Ok((out, targets))
 }
 
 /// The limit table less the timer heap's own cost: for each strategy the
 /// floor models, bpsim's ns/request less the floor's on bpsim's heap (with
 /// the strategy's model), and the spread across limits (max/min); then the
 /// same divided by the loop iterations per request. Empty if the floor
-/// models none of the strategies.
+/// models none of the strategies. Also returns each strategy's spread per
+/// loop iteration (where it has one).
 fn beyond_the_heap(
     options: &Options,
     engine: &[(StrategyKind, Vec<(f64, f64)>)],
     on_heapq: &[(floor::Model, Vec<f64>)],
-) -> String {
+) -> (String, Vec<(StrategyKind, f64)>) {
     // Per request, and per loop iteration: `batching` at C=1 runs a
     // TaskGroup per request, 1.7 times the iterations it runs at C=100.
     let (mut per_request, mut per_iteration) = (String::new(), String::new());
+    let mut spreads = Vec::new();
     for (kind, row) in engine {
         let Some(heap) = floor::model(*kind)
             .and_then(|model| on_heapq.iter().find(|(m, _)| *m == model))
@@ -964,26 +973,34 @@ fn beyond_the_heap(
             .map(|(&(ns, iterations), h)| (ns - h, (ns - h) / iterations))
             .collect();
         spread_row(&mut per_request, kind, beyond.iter().map(|b| b.0));
-        spread_row(&mut per_iteration, kind, beyond.iter().map(|b| b.1));
+        if let Some(spread) = spread_row(&mut per_iteration, kind, beyond.iter().map(|b| b.1)) {
+            spreads.push((*kind, spread));
+        }
     }
     if per_request.is_empty() {
-        return per_request;
+        return (per_request, spreads);
     }
     let mut header = format!("{:<22}", "strategy");
     for l in &options.limits {
         let _ = write!(header, " {:>9}", format!("C={l}"));
     }
     let _ = write!(header, " {:>9}", "max/min");
-    format!(
+    let text = format!(
         "\ncost beyond the timer heap (ns/request: bpsim less the floor on bpsim's heap):\n\n\
          {header}\n{per_request}\n\
          the same per loop iteration (ns/iteration: the programs run more iterations per \
          request at some limits):\n\n{header}\n{per_iteration}"
-    )
+    );
+    (text, spreads)
 }
 
-/// Appends `kind`'s row of `values`, one per limit, and their max/min.
-fn spread_row(rows: &mut String, kind: &StrategyKind, values: impl Iterator<Item = f64>) {
+/// Appends `kind`'s row of `values`, one per limit, and their max/min,
+/// which it returns (none if a value is not above 0).
+fn spread_row(
+    rows: &mut String,
+    kind: &StrategyKind,
+    values: impl Iterator<Item = f64>,
+) -> Option<f64> {
     let _ = write!(rows, "{:<22}", kind.name());
     let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values {
@@ -991,12 +1008,13 @@ fn spread_row(rows: &mut String, kind: &StrategyKind, values: impl Iterator<Item
         (min, max) = (min.min(v), max.max(v));
     }
     // Timing noise on a tiny run could leave nothing beyond the heap.
-    let spread = if min > 0.0 {
-        format!("{:.2}", max / min)
-    } else {
-        "n/a".to_owned()
-    };
-    let _ = writeln!(rows, " {spread:>9}");
+    let spread = (min > 0.0).then(|| max / min);
+    let _ = writeln!(
+        rows,
+        " {:>9}",
+        spread.map_or("n/a".to_owned(), |s| format!("{s:.2}"))
+    );
+    spread
 }
 
 /// The sweep timed by [`sweep_scaling`]: the shipped `variance_sweep`'s
@@ -1134,13 +1152,14 @@ fn table_in_children(
 }
 
 /// The blog table's section of the bench: timed in fresh processes when
-/// `copies` is given (`count` of them, medians), else in this one.
+/// `copies` is given (`count` of them, medians), else in this one. Also
+/// returns the times on one thread and on `threads`, and the threads used.
 fn table_section(
     copies: Option<&mut ExeCopies>,
     count: u32,
     threads: usize,
     repeat: u32,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Duration, Duration, usize)> {
     let (one, many, threads, how) = match copies {
         Some(copies) => {
             let (one, many, threads) = table_in_children(copies, count, threads, repeat)?;
@@ -1163,22 +1182,18 @@ fn table_section(
         scenario.strategies.len(),
         scenario.requests
     );
-    Ok(format_scaling(
-        &title,
-        threads,
-        one,
-        many,
-        Unit::Milliseconds,
-    ))
+    let text = format_scaling(&title, threads, one, many, Unit::Milliseconds);
+    Ok((text, one, many, threads))
 }
 
 /// How a sweep scales with threads: the same sweep through `bpsim sweep`'s
 /// own code path (rayon pool, journal, CSV) on 1 thread and on `threads`,
-/// best of `repeat`, in a temporary directory. Returns the printed table.
+/// best of `repeat`, in a temporary directory. Returns the printed table,
+/// the speedup and the threads used.
 ///
 /// # Errors
 /// If the temporary directory or the sweep's files cannot be written.
-pub fn sweep_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
+pub fn sweep_scaling(threads: usize, repeat: u32) -> anyhow::Result<(String, f64, usize)> {
     // Removed on Ctrl-C too (see `output::remove_unfinished`).
     let dir = crate::output::TempFolder::new()?;
     let path = dir.path().join("bench_scaling.toml");
@@ -1207,31 +1222,20 @@ pub fn sweep_scaling(threads: usize, repeat: u32) -> anyhow::Result<String> {
         "sweep scaling: `bpsim sweep` of {runs} runs of 100000 requests \
          (6 latency widths x 2 replications x 4 strategies), best of {repeat}"
     );
-    scaling(&title, threads, repeat, Unit::Seconds, time)
+    let (one, many) = best_of(repeat, time, threads)?;
+    let text = format_scaling(&title, threads, one, many, Unit::Seconds);
+    Ok((text, one.as_secs_f64() / many.as_secs_f64(), threads))
 }
 
-/// How [`scaling`] prints its times.
+/// How [`format_scaling`] prints its times.
 #[derive(Clone, Copy)]
 enum Unit {
     Milliseconds,
     Seconds,
 }
 
-/// The table of a scaling measurement: `time(1)` and `time(threads)`,
-/// alternated (a machine whose speed drifts, a shared VM, then weighs on
-/// both alike), best of `repeat` each, and the speedup.
-fn scaling(
-    title: &str,
-    threads: usize,
-    repeat: u32,
-    unit: Unit,
-    time: impl FnMut(usize) -> anyhow::Result<Duration>,
-) -> anyhow::Result<String> {
-    let (one, many) = best_of(repeat, time, threads)?;
-    Ok(format_scaling(title, threads, one, many, unit))
-}
-
-/// The best of `repeat` times on one thread and on `threads`, alternated.
+/// The best of `repeat` times on one thread and on `threads`, alternated
+/// (a machine whose speed drifts, a shared VM, then weighs on both alike).
 fn best_of(
     repeat: u32,
     mut time: impl FnMut(usize) -> anyhow::Result<Duration>,

@@ -161,7 +161,7 @@ pub enum Command {
     /// run, ns per request and per loop iteration, bpsim's peak memory), next
     /// to the floor (the same makespan from a bare heap of deadlines), and
     /// against the concurrency limit, with and without the timer heap's own
-    /// cost.
+    /// cost; last, where each speed target stands by this run's figures.
     Bench {
         /// Request counts.
         #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]

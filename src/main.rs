@@ -654,15 +654,20 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 },
             );
             spinner.finish_and_clear();
-            let text = text?;
+            let (text, mut targets) = text?;
             if !say(&text)? {
                 return Ok(ExitCode::from(READER_GONE));
             }
             if threads > 0 {
                 output::eprint(format_args!("  timing a sweep on 1 and {threads} threads"));
-                if !say(&bench::sweep_scaling(threads, repeat.min(3))?)? {
+                let (text, speedup, used) = bench::sweep_scaling(threads, repeat.min(3))?;
+                targets.sweep = Some((speedup, used));
+                if !say(&text)? {
                     return Ok(ExitCode::from(READER_GONE));
                 }
+            }
+            if !say(&targets.render())? {
+                return Ok(ExitCode::from(READER_GONE));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -748,8 +748,12 @@ fn bench_prints_its_tables() {
     assert!(stdout.contains("ns/request"), "{stdout}");
     assert!(stdout.contains("C=50"), "{stdout}");
     // The size table, the limit table, and the limit table less the timer
-    // heap's own cost, per request and per loop iteration.
-    assert_eq!(stdout.matches("semaphore_in_task").count(), 4, "{stdout}");
+    // heap's own cost, per request and per loop iteration; then the
+    // targets.
+    let (tables, targets) = stdout
+        .split_once("\nspeed targets, as this run measured them:")
+        .expect("the targets, last");
+    assert_eq!(tables.matches("semaphore_in_task").count(), 4, "{stdout}");
     // The kernel's share of each run is read on Linux: a number of ms.
     assert!(stdout.contains("sys ms"), "{stdout}");
     if cfg!(target_os = "linux") {
@@ -846,6 +850,33 @@ fn bench_prints_its_tables() {
         }
         assert!(rows[1][2].ends_with('x'), "{table}");
     }
+    // A row per target. At 2,000 requests and limits 1 and 50, the run
+    // and memory targets were not timed, and the row says what would time
+    // them; the limit's spread is shown without a verdict.
+    let row = |start: &str| {
+        targets
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no target {start:?}: {targets}"))
+    };
+    for (start, status) in [
+        ("at most 5 ms", "not timed"),
+        ("10000000 requests", "not timed"),
+        ("at most 128 B", "not timed"),
+        ("cost nearly independent", "no number"),
+        ("at least 300x", "not timed"),
+    ] {
+        assert!(row(start).contains(status), "{targets}");
+    }
+    assert!(row("cost nearly").contains("C=1,50 costs"), "{targets}");
+    // The sweep ran on one thread per core: a verdict only on 2.
+    let sweep = row("sweeps at least 1.8x on 2 threads");
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(
+        sweep.contains(" met ") || sweep.contains("NOT MET"),
+        cores == 2,
+        "{sweep}"
+    );
 }
 
 /// `--processes 1` times everything in bpsim's own process, as before the
