@@ -97,7 +97,8 @@ impl Targets {
             Row {
                 target: "at least 300x faster than SimPy".to_owned(),
                 status: "not timed",
-                measured: "by `python3 bench/peers/run.py` (SimPy, and CPython on a virtual clock)"
+                measured: "`python3 bench/peers/run.py` times it (SimPy, and CPython on a \
+                           virtual clock) and judges it last"
                     .to_owned(),
             },
         ];
