@@ -202,7 +202,8 @@ impl Targets {
 
     fn limit_row(&self) -> Row {
         let target = "cost nearly independent of the limit".to_owned();
-        let (Some(low), Some(high)) = (
+        // One limit has no spread to show.
+        let (Some(low), Some(high), 2..) = (
             self.limit_spreads
                 .iter()
                 .map(|s| s.1)
@@ -211,11 +212,14 @@ impl Targets {
                 .iter()
                 .map(|s| s.1)
                 .max_by(f64::total_cmp),
+            self.limits.len(),
         ) else {
             return Row {
                 target,
                 status: "not timed",
-                measured: "needs --limits (default 1,10,100,1000,10000)".to_owned(),
+                measured: "needs two or more --limits (default 1,10,100,1000,10000) and a \
+                           strategy the floor models"
+                    .to_owned(),
             };
         };
         let limits: Vec<String> = self.limits.iter().map(u64::to_string).collect();
@@ -335,6 +339,9 @@ mod tests {
     fn a_target_the_run_did_not_time_says_what_would_time_it() {
         let text = Targets {
             sweep: Some((3.5, 4)),
+            // One limit: a spread of 1 says nothing.
+            limits: vec![500],
+            limit_spreads: vec![(StrategyKind::GatedSpawn, 1.0)],
             ..Targets::default()
         }
         .render();
