@@ -116,30 +116,6 @@ mod counting {
     };
 }
 
-/// The flag a running sweep stops on, once one has registered it with
-/// [`stop_on_interrupt`].
-static SWEEP_STOP: std::sync::OnceLock<&'static AtomicBool> = std::sync::OnceLock::new();
-
-/// Makes Ctrl-C or SIGTERM set `flag`, which stops a sweep from taking new
-/// runs (those in progress finish, and every finished run stays in the
-/// journal); a second one quits at once (see [`on_interrupt`]).
-fn stop_on_interrupt(flag: &'static AtomicBool) {
-    let _ = SWEEP_STOP.set(flag);
-}
-
-/// A reader of stdout that goes away (`| head -1`, a pager quit) will
-/// never read a sweep's table: sets `gone` and `stop`, which stops the
-/// sweep as Ctrl-C does, keeping the finished runs for --resume.
-fn stop_when_stdout_goes(stop: &'static AtomicBool, gone: &'static AtomicBool) {
-    std::thread::spawn(|| {
-        while !output::stdout_reader_gone() {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        gone.store(true, Ordering::SeqCst);
-        stop.store(true, Ordering::SeqCst);
-    });
-}
-
 /// Set by Ctrl-C, SIGTERM or stdout's reader going away: the running
 /// sweep takes no new runs.
 static SWEEP_INTERRUPT: AtomicBool = AtomicBool::new(false);
@@ -148,11 +124,18 @@ static SWEEP_INTERRUPT: AtomicBool = AtomicBool::new(false);
 /// the sweep stopped.
 static SWEEP_STDOUT_GONE: AtomicBool = AtomicBool::new(false);
 
+/// Set when a sweep starts: Ctrl-C or SIGTERM then sets
+/// [`SWEEP_INTERRUPT`] the first time instead of quitting (see
+/// [`on_interrupt`]).
+static SWEEP_RUNNING: AtomicBool = AtomicBool::new(false);
+
 /// What `sweep` and `plot` do before a sweep starts: refuse one that would
 /// not fit in memory ([`guard::check_sweep`]), refuse chart paths that
 /// cannot be written (when `charts` is given: the scenario's output folder
 /// and the chart options), then stop on Ctrl-C, SIGTERM or a reader of
-/// stdout going away, keeping the finished runs for `--resume`.
+/// stdout going away (`| head -1`, a pager quit, which would never read
+/// the sweep's table): runs in progress finish, and every finished run
+/// stays in the journal for `--resume`.
 fn start_sweep(
     scenario: &Scenario,
     jobs: Option<u16>,
@@ -165,8 +148,14 @@ fn start_sweep(
             output::check_file(&path)?;
         }
     }
-    stop_on_interrupt(&SWEEP_INTERRUPT);
-    stop_when_stdout_goes(&SWEEP_INTERRUPT, &SWEEP_STDOUT_GONE);
+    SWEEP_RUNNING.store(true, Ordering::SeqCst);
+    std::thread::spawn(|| {
+        while !output::stdout_reader_gone() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        SWEEP_STDOUT_GONE.store(true, Ordering::SeqCst);
+        SWEEP_INTERRUPT.store(true, Ordering::SeqCst);
+    });
     Ok(())
 }
 
@@ -187,15 +176,14 @@ fn why_stopped() -> &'static str {
 /// holds every finished run.
 fn on_interrupt() {
     let _ = ctrlc::set_handler(|| {
-        if let Some(flag) = SWEEP_STOP.get()
-            && !flag.swap(true, Ordering::SeqCst)
-        {
+        let sweep = SWEEP_RUNNING.load(Ordering::SeqCst);
+        if sweep && !SWEEP_INTERRUPT.swap(true, Ordering::SeqCst) {
             output::eprint(format_args!(
                 "\nstopping once the runs in progress finish (interrupt again to quit now)"
             ));
             return;
         }
-        if SWEEP_STOP.get().is_some() {
+        if sweep {
             output::eprint(format_args!(
                 "\ninterrupted again: quitting now (finished runs are kept in the journal)"
             ));
