@@ -32,6 +32,10 @@ pub mod targets;
 
 use targets::Targets;
 
+/// Live tasks from which bytes per live task are shown (and judged): below
+/// them, the engine's fixed buffers weigh on the figure.
+const PER_TASK_FROM: u64 = 100_000;
+
 /// Reads the heap bytes this thread holds, as counted by a global allocator
 /// (the `bpsim` binary installs one; see `src/main.rs`).
 #[derive(Clone, Copy, Debug)]
@@ -780,7 +784,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> anyhow::Result<
             // Per live task only where live tasks dominate the memory.
             let per_task = |bytes: Option<u64>| {
                 bytes
-                    .filter(|_| m.peak_live >= 100_000)
+                    .filter(|_| m.peak_live >= PER_TASK_FROM)
                     .map_or("".to_owned(), |b| {
                         format!("{:.0}", b as f64 / m.peak_live as f64)
                     })

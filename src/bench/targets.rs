@@ -71,21 +71,12 @@ impl Targets {
             self.ten_million = Some(m.best.as_secs_f64());
         }
         let largest = self.per_task.is_none_or(|(n, _, _)| requests > n);
-        if m.peak_live >= 100_000 && largest {
+        if m.peak_live >= super::PER_TASK_FROM && largest {
             let per_task = |bytes: Option<u64>| bytes.map(|b| b as f64 / m.peak_live as f64);
             self.per_task = Some((requests, per_task(m.heap), per_task(m.rss)));
         }
     }
-}
 
-/// A target's row: what it asks, where it stands, the figures.
-struct Row {
-    target: String,
-    status: &'static str,
-    measured: String,
-}
-
-impl Targets {
     /// The section `bpsim bench` prints last.
     pub fn render(&self) -> String {
         let rows = [
@@ -258,6 +249,14 @@ impl Targets {
     }
 }
 
+/// A target's row: what it asks, where it stands, the figures.
+struct Row {
+    target: String,
+    status: &'static str,
+    measured: String,
+}
+
+/// A status for a target the run timed.
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "NOT MET" }
 }
