@@ -11,6 +11,13 @@
     python3.X profiles/probe_memory.py adaptive
         adaptive_limit at C=1: a tracemalloc snapshot at its 500th task,
         largest lines first (the known gap in tests/memory.rs).
+    python3.X profiles/probe_memory.py timeline STRATEGY C TRACE [BPSIM] [FROM TO]
+        per loop iteration: traced memory at its end, the peak inside it,
+        and the bytes CPython's free lists hold (freed tuples, floats,
+        dicts and lists stay traced there); with BPSIM, the output of
+        `cargo run --release --example mem_timeline -- STRATEGY TRACE C
+        3.X` beside it (bpsim's memory at each iteration's end). Prints
+        iterations FROM to TO, by default the ten around CPython's peak.
 
 `wait` and `adaptive` run conformance/harness.py's own programs, as the
 memory test does (virtual clock, tracemalloc).
@@ -22,6 +29,7 @@ mark, about 88 bytes), so read them as differences between phases.
 import asyncio
 import collections
 import random
+import re
 import sys
 import tracemalloc
 from asyncio import tasks
@@ -154,6 +162,98 @@ def adaptive():
         print(" ", stat)
 
 
+def read_bpsim(path):
+    """examples/mem_timeline.rs's output: {iteration: (time, bytes)}, and
+    the run's peak."""
+    rows, top = {}, None
+    for line in open(path):
+        fields = line.split()
+        if len(fields) == 3:
+            rows[int(fields[0])] = (float(fields[1]), int(fields[2]))
+        elif fields[:1] == ["peak"]:
+            top = int(fields[1])
+    return rows, top
+
+
+def free_list_bytes(stats):
+    """Traced bytes on the free lists in one `sys._debugmallocstats()`
+    report: a tuple, dict or list is its object plus the 16-byte GC
+    header, a float or dict-keys object its object alone."""
+    total = 0
+    for line in stats.splitlines():
+        m = re.match(r"\s*(\d+) free (?:\d+-sized )?(\w+) \* (\d+) bytes", line)
+        if m and int(m.group(1)):
+            n, kind, size = int(m.group(1)), m.group(2), int(m.group(3))
+            gc_header = 16 if kind in ("PyTupleObjects", "PyDictObjects", "PyListObjects") else 0
+            total += n * (size + gc_header)
+    return total
+
+
+def timeline(strategy, c, trace, bpsim=None, window=None):
+    import array
+    import os
+    import tempfile
+    harness = load_harness()
+    lat = [float(line) for line in open(trace) if line.strip()]
+    # Preallocated, so that recording allocates nothing traced.
+    size = 20 * len(lat) + 1000
+    end, peak = array.array("q", [0]) * size, array.array("q", [0]) * size
+    lo, hi = window or (0, -1)
+    stats = tempfile.TemporaryFile()
+    base = harness.VirtualClockLoop._run_once
+
+    def run_once(self):
+        # A plain function, not a subclass: `super()` would allocate.
+        tracemalloc.reset_peak()
+        base(self)
+        i = self.iterations
+        if i < size:
+            end[i], peak[i] = tracemalloc.get_traced_memory()
+        if lo <= i <= hi:
+            os.write(stats.fileno(), b"=====%d\n" % i)
+            saved = os.dup(2)
+            os.dup2(stats.fileno(), 2)
+            sys._debugmallocstats()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+    harness.VirtualClockLoop._run_once = run_once
+    harness.run_plain(strategy, lat, c, False, True)
+    n = max(i for i in range(size) if end[i] or peak[i])
+    top = max(range(1, n + 1), key=lambda i: peak[i])
+    if window is None:
+        # Again, now that the peak's iteration is known, for its free
+        # lists: in a fresh interpreter, as asyncio's process-wide state
+        # makes a second run in this one cheaper.
+        import subprocess
+        cmd = [sys.executable, __file__, "timeline", strategy, str(c), trace]
+        cmd += [bpsim] if bpsim else []
+        cmd += [str(max(1, top - 5)), str(top + 4)]
+        sys.exit(subprocess.run(cmd, check=False).returncode)
+    stats.seek(0)
+    free = {}
+    for block in stats.read().decode().split("=====")[1:]:
+        head, _, body = block.partition("\n")
+        free[int(head)] = free_list_bytes(body)
+    ours, ours_peak = read_bpsim(bpsim) if bpsim else ({}, None)
+    print(f"{sys.version.split()[0]}: {strategy}, C={c}, {len(lat)} requests: "
+          f"peak {max(peak)} B, inside iteration {top} of {n}")
+    if ours:
+        last = max(ours, key=lambda i: ours[i][1])
+        print(f"bpsim: peak {ours_peak} B; highest at an iteration's end "
+              f"{ours[last][1]} B, iteration {last} of {len(ours)}")
+    head = f"{'iteration':>9} {'end':>8} {'peak in it':>10} {'free lists':>10}"
+    if ours:
+        head += f" {'bpsim end':>9} {'end-bpsim':>9} {'time (s)':>12}"
+    print(head)
+    for i in range(lo, min(hi, n) + 1):
+        row = f"{i:>9} {end[i]:>8} {peak[i]:>10} {free.get(i, ''):>10}"
+        if i in ours:
+            t, b = ours[i]
+            row += f" {b:>9} {end[i] - b:>+9} {t:>12.6f}"
+        print(row)
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args[:1] == ["sizes"]:
@@ -162,5 +262,9 @@ if __name__ == "__main__":
         wait(int(args[1]), int(args[2]) if len(args) == 3 else 3000)
     elif args == ["adaptive"]:
         adaptive()
+    elif args[:1] == ["timeline"] and len(args) in (4, 5, 6, 7):
+        bpsim = args[4] if len(args) in (5, 7) else None
+        window = tuple(map(int, args[-2:])) if len(args) in (6, 7) else None
+        timeline(args[1], int(args[2]), args[3], bpsim, window)
     else:
         sys.exit(__doc__)

@@ -1,0 +1,30 @@
+//! Prints bpsim's simulated traced memory after each loop iteration, to
+//! set beside CPython's (`profiles/mem_timeline.py`):
+//! `cargo run --release --example mem_timeline -- <strategy> <trace> <C> <3.11|3.12|3.13>`.
+
+use std::sync::Arc;
+
+use bpsim::experiment::config_for_version;
+use bpsim::scenario::PythonVersion;
+use bpsim::strategy::{StrategyKind, Workload, simulate};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let kind = StrategyKind::parse(&args.next().expect("strategy")).expect("a strategy");
+    let trace = std::fs::read_to_string(args.next().expect("trace")).expect("trace file");
+    let c: u64 = args.next().expect("C").parse().expect("C");
+    let version = args.next().expect("version");
+    let version = PythonVersion::ALL
+        .into_iter()
+        .find(|v| v.as_str() == version)
+        .expect("3.11, 3.12 or 3.13");
+    let lat: Vec<f64> = trace.lines().map(|l| l.parse().expect("latency")).collect();
+    let w = Workload::new(Arc::from(lat), c);
+    let mut config = config_for_version(version);
+    config.timeline = true;
+    let o = simulate(kind, &w, &config).expect("runs");
+    for (i, s) in o.report.timeline.iter().enumerate() {
+        println!("{} {} {}", i + 1, s.time_s, s.memory_bytes);
+    }
+    println!("peak {}", o.report.peak_memory_bytes);
+}
