@@ -1,12 +1,15 @@
 //! Prints bpsim's simulated traced memory after each loop iteration, to
-//! set beside CPython's (`profiles/mem_timeline.py`):
+//! set beside CPython's (`profiles/probe_memory.py timeline`):
 //! `cargo run --release --example mem_timeline -- <strategy> <trace> <C> <3.11|3.12|3.13>`.
+//!
+//! The strategies' parameters are the memory test's (`plan` in
+//! `tests/common/harness.rs`), as the probe sets them for CPython.
 
 use std::sync::Arc;
 
 use bpsim::experiment::config_for_version;
 use bpsim::scenario::PythonVersion;
-use bpsim::strategy::{StrategyKind, Workload, simulate};
+use bpsim::strategy::{StrategyKind, StrategyParams, Workload, simulate};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -19,7 +22,12 @@ fn main() {
         .find(|v| v.as_str() == version)
         .expect("3.11, 3.12 or 3.13");
     let lat: Vec<f64> = trace.lines().map(|l| l.parse().expect("latency")).collect();
-    let w = Workload::new(Arc::from(lat), c);
+    let mean = lat.iter().sum::<f64>() / lat.len() as f64;
+    let mut params = StrategyParams::defaults();
+    params.max_per_second = 0.8 * c as f64 / mean;
+    params.adaptive.target_latency = 1.2 * mean;
+    params.adaptive.decrease = 0.75;
+    let w = Workload::new(Arc::from(lat), c).with_params(params);
     let mut config = config_for_version(version);
     config.timeline = true;
     let o = simulate(kind, &w, &config).expect("runs");

@@ -18,6 +18,8 @@
         `cargo run --release --example mem_timeline -- STRATEGY TRACE C
         3.X` beside it (bpsim's memory at each iteration's end). Prints
         iterations FROM to TO, by default the ten around CPython's peak.
+        Parameters as the memory test sets them (`plan` in
+        tests/common/harness.rs).
 
 `wait` and `adaptive` run conformance/harness.py's own programs, as the
 memory test does (virtual clock, tracemalloc).
@@ -217,6 +219,15 @@ def timeline(strategy, c, trace, bpsim=None, window=None):
             os.dup2(saved, 2)
             os.close(saved)
 
+    # The memory test's parameters (`plan` in tests/common/harness.rs),
+    # the mean summed in order as there.
+    mean = 0.0
+    for x in lat:
+        mean += x
+    mean /= len(lat)
+    harness.PARAMS.max_per_second = 0.8 * c / mean
+    harness.PARAMS.target_latency = 1.2 * mean
+    harness.PARAMS.decrease = 0.75
     harness.VirtualClockLoop._run_once = run_once
     harness.run_plain(strategy, lat, c, False, True)
     n = max(i for i in range(size) if end[i] or peak[i])
