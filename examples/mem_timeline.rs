@@ -9,7 +9,11 @@ use std::sync::Arc;
 
 use bpsim::experiment::config_for_version;
 use bpsim::scenario::PythonVersion;
-use bpsim::strategy::{StrategyKind, StrategyParams, Workload, simulate};
+use bpsim::strategy::{StrategyKind, Workload, simulate};
+
+#[allow(dead_code)]
+#[path = "../tests/common/harness.rs"]
+mod harness;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -21,12 +25,12 @@ fn main() {
         .into_iter()
         .find(|v| v.as_str() == version)
         .expect("3.11, 3.12 or 3.13");
-    let lat: Vec<f64> = trace.lines().map(|l| l.parse().expect("latency")).collect();
-    let mean = lat.iter().sum::<f64>() / lat.len() as f64;
-    let mut params = StrategyParams::defaults();
-    params.max_per_second = 0.8 * c as f64 / mean;
-    params.adaptive.target_latency = 1.2 * mean;
-    params.adaptive.decrease = 0.75;
+    let lat: Vec<f64> = trace
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().parse().expect("a latency per line"))
+        .collect();
+    let (_, params) = harness::plan(lat.len(), c, &lat);
     let w = Workload::new(Arc::from(lat), c).with_params(params);
     let mut config = config_for_version(version);
     config.timeline = true;

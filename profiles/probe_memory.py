@@ -191,16 +191,31 @@ def free_list_bytes(stats):
     return total
 
 
-def timeline(strategy, c, trace, bpsim=None, window=None):
+def set_test_params(harness, c, lat):
+    """The memory test's parameters (`plan` in tests/common/harness.rs),
+    the mean summed in order as there."""
+    mean = 0.0
+    for x in lat:
+        mean += x
+    mean /= len(lat)
+    harness.PARAMS.max_per_second = 0.8 * c / mean
+    harness.PARAMS.target_latency = 1.2 * mean
+    harness.PARAMS.decrease = 0.75
+
+
+def record_iterations(strategy, c, lat, window):
+    """Run `strategy` as the memory test does, recording each iteration's
+    traced memory at its end and its peak inside, and the free lists'
+    bytes for the iterations in `window`: (end, peak, iterations, free)."""
     import array
     import os
     import tempfile
     harness = load_harness()
-    lat = [float(line) for line in open(trace) if line.strip()]
+    set_test_params(harness, c, lat)
     # Preallocated, so that recording allocates nothing traced.
     size = 20 * len(lat) + 1000
     end, peak = array.array("q", [0]) * size, array.array("q", [0]) * size
-    lo, hi = window or (0, -1)
+    lo, hi = window
     stats = tempfile.TemporaryFile()
     base = harness.VirtualClockLoop._run_once
 
@@ -219,18 +234,20 @@ def timeline(strategy, c, trace, bpsim=None, window=None):
             os.dup2(saved, 2)
             os.close(saved)
 
-    # The memory test's parameters (`plan` in tests/common/harness.rs),
-    # the mean summed in order as there.
-    mean = 0.0
-    for x in lat:
-        mean += x
-    mean /= len(lat)
-    harness.PARAMS.max_per_second = 0.8 * c / mean
-    harness.PARAMS.target_latency = 1.2 * mean
-    harness.PARAMS.decrease = 0.75
     harness.VirtualClockLoop._run_once = run_once
     harness.run_plain(strategy, lat, c, False, True)
+    stats.seek(0)
+    free = {}
+    for block in stats.read().decode().split("=====")[1:]:
+        head, _, body = block.partition("\n")
+        free[int(head)] = free_list_bytes(body)
     n = max(i for i in range(size) if end[i] or peak[i])
+    return end, peak, n, free
+
+
+def timeline(strategy, c, trace, bpsim=None, window=None):
+    lat = [float(line) for line in open(trace) if line.strip()]
+    end, peak, n, free = record_iterations(strategy, c, lat, window or (0, -1))
     top = max(range(1, n + 1), key=lambda i: peak[i])
     if window is None:
         # Again, now that the peak's iteration is known, for its free
@@ -241,14 +258,9 @@ def timeline(strategy, c, trace, bpsim=None, window=None):
         cmd += [bpsim] if bpsim else []
         cmd += [str(max(1, top - 5)), str(top + 4)]
         sys.exit(subprocess.run(cmd, check=False).returncode)
-    stats.seek(0)
-    free = {}
-    for block in stats.read().decode().split("=====")[1:]:
-        head, _, body = block.partition("\n")
-        free[int(head)] = free_list_bytes(body)
     ours, ours_peak = read_bpsim(bpsim) if bpsim else ({}, None)
     print(f"{sys.version.split()[0]}: {strategy}, C={c}, {len(lat)} requests: "
-          f"peak {max(peak)} B, inside iteration {top} of {n}")
+          f"peak {peak[top]} B, inside iteration {top} of {n}")
     if ours:
         last = max(ours, key=lambda i: ours[i][1])
         print(f"bpsim: peak {ours_peak} B; highest at an iteration's end "
@@ -257,7 +269,7 @@ def timeline(strategy, c, trace, bpsim=None, window=None):
     if ours:
         head += f" {'bpsim end':>9} {'end-bpsim':>9} {'time (s)':>12}"
     print(head)
-    for i in range(lo, min(hi, n) + 1):
+    for i in range(window[0], min(window[1], n) + 1):
         row = f"{i:>9} {end[i]:>8} {peak[i]:>10} {free.get(i, ''):>10}"
         if i in ours:
             t, b = ours[i]
