@@ -58,7 +58,7 @@ const KNOWN_GAPS: [(&str, u64, f64, &str); 2] = [
     ("sliding_window", 1, 5.0, WAIT_GAP),
 ];
 
-const ADAPTIVE_GAP: &str = "0.0-0.6 KB under at peaks of 18-28 KB: CPython's peak is at the end of main's step, which creates the next task while the finished one is still alive (its TaskGroup callback runs after main's wake-up), 1.1-1.2 KB above both ends of that iteration; at iterations' ends bpsim is within 260 B, so it charges that step a few hundred bytes less, not yet pinned down further (python3.X profiles/probe_memory.py timeline)";
+const ADAPTIVE_GAP: &str = "0.0-0.6 KB under at peaks of 18-28 KB: CPython's peak is at the end of main's step, which creates the next task while the finished one is still alive (its TaskGroup callback runs after main's wake-up), 1.1-1.2 KB above both ends of that iteration; at iterations' ends bpsim is within 260 B, but in that step it credits the handle that woke main and its future (296 B on 3.12) as main resumes, where CPython holds them until the next handle is popped, and it models no loop locals (112 B) (profiles/README.md, \"Handles alive while they run\"; python3.X profiles/probe_memory.py timeline)";
 const WAIT_GAP: &str = "0.1-0.4 KB under at a peak of 12 KB: CPython's peak is inside a step, the last step of a task, up to 272 B above both ends of its iteration, where bpsim's is at the end of the timer's iteration; bpsim models none of these transients inside a step (112-568 B by phase), and at iterations' ends it is 42-194 B over (3.12) or 50-246 B under (3.11, 3.13), of which the free lists' share moves by 104 B between phases (python3.X profiles/probe_memory.py timeline)";
 
 fn known_gap(strategy: &str, c: u64) -> Option<(f64, &'static str)> {
