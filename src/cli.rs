@@ -265,6 +265,19 @@ pub struct ChartArgs {
     pub size: (u32, u32),
 }
 
+impl Command {
+    /// The `--max-memory` given to this command, if it takes one.
+    pub fn max_memory(&self) -> Option<u64> {
+        match self {
+            Command::Run { max_memory, .. }
+            | Command::Sweep { max_memory, .. }
+            | Command::Plot { max_memory, .. }
+            | Command::Workload { max_memory, .. } => *max_memory,
+            _ => None,
+        }
+    }
+}
+
 impl ChartArgs {
     /// The canvas these options describe.
     pub fn canvas(&self) -> Canvas {

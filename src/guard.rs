@@ -2,7 +2,7 @@
 //! it, and refuse a run that would not fit.
 
 use crate::scenario::Scenario;
-use crate::strategy::StrategyKind;
+use crate::strategy::{StrategyKind, StrategyParams};
 
 /// bpsim's memory per live simulated task (task slot, pooled coroutine,
 /// handles, futures), measured with `bpsim bench` (`B/task heap`: 89 bytes
@@ -36,7 +36,8 @@ pub fn estimate(scenario: &Scenario, logged: bool) -> u64 {
 }
 
 fn estimate_one(s: &Scenario, logged: bool) -> u64 {
-    estimate_runs(s.requests, s.concurrency, &s.strategies, logged).saturating_add(trace_bytes(s))
+    estimate_runs(s.requests, s.concurrency, &s.strategies, &s.params, logged)
+        .saturating_add(trace_bytes(s))
 }
 
 /// The trace `s` replays, held whole while it runs (8 bytes a latency,
@@ -53,18 +54,19 @@ fn trace_bytes(s: &Scenario) -> u64 {
 }
 
 /// The estimated peak of bpsim's own memory for `requests` requests at
-/// limit `concurrency` under `strategies`, every outcome kept, with every
-/// request's record if `logged` (saturating).
+/// limit `concurrency` under `strategies` (with `params`), every outcome
+/// kept, with every request's record if `logged` (saturating).
 pub fn estimate_runs(
     requests: u64,
     concurrency: u64,
     strategies: &[StrategyKind],
+    params: &StrategyParams,
     logged: bool,
 ) -> u64 {
     let n = requests;
     let live = strategies
         .iter()
-        .map(|&k| live_tasks(n, concurrency, k))
+        .map(|&k| live_tasks(n, concurrency, k, params))
         .max()
         .unwrap_or(0);
     let logs = if logged { strategies.len() as u64 } else { 0 };
@@ -74,13 +76,26 @@ pub fn estimate_runs(
 }
 
 /// The most tasks `strategy` keeps alive at once for `requests` requests at
-/// limit `concurrency`: every request's under `semaphore_in_task`, else at
-/// most the limit.
-fn live_tasks(requests: u64, concurrency: u64, strategy: StrategyKind) -> u64 {
-    if strategy == StrategyKind::SemaphoreInTask {
-        requests
-    } else {
-        requests.min(concurrency)
+/// limit `concurrency`: every request's under `semaphore_in_task`; the
+/// `concurrency` workers of `worker_pool`, however few the requests;
+/// under `adaptive_limit`, at most its largest limit (`max_limit`, 4 x
+/// `concurrency` by default); else at most the limit.
+fn live_tasks(
+    requests: u64,
+    concurrency: u64,
+    strategy: StrategyKind,
+    params: &StrategyParams,
+) -> u64 {
+    match strategy {
+        StrategyKind::SemaphoreInTask => requests,
+        StrategyKind::WorkerPool => concurrency,
+        StrategyKind::AdaptiveLimit => {
+            // A float limit, at least `concurrency` (validated); `as`
+            // saturates, so a huge `max_limit` counts every request.
+            let most = params.adaptive.max_limit_at(concurrency).ceil() as u64;
+            requests.min(most.max(concurrency))
+        }
+        _ => requests.min(concurrency),
     }
 }
 
@@ -95,7 +110,7 @@ pub fn strategies_at_once(scenario: &Scenario, logged: bool, limit: u64, wanted:
     let mut live: Vec<u64> = scenario
         .strategies
         .iter()
-        .map(|&k| live_tasks(scenario.requests, scenario.concurrency, k))
+        .map(|&k| live_tasks(scenario.requests, scenario.concurrency, k, &scenario.params))
         .collect();
     live.sort_unstable_by(|a, b| b.cmp(a));
     let wanted = wanted.clamp(1, live.len().max(1));
@@ -129,22 +144,26 @@ pub fn check_workload(scenario: &Scenario, limit: u64) -> Result<(), String> {
     Err(format!(
         "{}: drawing this workload would need about {} of bpsim's own memory ({} \
          latencies of {BYTES_PER_REQUEST} bytes, held at once), above the limit of {}\n  \
-         help: lower `requests`, or raise the limit with --max-memory (e.g. --max-memory {}G)",
+         help: lower `requests`, {}",
         scenario.path.display(),
         human(need),
         scenario.requests,
         human(limit),
-        suggested_gigabytes(need)
+        raise_help(need, physical_memory())
     ))
 }
 
 /// Half the machine's physical memory (Linux `/proc/meminfo`), else 4 GiB.
 pub fn default_limit() -> u64 {
-    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
-        line.split_whitespace().nth(1)?.parse::<u64>().ok()
-    });
-    total.map_or(4 << 30, |kb| kb * 1024 / 2)
+    physical_memory().map_or(4 << 30, |bytes| bytes / 2)
+}
+
+/// The machine's physical memory in bytes (Linux `/proc/meminfo`), if known.
+pub fn physical_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb = line.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    Some(kb.saturating_mul(1024))
 }
 
 /// How sizes are read and written, for help texts: the units [`human`]
@@ -208,7 +227,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// `1.5 GB`-style text, in powers of 1000 (see [`SIZE_UNITS`]).
 pub fn human(bytes: u64) -> String {
     let b = bytes as f64;
-    if b >= 1e9 {
+    if b >= 1e13 {
+        format!("{:.0} TB", b / 1e12)
+    } else if b >= 1e9 {
         format!("{:.1} GB", b / 1e9)
     } else if b >= 1e6 {
         format!("{:.0} MB", b / 1e6)
@@ -223,6 +244,24 @@ pub fn human(bytes: u64) -> String {
 /// hold `need` bytes: for the `--max-memory` a refusal suggests.
 fn suggested_gigabytes(need: u64) -> u64 {
     need.div_ceil(1_000_000_000)
+}
+
+/// A refusal's last way out for a run that needs `need` bytes on a machine
+/// with `physical` bytes of memory: a `--max-memory` that holds it, unless
+/// that is more than the machine has (raising the limit would then only
+/// trade the refusal for the system's out-of-memory killer).
+fn raise_help(need: u64, physical: Option<u64>) -> String {
+    match physical {
+        Some(total) if need > total => format!(
+            "or run it on a machine with more memory: it needs more than this machine's {} \
+             (--max-memory can raise the limit, but not the memory)",
+            human(total)
+        ),
+        _ => format!(
+            "or raise the limit with --max-memory (e.g. --max-memory {}G)",
+            suggested_gigabytes(need)
+        ),
+    }
 }
 
 /// Refuses `scenario` if its estimate (see [`estimate`]) is above `limit`,
@@ -318,7 +357,11 @@ fn refusal(
     limit: &str,
     more_help: &str,
 ) -> String {
-    let all_alive = run.strategies.contains(&StrategyKind::SemaphoreInTask);
+    // worker_pool starts `concurrency` workers, however few the requests:
+    // more tasks than semaphore_in_task's one a request when above them.
+    let workers =
+        run.strategies.contains(&StrategyKind::WorkerPool) && run.concurrency > run.requests;
+    let all_alive = run.strategies.contains(&StrategyKind::SemaphoreInTask) && !workers;
     let shorter = if trace_bytes(run) > 0 {
         "replay a shorter trace, "
     } else {
@@ -332,24 +375,31 @@ fn refusal(
             bytes / BYTES_PER_REQUEST
         ),
     };
+    let (alive, lower) = if all_alive {
+        (
+            ", all alive at once under semaphore_in_task".to_string(),
+            "`requests`",
+        )
+    } else if workers {
+        (
+            format!(", and {} workers of worker_pool", run.concurrency),
+            "`concurrency` (worker_pool starts that many workers, however few the requests)",
+        )
+    } else {
+        (String::new(), "`requests`")
+    };
     format!(
-        "{}: {what} would need about {} of bpsim's own memory ({} requests{}{trace}), above {limit}\n  \
-         help: lower `requests`, {shorter}{more_help}{}or raise the limit with --max-memory (e.g. \
-         --max-memory {}G)",
+        "{}: {what} would need about {} of bpsim's own memory ({} requests{alive}{trace}), above \
+         {limit}\n  help: lower {lower}, {shorter}{more_help}{}{}",
         file.path.display(),
         human(need),
         run.requests,
-        if all_alive {
-            ", all alive at once under semaphore_in_task"
-        } else {
-            ""
-        },
         if all_alive {
             "drop semaphore_in_task (it keeps every task alive at once), "
         } else {
             ""
         },
-        suggested_gigabytes(need)
+        raise_help(need, physical_memory())
     )
 }
 
@@ -405,6 +455,9 @@ mod tests {
         assert_eq!(human(1), "1 B");
         assert_eq!(human(1500), "1500 B");
         assert_eq!(human(25_000), "25 KB");
+        assert_eq!(human(9_999_000_000_000), "9999.0 GB");
+        assert_eq!(human(192_000_100_000_000), "192 TB");
+        assert_eq!(human(u64::MAX), "18446744 TB");
         assert_eq!(human(103_000_000), "103 MB");
     }
 
@@ -499,7 +552,7 @@ mod tests {
         let s = Scenario::load(&file).unwrap();
         assert_eq!(
             estimate(&s, false),
-            estimate_runs(3, 2, &s.strategies, false) + 800_000
+            estimate_runs(3, 2, &s.strategies, &s.params, false) + 800_000
         );
         let message = check(&s, false, BASE).unwrap_err();
         assert!(
@@ -532,6 +585,71 @@ mod tests {
         assert_eq!(
             strategies_at_once(&s, true, estimate(&s, true) + beside, 3),
             2
+        );
+    }
+
+    #[test]
+    fn worker_pool_is_counted_by_its_workers_however_few_the_requests() {
+        // Found by a review: 100 requests at concurrency 10 million under
+        // worker_pool were estimated at 100 live tasks, ran past
+        // --max-memory 200M, and aborted on a failed allocation at 1e12.
+        let text = "requests = 100\nconcurrency = 10_000_000\nstrategies = [\"worker_pool\"]\n\
+                    [latency]\ndistribution = \"constant\"\nvalue = 0.1\n";
+        let s = Scenario::from_str(text, "pool.toml").unwrap();
+        assert_eq!(
+            estimate(&s, false),
+            BASE + 800 + 10_000_000 * BYTES_PER_LIVE_TASK
+        );
+        let e = check(&s, false, 200_000_000).unwrap_err();
+        assert!(
+            e.contains("(100 requests, and 10000000 workers of worker_pool)"),
+            "{e}"
+        );
+        assert!(e.contains("help: lower `concurrency` (worker_pool"), "{e}");
+        // Beside semaphore_in_task, the workers still decide the message.
+        let both = text.replace(
+            "[\"worker_pool\"]",
+            "[\"worker_pool\", \"semaphore_in_task\"]",
+        );
+        let e = check(
+            &Scenario::from_str(&both, "pool.toml").unwrap(),
+            false,
+            200_000_000,
+        )
+        .unwrap_err();
+        assert!(e.contains("help: lower `concurrency`"), "{e}");
+        assert!(!e.contains("drop semaphore_in_task"), "{e}");
+        // At concurrency 1e12 the estimate saturates rather than wraps.
+        let huge = text.replace("10_000_000", "1_000_000_000_000");
+        let huge = Scenario::from_str(&huge, "pool.toml").unwrap();
+        assert!(check(&huge, false, 1 << 40).is_err());
+    }
+
+    #[test]
+    fn adaptive_limit_is_counted_up_to_its_largest_limit() {
+        let base = "requests = 100_000\nconcurrency = 100\nstrategies = [\"adaptive_limit\"]\n\
+                    [latency]\ndistribution = \"constant\"\nvalue = 0.1\n";
+        let live = |text: &str| {
+            let s = Scenario::from_str(text, "a.toml").unwrap();
+            (estimate(&s, false) - BASE - 800_000) / BYTES_PER_LIVE_TASK
+        };
+        assert_eq!(live(base), 400, "4 x concurrency by default");
+        let set = format!("{base}[adaptive_limit]\nmax_limit = 2500.5\n");
+        assert_eq!(live(&set), 2501);
+        let above = format!("{base}[adaptive_limit]\nmax_limit = 1e30\n");
+        assert_eq!(live(&above), 100_000, "never more than the requests");
+    }
+
+    #[test]
+    fn a_limit_above_the_machine_is_not_suggested() {
+        let gb = 1_000_000_000;
+        assert!(raise_help(3 * gb, Some(25 * gb)).contains("--max-memory 3G"));
+        assert!(raise_help(3 * gb, None).contains("--max-memory 3G"));
+        let e = raise_help(201 * gb, Some(25 * gb));
+        assert!(!e.contains("--max-memory 201G"), "{e}");
+        assert!(
+            e.contains("a machine with more memory: it needs more than this machine's 25.0 GB"),
+            "{e}"
         );
     }
 

@@ -336,6 +336,16 @@ fn load(path: &std::path::Path) -> Result<Scenario, bpsim::scenario::ScenarioErr
 }
 
 fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
+    if let (Some(limit), Some(total)) = (args.command.max_memory(), guard::physical_memory())
+        && limit > total
+    {
+        output::eprint(format_args!(
+            "warning: --max-memory {} is above this machine's {} of memory: a run that needs \
+             more than the machine has may be killed by the system instead of refused",
+            guard::human(limit),
+            guard::human(total)
+        ));
+    }
     match args.command {
         Command::Run {
             scenario,
@@ -580,7 +590,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             for &n in &requests {
                 let need = strategies
                     .iter()
-                    .map(|&k| guard::estimate_runs(n, concurrency, &[k], false))
+                    .map(|&k| {
+                        let params = bpsim::strategy::StrategyParams::defaults();
+                        guard::estimate_runs(n, concurrency, &[k], &params, false)
+                    })
                     .max()
                     .unwrap_or(0);
                 if need > limit {

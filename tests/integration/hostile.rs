@@ -673,6 +673,34 @@ fn runs_that_would_not_fit_in_memory_are_refused_before_they_start() {
     );
     assert!(!stderr.contains("semaphore_in_task"), "{stderr}");
     assert!(!dir.path().join("t.txt").exists());
+    // Found by a review: worker_pool's workers were not counted, so 100
+    // requests at concurrency 10 million (1 GB of tasks; 1e12 aborted on
+    // a failed allocation) ran past the limit.
+    std::fs::write(
+        dir.path().join("pool.toml"),
+        "requests = 100\nconcurrency = 10_000_000\nstrategies = [\"worker_pool\"]\n\
+         [latency]\ndistribution = \"constant\"\nvalue = 0.1\n",
+    )
+    .unwrap();
+    let (code, stderr) = run(dir.path(), &["run", "pool.toml", "--max-memory", "100M"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("10000000 workers of worker_pool")
+            && stderr.contains("lower `concurrency`"),
+        "{stderr}"
+    );
+    // A limit above the machine's memory is taken, with a warning.
+    let (code, stderr) = run(
+        dir.path(),
+        &["run", "ok.toml", "--no-write", "--max-memory", "1000000T"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    if std::path::Path::new("/proc/meminfo").exists() {
+        assert!(
+            stderr.contains("warning: --max-memory 1000000 TB is above this machine's"),
+            "{stderr}"
+        );
+    }
 }
 
 /// `bpsim workload` streams its trace into the file: 10 million latencies
