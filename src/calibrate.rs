@@ -9,7 +9,8 @@
 //! times the loop operations on a virtual-clock loop (see its docstring for
 //! the nine micro-benchmarks) and the lateness of real `select` wake-ups.
 //! The result is one profile file with `[memory]` and `[cpu]` tables, which a
-//! scenario names with `cpu = "path/to/profile.toml"`.
+//! scenario names with `cpu = "path/to/profile.toml"` (its costs) and
+//! `memory = "path/to/profile.toml"` (its sizes) in `[model]`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -134,7 +134,8 @@ pub enum Command {
     /// Measure a CPython interpreter on this machine and write its profile:
     /// memory sizes and per-operation CPU costs.
     ///
-    /// A scenario uses it with `cpu = "PATH"` in `[model]`.
+    /// A scenario uses it with `cpu = "PATH"` (the costs) and `memory =
+    /// "PATH"` (the sizes) in `[model]`.
     Calibrate {
         /// The CPython interpreter (3.11, 3.12 or 3.13).
         #[arg(long, value_name = "PATH")]

@@ -69,11 +69,13 @@ pub fn config_for_version(version: PythonVersion) -> Config {
     }
 }
 
-/// The engine configuration for a scenario's model: its version's memory
-/// profile and semaphore rule, and its CPU costs.
+/// The engine configuration for a scenario's model: its version's
+/// semaphore rule, its memory profile (its version's shipped one, or its
+/// `memory` file's) and its CPU costs.
 pub fn config_for(scenario: &Scenario) -> Config {
     Config {
         cpu: scenario.model.cpu.costs(),
+        profile: scenario.model.memory_sizes(),
         ..config_for_version(scenario.model.python)
     }
 }
@@ -183,6 +185,11 @@ pub fn run_with(
             latency: scenario.latency.describe(),
             latency_mean_s: mean,
             python: scenario.model.python.as_str().to_string(),
+            memory: scenario
+                .model
+                .memory
+                .as_ref()
+                .map(|_| scenario.model.memory_name()),
             cpu: scenario.model.cpu.as_str().to_string(),
             strategies: scenario.strategies.clone(),
             params: scenario.params.resolved(scenario.concurrency),

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::asyncio::CpuCosts;
-use crate::memory::profile::{self, ProfileFile};
+use crate::memory::profile::{self, Profile, ProfileFile};
 
 /// The version used when a scenario does not say.
 pub const DEFAULT_PYTHON: &str = "3.12";
@@ -53,7 +53,6 @@ pub fn cpu_costs(spec: &str, base: &Path) -> Result<CpuCosts, (String, String)> 
 /// the name is unknown, the file cannot be read or parsed, or it has no
 /// valid `[cpu]` table.
 pub fn cpu_profile(spec: &str, base: &Path) -> Result<CpuProfile, (String, String)> {
-    let calibrate = "measure one with `bpsim calibrate --python PATH --tracemalloc -o FILE.toml`";
     let (text, origin) = if let Some(version) = spec.strip_prefix("cpython-")
         && NAMES.contains(&spec)
     {
@@ -61,15 +60,8 @@ pub fn cpu_profile(spec: &str, base: &Path) -> Result<CpuProfile, (String, Strin
             text(version).expect("NAMES are shipped").to_owned(),
             format!("the shipped profile {spec}"),
         )
-    } else if spec.ends_with(".toml") || spec.contains('/') || spec.contains('\\') {
-        let path = base.join(spec);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            (
-                format!("cannot read the CPU profile {}: {e}", path.display()),
-                format!("check the path (relative to the scenario's folder), or {calibrate}"),
-            )
-        })?;
-        (text, format!("the profile {}", path.display()))
+    } else if is_path(spec) {
+        read_file(spec, base, "CPU profile")?
     } else {
         let names = NAMES.map(|n| format!("\"{n}\"")).join(", ");
         let close = crate::scenario::suggest_name(spec, NAMES.iter().copied())
@@ -79,27 +71,15 @@ pub fn cpu_profile(spec: &str, base: &Path) -> Result<CpuProfile, (String, Strin
             format!("unknown CPU profile {spec:?}"),
             format!(
                 "{close}use \"none\" (pure virtual time), a shipped profile ({names}), or a \
-                 path to a profile file ending in .toml; {calibrate}"
+                 path to a profile file ending in .toml; {CALIBRATE}"
             ),
         ));
     };
-    let file = profile::parse(&text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|span| format!(", line {}", line_at(&text, span.start)))
-            .unwrap_or_default();
-        (
-            format!(
-                "{origin}{line} is not a valid profile: {}",
-                e.message().trim()
-            ),
-            format!("re-create it: {calibrate}"),
-        )
-    })?;
+    let file = parse_file(&text, &origin)?;
     let Some(cpu) = file.cpu else {
         return Err((
             format!("{origin} has no [cpu] table (it holds memory sizes only)"),
-            calibrate.to_owned(),
+            CALIBRATE.to_owned(),
         ));
     };
     if let Err(key) = cpu.check() {
@@ -114,11 +94,114 @@ pub fn cpu_profile(spec: &str, base: &Path) -> Result<CpuProfile, (String, Strin
                 "{origin}{line}: cpu.{key} must be a number of nanoseconds from 0 up to, \
                  not including, 1e9 (a second per operation){found}"
             ),
-            format!("fix the value, or {calibrate}"),
+            format!("fix the value, or {CALIBRATE}"),
         ));
     }
     Ok(CpuProfile {
         costs: cpu.costs(),
+        python: file.python.trim().to_owned(),
+    })
+}
+
+/// How to make a profile file, for errors' help.
+const CALIBRATE: &str =
+    "measure one with `bpsim calibrate --python PATH --tracemalloc -o FILE.toml`";
+
+/// A profile named by a path rather than a name: it ends in `.toml` or
+/// names a folder.
+fn is_path(spec: &str) -> bool {
+    spec.ends_with(".toml") || spec.contains('/') || spec.contains('\\')
+}
+
+/// The text of the profile file `spec` (relative to `base`, the scenario's
+/// folder) and how errors name it; `what` names it in the error if it
+/// cannot be read.
+fn read_file(spec: &str, base: &Path, what: &str) -> Result<(String, String), (String, String)> {
+    let path = base.join(spec);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        (
+            format!("cannot read the {what} {}: {e}", path.display()),
+            format!("check the path (relative to the scenario's folder), or {CALIBRATE}"),
+        )
+    })?;
+    Ok((text, format!("the profile {}", path.display())))
+}
+
+/// Parses a profile file's `text`, read from `origin`; an error gives its
+/// line.
+fn parse_file(text: &str, origin: &str) -> Result<ProfileFile, (String, String)> {
+    profile::parse(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| format!(", line {}", line_at(text, span.start)))
+            .unwrap_or_default();
+        (
+            format!(
+                "{origin}{line} is not a valid profile: {}",
+                e.message().trim()
+            ),
+            format!("re-create it: {CALIBRATE}"),
+        )
+    })
+}
+
+/// The largest size a memory profile may give an object (1 GB).
+const MAX_SIZE: i64 = 1_000_000_000;
+
+/// A memory profile from a file: its `[memory]` sizes and the CPython it
+/// was measured on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoryProfile {
+    /// The sizes.
+    pub sizes: Profile,
+    /// The profile's `python` (`"3.12.1"`): the version it was measured on.
+    pub python: String,
+}
+
+/// The memory profile a scenario's `memory = "..."` names: a profile file
+/// (a path ending in `.toml`, relative to `base`, the scenario's folder),
+/// as `bpsim calibrate` writes. The shipped profiles are named by the
+/// scenario's `python`, not here.
+///
+/// # Errors
+///
+/// A message (what is wrong, then how to fix it, separated by a newline) if
+/// `spec` is not a path, or the file cannot be read or parsed.
+pub fn memory_profile(spec: &str, base: &Path) -> Result<MemoryProfile, (String, String)> {
+    if !is_path(spec) {
+        return Err((
+            format!("{spec:?} is not a profile file"),
+            format!(
+                "give the path of a profile file ending in .toml ({CALIBRATE}); the shipped \
+                 memory profiles are chosen with `python = \"3.11\"`, \"3.12\" or \"3.13\", \
+                 without a `memory` key"
+            ),
+        ));
+    }
+    let (text, origin) = read_file(spec, base, "memory profile")?;
+    let file = parse_file(&text, &origin)?;
+    // Sizes the ledger adds up in i64: a hostile 9e18 would overflow it.
+    let table: toml::Table = toml::from_str(&text).unwrap_or_default();
+    if let Some(toml::Value::Table(memory)) = table.get("memory") {
+        for (key, value) in memory {
+            if let toml::Value::Integer(v) = value
+                && !(0..=MAX_SIZE).contains(v)
+            {
+                let line = line_of_key(&text, key)
+                    .map(|l| format!(", line {l}"))
+                    .unwrap_or_default();
+                return Err((
+                    format!(
+                        "{origin}{line}: memory.{key} must be a number of bytes from 0 to \
+                         {MAX_SIZE}, found {v}"
+                    ),
+                    format!("fix the value, or {CALIBRATE}"),
+                ));
+            }
+        }
+    }
+    Ok(MemoryProfile {
+        sizes: file.memory,
         python: file.python.trim().to_owned(),
     })
 }

@@ -51,8 +51,12 @@ pub struct ScenarioInfo {
     pub latency: String,
     /// Mean latency in seconds (of the workload actually drawn).
     pub latency_mean_s: f64,
-    /// CPython version whose memory profile was used.
+    /// CPython version modelled (and whose shipped memory profile was used,
+    /// unless `memory` says otherwise).
     pub python: String,
+    /// The memory profile file used instead of the shipped one, with the
+    /// CPython it was measured on (`my.toml (CPython 3.12.1)`).
+    pub memory: Option<String>,
     /// CPU cost model.
     pub cpu: String,
     /// Strategies run, in order (serialised by name).
@@ -75,6 +79,8 @@ impl Serialize for ScenarioInfo {
             latency: &'a str,
             latency_mean_s: f64,
             python: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            memory: Option<&'a str>,
             cpu: &'a str,
             strategies: &'a [StrategyKind],
             #[serde(flatten)]
@@ -89,6 +95,7 @@ impl Serialize for ScenarioInfo {
             latency,
             latency_mean_s,
             python,
+            memory,
             cpu,
             strategies,
             params,
@@ -101,6 +108,7 @@ impl Serialize for ScenarioInfo {
             latency,
             latency_mean_s: *latency_mean_s,
             python,
+            memory: memory.as_deref(),
             cpu,
             strategies,
             tables: params.tables(strategies),

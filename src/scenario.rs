@@ -18,6 +18,7 @@
 //!
 //! [model]                # optional
 //! python = "3.12"        # memory profile: "3.11", "3.12" (default) or "3.13"
+//! memory = "my.toml"      # optional: a memory profile from `bpsim calibrate`
 //! cpu = "cpython-3.12"   # per-operation CPU costs: "none" (pure virtual time,
 //!                        # the default), a shipped profile, or a profile file
 //! ```
@@ -238,8 +239,13 @@ impl Sweep {
 /// The modelled interpreter.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Model {
-    /// The memory profile.
+    /// The CPython version modelled: its semaphore rule, and its shipped
+    /// memory profile unless `memory` names a file.
     pub python: PythonVersion,
+    /// A memory profile file (`memory = "..."`, from `bpsim calibrate`)
+    /// used instead of `python`'s shipped one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryFile>,
     /// The per-operation CPU cost profile.
     pub cpu: CpuModel,
 }
@@ -248,8 +254,51 @@ impl Default for Model {
     fn default() -> Model {
         Model {
             python: PythonVersion::V3_12,
+            memory: None,
             cpu: CpuModel::None,
         }
+    }
+}
+
+impl Model {
+    /// The object sizes the run charges: the `memory` file's, else the
+    /// shipped profile of `python`.
+    pub fn memory_sizes(&self) -> crate::memory::Profile {
+        match &self.memory {
+            Some(file) => (*file.sizes).clone(),
+            None => {
+                crate::profiles::builtin(self.python.as_str())
+                    .expect("every PythonVersion has a shipped profile")
+                    .memory
+            }
+        }
+    }
+
+    /// How outputs name the memory profile: `CPython 3.12` (shipped), or
+    /// the file's path and the CPython it was measured on.
+    pub fn memory_name(&self) -> String {
+        match &self.memory {
+            Some(file) => format!("{} (CPython {})", file.name, file.measured),
+            None => format!("CPython {}", self.python.as_str()),
+        }
+    }
+}
+
+/// A memory profile read from a file (`memory = "..."` in `[model]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoryFile {
+    /// As written in the scenario: the path, relative to its folder.
+    pub name: String,
+    /// The file's `[memory]` sizes.
+    pub sizes: Box<crate::memory::Profile>,
+    /// The CPython the file was measured on, e.g. `"3.12.1"`.
+    pub measured: String,
+}
+
+/// Serialises as [`MemoryFile::name`], as the scenario writes it.
+impl Serialize for MemoryFile {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name)
     }
 }
 

@@ -54,14 +54,17 @@ fn rows(report: &RunReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
 /// The scenario line printed above tables.
 pub(crate) fn title(report: &RunReport) -> String {
     let s = &report.scenario;
+    let memory = match &s.memory {
+        Some(file) => format!("memory profile {file}"),
+        None => format!("CPython {} memory profile", s.python),
+    };
     format!(
-        "{}: {} requests, concurrency {}, latency {}, seed {}, CPython {} memory profile, cpu {}",
+        "{}: {} requests, concurrency {}, latency {}, seed {}, {memory}, cpu {}",
         s.name,
         thousands(s.requests as i64),
         thousands(s.concurrency as i64),
         s.latency,
         s.seed,
-        s.python,
         s.cpu
     )
 }

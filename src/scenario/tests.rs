@@ -837,6 +837,63 @@ fn a_table_for_a_strategy_not_run_is_a_warning() {
     assert!(points.iter().all(|p| p.scenario.warnings.is_empty()));
 }
 
+/// `bpsim calibrate` writes `[memory]` as well as `[cpu]`, and the memory
+/// table was ignored (found by a review): `memory = "FILE"` uses it, and
+/// the file's CPython is the model's unless `python` says otherwise, which
+/// is an error (sizes of one version, semaphore rule of another).
+#[test]
+fn a_memory_profile_file_replaces_the_shipped_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    let shipped = include_str!("../../profiles/cpython-3.13.toml");
+    let bigger = shipped.replace("\nbaseline = ", "\nbaseline = 1000");
+    assert_ne!(bigger, shipped);
+    std::fs::write(dir.path().join("mine.toml"), &bigger).unwrap();
+    std::fs::write(
+        dir.path().join("huge.toml"),
+        shipped.replace("\ntask = ", "\ntask = 9000000000000000"),
+    )
+    .unwrap();
+    let load = |model: &str| {
+        let text = format!("{HEAD}{}[model]\n{model}", uniform_latency());
+        Scenario::from_str(&text, &file)
+    };
+    let s = load("memory = \"mine.toml\"\n").unwrap();
+    assert_eq!(s.model.python, PythonVersion::V3_13, "the file's version");
+    let sizes = s.model.memory_sizes();
+    let shipped_sizes = crate::profiles::builtin("3.13").unwrap().memory;
+    let expected: i64 = format!("1000{}", shipped_sizes.baseline).parse().unwrap();
+    assert_eq!(sizes.baseline, expected);
+    assert_eq!(sizes.task, shipped_sizes.task);
+    assert_eq!(
+        s.model.memory_name(),
+        format!("mine.toml (CPython {})", "3.13")
+    );
+    assert!(load("python = \"3.13\"\nmemory = \"mine.toml\"\n").is_ok());
+    let error = |model: &str| load(model).unwrap_err().to_string();
+    let e = error("python = \"3.12\"\nmemory = \"mine.toml\"\n");
+    assert!(
+        e.contains("model.memory: the memory profile \"mine.toml\" was measured on CPython 3.13, but `python = \"3.12\"`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("set `python = \"3.13\"` (or leave it out)"),
+        "{e}"
+    );
+    let e = error("memory = \"cpython-3.12\"\n");
+    assert!(
+        e.contains("is not a profile file") && e.contains("chosen with `python"),
+        "{e}"
+    );
+    let e = error("memory = \"gone.toml\"\n");
+    assert!(e.contains("cannot read the memory profile"), "{e}");
+    let e = error("memory = \"huge.toml\"\n");
+    assert!(
+        e.contains("memory.task must be a number of bytes from 0 to 1000000000"),
+        "{e}"
+    );
+}
+
 /// A CPU profile measured on another CPython than the memory model's was
 /// accepted in silence: it is a warning at `model.cpu`, naming both
 /// versions.

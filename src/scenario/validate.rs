@@ -8,7 +8,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{Diagnostic, ErrorKind, Position, ScenarioError, suggest};
 use super::reader::{Field, Reader, Span, Table, group_digits};
-use super::{CpuModel, MAX_REQUESTS, Model, PythonVersion, Scenario};
+use super::{CpuModel, MAX_REQUESTS, MemoryFile, Model, PythonVersion, Scenario};
 use super::{latency_table, nesting, server_table, strategy_tables, sweep_table};
 use crate::latency::{LatencySource, MAX_MIXTURE_DEPTH};
 use crate::strategy::kind::StrategyKind;
@@ -29,7 +29,7 @@ pub(super) const TOP_KEYS: [&str; 11] = [
 ];
 
 /// Keys allowed in `[model]`.
-const MODEL_KEYS: [&str; 2] = ["python", "cpu"];
+const MODEL_KEYS: [&str; 3] = ["python", "memory", "cpu"];
 
 /// If `key` belongs at the top level but appears in a table, explains why.
 pub(super) fn misplaced_top_level_key(key: &str, table: &str) -> Option<String> {
@@ -546,6 +546,7 @@ fn read_model(reader: &mut Reader<'_>, root: &Table<'_, '_>, file: &Path) -> Opt
             parsed
         }
     };
+    let (python, memory) = read_memory(reader, &table, file, python);
     let cpu = match reader.string(&table, "cpu", "cpu = \"cpython-3.12\"") {
         Field::Absent => Some(CpuModel::None),
         Field::Invalid => None,
@@ -581,8 +582,94 @@ fn read_model(reader: &mut Reader<'_>, root: &Table<'_, '_>, file: &Path) -> Opt
     };
     Some(Model {
         python: python?,
+        memory: memory?,
         cpu: cpu?,
     })
+}
+
+/// `[model]`'s `memory` key and the version it implies: `python`'s, or
+/// the file's when there is no `python` key. The file is `Some(None)` when
+/// the key is absent, `None` when it is invalid (reported).
+fn read_memory(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    file: &Path,
+    python: Option<PythonVersion>,
+) -> (Option<PythonVersion>, Option<Option<MemoryFile>>) {
+    let (text, span) = match reader.string(table, "memory", "memory = \"my-profile.toml\"") {
+        Field::Absent => return (python, Some(None)),
+        Field::Invalid => return (python, None),
+        Field::Present(text, span) => (text, span),
+    };
+    let name = text.trim();
+    let base = file.parent().unwrap_or(Path::new(""));
+    let profile = match crate::profiles::memory_profile(name, base) {
+        Ok(profile) => profile,
+        Err((message, help)) => {
+            reader.error(
+                &span,
+                table.key("memory"),
+                ErrorKind::InvalidValue,
+                message,
+                help,
+            );
+            return (python, None);
+        }
+    };
+    let major_minor = profile
+        .python
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    let measured = PythonVersion::parse(&major_minor);
+    let python = match (measured, python) {
+        // No `python` key: the file's version.
+        (Some(v), Some(_)) if !table.has("python") => Some(v),
+        (Some(v), Some(p)) if v == p => Some(p),
+        (Some(v), Some(p)) => {
+            reader.error(
+                &span,
+                table.key("memory"),
+                ErrorKind::InvalidValue,
+                format!(
+                    "the memory profile {name:?} was measured on CPython {}, but `python = \"{}\"`: \
+                     the sizes and the semaphore rule would come from different versions",
+                    profile.python,
+                    p.as_str()
+                ),
+                format!(
+                    "set `python = \"{}\"` (or leave it out), or use a profile of CPython {}",
+                    v.as_str(),
+                    p.as_str()
+                ),
+            );
+            return (Some(p), None);
+        }
+        (None, _) => {
+            reader.error(
+                &span,
+                table.key("memory"),
+                ErrorKind::InvalidValue,
+                format!(
+                    "the memory profile {name:?} was measured on CPython {}, which bpsim does \
+                     not model",
+                    profile.python
+                ),
+                "use a profile of CPython 3.11, 3.12 or 3.13 (`bpsim calibrate --python PATH \
+                 --tracemalloc -o FILE.toml`)"
+                    .to_owned(),
+            );
+            return (python, None);
+        }
+        (Some(_), None) => return (None, None),
+    };
+    let memory = MemoryFile {
+        name: name.to_owned(),
+        sizes: Box::new(profile.sizes),
+        measured: profile.python,
+    };
+    (python, Some(Some(memory)))
 }
 
 /// Warns, at `cpu`, when the CPU profile `name` was measured on another

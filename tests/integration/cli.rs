@@ -1435,3 +1435,69 @@ fn fewer_strategies_run_at_once_when_together_they_would_not_fit() {
         "{stderr}"
     );
 }
+
+/// A calibrated profile's `[memory]` table was never used (found by a
+/// review): with `memory = "FILE"`, every prediction moves by the file's
+/// sizes, and the outputs name the file.
+#[test]
+fn a_memory_profile_file_moves_the_peaks_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(root().join("profiles/cpython-3.12.toml")).unwrap();
+    // 1,000 bytes more held from the start: every peak 1,000 bytes higher.
+    let baseline: i64 = shipped
+        .lines()
+        .find_map(|l| l.strip_prefix("baseline = "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mine = shipped.replace(
+        &format!("\nbaseline = {baseline}\n"),
+        &format!("\nbaseline = {}\n", baseline + 1000),
+    );
+    assert_ne!(mine, shipped);
+    std::fs::write(dir.path().join("mine.toml"), mine).unwrap();
+    let scenario = "requests = 2000\nconcurrency = 50\n\
+                    [latency]\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2\n";
+    std::fs::write(dir.path().join("shipped.toml"), scenario).unwrap();
+    std::fs::write(
+        dir.path().join("calibrated.toml"),
+        format!("{scenario}[model]\nmemory = \"mine.toml\"\n"),
+    )
+    .unwrap();
+    let json = |name: &str| -> serde_json::Value {
+        let out = bpsim()
+            .current_dir(dir.path())
+            .args(["run", name, "--no-write", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (before, after) = (json("shipped.toml"), json("calibrated.toml"));
+    assert_eq!(before["scenario"].get("memory"), None);
+    assert_eq!(
+        after["scenario"]["memory"], "mine.toml (CPython 3.12)",
+        "{after}"
+    );
+    let peaks = |v: &serde_json::Value| -> Vec<i64> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["peak_memory_bytes"].as_i64().unwrap())
+            .collect()
+    };
+    let moved: Vec<i64> = peaks(&before).iter().map(|p| p + 1000).collect();
+    assert_eq!(peaks(&after), moved);
+    let table = bpsim()
+        .current_dir(dir.path())
+        .args(["run", "calibrated.toml", "--no-write"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("seed 1, memory profile mine.toml (CPython 3.12), cpu none"),
+        "{table}"
+    );
+}
