@@ -192,6 +192,7 @@ pub fn run_with(
                 .map(|_| scenario.model.memory_name()),
             cpu: scenario.model.cpu.as_str().to_string(),
             strategies: scenario.strategies.clone(),
+            server: scenario.server,
             params: scenario.params.resolved(scenario.concurrency),
         },
         results: outcomes.iter().map(StrategyResult::from_outcome).collect(),

@@ -61,6 +61,8 @@ pub struct ScenarioInfo {
     pub cpu: String,
     /// Strategies run, in order (serialised by name).
     pub strategies: Vec<StrategyKind>,
+    /// The downstream service (`[server]`), if any.
+    pub server: Option<crate::server::ServerSpec>,
     /// The parameters of `rate_limited` and `adaptive_limit` the run used,
     /// `adaptive_limit`'s `max_limit` resolved (4 x `concurrency` when the
     /// scenario gave none; see [`StrategyParams::resolved`]).
@@ -85,6 +87,8 @@ impl Serialize for ScenarioInfo {
             strategies: &'a [StrategyKind],
             #[serde(flatten)]
             tables: crate::strategy::StrategyTables<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            server: Option<&'a crate::server::ServerSpec>,
         }
         // Destructured, so that a new field cannot be left out unnoticed.
         let ScenarioInfo {
@@ -98,6 +102,7 @@ impl Serialize for ScenarioInfo {
             memory,
             cpu,
             strategies,
+            server,
             params,
         } = self;
         Record {
@@ -112,6 +117,7 @@ impl Serialize for ScenarioInfo {
             cpu,
             strategies,
             tables: params.tables(strategies),
+            server: server.as_ref(),
         }
         .serialize(serializer)
     }

@@ -123,6 +123,46 @@ impl Serialize for ServerSpec {
 }
 
 impl ServerSpec {
+    /// One line for a run's title: `capacity 10 (fifo), error rate 0.2,
+    /// timeout 0.3 s, 2 retries (exponential backoff 0.1-10 s, full
+    /// jitter)`; the parts at their defaults (no errors, no timeout, no
+    /// retries) are left out.
+    pub fn describe(&self) -> String {
+        use crate::latency::readable;
+        let mut parts = vec![match (self.capacity, self.discipline) {
+            (None, _) => "unlimited capacity".to_owned(),
+            (Some(c), Discipline::Fifo) => format!("capacity {c} (fifo)"),
+            (Some(c), Discipline::ProcessorSharing) => {
+                format!("capacity {c} (processor sharing)")
+            }
+        }];
+        if self.error_rate > 0.0 {
+            parts.push(format!("error rate {}", readable(self.error_rate)));
+        }
+        if let Some(t) = self.timeout {
+            parts.push(format!("timeout {} s", readable(t)));
+        }
+        if self.retries > 0 {
+            let b = &self.backoff;
+            let delays = match b.kind {
+                BackoffKind::Fixed => format!("fixed backoff {} s", readable(b.base)),
+                BackoffKind::Exponential => format!(
+                    "exponential backoff {}-{} s",
+                    readable(b.base),
+                    readable(b.max)
+                ),
+            };
+            let jitter = match b.jitter {
+                Jitter::None => "",
+                Jitter::Full => ", full jitter",
+                Jitter::Equal => ", equal jitter",
+            };
+            let s = if self.retries == 1 { "y" } else { "ies" };
+            parts.push(format!("{} retr{s} ({delays}{jitter})", self.retries));
+        }
+        parts.join(", ")
+    }
+
     /// The engine's view: the station only.
     pub fn station(&self) -> StationConfig {
         StationConfig {

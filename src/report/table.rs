@@ -23,7 +23,7 @@ fn rows(report: &RunReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "p99 total (s)",
     ];
     if failures {
-        header.extend(["failed", "timeouts", "retries"]);
+        header.extend(["failed", "errors", "timeouts", "retries"]);
     }
     let body = report
         .results
@@ -41,6 +41,7 @@ fn rows(report: &RunReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
             if failures {
                 row.extend([
                     thousands(r.failed as i64),
+                    thousands(r.errors as i64),
                     thousands(r.timeouts as i64),
                     thousands(r.retries as i64),
                 ]);
@@ -58,8 +59,12 @@ pub(crate) fn title(report: &RunReport) -> String {
         Some(file) => format!("memory profile {file}"),
         None => format!("CPython {} memory profile", s.python),
     };
+    let server = match &s.server {
+        Some(server) => format!(", server: {}", server.describe()),
+        None => String::new(),
+    };
     format!(
-        "{}: {} requests, concurrency {}, latency {}, seed {}, {memory}, cpu {}",
+        "{}: {} requests, concurrency {}, latency {}, seed {}, {memory}, cpu {}{server}",
         s.name,
         thousands(s.requests as i64),
         thousands(s.concurrency as i64),
@@ -133,15 +138,24 @@ pub fn sweep_table(scenario: &Scenario, rows: &[SweepRow]) -> String {
         }
         body.push(row);
     }
+    // What the sweep holds fixed: a swept key's base value is not run.
+    let swept = |key: &str| sweep.parameters.iter().any(|p| p.key == key);
+    let mut fixed = Vec::new();
+    if !swept("requests") {
+        fixed.push(format!("{} requests", thousands(scenario.requests as i64)));
+    }
+    if !swept("concurrency") {
+        fixed.push(format!(
+            "concurrency {}",
+            thousands(scenario.concurrency as i64)
+        ));
+    }
+    if let Some(server) = &scenario.server {
+        fixed.push(format!("server: {}", server.describe()));
+    }
+    fixed.push(crate::sweep::describe(sweep));
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}: {} requests, concurrency {}, {}\n",
-        scenario.name,
-        thousands(scenario.requests as i64),
-        thousands(scenario.concurrency as i64),
-        crate::sweep::describe(sweep),
-    );
+    let _ = writeln!(out, "{}: {}\n", scenario.name, fixed.join(", "));
     out.push_str(&aligned(&header, &body));
     out
 }

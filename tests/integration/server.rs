@@ -311,3 +311,53 @@ fn a_timeout_due_now_is_call_soon_as_in_cpython() {
     assert_eq!(o.report.duration_s, 0.020000000000000004);
     assert!(o.requests.iter().all(|r| r.status == Status::Timeout));
 }
+
+/// A review found that no output said which `[server]` a run had, and
+/// that the table counted failures and timeouts but not errors: the title
+/// and `summary.json` now give the service, and the table an `errors`
+/// column.
+#[test]
+fn the_outputs_say_what_the_service_was() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "requests = 400\nconcurrency = 20\nstrategies = [\"gated_spawn\"]\n\
+         [latency]\ndistribution = \"constant\"\nvalue = 0.05\n\
+         [server]\ncapacity = 10\nerror_rate = 0.2\ntimeout = 0.3\nretries = 1\n\
+         backoff = \"fixed\"\nbackoff_base = 0.01\n",
+    )
+    .unwrap();
+    let run = |format: &str| {
+        let out = assert_cmd::Command::cargo_bin("bpsim")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(["run", "s.toml", "--no-write", "--format", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run("table");
+    assert!(
+        table.contains(
+            "cpu none, server: capacity 10 (fifo), error rate 0.2, timeout 0.3 s, 1 retry \
+             (fixed backoff 0.01 s, full jitter)\n"
+        ),
+        "{table}"
+    );
+    let header = table.lines().nth(2).unwrap();
+    assert!(
+        header.ends_with("failed  errors  timeouts  retries"),
+        "{header}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let server = &json["scenario"]["server"];
+    assert_eq!(server["capacity"], 10);
+    assert_eq!(server["error_rate"], 0.2);
+    assert_eq!(server["retries"], 1);
+    let errors = json["results"][0]["errors"].as_u64().unwrap();
+    assert!(errors > 0, "{json}");
+    let row = table.lines().nth(4).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[cells.len() - 3], errors.to_string(), "{row}");
+}
