@@ -193,17 +193,42 @@ fn range(axis: &Axis, values: impl Iterator<Item = f64>) -> (f64, f64) {
     (if lo == 0.0 { 0.0 } else { lo - pad }, hi + pad)
 }
 
-/// `points` reduced to at most [`MAX_POINTS`], keeping each bucket's
-/// extremes.
+/// `points` (in drawing coordinates, in order of x) reduced to about
+/// [`MAX_POINTS`]: the first, lowest, highest and last point of each of
+/// `MAX_POINTS / 4` equal slices of the x range, so peaks survive. Slices
+/// of x, not runs of as many points: a step series whose first event comes
+/// late (requests in flight under `semaphore_in_task` with CPU costs, the
+/// first start at 1.5 s) was drawn as a ramp from 0, its corner thinned
+/// away with the other points of the same run; a slice is too narrow to
+/// show such a slope.
 fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     if points.len() <= MAX_POINTS {
         return points.to_vec();
     }
     let buckets = MAX_POINTS / 4;
-    let per = points.len().div_ceil(buckets);
+    let (lo, hi) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.0), hi.max(p.0))
+        });
+    let width = (hi - lo) / buckets as f64;
+    let slice = |x: f64| {
+        if width > 0.0 {
+            (((x - lo) / width) as usize).min(buckets - 1)
+        } else {
+            0
+        }
+    };
     let mut out = Vec::with_capacity(MAX_POINTS);
-    for chunk in points.chunks(per) {
-        let first = chunk[0];
+    let mut rest = points;
+    while let Some(&first) = rest.first() {
+        let k = slice(first.0);
+        let len = rest
+            .iter()
+            .position(|p| slice(p.0) != k)
+            .unwrap_or(rest.len());
+        let (chunk, tail) = rest.split_at(len);
+        rest = tail;
         let last = chunk[chunk.len() - 1];
         let min = chunk
             .iter()
@@ -515,6 +540,28 @@ mod tests {
         assert!(t.windows(2).all(|w| w[0].0 <= w[1].0));
         assert_eq!(t.first(), pts.first());
         assert_eq!(t.last(), pts.last());
+    }
+
+    #[test]
+    fn thinning_keeps_a_late_step_square() {
+        // Nothing in flight until x = 1.5, then 10,000 events within 0.01.
+        let mut pts = vec![(0.0, 0.0)];
+        for i in 0..10_000 {
+            let x = 1.5 + i as f64 * 1e-6;
+            pts.push((x, i as f64));
+            pts.push((x, i as f64 + 1.0));
+        }
+        pts.push((10.0, 0.0));
+        let t = thin(&pts);
+        assert!(t.len() <= MAX_POINTS, "{}", t.len());
+        // The corner survives: nothing above 0 before 1.5.
+        let corner = t.iter().position(|p| p.1 > 0.0).unwrap();
+        assert!(
+            t[corner - 1].0 >= 1.5 && t[corner - 1].1 == 0.0,
+            "{:?}",
+            &t[..3]
+        );
+        assert_eq!(t.iter().map(|p| p.1).fold(0.0, f64::max), 10_000.0);
     }
 
     #[test]
