@@ -764,6 +764,19 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             for k in StrategyKind::ALL {
                 text.push_str(&format!("  {:<22} {}\n", k.name(), k.summary()));
             }
+            let aliases: Vec<String> = StrategyKind::ALL
+                .iter()
+                .flat_map(|k| {
+                    k.aliases()
+                        .iter()
+                        .map(move |a| format!("{a} = {}", k.name()))
+                })
+                .collect();
+            text.push_str(&format!(
+                "  (also accepted: {}; and any name with a .py suffix, as the blog names its \
+                 programs)\n",
+                aliases.join(", ")
+            ));
             text.push_str("\nlatency distributions:\n");
             for (name, summary) in bpsim::scenario::distributions() {
                 text.push_str(&format!("  {name:<22} {summary}\n"));

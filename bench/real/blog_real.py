@@ -64,7 +64,14 @@ def main():
     version = subprocess.run(
         [args.python, "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"],
         check=True, capture_output=True, text=True).stdout.strip()
-    tmp = tempfile.mkdtemp(prefix="bpsim-real-")
+    with tempfile.TemporaryDirectory(prefix="bpsim-real-") as tmp:
+        runs, predicted = measure(args, version, tmp)
+    report(args, version, runs, predicted)
+
+
+def measure(args, version, tmp):
+    """bpsim's predictions, and the real runs unless --skip-real; the traces
+    and scenarios live in `tmp`, removed after."""
     runs = []  # (scenario, strategy, run, seconds)
     predicted = {}
     for name in SCENARIOS:
@@ -89,6 +96,11 @@ def main():
                 runs.append((name, strategy, run, secs))
                 print(f"  {name:12} {strategy:22} run {run + 1}: {secs:.3f} s",
                       file=sys.stderr, flush=True)
+    return runs, predicted
+
+
+def report(args, version, runs, predicted):
+    """Prints the table of predictions against real runs."""
     if args.skip_real:
         with open(args.skip_real, newline="", encoding="utf-8") as f:
             runs = [(r["scenario"], r["strategy"], int(r["run"]), float(r["seconds"]))
