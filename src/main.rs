@@ -718,7 +718,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 &[(python.clone(), "the interpreter (--python)")],
             )?;
             output::eprint(format_args!(
-                "calibrating {} (memory, then CPU{}); this takes a minute",
+                "calibrating {} (memory, then CPU{}); this takes one to three minutes",
                 python.display(),
                 if tracemalloc { " with tracemalloc" } else { "" }
             ));
