@@ -206,6 +206,12 @@ pub fn run(
         })?
     } else {
         if journal_path.exists() && !options.fresh {
+            // Suggesting --resume for a journal that --resume refuses (the
+            // scenario was edited since) sent users in a circle (found by
+            // a review).
+            if !Journal::fits(&journal_path, &fingerprint, total) {
+                return Err(SweepError::StaleJournal { path: journal_path });
+            }
             return Err(SweepError::JournalExists { path: journal_path });
         }
         (

@@ -88,6 +88,20 @@ impl Journal {
         })
     }
 
+    /// Whether the journal at `path` was written for this sweep (its header
+    /// matches), so that `--resume` can reuse its runs; false if it cannot
+    /// be read or was not.
+    pub(crate) fn fits(path: &Path, fingerprint: &str, units: usize) -> bool {
+        let Ok(file) = File::open(path) else {
+            return false;
+        };
+        let mut lines = BufReader::new(file).split(b'\n');
+        let Some(Ok(first)) = lines.next() else {
+            return false;
+        };
+        serde_json::from_slice::<Header>(&first).is_ok_and(|h| h == header(fingerprint, units))
+    }
+
     /// Opens an existing journal to append to it, returning the units it
     /// already holds (the last one kept for a unit seen twice). `check`
     /// says why a run read back does not belong to this sweep (its

@@ -128,17 +128,25 @@ fn a_journal_from_another_scenario_text_is_refused() {
     let out = dir.path().join("out");
     assert_eq!(sweep(&scenario, &out, &["--stop-after", "2"]), 130);
     std::fs::write(&scenario, read(&small()).replace("seed = 7", "seed = 8")).unwrap();
-    let output = Command::cargo_bin("bpsim")
-        .unwrap()
-        .args(["sweep", "--resume", "--output-dir"])
-        .arg(&out)
-        .arg(&scenario)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("different scenario file"), "{stderr}");
-    assert!(stderr.contains("--fresh"), "{stderr}");
+    // Plain `sweep` used to suggest --resume, which then refused the
+    // journal (found by a review): both now say it belongs to another
+    // scenario and suggest --fresh.
+    for resume in [true, false] {
+        let output = Command::cargo_bin("bpsim")
+            .unwrap()
+            .arg("sweep")
+            .args(resume.then_some("--resume"))
+            .arg("--output-dir")
+            .arg(&out)
+            .arg(&scenario)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("different scenario file"), "{stderr}");
+        assert!(stderr.contains("--fresh"), "{stderr}");
+        assert!(!stderr.contains("pass --resume"), "{stderr}");
+    }
 }
 
 /// Found by a hostile-input pass: `-j 65535` started 65,535 threads for
