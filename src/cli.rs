@@ -241,7 +241,7 @@ pub enum Command {
     Workload {
         /// The scenario file (TOML).
         scenario: PathBuf,
-        /// The trace file to write.
+        /// The trace file to write (gzip-compressed if its name ends in .gz).
         #[arg(short, long, value_name = "PATH")]
         output: PathBuf,
         /// Refuse to start if bpsim's own memory would exceed this (8 bytes

@@ -745,6 +745,13 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             // A loaded scenario has at least one request, so the trace is
             // never empty (bpsim refuses to read an empty one back).
             let scenario = load(&scenario)?;
+            if scenario.sweep.is_some() {
+                output::eprint(format_args!(
+                    "note: {} has a [sweep]; `bpsim workload` writes the workload of the \
+                     scenario itself, without it (its points draw their own)",
+                    scenario.path.display()
+                ));
+            }
             guard::check_workload(&scenario, max_memory.unwrap_or_else(guard::default_limit))
                 .map_err(anyhow::Error::msg)?;
             check_outputs(&[(output.clone(), "--output")], &inputs(&scenario))?;
@@ -752,10 +759,24 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("drawing the workload of '{}'", scenario.name))?;
             // Streamed: the text (up to 25 bytes a latency) is never held
             // whole. Floats as in every CSV (`1e-300`, not 302 characters).
+            // A `.gz` name is written gzip-compressed, as traces are read
+            // (a review found plain text behind the name).
+            let gzip = output
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
             output::write_atomic_with(&output, |w| {
-                values
-                    .iter()
-                    .try_for_each(|v| writeln!(w, "{}", report::csv_float(*v)))
+                let lines = |w: &mut dyn std::io::Write| {
+                    values
+                        .iter()
+                        .try_for_each(|v| writeln!(w, "{}", report::csv_float(*v)))
+                };
+                if gzip {
+                    let mut z = flate2::write::GzEncoder::new(w, flate2::Compression::default());
+                    lines(&mut z)?;
+                    z.finish().map(drop)
+                } else {
+                    lines(w)
+                }
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -182,8 +182,16 @@ fn requests_csv_lists_every_request_of_every_strategy() {
 
 #[test]
 fn a_workload_written_as_a_trace_replays_identically() {
+    // Plain, and gzip-compressed for a `.gz` name (a review found plain
+    // text behind the name).
+    for name in ["ties.txt", "ties.txt.gz"] {
+        a_workload_replays_from(name);
+    }
+}
+
+fn a_workload_replays_from(name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("ties.txt");
+    let trace = dir.path().join(name);
     bpsim()
         .arg("workload")
         .arg(root().join("tests/scenarios/ties.toml"))
@@ -191,10 +199,15 @@ fn a_workload_written_as_a_trace_replays_identically() {
         .arg(&trace)
         .assert()
         .success();
+    let gzip = std::fs::read(&trace).unwrap().starts_with(&[0x1f, 0x8b]);
+    assert_eq!(gzip, name.ends_with(".gz"), "{name}");
     let scenario = dir.path().join("from_trace.toml");
     std::fs::write(
         &scenario,
-        "name = \"ties\"\nseed = 7\nrequests = 200\nconcurrency = 16\n[latency]\ndistribution = \"trace\"\npath = \"ties.txt\"\n",
+        format!(
+            "name = \"ties\"\nseed = 7\nrequests = 200\nconcurrency = 16\n[latency]\n\
+             distribution = \"trace\"\npath = \"{name}\"\n"
+        ),
     )
     .unwrap();
     let run = |path: &std::path::Path| {
