@@ -189,7 +189,15 @@ fn on_interrupt() {
             ));
         }
         calibrate::stop_measuring();
-        output::remove_unfinished();
+        // A write cut short leaves its file as it was: say which, or a
+        // user finds the summaries and no --requests-csv without a word
+        // (found by a review).
+        for path in output::remove_unfinished() {
+            output::eprint(format_args!(
+                "\ninterrupted: '{}' was not written (left as it was)",
+                path.display()
+            ));
+        }
         std::process::exit(i32::from(INTERRUPTED));
     });
 }

@@ -529,15 +529,29 @@ impl Drop for Unfinished {
 /// them (Ctrl-C): no hidden `.NAME.tmp-PID` is left behind (a
 /// 10M-request trace's was 120 MB), nor `calibrate`'s folder of scripts
 /// (both found by hostile-input passes). The destinations are untouched.
-pub fn remove_unfinished() {
+/// Returns the destinations whose writes were cut short (each left as it
+/// was before), for the caller to name.
+pub fn remove_unfinished() -> Vec<PathBuf> {
+    let mut cut = Vec::new();
     if let Ok(list) = UNFINISHED.lock() {
         for tmp in list.iter() {
             let _ = match fs::symlink_metadata(tmp) {
                 Ok(meta) if meta.is_dir() => fs::remove_dir_all(tmp),
-                _ => fs::remove_file(tmp),
+                _ => {
+                    cut.extend(destination_of(tmp));
+                    fs::remove_file(tmp)
+                }
             };
         }
     }
+    cut
+}
+
+/// The file a temporary `.NAME.tmp-PID` stands in for: `NAME` beside it.
+fn destination_of(tmp: &Path) -> Option<PathBuf> {
+    let name = tmp.file_name()?.to_str()?;
+    let (hidden, _pid) = name.rsplit_once(".tmp-")?;
+    Some(tmp.with_file_name(hidden.strip_prefix('.')?))
 }
 
 /// A new folder in the system's temporary folder (as
@@ -575,6 +589,16 @@ impl TempFolder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_temporary_file_names_its_destination() {
+        let tmp = Path::new("out/blog/.requests.csv.tmp-4242");
+        assert_eq!(
+            destination_of(tmp),
+            Some(PathBuf::from("out/blog/requests.csv"))
+        );
+        assert_eq!(destination_of(Path::new("out/requests.csv")), None);
+    }
 
     #[test]
     fn writes_whole_file_and_leaves_no_temporary() {
