@@ -770,8 +770,26 @@ fn three_digits(x: f64) -> String {
     readable(format!("{x:.2e}").parse().unwrap_or(x))
 }
 
-const COMPONENTS_HELP: &str = "write one [[latency.components]] table per component, e.g.\n\
-     [[latency.components]]\nweight = 0.9\ndistribution = \"uniform\"\nlow = 0.1\nhigh = 0.2";
+/// How to write `table`'s components: `[[latency.components]]` at the top,
+/// `[[latency.components.components]]` inside a component (TOML's header
+/// for a table array in the last table of another; it was the top level's
+/// whatever the depth, found by a review).
+fn components_help(table: &Table<'_, '_>) -> String {
+    let mut header = String::new();
+    let mut skip = false;
+    for c in table.key("components").chars() {
+        match c {
+            '[' => skip = true,
+            ']' => skip = false,
+            c if !skip => header.push(c),
+            _ => {}
+        }
+    }
+    format!(
+        "write one [[{header}]] table per component, e.g.\n[[{header}]]\nweight = 0.9\n\
+         distribution = \"uniform\"\nlow = 0.1\nhigh = 0.2"
+    )
+}
 
 /// `components`: an array of tables, each a weight plus a distribution.
 fn read_mixture(
@@ -779,10 +797,11 @@ fn read_mixture(
     table: &Table<'_, '_>,
     depth: usize,
 ) -> Option<Distribution> {
-    let (items, span) = match reader.array(table, "components", COMPONENTS_HELP) {
+    let help = components_help(table);
+    let (items, span) = match reader.array(table, "components", &help) {
         Field::Present(items, span) => (items, span),
         Field::Absent => {
-            reader.missing(table, "components", COMPONENTS_HELP);
+            reader.missing(table, "components", &help);
             return None;
         }
         Field::Invalid => return None,
@@ -793,7 +812,7 @@ fn read_mixture(
             table.key("components"),
             ErrorKind::InvalidValue,
             "a mixture needs at least one component, found none",
-            COMPONENTS_HELP,
+            &help,
         );
         return None;
     }
@@ -808,7 +827,7 @@ fn read_mixture(
                 path,
                 ErrorKind::WrongType,
                 format!("expected a component table, found {found}"),
-                COMPONENTS_HELP,
+                &help,
             );
             ok = false;
             continue;

@@ -6,6 +6,7 @@ use super::reader::{Field, Reader, Span, Table};
 use super::validate::misplaced_top_level_key;
 use crate::latency::{MAX_LATENCY_S, readable};
 use crate::strategy::{AdaptiveParams, StrategyKind, StrategyParams};
+use toml::de::DeValue;
 
 /// Keys of `[rate_limited]`.
 const RATE_KEYS: [&str; 1] = ["max_per_second"];
@@ -63,6 +64,23 @@ fn bounded(
     field
 }
 
+/// Where the top-level `strategies` array lists `kind`: the entry's span
+/// and key (`strategies[2]`).
+fn listed_at(root: &Table<'_, '_>, kind: StrategyKind) -> Option<(Span, String)> {
+    let DeValue::Array(items) = root.get("strategies")?.get_ref() else {
+        return None;
+    };
+    items
+        .iter()
+        .enumerate()
+        .find_map(|(i, item)| match item.get_ref() {
+            DeValue::String(text) if StrategyKind::parse(text) == Some(kind) => {
+                Some((item.span(), format!("strategies[{i}]")))
+            }
+            _ => None,
+        })
+}
+
 /// Reads both tables; `None` if an error was recorded.
 pub(super) fn read(
     reader: &mut Reader<'_>,
@@ -78,7 +96,19 @@ pub(super) fn read(
     match reader.table(root, "rate_limited", rate_help) {
         Field::Absent => {
             if uses(StrategyKind::RateLimited) {
-                reader.missing(root, "rate_limited", rate_help);
+                // Located at the strategies entry that asks for the table
+                // (it was 1:1, found by a review).
+                match listed_at(root, StrategyKind::RateLimited) {
+                    Some((span, key)) => reader.error(
+                        &span,
+                        key,
+                        ErrorKind::MissingKey,
+                        "rate_limited needs a [rate_limited] table with its `max_per_second`, \
+                         and the file has none",
+                        rate_help,
+                    ),
+                    None => reader.missing(root, "rate_limited", rate_help),
+                }
                 ok = false;
             }
         }

@@ -702,12 +702,25 @@ fn malformed_cases() -> Vec<Case> {
             "is below backoff_base",
             "raise `backoff_max`",
         ),
+        // The header of a nested mixture's components is its own.
         case(
-            format!("{HEAD}strategies = [\"rate_limited\"]\n{u}"),
-            "rate_limited",
-            1,
+            format!(
+                "{HEAD}[latency]\ndistribution = \"mixture\"\n[[latency.components]]\n\
+                 weight = 1\ndistribution = \"mixture\"\n"
+            ),
+            "latency.components[0].components",
+            5,
             MissingKey,
-            "missing required key `rate_limited`",
+            "missing required key `components`",
+            "[[latency.components.components]]\nweight = 0.9",
+        ),
+        // At the entry that asks for the table, not at 1:1.
+        case(
+            format!("{HEAD}strategies = [\"batching\", \"rate_limited\"]\n{u}"),
+            "strategies[1]",
+            3,
+            MissingKey,
+            "rate_limited needs a [rate_limited] table",
             "max_per_second = 1000.0",
         ),
         case(
