@@ -76,6 +76,11 @@ async def process_url(url: str) -> None:
     await asyncio.sleep(random.uniform(LOW, HIGH))
 
 
+async def process_url_zero(url: str) -> None:
+    """process_url with a latency of 0: `asyncio.sleep(0)` yields once."""
+    await asyncio.sleep(0)
+
+
 async def process_url_sem(url: str, semaphore: asyncio.Semaphore) -> None:
     """semaphore1.py."""
     async with semaphore:
@@ -399,6 +404,25 @@ async def measure_all():
     await cancel_all(loop, tasks, warm)
     del tasks, warm
 
+    # --- sleep_zero ---------------------------------------------------------
+    # The same with asyncio.sleep(0): the first step leaves the sleep frame
+    # and its __sleep0 generator, and a new step Handle in the ready queue
+    # where the first one was. Change = K * (sleep frame + generator + Handle
+    # - first-step Handle), the ready deque's blocks subtracted.
+    warm = [loop.create_task(process_url_zero(URL)) for _ in range(W)]
+    await settle(loop, 1)
+    await cancel_all(loop, warm, [])
+    coros = [process_url_zero(URL) for _ in range(K)]
+    tasks = [loop.create_task(c) for c in coros]
+    del coros
+    win = Window("sleep(0): first step of K tasks of process_url_zero(url)")
+    win.start(loop._scheduled)
+    await asyncio.sleep(0)
+    r["sleep_zero"] = win.stop(K)
+    assert not any(t.done() for t in tasks), "tasks finished"
+    await cancel_all(loop, tasks, [])
+    del tasks, warm
+
     # --- acquire_coroutine --------------------------------------------------
     # K tasks of semaphore1's process_url block in `async with sem:`.
     # Change = K * (__aenter__ + acquire() frames + FutureIter + wakeup
@@ -607,7 +631,7 @@ def measure_harness_empty():
 
 KEYS = ("baseline", "task", "task_object", "coroutine", "coroutine_async_with",
         "coroutine_try_finally", "handle", "timer_handle", "future",
-        "sleep_coroutine", "acquire_coroutine", "group_callback",
+        "sleep_coroutine", "sleep_zero", "acquire_coroutine", "group_callback",
         "lambda_callback", "task_group", "semaphore", "deque", "wait_call",
         "coroutine_adaptive", "adaptive_main")
 

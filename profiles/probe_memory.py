@@ -198,7 +198,7 @@ def set_test_params(harness, c, lat):
     for x in lat:
         mean += x
     mean /= len(lat)
-    harness.PARAMS.max_per_second = 0.8 * c / mean
+    harness.PARAMS.max_per_second = 0.8 * c / mean if mean > 0 else 1000.0
     harness.PARAMS.target_latency = 1.2 * mean
     harness.PARAMS.decrease = 0.75
 

@@ -66,7 +66,7 @@ pub use cpu::CpuCosts;
 pub(crate) use event_loop::ReentrancyGuard;
 #[cfg(test)]
 pub(crate) use event_loop::end_time;
-pub(crate) use event_loop::{CLOCK_RESOLUTION, MAXIMUM_SELECT_TIMEOUT};
+pub(crate) use event_loop::{CLOCK_RESOLUTION, FUTURE_ITER_BYTES, MAXIMUM_SELECT_TIMEOUT};
 pub use event_loop::{
     Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, keep, release, run, time,
 };

@@ -12,7 +12,7 @@ pub const DEFAULT_PYTHON: &str = "3.12";
 /// The CPython versions with a shipped profile.
 pub const VERSIONS: [&str; 3] = ["3.11", "3.12", "3.13"];
 
-fn text(version: &str) -> Option<&'static str> {
+pub(crate) fn text(version: &str) -> Option<&'static str> {
     match version {
         "3.11" => Some(include_str!("../profiles/cpython-3.11.toml")),
         "3.12" => Some(include_str!("../profiles/cpython-3.12.toml")),

@@ -74,12 +74,13 @@ pub(crate) fn resume(sleeping: Sleeping) -> Poll<()> {
 impl State {
     #[inline(always)]
     fn sleep_begin(&mut self, delay: f64) -> Sleeping {
-        self.alloc(Obj::SleepCoroutine);
         if delay <= 0.0 {
+            self.alloc(Obj::SleepZero);
             let me = self.current;
             self.call_soon(Handle::Step(me));
             Sleeping::Yielded
         } else {
+            self.alloc(Obj::SleepCoroutine);
             let fut = self.await_new_future();
             let when = self.now + delay;
             self.call_at(when, fut);
@@ -100,7 +101,7 @@ impl State {
                 Poll::Ready(())
             }
             Sleeping::Yielded => {
-                self.free(Obj::SleepCoroutine);
+                self.free(Obj::SleepZero);
                 Poll::Ready(())
             }
         }

@@ -31,6 +31,12 @@ pub enum Obj {
     Future,
     /// The `asyncio.sleep` coroutine frame, while the sleep is in progress.
     SleepCoroutine,
+    /// `asyncio.sleep(0)` (any delay `<= 0`) while it is suspended: the
+    /// sleep coroutine's frame and the `__sleep0` generator it awaits (176
+    /// bytes on 3.11-3.13), where a sleep with a delay has a future and a
+    /// timer instead (found by a differential test against CPython: runs
+    /// of zero latencies were 4-10 % under).
+    SleepZero,
     /// The `Semaphore.acquire` coroutine (and `__aenter__` around it) while a
     /// task waits for a permit.
     AcquireCoroutine,
@@ -125,6 +131,11 @@ pub struct Profile {
     pub future: i64,
     /// See [`Obj::SleepCoroutine`].
     pub sleep_coroutine: i64,
+    /// See [`Obj::SleepZero`]. In a profile measured before it was
+    /// (2026-12-07), [`parse`] sets `sleep_coroutine` less its `FutureIter`,
+    /// which stood in until then.
+    #[serde(default = "unmeasured")]
+    pub sleep_zero: i64,
     /// See [`Obj::AcquireCoroutine`].
     pub acquire_coroutine: i64,
     /// See [`Obj::GroupCallback`].
@@ -215,6 +226,10 @@ impl Profile {
                 *key = value;
             }
         };
+        fallback(
+            &mut self.sleep_zero,
+            self.sleep_coroutine - crate::asyncio::FUTURE_ITER_BYTES,
+        );
         fallback(&mut self.wait_call, self.lambda_callback);
         fallback(&mut self.coroutine_adaptive, self.coroutine_try_finally);
         fallback(&mut self.adaptive_main, 0);
@@ -307,6 +322,7 @@ impl Profile {
             Obj::TimerHandle => self.timer_handle,
             Obj::Future => self.future,
             Obj::SleepCoroutine => self.sleep_coroutine,
+            Obj::SleepZero => self.sleep_zero,
             Obj::AcquireCoroutine => self.acquire_coroutine,
             Obj::GroupCallback => self.group_callback,
             Obj::LambdaCallback => self.lambda_callback,
@@ -454,6 +470,7 @@ mod tests {
             Obj::TimerHandle,
             Obj::Future,
             Obj::SleepCoroutine,
+            Obj::SleepZero,
             Obj::AcquireCoroutine,
             Obj::GroupCallback,
             Obj::LambdaCallback,
@@ -479,6 +496,7 @@ mod tests {
                 | Obj::TimerHandle
                 | Obj::Future
                 | Obj::SleepCoroutine
+                | Obj::SleepZero
                 | Obj::AcquireCoroutine
                 | Obj::GroupCallback
                 | Obj::LambdaCallback
@@ -495,6 +513,30 @@ mod tests {
             }
         }
         all
+    }
+
+    /// `sleep(0)` is its frame and the 176-byte `__sleep0` generator
+    /// (measured: `profiles/measure_memory.py`, "sleep_zero"); a profile
+    /// from before the key charges what bpsim charged until then, the
+    /// sleep coroutine without its `FutureIter`.
+    #[test]
+    fn sleep_zero_is_measured_or_falls_back_to_the_sleep_coroutine() {
+        for (version, zero) in [("3.11", 432), ("3.12", 424), ("3.13", 424)] {
+            let text = crate::profiles::text(version).unwrap();
+            let shipped = parse(text).unwrap().memory;
+            assert_eq!(shipped.size(Obj::SleepZero), zero, "{version}");
+            let old: String = text
+                .lines()
+                .filter(|l| !l.starts_with("sleep_zero"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let old = parse(&old).unwrap().memory;
+            assert_eq!(
+                old.size(Obj::SleepZero),
+                shipped.size(Obj::SleepCoroutine) - 40,
+                "{version}"
+            );
+        }
     }
 
     #[test]
