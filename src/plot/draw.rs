@@ -249,6 +249,21 @@ fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     out
 }
 
+/// The label of the first series before `series[j]` drawn on exactly the
+/// same points, which `series[j]` hides: the legend says so (in a sweep
+/// chart, `gated_spawn` was invisible under `sliding_window` while the
+/// legend listed both; found by a review).
+fn same_as(series: &[Prepared], j: usize) -> Option<&str> {
+    let s = &series[j];
+    if s.points.is_empty() {
+        return None;
+    }
+    series[..j]
+        .iter()
+        .find(|earlier| earlier.points == s.points)
+        .map(|earlier| earlier.label.as_str())
+}
+
 /// The legend position whose box (about 30% of the width, 32% of the
 /// height) covers the fewest points; ties go to the upper corners.
 fn legend_corner(points: &[(f64, f64)], x: (f64, f64), y: (f64, f64)) -> SeriesLabelPosition {
@@ -404,17 +419,21 @@ fn draw_panels<DB: DrawingBackend>(
                 .map_err(err)?;
             }
         }
-        for s in series {
+        for (j, s) in series.iter().enumerate() {
             let color = s.color;
             // Wide strokes draw long miter spikes where a dense line turns
             // back on itself: dense series get a hairline.
             let width = if s.points.len() > 1000 { 1 } else { 2 };
+            let label = match same_as(series, j) {
+                Some(first) => format!("{} (= {first})", s.label),
+                None => s.label.clone(),
+            };
             c.draw_series(LineSeries::new(
                 s.points.iter().copied(),
                 color.stroke_width(width),
             ))
             .map_err(err)?
-            .label(s.label.as_str())
+            .label(label)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
             });
@@ -540,6 +559,29 @@ mod tests {
         assert!(t.windows(2).all(|w| w[0].0 <= w[1].0));
         assert_eq!(t.first(), pts.first());
         assert_eq!(t.last(), pts.last());
+    }
+
+    #[test]
+    fn a_line_drawn_over_an_identical_one_names_it() {
+        let prepared = |label: &str, points: Vec<(f64, f64)>| Prepared {
+            label: label.to_owned(),
+            color: RGBColor(0, 0, 0),
+            points,
+            band: Vec::new(),
+            markers: false,
+        };
+        let a = vec![(1.0, 2.0), (2.0, 3.0)];
+        let series = [
+            prepared("gated_spawn", a.clone()),
+            prepared("worker_pool", vec![(1.0, 2.0), (2.0, 4.0)]),
+            prepared("sliding_window", a),
+            prepared("none", Vec::new()),
+            prepared("empty", Vec::new()),
+        ];
+        assert_eq!(same_as(&series, 0), None);
+        assert_eq!(same_as(&series, 1), None);
+        assert_eq!(same_as(&series, 2), Some("gated_spawn"));
+        assert_eq!(same_as(&series, 4), None, "nothing drawn, nothing hidden");
     }
 
     #[test]
