@@ -8,7 +8,7 @@ use crate::asyncio::{Config, CpuCosts, RunError, SemaphoreFlavor};
 use crate::latency::{self, LatencyError};
 use crate::metrics::StrategyResult;
 use crate::report::{RunReport, ScenarioInfo};
-use crate::scenario::{PythonVersion, Scenario};
+use crate::scenario::{MemoryFile, PythonVersion, Scenario};
 use crate::strategy::{self, Outcome, StrategyKind, Workload};
 
 /// Why a scenario could not be run.
@@ -73,11 +73,12 @@ pub fn config_for_version(version: PythonVersion) -> Config {
 /// semaphore rule, its memory profile (its version's shipped one, or its
 /// `memory` file's) and its CPU costs.
 pub fn config_for(scenario: &Scenario) -> Config {
-    Config {
-        cpu: scenario.model.cpu.costs(),
-        profile: scenario.model.memory_sizes(),
-        ..config_for_version(scenario.model.python)
+    let mut config = config_for_version(scenario.model.python);
+    config.cpu = scenario.model.cpu.costs();
+    if let Some(file) = &scenario.model.memory {
+        config.profile = (*file.sizes).clone();
     }
+    config
 }
 
 /// The scenario's workload: request `i`'s latency in seconds.
@@ -185,11 +186,7 @@ pub fn run_with(
             latency: scenario.latency.describe(),
             latency_mean_s: mean,
             python: scenario.model.python.as_str().to_string(),
-            memory: scenario
-                .model
-                .memory
-                .as_ref()
-                .map(|_| scenario.model.memory_name()),
+            memory: scenario.model.memory.as_ref().map(MemoryFile::describe),
             cpu: scenario.model.cpu.as_str().to_string(),
             strategies: scenario.strategies.clone(),
             server: scenario.server,

@@ -260,30 +260,6 @@ impl Default for Model {
     }
 }
 
-impl Model {
-    /// The object sizes the run charges: the `memory` file's, else the
-    /// shipped profile of `python`.
-    pub fn memory_sizes(&self) -> crate::memory::Profile {
-        match &self.memory {
-            Some(file) => (*file.sizes).clone(),
-            None => {
-                crate::profiles::builtin(self.python.as_str())
-                    .expect("every PythonVersion has a shipped profile")
-                    .memory
-            }
-        }
-    }
-
-    /// How outputs name the memory profile: `CPython 3.12` (shipped), or
-    /// the file's path and the CPython it was measured on.
-    pub fn memory_name(&self) -> String {
-        match &self.memory {
-            Some(file) => format!("{} (CPython {})", file.name, file.measured),
-            None => format!("CPython {}", self.python.as_str()),
-        }
-    }
-}
-
 /// A memory profile read from a file (`memory = "..."` in `[model]`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryFile {
@@ -293,6 +269,14 @@ pub struct MemoryFile {
     pub sizes: Box<crate::memory::Profile>,
     /// The CPython the file was measured on, e.g. `"3.12.1"`.
     pub measured: String,
+}
+
+impl MemoryFile {
+    /// How outputs name it: its path and the CPython it was measured on
+    /// (`my.toml (CPython 3.12)`).
+    pub fn describe(&self) -> String {
+        format!("{} (CPython {})", self.name, self.measured)
+    }
 }
 
 /// Serialises as [`MemoryFile::name`], as the scenario writes it.

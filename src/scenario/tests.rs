@@ -873,13 +873,13 @@ fn a_memory_profile_file_replaces_the_shipped_sizes() {
     };
     let s = load("memory = \"mine.toml\"\n").unwrap();
     assert_eq!(s.model.python, PythonVersion::V3_13, "the file's version");
-    let sizes = s.model.memory_sizes();
+    let sizes = crate::experiment::config_for(&s).profile;
     let shipped_sizes = crate::profiles::builtin("3.13").unwrap().memory;
     let expected: i64 = format!("1000{}", shipped_sizes.baseline).parse().unwrap();
     assert_eq!(sizes.baseline, expected);
     assert_eq!(sizes.task, shipped_sizes.task);
     assert_eq!(
-        s.model.memory_name(),
+        s.model.memory.as_ref().unwrap().describe(),
         format!("mine.toml (CPython {})", "3.13")
     );
     assert!(load("python = \"3.13\"\nmemory = \"mine.toml\"\n").is_ok());
