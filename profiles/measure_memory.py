@@ -551,7 +551,11 @@ async def measure_all():
 # ---------------------------------------------------------------------------
 
 BASELINE_CODE = r"""
-import asyncio, json, sys, tracemalloc
+import asyncio, json, signal, sys, tracemalloc
+# As conformance/harness.py does: asyncio.Runner's SIGINT handler (144 B)
+# is traced however this process was started.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 mode = sys.argv[1]
 seen = {}
 async def main():
