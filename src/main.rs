@@ -523,7 +523,8 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     ..Default::default()
                 };
                 match sweep::run(&scenario, &options, &SWEEP_INTERRUPT)? {
-                    sweep::Finished::Complete { rows, .. } => {
+                    sweep::Finished::Complete { rows, csv_path, .. } => {
+                        output::eprint(format_args!("wrote {}", csv_path.display()));
                         charts::sweep_charts(&scenario, &rows, &dir, &chart.canvas())?
                     }
                     sweep::Finished::Interrupted { journal, .. } => {
@@ -549,12 +550,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 let (report, outcomes) = experiment::run_traced(&scenario, at_once)?;
                 charts::run_charts(&report, &outcomes, &dir, &chart.canvas())?
             };
-            let list: String = written
-                .iter()
-                .map(|path| format!("{}\n", path.display()))
-                .collect();
-            if !say(&list)? {
-                return Ok(ExitCode::from(READER_GONE));
+            // As `run --plot` and `sweep --plot` say it (a bare path on
+            // stdout here was found inconsistent by a review).
+            for path in written {
+                output::eprint(format_args!("wrote {}", path.display()));
             }
             Ok(ExitCode::SUCCESS)
         }

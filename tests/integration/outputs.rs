@@ -85,3 +85,63 @@ fn summary_csv_and_summary_json_list_the_results_in_one_order() {
         assert!(json.iter().any(|c| c == name), "{name}: {json:?}");
     }
 }
+
+/// Runs `bpsim ARGS` in `dir`, expecting success; its stdout and its
+/// stderr's `wrote PATH` lines.
+fn wrote(dir: &Path, args: &[&str]) -> (String, Vec<String>) {
+    let out = bpsim().current_dir(dir).args(args).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    let wrote = stderr
+        .lines()
+        .filter(|l| l.starts_with("wrote "))
+        .map(String::from)
+        .collect();
+    (String::from_utf8(out.stdout).unwrap(), wrote)
+}
+
+/// `bpsim plot` says what it wrote as `bpsim run --plot` and `bpsim sweep
+/// --plot` do, `wrote PATH` on stderr for each file, where it printed bare
+/// paths on stdout (found by a review).
+#[test]
+fn plot_says_what_it_wrote_as_run_and_sweep_do() {
+    let ties = root().join("tests/scenarios/ties.toml");
+    let small = root().join("tests/scenarios/sweep_small.toml");
+    let (ties, small) = (ties.to_str().unwrap(), small.to_str().unwrap());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+
+    let (_, by_run) = wrote(
+        a.path(),
+        &["run", "--plot", "--no-write", "--output-dir", "out", ties],
+    );
+    let (stdout, by_plot) = wrote(b.path(), &["plot", "--output-dir", "out", ties]);
+    assert_eq!(
+        by_run,
+        ["memory", "timeline", "total_time"].map(|c| format!("wrote out/ties/{c}.png"))
+    );
+    assert_eq!(by_plot, by_run);
+    assert_eq!(stdout, "");
+
+    // A sweep: plot runs it, writing its CSV as `bpsim sweep` does.
+    let (_, by_sweep) = wrote(
+        a.path(),
+        &[
+            "sweep",
+            "--plot",
+            "--no-progress",
+            "--output-dir",
+            "out",
+            small,
+        ],
+    );
+    let (stdout, by_plot) = wrote(b.path(), &["plot", "--output-dir", "out", small]);
+    assert_eq!(
+        by_sweep,
+        [
+            "wrote out/sweep_small/sweep.csv",
+            "wrote out/sweep_small/sweep.png"
+        ]
+    );
+    assert_eq!(by_plot, by_sweep);
+    assert_eq!(stdout, "");
+}
