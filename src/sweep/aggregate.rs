@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::unit::UnitResult;
-use crate::metrics::Percentiles;
+use crate::metrics::{Field, Percentiles};
 use crate::report::csv_float;
 use crate::scenario::Sweep;
 
@@ -92,23 +92,35 @@ pub struct SweepRow {
     pub duration_s: Estimate,
     /// Predicted `tracemalloc` peak, bytes.
     pub peak_memory_bytes: Estimate,
-    /// Most live tasks.
+    /// Most live tasks (mean over replications, as every count below).
     pub peak_live_tasks: f64,
     /// Event-loop iterations.
     pub loop_iterations: f64,
+    /// Simulated allocations.
+    pub allocations: f64,
     /// Completed requests.
     pub completed: f64,
-    /// Requests that gave up (mean over replications).
+    /// Requests that succeeded.
+    pub succeeded: f64,
+    /// Requests that gave up.
     pub failed: f64,
-    /// Attempts that timed out (mean).
+    /// Attempts that failed with an error from the service.
+    pub errors: f64,
+    /// Attempts that timed out.
     pub timeouts: f64,
-    /// Retries (mean).
+    /// Retries.
     pub retries: f64,
-    /// Per-request time from task creation to the request's end (means of
-    /// each replication's percentiles).
-    pub total_s: Percentiles,
-    /// Per-request time from task creation to the request's start.
+    /// Tasks created by the strategy.
+    pub tasks_created: f64,
+    /// Simulated memory still held when main returned, bytes.
+    pub final_memory_bytes: f64,
+    /// Most timers scheduled at once.
+    pub peak_timers: f64,
+    /// Per-request time from task creation to the request's start (means
+    /// of each replication's percentiles).
     pub wait_s: Percentiles,
+    /// Per-request time from task creation to the request's end.
+    pub total_s: Percentiles,
 }
 
 impl SweepRow {
@@ -170,12 +182,18 @@ pub fn rows(sweep: &Sweep, units: &[UnitResult]) -> Vec<SweepRow> {
                 peak_memory_bytes: Estimate::of(&memory),
                 peak_live_tasks: mean(results.clone().map(|x| x.peak_live_tasks as f64)),
                 loop_iterations: mean(results.clone().map(|x| x.loop_iterations as f64)),
+                allocations: mean(results.clone().map(|x| x.allocations as f64)),
                 completed: mean(results.clone().map(|x| x.completed as f64)),
+                succeeded: mean(results.clone().map(|x| x.succeeded as f64)),
                 failed: mean(results.clone().map(|x| x.failed as f64)),
+                errors: mean(results.clone().map(|x| x.errors as f64)),
                 timeouts: mean(results.clone().map(|x| x.timeouts as f64)),
                 retries: mean(results.clone().map(|x| x.retries as f64)),
-                total_s: mean_percentiles(results.clone().map(|x| &x.total_s)),
-                wait_s: mean_percentiles(results.map(|x| &x.wait_s)),
+                tasks_created: mean(results.clone().map(|x| x.tasks_created as f64)),
+                final_memory_bytes: mean(results.clone().map(|x| x.final_memory_bytes as f64)),
+                peak_timers: mean(results.clone().map(|x| x.peak_timers as f64)),
+                wait_s: mean_percentiles(results.clone().map(|x| &x.wait_s)),
+                total_s: mean_percentiles(results.map(|x| &x.total_s)),
             });
         }
     }
@@ -196,12 +214,93 @@ const SETTING_COLUMNS: [(&str, SettingOf); 3] = [
     ("concurrency", |row| row.concurrency),
 ];
 
+/// How a [`Column`] reads its value from a row.
+#[derive(Clone, Copy)]
+enum Value {
+    /// One number.
+    Scalar(fn(&SweepRow) -> f64),
+    /// A column per percentile, named as `summary.csv` names them
+    /// (`total_p50_s`, see [`Field::percentile_column`]).
+    Percentiles(fn(&SweepRow) -> &Percentiles),
+}
+
+/// A result column of `sweep.csv` (or, for percentiles, a set of them).
+#[derive(Clone, Copy)]
+struct Column {
+    /// The header (for percentiles, the field whose columns they are).
+    name: &'static str,
+    /// Its value.
+    value: Value,
+}
+
+const fn scalar(name: &'static str, get: fn(&SweepRow) -> f64) -> Column {
+    Column {
+        name,
+        value: Value::Scalar(get),
+    }
+}
+
+/// `sweep.csv`'s result columns, after the point's own: the latency drawn,
+/// then `summary.csv`'s result columns in `summary.csv`'s order (a test
+/// holds them to it), each a mean over replications; the duration and the
+/// peak memory also with the half-width of their 95% confidence interval,
+/// their minimum and their maximum.
+const RESULT_COLUMNS: [Column; 25] = [
+    scalar("latency_mean_s", |r| r.latency_mean_s),
+    scalar("latency_std_s", |r| r.latency_std_s),
+    scalar("latency_cv", SweepRow::latency_cv),
+    scalar("duration_s", |r| r.duration_s.mean),
+    scalar("duration_ci95_s", |r| r.duration_s.ci95),
+    scalar("duration_min_s", |r| r.duration_s.min),
+    scalar("duration_max_s", |r| r.duration_s.max),
+    scalar("peak_memory_bytes", |r| r.peak_memory_bytes.mean),
+    scalar("peak_memory_ci95_bytes", |r| r.peak_memory_bytes.ci95),
+    scalar("peak_memory_min_bytes", |r| r.peak_memory_bytes.min),
+    scalar("peak_memory_max_bytes", |r| r.peak_memory_bytes.max),
+    scalar("peak_live_tasks", |r| r.peak_live_tasks),
+    scalar("loop_iterations", |r| r.loop_iterations),
+    scalar("allocations", |r| r.allocations),
+    scalar("completed", |r| r.completed),
+    scalar("succeeded", |r| r.succeeded),
+    scalar("failed", |r| r.failed),
+    scalar("errors", |r| r.errors),
+    scalar("timeouts", |r| r.timeouts),
+    scalar("retries", |r| r.retries),
+    scalar("tasks_created", |r| r.tasks_created),
+    scalar("final_memory_bytes", |r| r.final_memory_bytes),
+    scalar("peak_timers", |r| r.peak_timers),
+    Column {
+        name: "wait_s",
+        value: Value::Percentiles(|r| &r.wait_s),
+    },
+    Column {
+        name: "total_s",
+        value: Value::Percentiles(|r| &r.total_s),
+    },
+];
+
+/// The header cells of a result column.
+fn column_names(column: &Column) -> Vec<String> {
+    match column.value {
+        Value::Scalar(_) => vec![column.name.to_owned()],
+        Value::Percentiles(_) => Percentiles::default()
+            .fields()
+            .iter()
+            .map(|(p, _)| Field::percentile_column(column.name, p))
+            .collect(),
+    }
+}
+
 /// `sweep.csv`: a header, then one row per point and strategy: `point`,
 /// the swept parameters, `strategy`, `replications`, those of `seed`,
 /// `requests` and `concurrency` not swept (a swept one is its swept
-/// column), then the results. Floats are written by [`csv_float`]
-/// (shortest round-trip digits), so the file is byte-identical for
-/// identical results.
+/// column), then the results: the latency drawn (`latency_mean_s`,
+/// `latency_std_s`, `latency_cv`), then every result column of
+/// `summary.csv` in its order (see [`crate::report::result_columns`]), each
+/// a mean over replications, the duration and the peak memory also with
+/// their 95% confidence half-width, minimum and maximum. Floats are written
+/// by [`csv_float`] (shortest round-trip digits), so the file is
+/// byte-identical for identical results.
 pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let unswept: Vec<_> = SETTING_COLUMNS
@@ -212,34 +311,7 @@ pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
     header.extend(sweep.parameters.iter().map(|p| p.key.clone()));
     header.extend(["strategy", "replications"].map(String::from));
     header.extend(unswept.iter().map(|(name, _)| (*name).to_owned()));
-    header.extend(
-        [
-            "latency_mean_s",
-            "latency_std_s",
-            "latency_cv",
-            "duration_s",
-            "duration_ci95_s",
-            "duration_min_s",
-            "duration_max_s",
-            "peak_memory_bytes",
-            "peak_memory_ci95_bytes",
-            "peak_live_tasks",
-            "loop_iterations",
-            "completed",
-            "failed",
-            "timeouts",
-            "retries",
-            "total_p50_s",
-            "total_p90_s",
-            "total_p99_s",
-            "total_p999_s",
-            "total_max_s",
-            "wait_p50_s",
-            "wait_p99_s",
-            "wait_max_s",
-        ]
-        .map(String::from),
-    );
+    header.extend(RESULT_COLUMNS.iter().flat_map(column_names));
     // Writing to a Vec cannot fail.
     w.write_record(&header).expect("in-memory CSV");
     for row in rows {
@@ -250,32 +322,13 @@ pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
         for (_, value) in &unswept {
             record.push(value(row).to_string());
         }
-        for x in [
-            row.latency_mean_s,
-            row.latency_std_s,
-            row.latency_cv(),
-            row.duration_s.mean,
-            row.duration_s.ci95,
-            row.duration_s.min,
-            row.duration_s.max,
-            row.peak_memory_bytes.mean,
-            row.peak_memory_bytes.ci95,
-            row.peak_live_tasks,
-            row.loop_iterations,
-            row.completed,
-            row.failed,
-            row.timeouts,
-            row.retries,
-            row.total_s.p50,
-            row.total_s.p90,
-            row.total_s.p99,
-            row.total_s.p999,
-            row.total_s.max,
-            row.wait_s.p50,
-            row.wait_s.p99,
-            row.wait_s.max,
-        ] {
-            record.push(csv_float(x));
+        for column in &RESULT_COLUMNS {
+            match column.value {
+                Value::Scalar(get) => record.push(csv_float(get(row))),
+                Value::Percentiles(get) => {
+                    record.extend(get(row).fields().iter().map(|&(_, x)| csv_float(x)));
+                }
+            }
         }
         w.write_record(&record).expect("in-memory CSV");
     }
@@ -312,6 +365,26 @@ mod tests {
             !header.iter().any(|h| h.contains("target_latency")),
             "{out}"
         );
+    }
+
+    /// Every result column of `summary.csv` is in `sweep.csv`, in the same
+    /// order (beside the sweep's own: confidence intervals and ranges).
+    #[test]
+    fn sweep_csv_has_summary_csv_result_columns_in_order() {
+        let text = "requests = 10\nconcurrency = 2\n\
+                    [latency]\ndistribution = \"constant\"\nvalue = 0.1\n\
+                    [sweep]\nconcurrency = [1, 2]\n";
+        let scenario = crate::scenario::Scenario::from_str(text, "s.toml").unwrap();
+        let out = csv(scenario.sweep.as_ref().unwrap(), &[]);
+        let header: Vec<&str> = out.lines().next().unwrap().split(',').collect();
+        let mut from = 0;
+        for column in crate::report::result_columns() {
+            let at = header[from..]
+                .iter()
+                .position(|h| *h == column)
+                .unwrap_or_else(|| panic!("{column} missing or out of order: {header:?}"));
+            from += at + 1;
+        }
     }
 
     #[test]

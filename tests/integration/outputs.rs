@@ -145,3 +145,66 @@ fn plot_says_what_it_wrote_as_run_and_sweep_do() {
     assert_eq!(by_plot, by_sweep);
     assert_eq!(stdout, "");
 }
+
+/// A scenario against a failing, timing-out service (so that every count
+/// is non-zero), with a sweep of one point: the scenario itself.
+const ONE_POINT: &str = "name = \"one_point\"\nseed = 3\nrequests = 300\nconcurrency = 40\n\
+    strategies = [\"batching\", \"gated_spawn\", \"adaptive_limit\"]\n\
+    [latency]\ndistribution = \"exponential\"\nmean = 0.05\n\
+    [server]\ncapacity = 10\nerror_rate = 0.1\ntimeout = 0.3\nretries = 2\n\
+    [adaptive_limit]\ntarget_latency = 0.2\n\
+    [sweep]\nconcurrency = [40]\n";
+
+/// `sweep.csv` has every result column of `summary.csv`, in the same
+/// order, and a sweep of one point at one seed gives the same figures as
+/// the run (a review found `succeeded`, `errors` and the waits' p90 and
+/// p99.9 missing, among others).
+#[test]
+fn sweep_csv_has_every_result_column_of_summary_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("s.toml"), ONE_POINT).unwrap();
+    for args in [
+        &["run", "s.toml", "--output-dir", "out"][..],
+        &["sweep", "s.toml", "--no-progress", "--output-dir", "out"],
+    ] {
+        let out = bpsim().current_dir(d).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    let summary = read(&d.join("out/one_point/summary.csv"));
+    let sweep = read(&d.join("out/one_point/sweep.csv"));
+    let (s_head, w_head) = (header(&summary), header(&sweep));
+    let from = s_head.iter().position(|c| c == "strategy").unwrap();
+    // Each of summary.csv's result columns, where sweep.csv has it.
+    let at: Vec<usize> = s_head[from..]
+        .iter()
+        .map(|c| {
+            w_head
+                .iter()
+                .position(|w| w == c)
+                .unwrap_or_else(|| panic!("sweep.csv has no column {c}: {w_head:?}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "another order: {at:?}");
+    // The sweep's own columns come first.
+    assert_eq!(w_head[..3], ["point", "concurrency", "strategy"]);
+    // The same figures, written the same way.
+    let cells = |line: &str| -> Vec<String> { line.split(',').map(String::from).collect() };
+    let runs: Vec<Vec<String>> = summary.lines().skip(1).map(cells).collect();
+    let points: Vec<Vec<String>> = sweep.lines().skip(1).map(cells).collect();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(points.len(), 3);
+    for (run, point) in runs.iter().zip(&points) {
+        for (i, &j) in at.iter().enumerate() {
+            assert_eq!(run[from + i], point[j], "{}", s_head[from + i]);
+        }
+    }
+    // Something failed, and something timed out.
+    let col = |name: &str| s_head.iter().position(|c| c == name).unwrap();
+    for name in ["errors", "timeouts", "retries", "failed"] {
+        assert!(
+            runs.iter().any(|r| r[col(name)] != "0"),
+            "{name}: {summary}"
+        );
+    }
+}
