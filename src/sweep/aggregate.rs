@@ -7,6 +7,7 @@ use super::unit::UnitResult;
 use crate::metrics::{Field, Percentiles};
 use crate::report::csv_float;
 use crate::scenario::Sweep;
+use crate::strategy::StrategyKind;
 
 /// A mean over replications with the half-width of its 95% confidence
 /// interval (Student's t; zero for a single replication).
@@ -67,7 +68,7 @@ pub fn t95(df: usize) -> f64 {
 }
 
 /// One row of `sweep.csv`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SweepRow {
     /// Point index (0-based, in sweep order).
     pub point: usize,
@@ -214,14 +215,18 @@ const SETTING_COLUMNS: [(&str, SettingOf); 3] = [
     ("concurrency", |row| row.concurrency),
 ];
 
-/// How a [`Column`] reads its value from a row.
+/// How a [`Column`] reads its value from a row, and sets it in a row read
+/// back from the CSV.
 #[derive(Clone, Copy)]
 enum Value {
-    /// One number.
-    Scalar(fn(&SweepRow) -> f64),
+    /// One number, derived from others when it has no setter.
+    Scalar(fn(&SweepRow) -> f64, Option<fn(&mut SweepRow, f64)>),
     /// A column per percentile, named as `summary.csv` names them
     /// (`total_p50_s`, see [`Field::percentile_column`]).
-    Percentiles(fn(&SweepRow) -> &Percentiles),
+    Percentiles(
+        fn(&SweepRow) -> &Percentiles,
+        fn(&mut SweepRow) -> &mut Percentiles,
+    ),
 }
 
 /// A result column of `sweep.csv` (or, for percentiles, a set of them).
@@ -233,10 +238,14 @@ struct Column {
     value: Value,
 }
 
-const fn scalar(name: &'static str, get: fn(&SweepRow) -> f64) -> Column {
+const fn scalar(
+    name: &'static str,
+    get: fn(&SweepRow) -> f64,
+    set: fn(&mut SweepRow, f64),
+) -> Column {
     Column {
         name,
-        value: Value::Scalar(get),
+        value: Value::Scalar(get, Some(set)),
     }
 }
 
@@ -246,44 +255,103 @@ const fn scalar(name: &'static str, get: fn(&SweepRow) -> f64) -> Column {
 /// peak memory also with the half-width of their 95% confidence interval,
 /// their minimum and their maximum.
 const RESULT_COLUMNS: [Column; 25] = [
-    scalar("latency_mean_s", |r| r.latency_mean_s),
-    scalar("latency_std_s", |r| r.latency_std_s),
-    scalar("latency_cv", SweepRow::latency_cv),
-    scalar("duration_s", |r| r.duration_s.mean),
-    scalar("duration_ci95_s", |r| r.duration_s.ci95),
-    scalar("duration_min_s", |r| r.duration_s.min),
-    scalar("duration_max_s", |r| r.duration_s.max),
-    scalar("peak_memory_bytes", |r| r.peak_memory_bytes.mean),
-    scalar("peak_memory_ci95_bytes", |r| r.peak_memory_bytes.ci95),
-    scalar("peak_memory_min_bytes", |r| r.peak_memory_bytes.min),
-    scalar("peak_memory_max_bytes", |r| r.peak_memory_bytes.max),
-    scalar("peak_live_tasks", |r| r.peak_live_tasks),
-    scalar("loop_iterations", |r| r.loop_iterations),
-    scalar("allocations", |r| r.allocations),
-    scalar("completed", |r| r.completed),
-    scalar("succeeded", |r| r.succeeded),
-    scalar("failed", |r| r.failed),
-    scalar("errors", |r| r.errors),
-    scalar("timeouts", |r| r.timeouts),
-    scalar("retries", |r| r.retries),
-    scalar("tasks_created", |r| r.tasks_created),
-    scalar("final_memory_bytes", |r| r.final_memory_bytes),
-    scalar("peak_timers", |r| r.peak_timers),
+    scalar(
+        "latency_mean_s",
+        |r| r.latency_mean_s,
+        |r, x| r.latency_mean_s = x,
+    ),
+    scalar(
+        "latency_std_s",
+        |r| r.latency_std_s,
+        |r, x| r.latency_std_s = x,
+    ),
+    Column {
+        name: "latency_cv",
+        value: Value::Scalar(SweepRow::latency_cv, None),
+    },
+    scalar(
+        "duration_s",
+        |r| r.duration_s.mean,
+        |r, x| r.duration_s.mean = x,
+    ),
+    scalar(
+        "duration_ci95_s",
+        |r| r.duration_s.ci95,
+        |r, x| r.duration_s.ci95 = x,
+    ),
+    scalar(
+        "duration_min_s",
+        |r| r.duration_s.min,
+        |r, x| r.duration_s.min = x,
+    ),
+    scalar(
+        "duration_max_s",
+        |r| r.duration_s.max,
+        |r, x| r.duration_s.max = x,
+    ),
+    scalar(
+        "peak_memory_bytes",
+        |r| r.peak_memory_bytes.mean,
+        |r, x| r.peak_memory_bytes.mean = x,
+    ),
+    scalar(
+        "peak_memory_ci95_bytes",
+        |r| r.peak_memory_bytes.ci95,
+        |r, x| r.peak_memory_bytes.ci95 = x,
+    ),
+    scalar(
+        "peak_memory_min_bytes",
+        |r| r.peak_memory_bytes.min,
+        |r, x| r.peak_memory_bytes.min = x,
+    ),
+    scalar(
+        "peak_memory_max_bytes",
+        |r| r.peak_memory_bytes.max,
+        |r, x| r.peak_memory_bytes.max = x,
+    ),
+    scalar(
+        "peak_live_tasks",
+        |r| r.peak_live_tasks,
+        |r, x| r.peak_live_tasks = x,
+    ),
+    scalar(
+        "loop_iterations",
+        |r| r.loop_iterations,
+        |r, x| r.loop_iterations = x,
+    ),
+    scalar("allocations", |r| r.allocations, |r, x| r.allocations = x),
+    scalar("completed", |r| r.completed, |r, x| r.completed = x),
+    scalar("succeeded", |r| r.succeeded, |r, x| r.succeeded = x),
+    scalar("failed", |r| r.failed, |r, x| r.failed = x),
+    scalar("errors", |r| r.errors, |r, x| r.errors = x),
+    scalar("timeouts", |r| r.timeouts, |r, x| r.timeouts = x),
+    scalar("retries", |r| r.retries, |r, x| r.retries = x),
+    scalar(
+        "tasks_created",
+        |r| r.tasks_created,
+        |r, x| r.tasks_created = x,
+    ),
+    scalar(
+        "final_memory_bytes",
+        |r| r.final_memory_bytes,
+        |r, x| r.final_memory_bytes = x,
+    ),
+    scalar("peak_timers", |r| r.peak_timers, |r, x| r.peak_timers = x),
     Column {
         name: "wait_s",
-        value: Value::Percentiles(|r| &r.wait_s),
+        value: Value::Percentiles(|r| &r.wait_s, |r| &mut r.wait_s),
     },
     Column {
         name: "total_s",
-        value: Value::Percentiles(|r| &r.total_s),
+        value: Value::Percentiles(|r| &r.total_s, |r| &mut r.total_s),
     },
 ];
 
 /// The header cells of a result column.
 fn column_names(column: &Column) -> Vec<String> {
     match column.value {
-        Value::Scalar(_) => vec![column.name.to_owned()],
-        Value::Percentiles(_) => Percentiles::default()
+        Value::Scalar(..) => vec![column.name.to_owned()],
+        Value::Percentiles(..) => Percentiles::default()
             .fields()
             .iter()
             .map(|(p, _)| Field::percentile_column(column.name, p))
@@ -324,8 +392,8 @@ pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
         }
         for column in &RESULT_COLUMNS {
             match column.value {
-                Value::Scalar(get) => record.push(csv_float(get(row))),
-                Value::Percentiles(get) => {
+                Value::Scalar(get, _) => record.push(csv_float(get(row))),
+                Value::Percentiles(get, _) => {
                     record.extend(get(row).fields().iter().map(|&(_, x)| csv_float(x)));
                 }
             }
@@ -333,6 +401,94 @@ pub fn csv(sweep: &Sweep, rows: &[SweepRow]) -> String {
         w.write_record(&record).expect("in-memory CSV");
     }
     String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields")
+}
+
+/// The rows of `text`, if it is the `sweep.csv` that [`csv`] writes for
+/// `sweep` run with `strategies`: a row per point and strategy, in order,
+/// the point's columns as the sweep has them. `None` for any other text.
+/// The rows are written back and compared with `text` byte for byte, so
+/// rows returned are exactly the rows `text` was written from: every field
+/// of a [`SweepRow`] is either the sweep's or has a column, and every float
+/// is written in round-trip form.
+pub(crate) fn parse(
+    sweep: &Sweep,
+    strategies: &[StrategyKind],
+    text: &str,
+) -> Option<Vec<SweepRow>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let expected_header: Vec<String> = {
+        let empty = csv(sweep, &[]);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(empty.as_bytes());
+        r.records().next()?.ok()?.iter().map(String::from).collect()
+    };
+    let found_header = records.next()?.ok()?;
+    if found_header
+        .iter()
+        .ne(expected_header.iter().map(String::as_str))
+    {
+        return None;
+    }
+    let swept = |name: &str| sweep.parameters.iter().any(|p| p.key == name);
+    let unswept = SETTING_COLUMNS
+        .iter()
+        .filter(|(name, _)| !swept(name))
+        .count();
+    let number = |cell: &str| cell.parse::<f64>().ok();
+    let mut rows = Vec::new();
+    for (p, point) in sweep.points.iter().enumerate() {
+        let (_, seed) = sweep.unit(p * sweep.replications as usize)?;
+        for kind in strategies {
+            let record = records.next()?.ok()?;
+            let mut cells = record.iter();
+            // The point's own columns (point, swept values, strategy,
+            // replications, unswept settings) hold what the sweep says:
+            // checked with the rest when the rows are written back.
+            for _ in 0..point.values.len() + 3 + unswept {
+                cells.next()?;
+            }
+            let mut row = SweepRow {
+                point: p,
+                values: point.values.clone(),
+                strategy: kind.name().to_owned(),
+                replications: sweep.replications,
+                seed,
+                requests: point.scenario.requests,
+                concurrency: point.scenario.concurrency,
+                ..SweepRow::default()
+            };
+            for column in &RESULT_COLUMNS {
+                match column.value {
+                    Value::Scalar(_, set) => {
+                        let x = number(cells.next()?)?;
+                        if let Some(set) = set {
+                            set(&mut row, x);
+                        }
+                    }
+                    Value::Percentiles(_, set) => {
+                        // By name, so that the order is fields()'s alone.
+                        let mut named = serde_json::Map::new();
+                        for (name, _) in Percentiles::default().fields() {
+                            named.insert(name.to_owned(), number(cells.next()?)?.into());
+                        }
+                        *set(&mut row) = serde_json::from_value(named.into()).ok()?;
+                    }
+                }
+            }
+            if cells.next().is_some() {
+                return None;
+            }
+            rows.push(row);
+        }
+    }
+    if records.next().is_some() {
+        return None;
+    }
+    (csv(sweep, &rows) == text).then_some(rows)
 }
 
 #[cfg(test)]

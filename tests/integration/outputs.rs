@@ -208,3 +208,119 @@ fn sweep_csv_has_every_result_column_of_summary_csv() {
         );
     }
 }
+
+/// `bpsim plot` of a sweep that `bpsim sweep` has already run (for the
+/// same scenario) draws from its `sweep.csv` instead of running it again
+/// (found by a review), says so, and draws the same chart; a CSV edited
+/// since, or a scenario edited since, runs the sweep as before.
+#[test]
+fn plot_draws_a_finished_sweep_from_its_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(
+        root().join("tests/scenarios/sweep_small.toml"),
+        d.join("small.toml"),
+    )
+    .unwrap();
+    std::fs::write(d.join("one.toml"), ONE_POINT).unwrap();
+    for (file, name) in [("small.toml", "sweep_small"), ("one.toml", "one_point")] {
+        let csv = d.join(format!("out/{name}/sweep.csv"));
+        let png = d.join(format!("out/{name}/sweep.png"));
+        let plot = || {
+            let out = bpsim()
+                .current_dir(d)
+                .args(["plot", "--output-dir", "out", file])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert!(out.status.success(), "{stderr}");
+            assert_eq!(out.stdout, b"");
+            stderr
+        };
+        bpsim()
+            .current_dir(d)
+            .args([
+                "sweep",
+                "--plot",
+                "--no-progress",
+                "--output-dir",
+                "out",
+                file,
+            ])
+            .assert()
+            .success();
+        let (by_sweep, written) = (std::fs::read(&png).unwrap(), read(&csv));
+        std::fs::remove_file(&png).unwrap();
+
+        let stderr = plot();
+        assert!(
+            stderr.contains(&format!("note: drawing from 'out/{name}/sweep.csv'")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("sweep.csv\n"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("\nwrote out/{name}/sweep.png\n")),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::read(&png).unwrap(), by_sweep, "{name}");
+        assert_eq!(read(&csv), written);
+
+        // A CSV edited by hand is not the sweep's result: run it.
+        let first = written.lines().nth(1).unwrap();
+        let duration = header(&written)
+            .iter()
+            .position(|c| c == "duration_s")
+            .unwrap();
+        let mut cells: Vec<&str> = first.split(',').collect();
+        cells[duration] = "1234.5";
+        std::fs::write(&csv, written.replacen(first, &cells.join(","), 1)).unwrap();
+        let stderr = plot();
+        assert!(!stderr.contains("note: drawing"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("wrote out/{name}/sweep.csv")),
+            "{stderr}"
+        );
+        assert_eq!(read(&csv), written);
+        assert_eq!(std::fs::read(&png).unwrap(), by_sweep);
+        assert!(plot().contains("note: drawing"));
+
+        // Nor is it the result of a scenario edited since.
+        let text = read(&d.join(file));
+        std::fs::write(d.join(file), format!("{text}# edited\n")).unwrap();
+        let stderr = plot();
+        assert!(!stderr.contains("note: drawing"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("wrote out/{name}/sweep.csv")),
+            "{stderr}"
+        );
+        assert!(plot().contains("note: drawing"));
+    }
+}
+
+/// The rows `bpsim::sweep::finished` reads back from a sweep's CSV are the
+/// rows the sweep computed, field for field, for a replicated sweep of two
+/// parameters and a sweep against a failing service.
+#[test]
+fn a_finished_sweep_reads_back_its_own_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.toml");
+    std::fs::write(&one, ONE_POINT).unwrap();
+    for path in [root().join("tests/scenarios/sweep_small.toml"), one] {
+        let scenario = bpsim::scenario::Scenario::load(&path).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        assert!(bpsim::sweep::finished(&scenario, out.path()).is_none());
+        let options = bpsim::sweep::Options {
+            output_dir: out.path().to_path_buf(),
+            ..Default::default()
+        };
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let bpsim::sweep::Finished::Complete { rows, csv_path, .. } =
+            bpsim::sweep::run(&scenario, &options, &never).unwrap()
+        else {
+            panic!("{}: the sweep did not finish", path.display());
+        };
+        let (read_back, at) = bpsim::sweep::finished(&scenario, out.path()).unwrap();
+        assert_eq!(at, csv_path);
+        assert_eq!(read_back, rows, "{}", path.display());
+    }
+}
