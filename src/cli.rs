@@ -104,8 +104,10 @@ pub enum Command {
         chart: ChartArgs,
     },
     /// Draw a scenario's charts into `OUTPUT_DIR/<name>/`: for a scenario with
-    /// a `[sweep]`, the sweep's chart (the sweep is run, or resumed); else the
-    /// run's charts (peak memory, timeline, per-request total time).
+    /// a `[sweep]`, the sweep's chart (from the sweep.csv that `bpsim sweep`
+    /// left for this same scenario, if it is there; else the sweep is run,
+    /// or resumed); else the run's charts (peak memory, timeline,
+    /// per-request total time).
     Plot {
         /// The scenario file (TOML).
         scenario: PathBuf,

@@ -511,7 +511,25 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             let path = scenario;
             let scenario = load(&path)?;
             let dir = output_dir.join(&scenario.name);
-            let written = if scenario.sweep.is_some() {
+            let finished = sweep::finished(&scenario, &output_dir);
+            let written = if let Some((rows, csv_path)) = finished {
+                // The sweep ran to the end since its scenario was last
+                // changed: its CSV holds every figure the chart needs
+                // (found by a review: plot ran the whole sweep again).
+                let charts: Vec<_> = charts::chart_paths(&dir, &chart.canvas(), true)
+                    .into_iter()
+                    .map(|path| (path, "a chart"))
+                    .collect();
+                let mut read = inputs(&scenario);
+                read.push((csv_path.clone(), "the sweep's CSV"));
+                check_outputs(&charts, &read)?;
+                output::eprint(format_args!(
+                    "note: drawing from '{}', written by an earlier sweep of this same scenario \
+                     (`bpsim sweep` runs it again)",
+                    csv_path.display()
+                ));
+                charts::sweep_charts(&scenario, &rows, &dir, &chart.canvas())?
+            } else if scenario.sweep.is_some() {
                 // A sweep's chart needs only each run's totals.
                 start_sweep(&scenario, jobs, max_memory, Some((&dir, &chart)))?;
                 let (_, journal) = sweep::paths(&scenario, &output_dir);
@@ -523,7 +541,8 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     ..Default::default()
                 };
                 match sweep::run(&scenario, &options, &SWEEP_INTERRUPT)? {
-                    sweep::Finished::Complete { rows, .. } => {
+                    sweep::Finished::Complete { rows, csv_path, .. } => {
+                        output::eprint(format_args!("wrote {}", csv_path.display()));
                         charts::sweep_charts(&scenario, &rows, &dir, &chart.canvas())?
                     }
                     sweep::Finished::Interrupted { journal, .. } => {
@@ -549,12 +568,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 let (report, outcomes) = experiment::run_traced(&scenario, at_once)?;
                 charts::run_charts(&report, &outcomes, &dir, &chart.canvas())?
             };
-            let list: String = written
-                .iter()
-                .map(|path| format!("{}\n", path.display()))
-                .collect();
-            if !say(&list)? {
-                return Ok(ExitCode::from(READER_GONE));
+            // As `run --plot` and `sweep --plot` say it (a bare path on
+            // stdout here was found inconsistent by a review).
+            for path in written {
+                output::eprint(format_args!("wrote {}", path.display()));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -2,7 +2,8 @@
 //! percentiles.
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct as _;
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::server::client::{Attempts, Status};
 
@@ -31,7 +32,9 @@ pub fn mean(values: &[f64]) -> f64 {
 }
 
 /// Percentiles of a per-request time, in seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Serialises its [`Percentiles::fields`], in their order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
@@ -43,6 +46,39 @@ pub struct Percentiles {
     pub p999: f64,
     /// Maximum.
     pub max: f64,
+}
+
+impl Percentiles {
+    /// Every percentile with its name, in the one order `summary.json`
+    /// (`"p50"`) and the CSVs (`total_p50_s`) list them.
+    pub fn fields(&self) -> [(&'static str, f64); 5] {
+        // Destructured, so that a new field cannot be left out unnoticed.
+        let Percentiles {
+            p50,
+            p90,
+            p99,
+            p999,
+            max,
+        } = *self;
+        [
+            ("p50", p50),
+            ("p90", p90),
+            ("p99", p99),
+            ("p999", p999),
+            ("max", max),
+        ]
+    }
+}
+
+impl Serialize for Percentiles {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields = self.fields();
+        let mut s = serializer.serialize_struct("Percentiles", fields.len())?;
+        for (name, value) in fields {
+            s.serialize_field(name, &value)?;
+        }
+        s.end()
+    }
 }
 
 /// Histogram resolution: 3 significant digits (0.1 % relative error), in
@@ -349,7 +385,10 @@ impl RequestTally {
 }
 
 /// One strategy's result in a scenario run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Serialises its [`StrategyResult::fields`], in their order: the one
+/// list that both `summary.csv` and `summary.json` are written from.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct StrategyResult {
     /// Strategy name.
     pub strategy: String,
@@ -395,7 +434,104 @@ pub struct StrategyResult {
     pub total_s: Percentiles,
 }
 
+/// The value of one of a [`StrategyResult`]'s fields (see
+/// [`StrategyResult::fields`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Field<'a> {
+    /// A name (the strategy's).
+    Text(&'a str),
+    /// A count.
+    Count(u64),
+    /// Bytes (signed: memory is a difference from when tracing started).
+    Bytes(i64),
+    /// Seconds.
+    Seconds(f64),
+    /// Percentiles of a per-request time: one nested object in
+    /// `summary.json` (`"total_s": {"p50": ...}`), a column per percentile
+    /// in the CSVs (`total_p50_s`, see [`Field::percentile_column`]).
+    Percentiles(&'a Percentiles),
+}
+
+impl Field<'_> {
+    /// The CSV column of percentile `p` (`"p50"`) of the field `name`
+    /// (`"total_s"`): `total_p50_s`.
+    pub fn percentile_column(name: &str, p: &str) -> String {
+        let stem = name.strip_suffix("_s").unwrap_or(name);
+        format!("{stem}_{p}_s")
+    }
+}
+
+impl Serialize for Field<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Field::Text(text) => serializer.serialize_str(text),
+            Field::Count(n) => serializer.serialize_u64(n),
+            Field::Bytes(n) => serializer.serialize_i64(n),
+            Field::Seconds(x) => serializer.serialize_f64(x),
+            Field::Percentiles(p) => p.serialize(serializer),
+        }
+    }
+}
+
+impl Serialize for StrategyResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields = self.fields();
+        let mut s = serializer.serialize_struct("StrategyResult", fields.len())?;
+        for (name, value) in fields {
+            s.serialize_field(name, &value)?;
+        }
+        s.end()
+    }
+}
+
 impl StrategyResult {
+    /// Every field with its name (as `summary.json` names it), in the one
+    /// order in which `summary.csv` and `summary.json` both list them, so
+    /// that the two cannot drift apart: the scalar fields as in the table
+    /// (duration, peak memory, peak live tasks, loop iterations), the
+    /// counts, then the per-request percentiles.
+    pub fn fields(&self) -> [(&'static str, Field<'_>); 17] {
+        // Destructured, so that a new field cannot be left out unnoticed.
+        let StrategyResult {
+            strategy,
+            duration_s,
+            peak_live_tasks,
+            peak_memory_bytes,
+            allocations,
+            loop_iterations,
+            completed,
+            succeeded,
+            failed,
+            errors,
+            timeouts,
+            retries,
+            tasks_created,
+            final_memory_bytes,
+            peak_timers,
+            wait_s,
+            total_s,
+        } = self;
+        [
+            ("strategy", Field::Text(strategy)),
+            ("duration_s", Field::Seconds(*duration_s)),
+            ("peak_memory_bytes", Field::Bytes(*peak_memory_bytes)),
+            ("peak_live_tasks", Field::Count(*peak_live_tasks)),
+            ("loop_iterations", Field::Count(*loop_iterations)),
+            ("allocations", Field::Count(*allocations)),
+            ("completed", Field::Count(*completed)),
+            ("succeeded", Field::Count(*succeeded)),
+            ("failed", Field::Count(*failed)),
+            ("errors", Field::Count(*errors)),
+            ("timeouts", Field::Count(*timeouts)),
+            ("retries", Field::Count(*retries)),
+            ("tasks_created", Field::Count(*tasks_created)),
+            ("final_memory_bytes", Field::Bytes(*final_memory_bytes)),
+            ("peak_timers", Field::Count(*peak_timers)),
+            ("wait_s", Field::Percentiles(wait_s)),
+            ("total_s", Field::Percentiles(total_s)),
+        ]
+    }
+
     /// Summarise a simulated run.
     pub fn from_outcome(o: &Outcome) -> Self {
         let r = &o.report;

@@ -13,7 +13,7 @@ use serde::{Serialize, Serializer};
 use crate::metrics::StrategyResult;
 use crate::strategy::{StrategyKind, StrategyParams};
 
-pub use self::csv::{float as csv_float, requests_csv, summary_csv};
+pub use self::csv::{float as csv_float, requests_csv, result_columns, summary_csv};
 pub use self::json::summary_json;
 pub use self::markdown::summary_markdown;
 pub use self::table::{summary_table, sweep_table};

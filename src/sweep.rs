@@ -11,6 +11,10 @@
 //! CSV) as they finish. An interrupted sweep (Ctrl-C, SIGTERM) stops taking
 //! new units, keeps the journal and writes no CSV; `--resume` runs only the
 //! missing units and then writes the same CSV an uninterrupted run would.
+//!
+//! Beside a finished sweep's CSV, a stamp (`sweep.stamp`) says which sweep
+//! it is the result of, so that [`finished`] can give its rows back without
+//! running the sweep again (`bpsim plot`).
 
 mod aggregate;
 mod journal;
@@ -173,6 +177,46 @@ pub fn paths(scenario: &Scenario, output_dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("sweep.csv"), dir.join("sweep.journal"))
 }
 
+/// Where a finished sweep writes its stamp, beside its CSV: which sweep
+/// (bpsim version, scenario fingerprint, units) the CSV is the result of,
+/// and a hash of the CSV (see [`finished`]).
+pub fn stamp_path(scenario: &Scenario, output_dir: &Path) -> PathBuf {
+    output_dir.join(&scenario.name).join("sweep.stamp")
+}
+
+/// The fingerprint of everything `scenario`'s results depend on besides
+/// bpsim: its file's text, its trace, its CPU profile.
+fn fingerprint_of(scenario: &Scenario) -> Result<String, SweepError> {
+    let text = std::fs::read(&scenario.path).map_err(|source| SweepError::Io {
+        path: scenario.path.clone(),
+        source,
+    })?;
+    Ok(journal::fingerprint(&text, scenario))
+}
+
+/// The rows of `scenario`'s sweep as an earlier `bpsim sweep` left them in
+/// `output_dir`, with the CSV's path, if they are there and are what
+/// running the sweep now would give: `sweep.csv` is stamped (`sweep.stamp`)
+/// as the result of this sweep, by the test `--resume` puts a journal to
+/// (this bpsim, the same scenario text, trace and CPU profile, the same
+/// units), the CSV's bytes are those stamped, and its rows read back are
+/// the rows it was written from. `None` otherwise (no sweep, no CSV or
+/// stamp, or any of them unreadable or not fitting), and the sweep must
+/// run.
+pub fn finished(scenario: &Scenario, output_dir: &Path) -> Option<(Vec<SweepRow>, PathBuf)> {
+    let sweep = scenario.sweep.as_ref()?;
+    let (csv_path, _) = paths(scenario, output_dir);
+    let stamp = std::fs::read(stamp_path(scenario, output_dir)).ok()?;
+    let text = std::fs::read_to_string(&csv_path).ok()?;
+    let total = sweep.points.len() * sweep.replications as usize;
+    let fingerprint = fingerprint_of(scenario).ok()?;
+    if !journal::stamp_fits(&stamp, &fingerprint, total, text.as_bytes()) {
+        return None;
+    }
+    let rows = aggregate::parse(sweep, &scenario.strategies, &text)?;
+    Some((rows, csv_path))
+}
+
 /// Runs `scenario`'s sweep. `interrupted` is polled before each unit; once
 /// set, no new unit starts and the sweep ends as [`Finished::Interrupted`].
 pub fn run(
@@ -187,15 +231,13 @@ pub fn run(
     };
     let total = sweep.points.len() * sweep.replications as usize;
     let (csv_path, journal_path) = paths(scenario, &options.output_dir);
-    // Before any unit runs: a sweep that cannot write its CSV or journal
-    // writes neither.
+    let stamp_path = stamp_path(scenario, &options.output_dir);
+    // Before any unit runs: a sweep that cannot write its CSV, stamp or
+    // journal writes none of them.
     output::check_file(&csv_path)?;
+    output::check_file(&stamp_path)?;
     output::check_file(&journal_path)?;
-    let text = std::fs::read(&scenario.path).map_err(|source| SweepError::Io {
-        path: scenario.path.clone(),
-        source,
-    })?;
-    let fingerprint = journal::fingerprint(&text, scenario);
+    let fingerprint = fingerprint_of(scenario)?;
 
     let (journal, previous) = if options.resume {
         if !journal_path.exists() {
@@ -296,7 +338,14 @@ pub fn run(
     }
     let units: Vec<UnitResult> = units.into_iter().flatten().collect();
     let rows = aggregate::rows(sweep, &units);
-    output::write_atomic(&csv_path, aggregate::csv(sweep, &rows).as_bytes())?;
+    let csv = aggregate::csv(sweep, &rows);
+    output::write_atomic(&csv_path, csv.as_bytes())?;
+    // After the CSV: a stamp left from an earlier CSV (a crash between the
+    // two) holds that CSV's hash, so it does not pass for this one.
+    output::write_atomic(
+        &stamp_path,
+        journal::stamp(&fingerprint, total, csv.as_bytes()).as_bytes(),
+    )?;
     drop(journal);
     std::fs::remove_file(&journal_path).map_err(|source| SweepError::Io {
         path: journal_path.clone(),

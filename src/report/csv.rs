@@ -6,11 +6,9 @@
 //! bits, with an exponent where the plain form would be long.
 
 use super::RunReport;
-use crate::metrics::Percentiles;
+use crate::metrics::{Field, StrategyResult};
 use crate::server::client::Status;
 use crate::strategy::Outcome;
-
-const PERCENTILE_COLUMNS: [&str; 5] = ["p50", "p90", "p99", "p999", "max"];
 
 /// A float as every CSV and trace bpsim writes has it: the shortest digits
 /// that parse back to the same bits, written plain (`0.15`, `41.70835342191311`,
@@ -28,10 +26,6 @@ pub fn float(x: f64) -> String {
     }
 }
 
-fn percentile_cells(p: &Percentiles) -> [String; 5] {
-    [p.p50, p.p90, p.p99, p.p999, p.max].map(float)
-}
-
 fn writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new().from_writer(Vec::new())
 }
@@ -41,7 +35,43 @@ fn finish(w: csv::Writer<Vec<u8>>) -> String {
     String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
 }
 
-/// `summary.csv`: scenario columns, then the results.
+/// The CSV columns of a result field: its name, or for percentiles a
+/// column per percentile (`total_s`: `total_p50_s` ... `total_max_s`).
+fn field_columns(name: &str, value: &Field<'_>) -> Vec<String> {
+    match value {
+        Field::Percentiles(p) => p
+            .fields()
+            .iter()
+            .map(|(q, _)| Field::percentile_column(name, q))
+            .collect(),
+        _ => vec![name.to_owned()],
+    }
+}
+
+/// The CSV cells of a result field, one per column of [`field_columns`].
+fn field_cells(value: &Field<'_>) -> Vec<String> {
+    match *value {
+        Field::Text(text) => vec![text.to_owned()],
+        Field::Count(n) => vec![n.to_string()],
+        Field::Bytes(n) => vec![n.to_string()],
+        Field::Seconds(x) => vec![float(x)],
+        Field::Percentiles(p) => p.fields().iter().map(|&(_, x)| float(x)).collect(),
+    }
+}
+
+/// The result columns of `summary.csv`, from `strategy` on: the fields of
+/// [`StrategyResult::fields`], in its order (the order of `summary.json`'s
+/// results), each set of percentiles spread over a column per percentile.
+pub fn result_columns() -> Vec<String> {
+    StrategyResult::default()
+        .fields()
+        .iter()
+        .flat_map(|(name, value)| field_columns(name, value))
+        .collect()
+}
+
+/// `summary.csv`: scenario columns, then the results (see
+/// [`result_columns`]).
 pub fn summary_csv(report: &RunReport) -> String {
     let mut w = writer();
     let mut header: Vec<String> = [
@@ -52,29 +82,10 @@ pub fn summary_csv(report: &RunReport) -> String {
         "latency",
         "python",
         "cpu",
-        "strategy",
-        "duration_s",
-        "peak_memory_bytes",
-        "peak_live_tasks",
-        "loop_iterations",
-        "allocations",
-        "completed",
-        "succeeded",
-        "failed",
-        "errors",
-        "timeouts",
-        "retries",
-        "tasks_created",
-        "final_memory_bytes",
-        "peak_timers",
     ]
     .map(String::from)
     .to_vec();
-    for prefix in ["wait", "total"] {
-        for p in PERCENTILE_COLUMNS {
-            header.push(format!("{prefix}_{p}_s"));
-        }
-    }
+    header.extend(result_columns());
     w.write_record(&header).expect("in-memory CSV");
     let s = &report.scenario;
     for r in &report.results {
@@ -86,24 +97,8 @@ pub fn summary_csv(report: &RunReport) -> String {
             s.latency.clone(),
             s.python.clone(),
             s.cpu.clone(),
-            r.strategy.clone(),
-            float(r.duration_s),
-            r.peak_memory_bytes.to_string(),
-            r.peak_live_tasks.to_string(),
-            r.loop_iterations.to_string(),
-            r.allocations.to_string(),
-            r.completed.to_string(),
-            r.succeeded.to_string(),
-            r.failed.to_string(),
-            r.errors.to_string(),
-            r.timeouts.to_string(),
-            r.retries.to_string(),
-            r.tasks_created.to_string(),
-            r.final_memory_bytes.to_string(),
-            r.peak_timers.to_string(),
         ];
-        row.extend(percentile_cells(&r.wait_s));
-        row.extend(percentile_cells(&r.total_s));
+        row.extend(r.fields().iter().flat_map(|(_, value)| field_cells(value)));
         w.write_record(&row).expect("in-memory CSV");
     }
     finish(w)

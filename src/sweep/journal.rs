@@ -4,7 +4,9 @@
 //!
 //! The first line identifies the sweep (bpsim's version and a fingerprint of
 //! the scenario text, the trace it replays and its CPU profile); a resume
-//! refuses a journal written for other input.
+//! refuses a journal written for other input. A finished sweep leaves the
+//! same header in a stamp beside its CSV ([`stamp`]), so that `bpsim plot`
+//! can tell a CSV it may draw from without running the sweep again.
 //! A line cut short by a crash is ignored: that unit simply runs again.
 
 use std::fs::{self, File, OpenOptions};
@@ -38,25 +40,39 @@ pub(crate) struct Journal {
 /// fingerprint of everything a sweep's results depend on besides bpsim
 /// itself, so that a journal is not resumed after its trace changed.
 pub(crate) fn fingerprint(text: &[u8], scenario: &Scenario) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut write = |bytes: &[u8]| {
-        for &b in bytes {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    write(text);
+    let mut hash = Fnv::new();
+    hash.write(text);
     if let LatencySource::Trace(trace) = &scenario.latency {
-        write(b"\0trace");
+        hash.write(b"\0trace");
         for v in trace.values() {
-            write(&v.to_bits().to_le_bytes());
+            hash.write(&v.to_bits().to_le_bytes());
         }
     }
     if let CpuModel::Profile { costs, .. } = &scenario.model.cpu {
-        write(b"\0cpu");
-        write(&serde_json::to_vec(costs).expect("CPU costs always serialise"));
+        hash.write(b"\0cpu");
+        hash.write(&serde_json::to_vec(costs).expect("CPU costs always serialise"));
     }
-    format!("{hash:016x}")
+    hash.hex()
+}
+
+/// FNV-1a, 64 bits.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
 }
 
 fn header(fingerprint: &str, units: usize) -> Header {
@@ -65,6 +81,52 @@ fn header(fingerprint: &str, units: usize) -> Header {
         fingerprint: fingerprint.to_owned(),
         units,
     }
+}
+
+/// Whether `found` (a journal's or a stamp's header) was written for this
+/// sweep: by this bpsim, for the input of this `fingerprint`, in `units`
+/// units.
+fn fits(found: &Header, fingerprint: &str, units: usize) -> bool {
+    *found == header(fingerprint, units)
+}
+
+/// The stamp written beside a finished sweep's CSV (`sweep.stamp`): the
+/// journal's header, which says which sweep the CSV is the result of, and
+/// a hash of the CSV's bytes, so that a CSV replaced or edited since (or a
+/// stamp left from an earlier CSV by a crash between the two writes) does
+/// not pass for that result.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Stamp {
+    #[serde(flatten)]
+    sweep: Header,
+    csv: String,
+}
+
+/// The stamp of a finished sweep of this `fingerprint` and `units` whose
+/// CSV is `csv`: one line of JSON.
+pub(crate) fn stamp(fingerprint: &str, units: usize, csv: &[u8]) -> String {
+    let mut hash = Fnv::new();
+    hash.write(csv);
+    let stamp = Stamp {
+        sweep: header(fingerprint, units),
+        csv: hash.hex(),
+    };
+    let mut line = serde_json::to_string(&stamp).expect("a stamp always serialises");
+    line.push('\n');
+    line
+}
+
+/// Whether `stamp` (a stamp file's bytes) says that `csv` is the result of
+/// the sweep of this `fingerprint` and `units`, the check a journal's
+/// header gets (see [`Journal::fits`]), plus the CSV's own bytes.
+pub(crate) fn stamp_fits(stamp: &[u8], fingerprint: &str, units: usize, csv: &[u8]) -> bool {
+    let line = stamp.strip_suffix(b"\n").unwrap_or(stamp);
+    let Ok(found) = serde_json::from_slice::<Stamp>(line) else {
+        return false;
+    };
+    let mut hash = Fnv::new();
+    hash.write(csv);
+    fits(&found.sweep, fingerprint, units) && found.csv == hash.hex()
 }
 
 impl Journal {
@@ -99,7 +161,7 @@ impl Journal {
         let Some(Ok(first)) = lines.next() else {
             return false;
         };
-        serde_json::from_slice::<Header>(&first).is_ok_and(|h| h == header(fingerprint, units))
+        serde_json::from_slice::<Header>(&first).is_ok_and(|h| fits(&h, fingerprint, units))
     }
 
     /// Opens an existing journal to append to it, returning the units it
@@ -137,7 +199,7 @@ impl Journal {
                 "it does not start with a sweep journal's header".to_owned(),
             ));
         };
-        if found != header(fingerprint, units) {
+        if !fits(&found, fingerprint, units) {
             return Err(SweepError::StaleJournal {
                 path: path.to_path_buf(),
             });
@@ -189,5 +251,29 @@ impl Journal {
             path: self.path.clone(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stamp fits only the sweep and the CSV bytes it was written for.
+    #[test]
+    fn a_stamp_fits_its_own_sweep_and_csv_only() {
+        let s = stamp("00ff", 6, b"a,b\n1,2\n");
+        assert!(s.ends_with('\n') && s.lines().count() == 1, "{s}");
+        assert!(stamp_fits(s.as_bytes(), "00ff", 6, b"a,b\n1,2\n"));
+        assert!(!stamp_fits(s.as_bytes(), "00fe", 6, b"a,b\n1,2\n"));
+        assert!(!stamp_fits(s.as_bytes(), "00ff", 7, b"a,b\n1,2\n"));
+        assert!(!stamp_fits(s.as_bytes(), "00ff", 6, b"a,b\n1,3\n"));
+        for junk in [
+            &b""[..],
+            b"{}",
+            b"\xff\xfe",
+            s.replace("0.", "9.").as_bytes(),
+        ] {
+            assert!(!stamp_fits(junk, "00ff", 6, b"a,b\n1,2\n"), "{junk:?}");
+        }
     }
 }

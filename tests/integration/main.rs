@@ -5,6 +5,7 @@ mod engine;
 mod fuzz_bodies;
 mod golden;
 mod hostile;
+mod outputs;
 mod pipeline;
 mod plot;
 mod server;
