@@ -444,6 +444,35 @@ async def measure_all():
     await cancel_all(loop, tasks, warm)
     del tasks, warm
 
+    # --- async_with_exit: what `async with sem:` holds while its body runs --
+    # K tasks take a free permit in `async with sem:` and wait on a new
+    # future in the body; K others wait on a new future alone. Both first
+    # steps create the future, its FutureIter and the wakeup callback; the
+    # __aenter__ and acquire() coroutines of the first are freed when the
+    # permit is taken at once. What is left is what BEFORE_ASYNC_WITH keeps
+    # on the frame's stack until the body ends: the bound `sem.__aexit__`.
+    async def with_body(s, use_with):
+        if use_with:
+            async with s:
+                await loop.create_future()
+        else:
+            await loop.create_future()
+
+    body_steps = {}
+    for use_with in (True, False):
+        free = asyncio.Semaphore(10 * (K + W))
+        warm = [loop.create_task(with_body(free, use_with)) for _ in range(W)]
+        await settle(loop, 1)
+        tasks = [loop.create_task(with_body(free, use_with)) for _ in range(K)]
+        win = Window(f"async_with_exit: first step, {'async with sem: await fut' if use_with else 'await fut'}")
+        win.start()
+        await asyncio.sleep(0)
+        body_steps[use_with] = win.stop(K)
+        assert all(t._fut_waiter is not None for t in tasks), "tasks did not block"
+        await cancel_all(loop, tasks, warm)
+        del tasks, warm
+    r["async_with_exit"] = body_steps[True] - body_steps[False]
+
     # --- semaphore3's variant and main()'s bare `await sem.acquire()` -------
     # (no __aenter__): for the report only.
     lock = asyncio.Semaphore(0)
@@ -637,7 +666,7 @@ KEYS = ("baseline", "task", "task_object", "coroutine", "coroutine_async_with",
         "coroutine_try_finally", "handle", "timer_handle", "future",
         "sleep_coroutine", "sleep_zero", "acquire_coroutine", "group_callback",
         "lambda_callback", "task_group", "semaphore", "deque", "wait_call",
-        "coroutine_adaptive", "adaptive_main")
+        "coroutine_adaptive", "adaptive_main", "async_with_exit")
 
 
 def render(values, command):

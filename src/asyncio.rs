@@ -73,7 +73,7 @@ pub use event_loop::{
 pub use future::{AwaitFuture, PyFuture, create_future};
 pub use io::{IoOutcome, IoRequest, keep_freed, keep_sized, request};
 pub use queue::{Get, Put, Queue};
-pub use semaphore::{Acquire, Semaphore};
+pub use semaphore::{Acquire, Enter, Semaphore};
 pub use sleep::{Sleep, sleep};
 pub(crate) use sleep::{Sleeping, begin_at as sleep_begin_at, resume as sleep_resume};
 pub(crate) use task::current_task_created_and_time;

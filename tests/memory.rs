@@ -65,7 +65,7 @@ const WAIT_GAP: &str = "up to 0.3 KB under at a peak of 12 KB (0.1-0.4 KB before
 /// table), every strategy.
 const ZERO_BOUND: f64 = 7.0;
 
-const ZERO_GAP: &str = "latencies of 0 (asyncio.sleep(0) through its __sleep0 generator, charged as measured: sleep_zero); 4-10 % under before that (found by a differential test against CPython); the rest not located: one part is the bound __aexit__ (64 B) that `async with sem` holds while a task that took its permit at once runs its body, not charged";
+const ZERO_GAP: &str = "latencies of 0 (asyncio.sleep(0) through its __sleep0 generator, charged as measured: sleep_zero); 4-10 % under before that (found by a differential test against CPython); semaphore_in_task at C = 1,000 was 4 % under until the bound __aexit__ (64 B) that `async with sem` holds while its body runs was charged (async_with_exit, 2026-12-07); left: at C = 100, 2-6 % under: CPython's tuple free list keeps freed 1-tuples, the done-callback Handles' args (batching: 4.8 KB of its 5.2 KB gap on 3.12), which bpsim does not model, and sliding_window is 7 KB further under, not located; at C = 1,000, tasks 2-256 have 0-byte names on 3.12+ (cached small ints), where `task` holds a 100,000-task run's mean (+7 B a task) (profiles/README.md, \"Zero latencies at high concurrency\")";
 
 fn known_gap(strategy: &str, c: u64) -> Option<(f64, &'static str)> {
     KNOWN_GAPS

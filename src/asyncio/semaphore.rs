@@ -68,16 +68,22 @@ impl Semaphore {
         }
     }
 
-    /// `async with sem:` entry (`__aenter__`, which awaits `acquire`).
-    pub fn enter(self) -> Acquire {
+    /// `async with sem:` entry (`__aenter__`, which awaits `acquire`). Once
+    /// the permit is taken, the body holds the bound `sem.__aexit__`
+    /// ([`Obj::AsyncWithExit`]) until [`Semaphore::exit`].
+    pub fn enter(self) -> Enter {
         with_loop(|st| st.charge(st.config.cpu.context));
-        self.acquire()
+        Enter(self.acquire())
     }
 
-    /// `async with sem:` exit (`__aexit__`, which calls `release`).
+    /// `async with sem:` exit (`__aexit__`, which calls `release`; the bound
+    /// method is freed when the call returns).
     pub fn exit(self) {
-        with_loop(|st| st.charge(st.config.cpu.context));
-        self.release();
+        with_loop(|st| {
+            st.charge(st.config.cpu.context);
+            st.release(self.id);
+            st.free(Obj::AsyncWithExit);
+        });
     }
 
     /// `sem.release()`.
@@ -164,6 +170,29 @@ impl State {
     }
 }
 
+/// The future returned by [`Semaphore::enter`]: [`Acquire`], then the bound
+/// `__aexit__` that the `async with` body holds. While the task waits, the
+/// [`Obj::AcquireCoroutine`] it frees on taking the permit includes that
+/// method; on an unlocked semaphore it is that coroutine's only survivor.
+#[derive(Debug)]
+pub struct Enter(Acquire);
+
+impl Future for Enter {
+    type Output = ();
+
+    #[inline(always)]
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let Acquire { sem, ref mut fut } = self.0;
+        with_loop(|st| {
+            let poll = st.poll_acquire(sem, fut);
+            if poll.is_ready() {
+                st.alloc(Obj::AsyncWithExit);
+            }
+            poll
+        })
+    }
+}
+
 /// The future returned by [`Semaphore::acquire`].
 #[derive(Debug)]
 pub struct Acquire {
@@ -176,43 +205,42 @@ impl Future for Acquire {
 
     #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        let sem = self.sem;
-        match self.fut {
+        let Acquire { sem, ref mut fut } = *self;
+        with_loop(|st| st.poll_acquire(sem, fut))
+    }
+}
+
+impl State {
+    /// A poll of [`Acquire`] on semaphore `sem`, `fut` being the waiter
+    /// future of a blocked acquire.
+    #[inline(always)]
+    fn poll_acquire(&mut self, sem: u32, fut: &mut Option<u32>) -> Poll<()> {
+        let st = self;
+        match *fut {
             None => {
-                let fut = with_loop(|st| {
-                    st.charge(st.config.cpu.semaphore);
-                    st.alloc(Obj::AcquireCoroutine);
-                    let s = &mut st.semaphores[sem as usize];
-                    if !s.locked() {
-                        s.value = take_permit(s.value);
-                        st.free(Obj::AcquireCoroutine);
-                        return None;
-                    }
-                    if !s.has_deque {
-                        s.has_deque = true;
-                        let bytes = st.config.profile.deque;
-                        st.mem.alloc(bytes);
-                    }
-                    st.charge(st.config.cpu.wait);
-                    let fut = st.await_new_future();
-                    let s = &mut st.semaphores[sem as usize];
-                    crate::asyncio::growth::reserve_one_back(
-                        &mut s.waiters,
-                        st.config.expected_tasks,
-                    );
-                    s.waiters.push_back(fut);
-                    s.deque.push_back(&mut st.mem);
-                    Some(fut)
-                });
-                match fut {
-                    None => Poll::Ready(()),
-                    Some(fut) => {
-                        self.fut = Some(fut);
-                        Poll::Pending
-                    }
+                st.charge(st.config.cpu.semaphore);
+                st.alloc(Obj::AcquireCoroutine);
+                let s = &mut st.semaphores[sem as usize];
+                if !s.locked() {
+                    s.value = take_permit(s.value);
+                    st.free(Obj::AcquireCoroutine);
+                    return Poll::Ready(());
                 }
+                if !s.has_deque {
+                    s.has_deque = true;
+                    let bytes = st.config.profile.deque;
+                    st.mem.alloc(bytes);
+                }
+                st.charge(st.config.cpu.wait);
+                let waiter = st.await_new_future();
+                let s = &mut st.semaphores[sem as usize];
+                crate::asyncio::growth::reserve_one_back(&mut s.waiters, st.config.expected_tasks);
+                s.waiters.push_back(waiter);
+                s.deque.push_back(&mut st.mem);
+                *fut = Some(waiter);
+                Poll::Pending
             }
-            Some(fut) => with_loop(|st| {
+            Some(fut) => {
                 if !st.futures.done(fut) {
                     return Poll::Pending;
                 }
@@ -252,7 +280,7 @@ impl Future for Acquire {
                     }
                 }
                 Poll::Ready(())
-            }),
+            }
         }
     }
 }

@@ -40,6 +40,14 @@ pub enum Obj {
     /// The `Semaphore.acquire` coroutine (and `__aenter__` around it) while a
     /// task waits for a permit.
     AcquireCoroutine,
+    /// The bound `sem.__aexit__` that `async with sem:` keeps on the frame's
+    /// stack (`BEFORE_ASYNC_WITH`) until the body ends: charged from when
+    /// the permit is taken until the exit. While the task waits for the
+    /// permit, [`Obj::AcquireCoroutine`]'s size includes it. Not charged
+    /// until 2026-12-07, when a traceback-keyed `tracemalloc` diff of
+    /// `semaphore_in_task` at N = C = 1,000 found it held by every task
+    /// (64 B each, `harness.py`'s `async with sem:` line).
+    AsyncWithExit,
     /// TaskGroup's `_on_task_done` bound method, one per task in the group.
     GroupCallback,
     /// A `lambda _: sem.release()` done callback and the callback list it
@@ -206,6 +214,10 @@ pub struct Profile {
     /// (2026-12-06), [`parse`] sets 0 (not charged, as before).
     #[serde(default = "unmeasured")]
     pub service_error: i64,
+    /// See [`Obj::AsyncWithExit`]. In a profile measured before it was
+    /// (2026-12-07), [`parse`] sets 0 (not charged, as before).
+    #[serde(default = "unmeasured")]
+    pub async_with_exit: i64,
 }
 
 /// A key the profile file does not have (resolved by [`parse`]). Plain
@@ -242,6 +254,7 @@ impl Profile {
         fallback(&mut self.tuple20, 0);
         fallback(&mut self.timeout_error, 0);
         fallback(&mut self.service_error, 0);
+        fallback(&mut self.async_with_exit, 0);
     }
 }
 
@@ -324,6 +337,7 @@ impl Profile {
             Obj::SleepCoroutine => self.sleep_coroutine,
             Obj::SleepZero => self.sleep_zero,
             Obj::AcquireCoroutine => self.acquire_coroutine,
+            Obj::AsyncWithExit => self.async_with_exit,
             Obj::GroupCallback => self.group_callback,
             Obj::LambdaCallback => self.lambda_callback,
             Obj::WaitCall => self.wait_call,
@@ -472,6 +486,7 @@ mod tests {
             Obj::SleepCoroutine,
             Obj::SleepZero,
             Obj::AcquireCoroutine,
+            Obj::AsyncWithExit,
             Obj::GroupCallback,
             Obj::LambdaCallback,
             Obj::WaitCall,
@@ -498,6 +513,7 @@ mod tests {
                 | Obj::SleepCoroutine
                 | Obj::SleepZero
                 | Obj::AcquireCoroutine
+                | Obj::AsyncWithExit
                 | Obj::GroupCallback
                 | Obj::LambdaCallback
                 | Obj::WaitCall

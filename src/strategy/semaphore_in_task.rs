@@ -51,6 +51,38 @@ mod tests {
         std::mem::size_of::<R>()
     }
 
+    /// The peak with the shipped 3.12 profile less the peak with its
+    /// `async_with_exit` set to 0 (as before the key), for `n` requests of
+    /// `latency` at limit `c`.
+    fn peak_with_exits_less_without(n: usize, c: u64, latency: f64) -> i64 {
+        use crate::experiment::config_for_version;
+        use crate::scenario::PythonVersion;
+        use crate::strategy::{StrategyKind, Workload, simulate};
+        let with = config_for_version(PythonVersion::V3_12);
+        assert_eq!(with.profile.async_with_exit, 64);
+        let mut without = with.clone();
+        without.profile.async_with_exit = 0;
+        let w = Workload::new(std::sync::Arc::from(vec![latency; n]), c);
+        let peak = |config| {
+            simulate(StrategyKind::SemaphoreInTask, &w, config)
+                .unwrap()
+                .report
+                .peak_memory_bytes
+        };
+        peak(&with) - peak(&without)
+    }
+
+    /// `async with sem:` holds the bound `sem.__aexit__` (64 B) while its
+    /// body runs. At the peak of N = C every task is in its body, having
+    /// taken its permit at once; at C < N only the C running tasks add it,
+    /// as a waiting task's `acquire_coroutine` already includes it.
+    #[test]
+    fn every_task_in_its_async_with_body_holds_a_bound_aexit() {
+        assert_eq!(peak_with_exits_less_without(50, 50, 0.0), 50 * 64);
+        assert_eq!(peak_with_exits_less_without(50, 50, 0.1), 50 * 64);
+        assert_eq!(peak_with_exits_less_without(50, 20, 0.1), 20 * 64);
+    }
+
     /// Every one of the N tasks holds this coroutine until it finishes: its
     /// size is a large part of bpsim's memory per live task (`docs/speed.md`, "bpsim's own memory").
     #[test]
