@@ -172,13 +172,15 @@ def draw_params(r, c, lat):
     test's plan(), else random."""
     mean = sum(lat) / len(lat) if lat else 0.0
     if r.random() < 0.3:
-        return {"max_per_second": 0.8 * c / mean if mean > 0 else 1000.0,
+        # A subnormal mean makes c / mean infinite, which bpsim rightly
+        # refuses: cap the rate far above any schedule it could change.
+        return {"max_per_second": min(0.8 * c / mean, 1e12) if mean > 0 else 1000.0,
                 "target_latency": 1.2 * mean, "min_limit": 1.0, "max_limit": 4.0 * c,
                 "increase": 1.0, "decrease": 0.75}
     base = (c / mean) if mean > 0 else 1000.0
     mps = base * r.choice([0.01, 0.1, 0.5, 0.8, 1.0, 2.0, 100.0])
     mps = r.choice([mps, mps, 1.0, 3.0, 1e9, 1e-7 if r.random() < 0.1 else 10.0])
-    mps = max(mps, 1e-7)
+    mps = min(max(mps, 1e-7), 1e12)
     p = {"max_per_second": mps}
     tl = r.choice([None, 0.0, mean, 1.2 * mean, 0.5 * mean, 2 * mean, r.uniform(0, 2 * mean + 1e-9)])
     p["target_latency"] = tl

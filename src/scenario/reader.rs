@@ -469,7 +469,7 @@ impl<'a> Reader<'a> {
                     ErrorKind::InvalidValue,
                     format!("must be a finite number, found {found}"),
                     format!(
-                        "TOML allows `nan` and `inf`, but latency parameters must be finite: \
+                        "TOML allows `nan` and `inf`, but this value must be finite: \
                          write e.g. `{example}`"
                     ),
                 );
