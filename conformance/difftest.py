@@ -172,9 +172,10 @@ def draw_params(r, c, lat):
     test's plan(), else random."""
     mean = sum(lat) / len(lat) if lat else 0.0
     if r.random() < 0.3:
-        # A subnormal mean makes c / mean infinite, which bpsim rightly
-        # refuses: cap the rate far above any schedule it could change.
-        return {"max_per_second": min(0.8 * c / mean, 1e12) if mean > 0 else 1000.0,
+        # A subnormal mean makes c / mean infinite and a huge one makes it
+        # smaller than bpsim's least rate (1e-7), both rightly refused:
+        # keep the rate within bpsim's range.
+        return {"max_per_second": min(max(0.8 * c / mean, 1e-7), 1e12) if mean > 0 else 1000.0,
                 "target_latency": 1.2 * mean, "min_limit": 1.0, "max_limit": 4.0 * c,
                 "increase": 1.0, "decrease": 0.75}
     base = (c / mean) if mean > 0 else 1000.0
