@@ -72,13 +72,22 @@ impl Percentiles {
 
 impl Serialize for Percentiles {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let fields = self.fields();
-        let mut s = serializer.serialize_struct("Percentiles", fields.len())?;
-        for (name, value) in fields {
-            s.serialize_field(name, &value)?;
-        }
-        s.end()
+        serialize_fields(serializer, "Percentiles", self.fields())
     }
+}
+
+/// A struct serialised as its named `fields`, in their order (the one list
+/// that `summary.csv` and `summary.json` share).
+fn serialize_fields<S: Serializer, T: Serialize, const N: usize>(
+    serializer: S,
+    name: &'static str,
+    fields: [(&'static str, T); N],
+) -> Result<S::Ok, S::Error> {
+    let mut s = serializer.serialize_struct(name, N)?;
+    for (key, value) in fields {
+        s.serialize_field(key, &value)?;
+    }
+    s.end()
 }
 
 /// Histogram resolution: 3 significant digits (0.1 % relative error), in
@@ -475,12 +484,7 @@ impl Serialize for Field<'_> {
 
 impl Serialize for StrategyResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let fields = self.fields();
-        let mut s = serializer.serialize_struct("StrategyResult", fields.len())?;
-        for (name, value) in fields {
-            s.serialize_field(name, &value)?;
-        }
-        s.end()
+        serialize_fields(serializer, "StrategyResult", self.fields())
     }
 }
 
