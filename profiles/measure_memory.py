@@ -323,7 +323,9 @@ async def measure_all():
         sizes = [0 if n <= 256 else sys.getsizeof(n) for n in range(2, N_BLOG + 2)]
     blog_name = sum(sizes) / len(sizes)
     info[f"task name, mean over a {N_BLOG}-task run"] = blog_name
-    r["task"] = task_unnamed + blog_name
+    # `task` is without the name: bpsim charges each task's name by its
+    # number, as `task_names` says (src/memory/task_names.rs).
+    r["task"] = task_unnamed
 
     # --- group_callback: task.add_done_callback(tg._on_task_done) ----------
     tg = asyncio.TaskGroup()
@@ -669,6 +671,19 @@ KEYS = ("baseline", "task", "task_object", "coroutine", "coroutine_async_with",
         "coroutine_adaptive", "adaptive_main", "async_with_exit")
 
 
+def task_names():
+    """How this CPython names a task created without a name: "str" (3.11,
+    "Task-<n>" formatted at once) or "int" (3.12+, the counter kept as an int
+    and formatted only by get_name())."""
+    return "str" if sys.version_info < (3, 12) else "int"
+
+
+def main_name_bytes():
+    """The traced bytes of main's name (task 1): the str "Task-1" on 3.11; on
+    3.12+ the int 1, a cached small int (nothing allocated)."""
+    return sys.getsizeof("Task-1") if task_names() == "str" else 0
+
+
 def render(values, command):
     major_minor = f"{sys.version_info.major}.{sys.version_info.minor}"
     full = platform.python_version()
@@ -686,7 +701,10 @@ def render(values, command):
         "",
         "[memory]",
     ]
-    lines += [f"{k} = {values[k]}" for k in KEYS]
+    for k in KEYS:
+        lines.append(f"{k} = {values[k]}")
+        if k == "task":
+            lines.append(f'task_names = "{task_names()}"')
     return "\n".join(lines) + "\n"
 
 
@@ -713,8 +731,9 @@ def main(argv=None):
     # TaskGroup. (asyncio.run's own loop holds a little more; see the info.)
     empty = measure_harness_empty()
     info["harness, gated_spawn with no requests: traced peak"] = empty
-    values["baseline"] = (empty - values["task"] - values["coroutine"]
-                          - values["semaphore"] - values["task_group"])
+    values["baseline"] = (empty - values["task"] - main_name_bytes()
+                          - values["coroutine"] - values["semaphore"]
+                          - values["task_group"])
     # adaptive_main: what adaptive_limit's main holds beyond gated_spawn's,
     # both at the end of their first iteration with one request: its larger
     # frame and ten cells, the `done` and `process_adaptive` closures, and

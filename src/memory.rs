@@ -12,8 +12,10 @@
 pub mod blocks;
 pub mod container;
 pub mod profile;
+pub mod task_names;
 
 pub use profile::{Obj, Profile};
+pub use task_names::{TaskNames, TaskNumbers};
 
 /// Running totals of simulated Python memory.
 ///

@@ -18,7 +18,7 @@ use super::task_group::GroupState;
 use super::wait::WaitSetState;
 use crate::memory::blocks::Blocks;
 use crate::memory::container::{PyDeque, PyList, PySet};
-use crate::memory::{Ledger, Obj, Profile};
+use crate::memory::{Ledger, Obj, Profile, TaskNumbers};
 use crate::server::station::{Station, StationConfig};
 
 /// `time.get_clock_info('monotonic').resolution` on Linux: timers due within
@@ -315,6 +315,8 @@ pub(crate) struct State {
     live_tasks: u64,
     peak_live_tasks: u64,
     tasks_created: u64,
+    /// The interpreter's task counter, which names tasks (main is 1).
+    task_numbers: TaskNumbers,
     peak_ready: u64,
     peak_timers: u64,
     timeline: Vec<Sample>,
@@ -459,6 +461,7 @@ impl State {
                 ..CpuCosts::NONE
             };
         let own_sizes = config.profile.without_future_iters(FUTURE_ITER_BYTES);
+        let task_numbers = TaskNumbers::new(config.profile.task_names);
         State {
             now: 0.0,
             queue: ReadyQueue {
@@ -494,6 +497,7 @@ impl State {
             live_tasks: 0,
             peak_live_tasks: 0,
             tasks_created: 0,
+            task_numbers,
             peak_ready: 0,
             peak_timers: 0,
             timeline: Vec::new(),
@@ -514,7 +518,14 @@ impl State {
     /// through its free list.
     #[inline]
     pub(crate) fn alloc(&mut self, obj: Obj) {
-        let mut bytes = self.own_size(obj);
+        self.alloc_with(obj, 0);
+    }
+
+    /// [`State::alloc`] of `obj` and `extra` bytes that belong to it (a
+    /// task's name), in one charge.
+    #[inline]
+    fn alloc_with(&mut self, obj: Obj, extra: i64) {
+        let mut bytes = self.own_size(obj) + extra;
         if obj.copies_context() && self.free_contexts > 0 {
             self.free_contexts -= 1;
             bytes -= CONTEXT_BYTES;
@@ -527,7 +538,14 @@ impl State {
     /// [`State::alloc`]).
     #[inline]
     pub(crate) fn free(&mut self, obj: Obj) {
-        let mut bytes = self.own_size(obj);
+        self.free_with(obj, 0);
+    }
+
+    /// [`State::free`] of `obj` and `extra` bytes charged with it
+    /// ([`State::alloc_with`]).
+    #[inline]
+    fn free_with(&mut self, obj: Obj, extra: i64) {
+        let mut bytes = self.own_size(obj) + extra;
         if obj.copies_context() && self.free_contexts < CONTEXT_FREELIST {
             self.free_contexts += 1;
             bytes -= CONTEXT_BYTES;
@@ -680,7 +698,8 @@ impl State {
         } else {
             NO_BLOCK
         };
-        self.alloc(Obj::Task);
+        let name = self.task_numbers.next_name();
+        self.alloc_with(Obj::Task, i64::from(self.task_numbers.bytes(name)));
         let block = self.task_class.alloc();
         self.scheduled_tasks.add(block, &mut self.mem);
         let (id, generation) = if self.free_task_head != NO_FREE_TASK {
@@ -693,13 +712,13 @@ impl State {
             };
             self.free_task_head = next_free;
             // SAFETY: as above.
-            *unsafe { self.slot_mut(id) } = TaskSlot::new(coro, frame, self.now, generation);
+            *unsafe { self.slot_mut(id) } = TaskSlot::new(coro, frame, name, self.now, generation);
             (id, generation)
         } else {
             growth::push(
                 &mut self.tasks,
                 self.config.expected_tasks,
-                TaskSlot::new(coro, frame, self.now, 0),
+                TaskSlot::new(coro, frame, name, self.now, 0),
             );
             // The one place task indices are made: a handle carries them.
             let index = handle_index(self.tasks.len() - 1);
@@ -763,9 +782,10 @@ impl State {
     /// a bounds test).
     #[inline(always)]
     pub(crate) fn release_task(&mut self, id: TaskId) {
-        self.free(Obj::Task);
         // SAFETY (and below): a slot of this run, as just said.
-        let frame = unsafe { self.slot(id) }.frame();
+        let slot = unsafe { self.slot(id) };
+        let (frame, name) = (slot.frame(), slot.name());
+        self.free_with(Obj::Task, i64::from(self.task_numbers.bytes(name)));
         self.free(frame.obj());
         self.clear_callbacks(id);
         // `TaskObj_dealloc`: the weakref callback leaves the WeakSet, then

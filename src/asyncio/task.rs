@@ -9,6 +9,7 @@ use super::coro::{Coro, CoroPool};
 use super::event_loop::{State, scheduled_slot, with_loop};
 use super::semaphore::Semaphore;
 use crate::memory::Obj;
+use crate::memory::task_names::NameClass;
 
 /// Index of a task in the loop. The main task is always 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +55,8 @@ pub(crate) struct TaskSlot {
 pub(crate) const NO_BLOCK: u32 = u32::MAX;
 
 /// A coroutine's address (low 48 bits; 0 once it finished), its type index
-/// in the pool (next 8) and its [`Frame`] (top 8), in one word. User-space
+/// in the pool (next 8), its [`Frame`] (next 2) and the size class of its
+/// task's name (top 6, [`NameClass`]), in one word. User-space
 /// addresses fit in 48 bits on x86-64 and AArch64 Linux, which hand out
 /// higher ones only to a program that asks for them.
 #[derive(Clone, Copy)]
@@ -64,8 +66,9 @@ impl CoroWord {
     const ADDRESS: u64 = (1 << 48) - 1;
     const TYPE_SHIFT: u32 = 48;
     const FRAME_SHIFT: u32 = 56;
+    const NAME_SHIFT: u32 = 58;
 
-    fn new(ptr: NonNull<u8>, coro_type: u8, frame: Frame) -> Self {
+    fn new(ptr: NonNull<u8>, coro_type: u8, frame: Frame, name: NameClass) -> Self {
         let address = ptr.as_ptr().expose_provenance() as u64;
         assert!(
             address & !Self::ADDRESS == 0,
@@ -74,7 +77,8 @@ impl CoroWord {
         CoroWord(
             address
                 | u64::from(coro_type) << Self::TYPE_SHIFT
-                | u64::from(frame.bits()) << Self::FRAME_SHIFT,
+                | u64::from(frame.bits()) << Self::FRAME_SHIFT
+                | u64::from(name) << Self::NAME_SHIFT,
         )
     }
 
@@ -92,7 +96,12 @@ impl CoroWord {
 
     #[inline]
     fn frame(self) -> Frame {
-        Frame::from_bits((self.0 >> Self::FRAME_SHIFT) as u8)
+        Frame::from_bits((self.0 >> Self::FRAME_SHIFT) as u8 & 3)
+    }
+
+    #[inline]
+    fn name(self) -> NameClass {
+        (self.0 >> Self::NAME_SHIFT) as NameClass
     }
 
     fn clear_address(&mut self) {
@@ -101,10 +110,16 @@ impl CoroWord {
 }
 
 impl TaskSlot {
-    pub(crate) fn new(coro: Coro, frame: Frame, created: f64, generation: u32) -> Self {
+    pub(crate) fn new(
+        coro: Coro,
+        frame: Frame,
+        name: NameClass,
+        created: f64,
+        generation: u32,
+    ) -> Self {
         let (ptr, coro_type) = coro.into_parts();
         TaskSlot {
-            coro: CoroWord::new(ptr, coro_type, frame),
+            coro: CoroWord::new(ptr, coro_type, frame, name),
             created,
             callbacks: Callbacks::default(),
             generation,
@@ -117,6 +132,12 @@ impl TaskSlot {
     #[inline]
     pub(crate) fn frame(&self) -> Frame {
         self.coro.frame()
+    }
+
+    /// The size class of the task's name, for the memory model.
+    #[inline]
+    pub(crate) fn name(&self) -> NameClass {
+        self.coro.name()
     }
 
     /// The coroutine (in `pool`), if it has not finished.
@@ -622,7 +643,7 @@ mod tests {
     }
 
     #[test]
-    fn a_coroutine_word_keeps_address_type_and_frame() {
+    fn a_coroutine_word_keeps_address_type_frame_and_name() {
         let mut x = 0u64;
         let ptr = NonNull::from(&mut x).cast::<u8>();
         for frame in [
@@ -631,13 +652,15 @@ mod tests {
             Frame::TryFinally,
             Frame::Adaptive,
         ] {
-            for coro_type in [0, 1, 255] {
-                let mut w = CoroWord::new(ptr, coro_type, frame);
+            for (coro_type, name) in [(0, 0), (1, 63), (255, 20), (7, 1)] {
+                let mut w = CoroWord::new(ptr, coro_type, frame, name);
                 assert_eq!(w.ptr(), Some(ptr));
-                assert_eq!((w.coro_type(), w.frame()), (coro_type, frame));
+                let parts = (w.coro_type(), w.frame(), w.name());
+                assert_eq!(parts, (coro_type, frame, name));
                 w.clear_address();
                 assert_eq!(w.ptr(), None);
-                assert_eq!((w.coro_type(), w.frame()), (coro_type, frame));
+                let parts = (w.coro_type(), w.frame(), w.name());
+                assert_eq!(parts, (coro_type, frame, name));
             }
         }
     }

@@ -6,12 +6,16 @@
 
 use serde::Deserialize;
 
+use super::TaskNames;
+
 /// The kinds of object the simulated loop allocates. Each has one size in a
 /// [`Profile`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Obj {
     /// A Task with its context copy and its weak reference in asyncio's
-    /// `_scheduled_tasks`, from `create_task` until it is freed.
+    /// `_scheduled_tasks`, from `create_task` until it is freed. Its name
+    /// is charged by the task's number ([`super::TaskNames`]), or, in a
+    /// profile without a naming scheme, is a fixed part of this size.
     Task,
     /// The coroutine object (with its frame) a task runs: a request coroutine
     /// whose body is just the request (`process(url)`).
@@ -117,8 +121,15 @@ pub enum Obj {
 pub struct Profile {
     /// Bytes held once tracing starts and the loop runs the main task.
     pub baseline: i64,
-    /// See [`Obj::Task`].
+    /// See [`Obj::Task`]: with a [`Profile::task_names`] scheme, without
+    /// the task's name; without one, with a fixed name.
     pub task: i64,
+    /// How CPython names a task created without a name, so that each
+    /// task's name is charged by its number ([`TaskNames`]). A profile
+    /// without the key (measured before 2026-12-07) includes a fixed name
+    /// in `task`.
+    #[serde(default)]
+    pub task_names: TaskNames,
     /// The Task object alone, one pymalloc block (part of `task`). With the
     /// coroutine sizes (each one block too) it decides whether a new Task
     /// lands at a freed Task's address ([`crate::memory::blocks`]). 0

@@ -83,6 +83,47 @@ mod tests {
         assert_eq!(peak_with_exits_less_without(50, 20, 0.1), 20 * 64);
     }
 
+    /// Peak and final memory of `n` requests of 0.1 s at limit `n` (every
+    /// task alive at the peak) on CPython `version`'s shipped profile, less
+    /// the same with a fixed name of `fixed` bytes in `task` instead of
+    /// names charged by number.
+    fn names_by_number_less_fixed(
+        version: crate::scenario::PythonVersion,
+        n: usize,
+        fixed: i64,
+    ) -> (i64, i64) {
+        use crate::experiment::config_for_version;
+        use crate::memory::TaskNames;
+        use crate::strategy::{StrategyKind, Workload, simulate};
+        let by_number = config_for_version(version);
+        assert_ne!(by_number.profile.task_names, TaskNames::InTask);
+        let mut fixed_name = by_number.clone();
+        fixed_name.profile.task_names = TaskNames::InTask;
+        fixed_name.profile.task += fixed;
+        let w = Workload::new(std::sync::Arc::from(vec![0.1; n]), n as u64);
+        let run = |config| {
+            let r = simulate(StrategyKind::SemaphoreInTask, &w, config)
+                .unwrap()
+                .report;
+            (r.peak_memory_bytes, r.final_memory_bytes)
+        };
+        let (a, b) = (run(&by_number), run(&fixed_name));
+        (a.0 - b.0, a.1 - b.1)
+    }
+
+    /// Tasks 1 (main) to 301 are alive at the peak. On 3.12 tasks up to 256
+    /// are named by cached small ints (0 B), the rest by a 28-byte int; on
+    /// 3.11 by the str "Task-<n>", 55 B for one digit, 56 for two, 57 for
+    /// three. Every name is credited when its task is freed.
+    #[test]
+    fn each_task_name_is_charged_by_the_task_number() {
+        use crate::scenario::PythonVersion;
+        let (peak, end) = names_by_number_less_fixed(PythonVersion::V3_12, 300, 28);
+        assert_eq!((peak, end), (-256 * 28, 0));
+        let (peak, end) = names_by_number_less_fixed(PythonVersion::V3_11, 300, 55);
+        assert_eq!((peak, end), (90 + 2 * 202, 0));
+    }
+
     /// Every one of the N tasks holds this coroutine until it finishes: its
     /// size is a large part of bpsim's memory per live task (`docs/speed.md`, "bpsim's own memory").
     #[test]
