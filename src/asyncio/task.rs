@@ -69,6 +69,7 @@ impl CoroWord {
     const NAME_SHIFT: u32 = 58;
 
     fn new(ptr: NonNull<u8>, coro_type: u8, frame: Frame, name: NameClass) -> Self {
+        debug_assert!(name < 64, "a name class fits 6 bits");
         let address = ptr.as_ptr().expose_provenance() as u64;
         assert!(
             address & !Self::ADDRESS == 0,

@@ -67,7 +67,12 @@ impl TaskNumbers {
             next: 1,
             class,
             change,
-            bytes: std::array::from_fn(|c| scheme.class_bytes(c.min(63) as NameClass)),
+            // Classes stay below 64 (20 decimal digits, 3 int digits); the
+            // rest of the table is never read.
+            bytes: std::array::from_fn(|c| match NameClass::try_from(c) {
+                Ok(class) if class < 64 => scheme.class_bytes(class),
+                _ => 0,
+            }),
         }
     }
 
