@@ -12,6 +12,7 @@
 pub mod charts;
 mod draw;
 mod format;
+mod legend;
 
 use std::path::Path;
 

@@ -7,6 +7,9 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
+use plotters::coord::types::RangedCoordf64;
+
+use super::legend::{self, Side};
 use super::{Axis, Bars, Canvas, ImageFormat, Panels, PlotError, Series};
 use crate::output;
 
@@ -264,37 +267,6 @@ fn same_as(series: &[Prepared], j: usize) -> Option<&str> {
         .map(|earlier| earlier.label.as_str())
 }
 
-/// The legend position whose box (about 30% of the width, 32% of the
-/// height) covers the fewest points; ties go to the upper corners.
-fn legend_corner(points: &[(f64, f64)], x: (f64, f64), y: (f64, f64)) -> SeriesLabelPosition {
-    let nx = |v: f64| (v - x.0) / (x.1 - x.0).max(1e-300);
-    let ny = |v: f64| (v - y.0) / (y.1 - y.0).max(1e-300);
-    let inside = |(x0, x1): (f64, f64), (y0, y1): (f64, f64)| {
-        points
-            .iter()
-            .filter(|p| {
-                let (a, b) = (nx(p.0), ny(p.1));
-                a >= x0 && a <= x1 && b >= y0 && b <= y1
-            })
-            .count()
-    };
-    let (left, right) = ((0.0, 0.32), (0.68, 1.0));
-    let (upper, middle, lower) = ((0.66, 1.0), (0.33, 0.67), (0.0, 0.34));
-    let candidates = [
-        (inside(right, upper), SeriesLabelPosition::UpperRight),
-        (inside(left, upper), SeriesLabelPosition::UpperLeft),
-        (inside(right, lower), SeriesLabelPosition::LowerRight),
-        (inside(left, lower), SeriesLabelPosition::LowerLeft),
-        (inside(right, middle), SeriesLabelPosition::MiddleRight),
-        (inside(left, middle), SeriesLabelPosition::MiddleLeft),
-    ];
-    candidates
-        .into_iter()
-        .min_by_key(|(n, _)| *n)
-        .map(|(_, p)| p)
-        .unwrap_or(SeriesLabelPosition::UpperLeft)
-}
-
 fn ticks(axis: &Axis, (lo, hi): (f64, f64)) -> usize {
     if axis.log {
         ((hi - lo).round() as usize + 1).clamp(2, 12)
@@ -341,59 +313,124 @@ fn prepare(x: &Axis, y: &Axis, s: &Series) -> Prepared {
     }
 }
 
-fn draw_panels<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    chart: &Panels,
-) -> Result<(), String> {
-    let body = header(&root, &chart.title, &chart.subtitle)?;
-    let prepared: Vec<Vec<Prepared>> = chart
-        .panels
-        .iter()
-        .map(|p| {
-            p.series
-                .iter()
-                .map(|s| prepare(&chart.x, &p.y, s))
-                .collect()
+/// Sizes of a legend box, in pixels.
+const LEGEND: legend::Metrics = legend::Metrics {
+    font: 16,
+    margin: 12,
+    sample: 30,
+    gap: 10,
+};
+
+/// Space above a panel's plot, in pixels.
+const PANEL_TOP: u32 = 12;
+
+/// The size of `text` in pixels, in the chart font at `size` pixels.
+fn text_size(text: &str, size: u32) -> (u32, u32) {
+    (FAMILY, size)
+        .into_font()
+        .box_size(text)
+        // Not reached: the font is compiled in (tested). An estimate.
+        .unwrap_or((text.chars().count() as u32 * size * 3 / 5, size))
+}
+
+/// A legend entry: a line's label and colour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    label: String,
+    color: RGBColor,
+}
+
+/// The legend entries of a panel's lines, in drawing order.
+fn entries(series: &[Prepared]) -> Vec<Entry> {
+    (0..series.len())
+        .map(|j| Entry {
+            label: match same_as(series, j) {
+                Some(first) => format!("{} (= {first})", series[j].label),
+                None => series[j].label.clone(),
+            },
+            color: series[j].color,
         })
-        .collect();
-    let x_range = range(
-        &chart.x,
-        prepared
-            .iter()
-            .flatten()
-            .flat_map(|s| s.points.iter().map(|p| p.0)),
-    );
-    let n = chart.panels.len().max(1);
-    let areas = body.split_evenly((n, 1));
-    let axis_font = (FAMILY, 18).into_font();
-    let tick_font = (FAMILY, 15).into_font();
-    if prepared
-        .iter()
-        .all(|p| p.iter().all(|s| s.points.is_empty()))
-    {
-        let style = TextStyle::from((FAMILY, 24).into_font()).color(&RGBColor(120, 120, 120));
-        body.draw(&Text::new("no data to plot", (40, 40), style))
-            .map_err(err)?;
-        return Ok(());
+        .collect()
+}
+
+fn labels(entries: &[Entry]) -> Vec<String> {
+    entries.iter().map(|e| e.label.clone()).collect()
+}
+
+/// The chart of one panel on `area`, nothing drawn yet.
+fn panel_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    x: (f64, f64),
+    y: (f64, f64),
+    last: bool,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    ChartBuilder::on(area)
+        .margin_left(15)
+        .margin_right(30)
+        .margin_top(PANEL_TOP)
+        .margin_bottom(if last { 8 } else { 4 })
+        .x_label_area_size(if last { 55 } else { 28 })
+        .y_label_area_size(95)
+        .build_cartesian_2d(x.0..x.1, y.0..y.1)
+        .map_err(err)
+}
+
+/// What the panels of a chart share: the chart, its x range, and per
+/// panel the prepared lines, y range, legend entries and whether it has a
+/// legend.
+struct Layout<'c> {
+    chart: &'c Panels,
+    x_range: (f64, f64),
+    series: Vec<Vec<Prepared>>,
+    y_ranges: Vec<(f64, f64)>,
+    entries: Vec<Vec<Entry>>,
+    legends: Vec<bool>,
+}
+
+impl Layout<'_> {
+    /// Where each panel's legend goes inside its plot on `areas` (`None`
+    /// for a panel without one), or `None` if some legend has no position
+    /// free of data.
+    fn inside<DB: DrawingBackend>(
+        &self,
+        areas: &[DrawingArea<DB, Shift>],
+    ) -> Result<Option<Vec<Option<SeriesLabelPosition>>>, String> {
+        let measure = |t: &str| text_size(t, LEGEND.font);
+        let mut positions = Vec::with_capacity(areas.len());
+        for (i, area) in areas.iter().enumerate().take(self.series.len()) {
+            if !self.legends[i] {
+                positions.push(None);
+                continue;
+            }
+            let last = i + 1 == areas.len();
+            let c = panel_chart(area, self.x_range, self.y_ranges[i], last)?;
+            let size = legend::inside_size(&labels(&self.entries[i]), &LEGEND, &measure);
+            let series = &self.series[i];
+            let lines: Vec<&[(f64, f64)]> = series.iter().map(|s| s.points.as_slice()).collect();
+            let bands: Vec<&[(f64, f64)]> = series.iter().map(|s| s.band.as_slice()).collect();
+            let plot = c.plotting_area().dim_in_pixel();
+            match legend::legend_corner(&lines, &bands, self.x_range, self.y_ranges[i], plot, size)
+            {
+                Some(p) => positions.push(Some(p)),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(positions))
     }
-    for (i, (panel, series)) in chart.panels.iter().zip(&prepared).enumerate() {
-        let area = &areas[i];
-        let last = i + 1 == n;
-        let y_range = range(
-            &panel.y,
-            series
-                .iter()
-                .flat_map(|s| s.points.iter().chain(&s.band).map(|p| p.1)),
-        );
-        let mut c = ChartBuilder::on(area)
-            .margin_left(15)
-            .margin_right(30)
-            .margin_top(12)
-            .margin_bottom(if last { 8 } else { 4 })
-            .x_label_area_size(if last { 55 } else { 28 })
-            .y_label_area_size(95)
-            .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
-            .map_err(err)?;
+
+    /// One panel on `area`: its grid, bands, lines and markers, and its
+    /// legend inside the plot at `legend`, if given.
+    fn panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        i: usize,
+        last: bool,
+        legend: Option<SeriesLabelPosition>,
+    ) -> Result<(), String> {
+        let (chart, x_range, y_range) = (self.chart, self.x_range, self.y_ranges[i]);
+        let (panel, series) = (&chart.panels[i], &self.series[i]);
+        let n = chart.panels.len();
+        let mut c = panel_chart(area, x_range, y_range, last)?;
         let x_fmt = |v: &f64| label(&chart.x, *v);
         let y_fmt = |v: &f64| label(&panel.y, *v);
         let mut mesh = c.configure_mesh();
@@ -402,8 +439,8 @@ fn draw_panels<DB: DrawingBackend>(
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
             .y_desc(panel.y.label.as_str())
-            .axis_desc_style(axis_font.clone())
-            .label_style(tick_font.clone())
+            .axis_desc_style((FAMILY, 18).into_font())
+            .label_style((FAMILY, 15).into_font())
             .light_line_style(RGBColor(235, 235, 235))
             .bold_line_style(RGBColor(215, 215, 215));
         if last {
@@ -419,21 +456,17 @@ fn draw_panels<DB: DrawingBackend>(
                 .map_err(err)?;
             }
         }
-        for (j, s) in series.iter().enumerate() {
+        for (s, entry) in series.iter().zip(&self.entries[i]) {
             let color = s.color;
             // Wide strokes draw long miter spikes where a dense line turns
             // back on itself: dense series get a hairline.
             let width = if s.points.len() > 1000 { 1 } else { 2 };
-            let label = match same_as(series, j) {
-                Some(first) => format!("{} (= {first})", s.label),
-                None => s.label.clone(),
-            };
             c.draw_series(LineSeries::new(
                 s.points.iter().copied(),
                 color.stroke_width(width),
             ))
             .map_err(err)?
-            .label(label)
+            .label(entry.label.as_str())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
             });
@@ -442,31 +475,198 @@ fn draw_panels<DB: DrawingBackend>(
                     .map_err(err)?;
             }
         }
-        if series.iter().any(|s| !s.label.is_empty()) && (i == 0 || series.len() > 1) {
-            // Lines cross corners between their points: sample each segment.
-            let all: Vec<(f64, f64)> = series
-                .iter()
-                .flat_map(|s| {
-                    s.points.windows(2).flat_map(|w| {
-                        (0..16).map(move |k| {
-                            let t = f64::from(k) / 16.0;
-                            (
-                                w[0].0 + (w[1].0 - w[0].0) * t,
-                                w[0].1 + (w[1].1 - w[0].1) * t,
-                            )
-                        })
-                    })
-                })
-                .chain(series.iter().flat_map(|s| s.points.last().copied()))
-                .collect();
+        if let Some(position) = legend {
             c.configure_series_labels()
-                .position(legend_corner(&all, x_range, y_range))
+                .position(position)
                 .background_style(WHITE.mix(0.9))
                 .border_style(RGBColor(180, 180, 180))
-                .label_font((FAMILY, 16).into_font())
-                .margin(12)
+                .label_font((FAMILY, LEGEND.font).into_font())
+                .legend_area_size(LEGEND.sample)
+                .margin(LEGEND.margin)
                 .draw()
                 .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// The panels on `body` with their legends in a strip right of them or
+    /// below them, for when some legend has no free position inside its
+    /// plot. A legend is drawn for the first panel with one, and for each
+    /// later panel whose entries differ from the last legend's; on the
+    /// right, each next to its panel.
+    fn outside<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let n = self.chart.panels.len().max(1);
+        let (w, h) = body.dim_in_pixel();
+        let mut shown: Vec<usize> = Vec::new();
+        for i in 0..self.series.len() {
+            if self.legends[i]
+                && shown
+                    .last()
+                    .is_none_or(|&k| self.entries[k] != self.entries[i])
+            {
+                shown.push(i);
+            }
+        }
+        // The top of each panel in the body (the strip takes no height
+        // from the panels on the right).
+        let top = |i: usize| (i as u64 * u64::from(h) / n as u64) as u32 + PANEL_TOP;
+        let texts: Vec<Vec<String>> = shown.iter().map(|&i| labels(&self.entries[i])).collect();
+        let legends: Vec<(&[String], u32)> = shown
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                let end = shown.get(k + 1).map_or(h, |&next| top(next) - PANEL_TOP);
+                (texts[k].as_slice(), end.saturating_sub(top(i) + LEGEND.gap))
+            })
+            .collect();
+        let measure = |t: &str| text_size(t, LEGEND.font);
+        let strip = legend::strip((w, h), &legends, &LEGEND, &measure);
+        let (plots, room) = match strip.side {
+            Side::Right => body.split_horizontally(w.saturating_sub(strip.thickness)),
+            Side::Below => body.split_vertically(h.saturating_sub(strip.thickness)),
+        };
+        let areas = plots.split_evenly((n, 1));
+        for (i, area) in areas.iter().enumerate().take(self.series.len()) {
+            self.panel(area, i, i + 1 == n, None)?;
+        }
+        let mut below = LEGEND.gap as i32;
+        for (block, &i) in strip.blocks.iter().zip(&shown) {
+            let at = match strip.side {
+                Side::Right => (0, top(i) as i32),
+                Side::Below => {
+                    let x = (room.dim_in_pixel().0.saturating_sub(block.size.0) / 2) as i32;
+                    let at = (x, below);
+                    below += (block.size.1 + LEGEND.gap) as i32;
+                    at
+                }
+            };
+            legend_box(&room, at, block, &self.entries[i])?;
+        }
+        Ok(())
+    }
+}
+
+/// A legend laid out outside the plots (see [`legend::strip`]), its top
+/// left corner at `at` in `area`; it looks like the legends plotters draws
+/// inside them.
+fn legend_box<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    at: (i32, i32),
+    block: &legend::Block,
+    entries: &[Entry],
+) -> Result<(), String> {
+    let m = LEGEND;
+    let corner = (at.0 + block.size.0 as i32, at.1 + block.size.1 as i32);
+    area.draw(&Rectangle::new([at, corner], WHITE.filled()))
+        .map_err(err)?;
+    area.draw(&Rectangle::new([at, corner], RGBColor(180, 180, 180)))
+        .map_err(err)?;
+    let style = TextStyle::from((FAMILY, m.font).into_font()).color(&BLACK);
+    let step = (m.sample + block.column_width + m.gap) as i32;
+    for (k, (lines, entry)) in block.lines.iter().zip(entries).enumerate() {
+        let (row, column) = (k / block.columns, k % block.columns);
+        let x = at.0 + m.margin as i32 + column as i32 * step;
+        let y = at.1 + block.row_tops[row] as i32;
+        // As plotters does: the sample across the middle of the first
+        // line's text.
+        let first = lines.first().map_or("", String::as_str);
+        let middle = y + text_size(first, m.font).1 as i32 / 2;
+        area.draw(&PathElement::new(
+            vec![(x, middle), (x + 24, middle)],
+            entry.color.stroke_width(3),
+        ))
+        .map_err(err)?;
+        for (j, line) in lines.iter().enumerate() {
+            let y = y + j as i32 * m.line() as i32;
+            area.draw(&Text::new(
+                line.clone(),
+                (x + m.sample as i32, y),
+                style.clone(),
+            ))
+            .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+impl<'c> Layout<'c> {
+    /// The layout of `chart`; `None` if it has no point to draw.
+    fn of(chart: &'c Panels) -> Option<Layout<'c>> {
+        let series: Vec<Vec<Prepared>> = chart
+            .panels
+            .iter()
+            .map(|p| {
+                p.series
+                    .iter()
+                    .map(|s| prepare(&chart.x, &p.y, s))
+                    .collect()
+            })
+            .collect();
+        if series.iter().flatten().all(|s| s.points.is_empty()) {
+            return None;
+        }
+        let x_range = range(
+            &chart.x,
+            series
+                .iter()
+                .flatten()
+                .flat_map(|s| s.points.iter().map(|p| p.0)),
+        );
+        Some(Layout {
+            chart,
+            x_range,
+            y_ranges: chart
+                .panels
+                .iter()
+                .zip(&series)
+                .map(|(panel, series)| {
+                    range(
+                        &panel.y,
+                        series
+                            .iter()
+                            .flat_map(|s| s.points.iter().chain(&s.band).map(|p| p.1)),
+                    )
+                })
+                .collect(),
+            entries: series.iter().map(|s| entries(s)).collect(),
+            legends: series
+                .iter()
+                .enumerate()
+                .map(|(i, s)| s.iter().any(|s| !s.label.is_empty()) && (i == 0 || s.len() > 1))
+                .collect(),
+            series,
+        })
+    }
+
+    /// The panels, stacked on `body`, with their legends inside the plots
+    /// if every legend has a position there free of data, else outside.
+    fn draw<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let n = self.chart.panels.len();
+        let areas = body.split_evenly((n, 1));
+        match self.inside(&areas)? {
+            Some(positions) => {
+                for (i, position) in positions.into_iter().enumerate() {
+                    self.panel(&areas[i], i, i + 1 == n, position)?;
+                }
+                Ok(())
+            }
+            None => self.outside(body),
+        }
+    }
+}
+
+fn draw_panels<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    chart: &Panels,
+) -> Result<(), String> {
+    let body = header(&root, &chart.title, &chart.subtitle)?;
+    match Layout::of(chart) {
+        Some(layout) => layout.draw(&body)?,
+        None => {
+            let style = TextStyle::from((FAMILY, 24).into_font()).color(&RGBColor(120, 120, 120));
+            body.draw(&Text::new("no data to plot", (40, 40), style))
+                .map_err(err)?;
+            return Ok(());
         }
     }
     root.present().map_err(err)
@@ -548,6 +748,7 @@ fn draw_bars<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Bars) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::strategy::StrategyKind;
 
     #[test]
     fn thinning_keeps_peaks_and_order() {
@@ -604,6 +805,84 @@ mod tests {
             &t[..3]
         );
         assert_eq!(t.iter().map(|p| p.1).fold(0.0, f64::max), 10_000.0);
+    }
+
+    /// A one-panel chart of `lines`, one series each, on a 0-100 range.
+    fn chart_of(lines: Vec<Vec<(f64, f64)>>) -> Panels {
+        let names = StrategyKind::ALL.iter().map(|k| k.name());
+        Panels {
+            title: "legend".to_owned(),
+            subtitle: String::new(),
+            x: Axis::linear("x", super::super::Unit::Plain),
+            panels: vec![super::super::Panel {
+                y: Axis::linear("y", super::super::Unit::Plain),
+                series: lines
+                    .into_iter()
+                    .zip(names)
+                    .enumerate()
+                    .map(|(color, (points, name))| Series {
+                        label: name.to_owned(),
+                        color,
+                        points,
+                        band: None,
+                        markers: false,
+                    })
+                    .collect(),
+            }],
+        }
+    }
+
+    /// Where `chart`'s legends go inside its plots on a 1200x800 canvas,
+    /// `None` for outside them.
+    fn inside_on_1200x800(chart: &Panels) -> Option<Vec<Option<SeriesLabelPosition>>> {
+        register_font();
+        let layout = Layout::of(chart).unwrap();
+        let mut rgb = vec![255u8; 1200 * 800 * 3];
+        let root = BitMapBackend::with_buffer(&mut rgb, (1200, 800)).into_drawing_area();
+        let body = header(&root, &chart.title, &chart.subtitle).unwrap();
+        let areas = body.split_evenly((chart.panels.len(), 1));
+        layout.inside(&areas).unwrap()
+    }
+
+    #[test]
+    fn eight_lines_zigzagging_over_the_whole_plot_push_the_legend_outside() {
+        // Each line from the left edge to the right one, between the bottom
+        // and the top 20 times, each a little right of the last: no box of
+        // the legend's size is free of data.
+        let zigzag = |k: usize| -> Vec<(f64, f64)> {
+            (0..=40)
+                .map(|i| {
+                    let x = (i as f64 * 2.5 + k as f64 * 0.3).min(100.0);
+                    (
+                        x,
+                        if (i + k).is_multiple_of(2) {
+                            0.0
+                        } else {
+                            100.0
+                        },
+                    )
+                })
+                .collect()
+        };
+        let chart = chart_of((0..8).map(zigzag).collect());
+        assert_eq!(inside_on_1200x800(&chart), None);
+    }
+
+    #[test]
+    fn a_chart_with_a_free_corner_keeps_its_legend_inside() {
+        // Eight lines in the lower half: the upper corners are free.
+        let flat = |k: usize| -> Vec<(f64, f64)> {
+            (0..=10)
+                .map(|i| (f64::from(i) * 10.0, k as f64 * 5.0 + f64::from(i % 2)))
+                .collect()
+        };
+        let mut lines: Vec<Vec<(f64, f64)>> = (0..8).map(flat).collect();
+        // The top of the range, at the far right.
+        lines[0].push((100.0, 100.0));
+        assert_eq!(
+            inside_on_1200x800(&chart_of(lines)),
+            Some(vec![Some(SeriesLabelPosition::UpperLeft)])
+        );
     }
 
     #[test]
