@@ -73,7 +73,10 @@ fn render(
     draw_svg: impl Fn(DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
 ) -> Result<(), PlotError> {
     register_font();
-    let size = (canvas.width.max(200), canvas.height.max(150));
+    let size = (
+        canvas.width.max(super::SMALLEST.0),
+        canvas.height.max(super::SMALLEST.1),
+    );
     let fail = |message: String| PlotError::Draw {
         title: title.to_owned(),
         message,
