@@ -433,7 +433,9 @@ fn entries(series: &[Prepared]) -> Vec<Entry> {
     (0..series.len())
         .map(|j| Entry {
             label: match same_as(series, j) {
-                Some(first) => format!("{} (= {first})", series[j].label),
+                // A no-break space: a wrapped label breaks before the
+                // parenthesis, not inside it.
+                Some(first) => format!("{} (=\u{a0}{first})", series[j].label),
                 None => series[j].label.clone(),
             },
             color: series[j].color,
@@ -514,6 +516,18 @@ struct Frame {
     y_desc: String,
     /// Whether `y_desc` is drawn above the plot, not along its axis.
     caption: bool,
+}
+
+/// What the panels of a stack share, in pixels: the height of an even
+/// split, the height of each plot, whether y axis descriptions are
+/// captions above the plots, and the room for a description along its
+/// axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shared {
+    even: u32,
+    plot: u32,
+    caption: bool,
+    room: u32,
 }
 
 /// A panel's place in a stack: its area, frame, and the area's top in the
@@ -841,27 +855,27 @@ impl<'c> Layout<'c> {
         })
     }
 
-    /// How panel `i` is framed, on an area `w` pixels wide in a stack of
-    /// panels `even` pixels high on average (`last`: the bottom panel,
-    /// which has the x axis's description), its plot `plot_h` pixels high.
-    /// At 1200x800, as designed: margins of 12 above, 4 below (8 for the
-    /// last), 15 left and 30 right, label areas of 28 below (55) and 95
-    /// left, 8 ticks on x and 8 on y (5 with more than two panels). On
-    /// smaller canvases the margins shrink, the label areas keep room for
-    /// their text and the axes get fewer ticks, so that tick labels do not
-    /// run into each other.
-    fn frame(&self, i: usize, (w, even): (u32, u32), plot_h: u32, last: bool) -> Frame {
+    /// How panel `i` is framed, on an area `w` pixels wide in a stack that
+    /// `shared` describes (`last`: the bottom panel, which has the x axis's
+    /// description). At 1200x800, as designed: margins of 12 above, 4
+    /// below (8 for the last), 15 left and 30 right, label areas of 28
+    /// below (55) and 95 left, 8 ticks on x and 8 on y (5 with more than
+    /// two panels). On smaller canvases the margins shrink, the label areas
+    /// keep room for their text and the axes get fewer ticks, so that tick
+    /// labels do not run into each other.
+    fn frame(&self, i: usize, w: u32, last: bool, shared: &Shared) -> Frame {
         let look = self.look;
         let (tick, axis) = (look.tick(), look.axis());
         let (x_range, y_range) = (self.x_range, self.y_ranges[i]);
         let (x, y) = (&self.chart.x, &self.chart.panels[i].y);
-        let (top, bottom, x_area, x_labels, caption) = self.around(even, last);
+        let caption = shared.caption;
+        let (top, bottom, x_area, x_labels) = self.around(shared.even, last, caption);
         let stacked = if self.chart.panels.len() > 2 { 5 } else { 8 };
         let y_ticks = fitting_ticks(
             y,
             y_range,
             ticks(y, y_range).min(stacked),
-            plot_h,
+            shared.plot,
             (tick, tick / 2),
             false,
         );
@@ -878,11 +892,7 @@ impl<'c> Layout<'c> {
         let left = look.px(15);
         let plot_w = w.saturating_sub(left + right + y_area);
         let x_ticks = fitting_ticks(x, x_range, x_design, plot_w, (tick, tick), true);
-        let room = if caption {
-            plot_w
-        } else {
-            even.saturating_sub(look.px(6))
-        };
+        let room = if caption { plot_w } else { shared.room };
         Frame {
             top,
             bottom,
@@ -899,13 +909,12 @@ impl<'c> Layout<'c> {
     }
 
     /// What a panel has above and below its plot, in a stack of panels
-    /// `even` pixels high on average: the top and bottom margins, the x
-    /// label area, whether it has x tick labels and whether its y axis's
-    /// description is a caption above the plot.
-    fn around(&self, even: u32, last: bool) -> (u32, u32, u32, bool, bool) {
+    /// `even` pixels high on average, with its y axis's description a
+    /// `caption` above the plot or not: the top and bottom margins, the x
+    /// label area and whether it has x tick labels.
+    fn around(&self, even: u32, last: bool, caption: bool) -> (u32, u32, u32, bool) {
         let look = self.look;
         let (tick, axis) = (look.tick(), look.axis());
-        let caption = self.captions(even);
         let top = if caption {
             look.px(12).max(axis + 4)
         } else {
@@ -922,19 +931,44 @@ impl<'c> Layout<'c> {
         } else {
             6
         };
-        (top, bottom, x_area, x_labels, caption)
+        (top, bottom, x_area, x_labels)
     }
 
-    /// Whether the y axes' descriptions go above the plots, as captions,
-    /// on panels `h` pixels high: when one of them, even without its unit,
-    /// is longer than its panel is high, so that it would run into its
-    /// neighbours'.
-    fn captions(&self, h: u32) -> bool {
-        let (axis, room) = (self.look.axis(), h.saturating_sub(self.look.px(6)));
-        self.chart
+    /// What the panels stacked on an area `h` pixels high share: plots of
+    /// equal height (the last panel, which has the x axis's description,
+    /// is the highest), and y axis descriptions drawn along the axes,
+    /// centred on the plots, unless one of them, even without its unit,
+    /// is longer than the plots' middles are apart: then all of them are
+    /// captions above the plots, so that none runs into its neighbour's.
+    fn shared(&self, h: u32) -> Shared {
+        let n = self.chart.panels.len().max(1);
+        let even = h / n as u32;
+        let plot = |caption: bool| {
+            let around: Vec<u32> = (0..n)
+                .map(|i| {
+                    let (top, bottom, x_area, _) = self.around(even, i + 1 == n, caption);
+                    top + bottom + x_area
+                })
+                .collect();
+            let plot = h.saturating_sub(around.iter().sum()) / n as u32;
+            // From one plot's middle to the next's; a single plot has the
+            // whole height.
+            let apart = plot + around[..n - 1].iter().copied().min().unwrap_or(around[0]);
+            (plot, apart.saturating_sub(self.look.px(6)))
+        };
+        let (along, room) = plot(false);
+        let axis = self.look.axis();
+        let caption = self
+            .chart
             .panels
             .iter()
-            .any(|p| text_size(&fitted_desc(&p.y.label, axis, room), axis).0 > room)
+            .any(|p| text_size(&fitted_desc(&p.y.label, axis, room), axis).0 > room);
+        Shared {
+            even,
+            plot: if caption { plot(true).0 } else { along },
+            caption,
+            room,
+        }
     }
 
     /// The panels, stacked on `body`, with their legends inside the plots
@@ -958,17 +992,12 @@ impl<'c> Layout<'c> {
     fn stack<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Vec<Slot<DB>> {
         let n = self.chart.panels.len();
         let (w, h) = area.dim_in_pixel();
-        let even = h / n.max(1) as u32;
-        let around: Vec<u32> = (0..n)
-            .map(|i| {
-                let (top, bottom, x_area, _, _) = self.around(even, i + 1 == n);
-                top + bottom + x_area
-            })
-            .collect();
-        let plot = h.saturating_sub(around.iter().sum()) / n.max(1) as u32;
+        let shared = self.shared(h);
         let frames: Vec<Frame> = (0..n)
-            .map(|i| self.frame(i, (w, even), plot, i + 1 == n))
+            .map(|i| self.frame(i, w, i + 1 == n, &shared))
             .collect();
+        let around: Vec<u32> = frames.iter().map(|f| f.top + f.bottom + f.x_area).collect();
+        let plot = shared.plot;
         let mut offsets = Vec::with_capacity(n);
         let mut offset = 0;
         for a in &around {
@@ -1509,13 +1538,14 @@ mod tests {
         let (first, last) = (&frames[0].0, &frames[2].0);
         assert!(!first.x_labels && last.x_labels);
         assert!(last.x_ticks >= 2 && last.y_ticks >= 2);
-        assert!(frames.iter().all(|(f, _)| !f.caption));
-        // As high as the plots of a 400x300 timeline with its legend below
-        // them: "requests in flight" is longer than a panel is high.
-        let frames = timeline_frames((400, 250));
+        // "requests in flight" is longer than the plots' middles are apart.
         assert!(frames.iter().all(|(f, _)| f.caption), "{frames:?}");
         // Room for the caption above the plot.
-        assert!(frames[0].0.top >= Look::of((400, 250)).axis());
+        assert!(first.top >= Look::of((400, 300)).axis());
+        // Wide and short: the width does not give the plots height (the
+        // y axis descriptions ran into each other there).
+        let frames = timeline_frames((2000, 300));
+        assert!(frames.iter().all(|(f, _)| f.caption), "{frames:?}");
     }
 
     /// Whether `names`' bars stand upright on a canvas of `size`.
