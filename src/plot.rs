@@ -77,9 +77,9 @@ pub const LARGEST: u32 = 10_000;
 /// Size and format of a chart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Canvas {
-    /// Width in pixels.
+    /// Width in pixels; a chart is drawn at least [`SMALLEST`] wide.
     pub width: u32,
-    /// Height in pixels.
+    /// Height in pixels; a chart is drawn at least [`SMALLEST`] high.
     pub height: u32,
     /// PNG or SVG.
     pub format: ImageFormat,
