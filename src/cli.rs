@@ -263,7 +263,8 @@ pub struct ChartArgs {
     /// Image format of the charts.
     #[arg(long = "image-format", value_enum, default_value = "png")]
     pub image_format: ImageFormat,
-    /// Chart size in pixels, WIDTHxHEIGHT.
+    /// Chart size in pixels, WIDTHxHEIGHT, from 400x300 (smaller charts
+    /// cannot hold their text legibly) to 10000x10000.
     #[arg(long, value_name = "WxH", default_value = "1200x800", value_parser = parse_size)]
     pub size: (u32, u32),
 }
@@ -303,15 +304,18 @@ fn parse_strategy(text: &str) -> Result<StrategyKind, String> {
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (least, most) = (crate::plot::SMALLEST, crate::plot::LARGEST);
     let bad = || {
         format!(
-            "expected WIDTHxHEIGHT between 200x150 and 10000x10000, e.g. 1200x800, found {text:?}"
+            "expected WIDTHxHEIGHT between {}x{} and {most}x{most}, e.g. 1200x800, found {text:?} \
+             (smaller charts cannot hold their text legibly)",
+            least.0, least.1
         )
     };
     let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
     let w: u32 = w.trim().parse().map_err(|_| bad())?;
     let h: u32 = h.trim().parse().map_err(|_| bad())?;
-    if !(200..=10_000).contains(&w) || !(150..=10_000).contains(&h) {
+    if !(least.0..=most).contains(&w) || !(least.1..=most).contains(&h) {
         return Err(bad());
     }
     Ok((w, h))
@@ -324,4 +328,20 @@ where
     T: Into<OsString> + Clone,
 {
     Args::try_parse_from(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_sizes_from_400x300_to_10000x10000() {
+        assert_eq!(parse_size("400x300"), Ok((400, 300)));
+        assert_eq!(parse_size("1200X800"), Ok((1200, 800)));
+        assert_eq!(parse_size("10000x10000"), Ok((10_000, 10_000)));
+        for bad in ["399x300", "400x299", "200x150", "10001x800", "1200", "axb"] {
+            let e = parse_size(bad).unwrap_err();
+            assert!(e.contains("between 400x300 and 10000x10000"), "{bad}: {e}");
+        }
+    }
 }

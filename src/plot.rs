@@ -12,6 +12,7 @@
 pub mod charts;
 mod draw;
 mod format;
+mod legend;
 
 use std::path::Path;
 
@@ -63,12 +64,22 @@ impl ImageFormat {
     }
 }
 
+/// The smallest chart, in pixels (width, height). Text is never drawn
+/// smaller than 10 pixels, so a chart has to be this large for a title, a
+/// legend of four strategies and three stacked panels with their tick
+/// labels to fit without running into each other; at 320x240 the legends
+/// of `server_capacity`'s sweep chart are cut off.
+pub const SMALLEST: (u32, u32) = (400, 300);
+
+/// The largest chart, in pixels, either way.
+pub const LARGEST: u32 = 10_000;
+
 /// Size and format of a chart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Canvas {
-    /// Width in pixels.
+    /// Width in pixels; a chart is drawn at least [`SMALLEST`] wide.
     pub width: u32,
-    /// Height in pixels.
+    /// Height in pixels; a chart is drawn at least [`SMALLEST`] high.
     pub height: u32,
     /// PNG or SVG.
     pub format: ImageFormat,

@@ -7,6 +7,10 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
+use plotters::coord::types::RangedCoordf64;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::legend::{self, Side};
 use super::{Axis, Bars, Canvas, ImageFormat, Panels, PlotError, Series};
 use crate::output;
 
@@ -69,7 +73,10 @@ fn render(
     draw_svg: impl Fn(DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
 ) -> Result<(), PlotError> {
     register_font();
-    let size = (canvas.width.max(200), canvas.height.max(150));
+    let size = (
+        canvas.width.max(super::SMALLEST.0),
+        canvas.height.max(super::SMALLEST.1),
+    );
     let fail = |message: String| PlotError::Draw {
         title: title.to_owned(),
         message,
@@ -133,25 +140,129 @@ fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// The title and subtitle; returns the area below them.
+/// The smallest text drawn, in pixels: smaller is hard to read.
+const LEAST_TEXT: u32 = 10;
+
+/// Sizes of text, margins and label areas on one canvas: the sizes of the
+/// design for 1200x800, scaled down with a smaller canvas (never up, so
+/// that larger charts keep them), but no text smaller than [`LEAST_TEXT`]
+/// pixels; the label areas grow to what their text needs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Look {
+    scale: f64,
+}
+
+impl Look {
+    /// The look of a canvas of `size` pixels.
+    fn of((w, h): (u32, u32)) -> Look {
+        Look {
+            scale: (f64::from(w) / 1200.0).min(f64::from(h) / 800.0).min(1.0),
+        }
+    }
+
+    /// A length of `design` pixels at 1200x800.
+    fn px(self, design: u32) -> u32 {
+        (f64::from(design) * self.scale).round() as u32
+    }
+
+    /// A text size of `design` pixels at 1200x800.
+    fn text(self, design: u32) -> u32 {
+        self.px(design).max(LEAST_TEXT)
+    }
+
+    /// The title's size: a little larger than any other text.
+    fn title(self) -> u32 {
+        self.px(30).max(LEAST_TEXT + 4)
+    }
+
+    /// Axis descriptions.
+    fn axis(self) -> u32 {
+        self.text(18)
+    }
+
+    /// Tick labels.
+    fn tick(self) -> u32 {
+        self.text(15)
+    }
+
+    /// Legend boxes.
+    fn legend(self) -> legend::Metrics {
+        legend::Metrics {
+            font: self.text(16),
+            margin: self.px(12).max(3),
+            sample: self.px(30).max(18),
+            gap: self.px(10).max(3),
+        }
+    }
+
+    /// The length of a legend's line sample.
+    fn sample_line(self) -> i32 {
+        self.px(24).max(14) as i32
+    }
+}
+
+/// The size of `text` in pixels, in the chart font at `size` pixels.
+fn text_size(text: &str, size: u32) -> (u32, u32) {
+    (FAMILY, size)
+        .into_font()
+        .box_size(text)
+        // Not reached: the font is compiled in (tested). An estimate.
+        .unwrap_or((text.chars().count() as u32 * size * 3 / 5, size))
+}
+
+/// `lines` of text in `style` drawn from `(x, y)` down, each `step` pixels
+/// below the last; returns the y a step below the last.
+fn lines<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    lines: &[String],
+    (x, y): (i32, i32),
+    style: &TextStyle,
+    step: i32,
+) -> Result<i32, String> {
+    for (k, line) in lines.iter().enumerate() {
+        root.draw(&Text::new(
+            line.clone(),
+            (x, y + k as i32 * step),
+            style.clone(),
+        ))
+        .map_err(err)?;
+    }
+    Ok(y + lines.len() as i32 * step)
+}
+
+/// The title and subtitle, each wrapped to the canvas's width; returns
+/// the area below them.
 fn header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     subtitle: &str,
+    look: Look,
 ) -> Result<DrawingArea<DB, Shift>, String> {
     root.fill(&WHITE).map_err(err)?;
     let (w, _) = root.dim_in_pixel();
-    let title_style = TextStyle::from((FAMILY, 30).into_font()).color(&BLACK);
-    root.draw(&Text::new(title.to_owned(), (20, 14), title_style))
-        .map_err(err)?;
-    let mut top = 54;
+    let left = look.px(20).max(4);
+    let width = w.saturating_sub(2 * left);
+    let size = look.title();
+    let measure = |t: &str| text_size(t, size);
+    let title_lines = legend::wrap(title, width, &measure);
+    let style = TextStyle::from((FAMILY, size).into_font()).color(&BLACK);
+    // At 1200x800: the title at 14, the subtitle at 52, the plots at 80
+    // (54 without a subtitle).
+    let step = (f64::from(size) * 1.15).round() as i32;
+    let x = left as i32;
+    let bottom = lines(root, &title_lines, (x, look.px(14) as i32), &style, step)?;
+    let bottom = bottom - step + size as i32;
+    let mut top = bottom + look.px(10) as i32;
     if !subtitle.is_empty() {
-        let style = TextStyle::from((FAMILY, 17).into_font()).color(&RGBColor(80, 80, 80));
-        root.draw(&Text::new(subtitle.to_owned(), (20, 52), style))
-            .map_err(err)?;
-        top = 80;
+        let size = look.text(17);
+        let measure = |t: &str| text_size(t, size);
+        let style = TextStyle::from((FAMILY, size).into_font()).color(&RGBColor(80, 80, 80));
+        let step = (f64::from(size) * 1.2).round() as i32;
+        let sub_lines = legend::wrap(subtitle, width, &measure);
+        let y = bottom + look.px(8) as i32;
+        let end = lines(root, &sub_lines, (x, y), &style, step)?;
+        top = end - step + size as i32 + look.px(11) as i32;
     }
-    let _ = w;
     Ok(root.split_vertically(top).1)
 }
 
@@ -264,37 +375,6 @@ fn same_as(series: &[Prepared], j: usize) -> Option<&str> {
         .map(|earlier| earlier.label.as_str())
 }
 
-/// The legend position whose box (about 30% of the width, 32% of the
-/// height) covers the fewest points; ties go to the upper corners.
-fn legend_corner(points: &[(f64, f64)], x: (f64, f64), y: (f64, f64)) -> SeriesLabelPosition {
-    let nx = |v: f64| (v - x.0) / (x.1 - x.0).max(1e-300);
-    let ny = |v: f64| (v - y.0) / (y.1 - y.0).max(1e-300);
-    let inside = |(x0, x1): (f64, f64), (y0, y1): (f64, f64)| {
-        points
-            .iter()
-            .filter(|p| {
-                let (a, b) = (nx(p.0), ny(p.1));
-                a >= x0 && a <= x1 && b >= y0 && b <= y1
-            })
-            .count()
-    };
-    let (left, right) = ((0.0, 0.32), (0.68, 1.0));
-    let (upper, middle, lower) = ((0.66, 1.0), (0.33, 0.67), (0.0, 0.34));
-    let candidates = [
-        (inside(right, upper), SeriesLabelPosition::UpperRight),
-        (inside(left, upper), SeriesLabelPosition::UpperLeft),
-        (inside(right, lower), SeriesLabelPosition::LowerRight),
-        (inside(left, lower), SeriesLabelPosition::LowerLeft),
-        (inside(right, middle), SeriesLabelPosition::MiddleRight),
-        (inside(left, middle), SeriesLabelPosition::MiddleLeft),
-    ];
-    candidates
-        .into_iter()
-        .min_by_key(|(n, _)| *n)
-        .map(|(_, p)| p)
-        .unwrap_or(SeriesLabelPosition::UpperLeft)
-}
-
 fn ticks(axis: &Axis, (lo, hi): (f64, f64)) -> usize {
     if axis.log {
         ((hi - lo).round() as usize + 1).clamp(2, 12)
@@ -341,75 +421,235 @@ fn prepare(x: &Axis, y: &Axis, s: &Series) -> Prepared {
     }
 }
 
-fn draw_panels<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    chart: &Panels,
-) -> Result<(), String> {
-    let body = header(&root, &chart.title, &chart.subtitle)?;
-    let prepared: Vec<Vec<Prepared>> = chart
-        .panels
-        .iter()
-        .map(|p| {
-            p.series
-                .iter()
-                .map(|s| prepare(&chart.x, &p.y, s))
-                .collect()
+/// A legend entry: a line's label and colour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    label: String,
+    color: RGBColor,
+}
+
+/// The legend entries of a panel's lines, in drawing order.
+fn entries(series: &[Prepared]) -> Vec<Entry> {
+    (0..series.len())
+        .map(|j| Entry {
+            label: match same_as(series, j) {
+                // A no-break space: a wrapped label breaks before the
+                // parenthesis, not inside it.
+                Some(first) => format!("{} (=\u{a0}{first})", series[j].label),
+                None => series[j].label.clone(),
+            },
+            color: series[j].color,
         })
-        .collect();
-    let x_range = range(
-        &chart.x,
-        prepared
-            .iter()
-            .flatten()
-            .flat_map(|s| s.points.iter().map(|p| p.0)),
-    );
-    let n = chart.panels.len().max(1);
-    let areas = body.split_evenly((n, 1));
-    let axis_font = (FAMILY, 18).into_font();
-    let tick_font = (FAMILY, 15).into_font();
-    if prepared
-        .iter()
-        .all(|p| p.iter().all(|s| s.points.is_empty()))
-    {
-        let style = TextStyle::from((FAMILY, 24).into_font()).color(&RGBColor(120, 120, 120));
-        body.draw(&Text::new("no data to plot", (40, 40), style))
-            .map_err(err)?;
-        return Ok(());
+        .collect()
+}
+
+fn labels(entries: &[Entry]) -> Vec<String> {
+    entries.iter().map(|e| e.label.clone()).collect()
+}
+
+/// The values plotters puts ticks at on `range` when asked for at most
+/// `n` of them.
+fn key_points(range: (f64, f64), n: usize) -> Vec<f64> {
+    RangedCoordf64::from(range.0..range.1).key_points(n)
+}
+
+/// The most ticks, at most `design`, whose labels on an axis of `length`
+/// pixels keep at least `gap` pixels between them: `horizontal` labels are
+/// as wide as their text, vertical ones as high.
+fn fitting_ticks(
+    axis: &Axis,
+    range: (f64, f64),
+    design: usize,
+    length: u32,
+    (size, gap): (u32, u32),
+    horizontal: bool,
+) -> usize {
+    let extent = |v: f64| {
+        let (w, h) = text_size(&label(axis, v), size);
+        f64::from(if horizontal { w } else { h })
+    };
+    let scale = f64::from(length) / (range.1 - range.0).max(1e-300);
+    (2..=design.max(2))
+        .rev()
+        .find(|&n| {
+            key_points(range, n).windows(2).all(|p| {
+                (p[1] - p[0]).abs() * scale >= (extent(p[0]) + extent(p[1])) / 2.0 + f64::from(gap)
+            })
+        })
+        .unwrap_or(2)
+}
+
+/// The widest tick label of `axis` at the ticks plotters draws on `range`
+/// for `n`, in pixels.
+fn widest_tick(axis: &Axis, range: (f64, f64), n: usize, size: u32) -> u32 {
+    key_points(range, n)
+        .into_iter()
+        .map(|v| text_size(&label(axis, v), size).0)
+        .max()
+        .unwrap_or(0)
+}
+
+/// `desc` without its parenthesised unit if the whole is longer than
+/// `room` pixels at `size` (the tick labels carry the unit): on a small
+/// canvas, the y axes of stacked panels would write over each other.
+fn fitted_desc(desc: &str, size: u32, room: u32) -> String {
+    match desc.rfind(" (") {
+        Some(k) if desc.ends_with(')') && text_size(desc, size).0 > room => desc[..k].to_owned(),
+        _ => desc.to_owned(),
     }
-    for (i, (panel, series)) in chart.panels.iter().zip(&prepared).enumerate() {
-        let area = &areas[i];
-        let last = i + 1 == n;
-        let y_range = range(
-            &panel.y,
-            series
-                .iter()
-                .flat_map(|s| s.points.iter().chain(&s.band).map(|p| p.1)),
-        );
-        let mut c = ChartBuilder::on(area)
-            .margin_left(15)
-            .margin_right(30)
-            .margin_top(12)
-            .margin_bottom(if last { 8 } else { 4 })
-            .x_label_area_size(if last { 55 } else { 28 })
-            .y_label_area_size(95)
-            .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
-            .map_err(err)?;
-        let x_fmt = |v: &f64| label(&chart.x, *v);
-        let y_fmt = |v: &f64| label(&panel.y, *v);
+}
+
+/// How a panel is framed on its area, in pixels: its margins, label areas,
+/// ticks on each axis and y axis description.
+#[derive(Clone, Debug, PartialEq)]
+struct Frame {
+    top: u32,
+    bottom: u32,
+    left: u32,
+    right: u32,
+    x_area: u32,
+    y_area: u32,
+    x_ticks: usize,
+    y_ticks: usize,
+    /// Whether the x axis has tick labels (always, on the last panel).
+    x_labels: bool,
+    y_desc: String,
+    /// Whether `y_desc` is drawn above the plot, not along its axis.
+    caption: bool,
+}
+
+/// What the panels of a stack share, in pixels: the height of an even
+/// split, the height of each plot, whether y axis descriptions are
+/// captions above the plots, and the room for a description along its
+/// axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shared {
+    even: u32,
+    plot: u32,
+    caption: bool,
+    room: u32,
+}
+
+/// A panel's place in a stack: its area, frame, and the area's top in the
+/// stack.
+struct Slot<DB: DrawingBackend> {
+    area: DrawingArea<DB, Shift>,
+    frame: Frame,
+    offset: u32,
+}
+
+/// plotters draws tick labels twice a tick's length (5 pixels) from the
+/// axis.
+const LABEL_DISTANCE: u32 = 10;
+
+/// The chart of one panel on `area`, framed by `frame`, nothing drawn yet.
+fn panel_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    x: (f64, f64),
+    y: (f64, f64),
+    frame: &Frame,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    ChartBuilder::on(area)
+        .margin_left(frame.left)
+        .margin_right(frame.right)
+        .margin_top(frame.top)
+        .margin_bottom(frame.bottom)
+        .x_label_area_size(frame.x_area)
+        .y_label_area_size(frame.y_area)
+        .build_cartesian_2d(x.0..x.1, y.0..y.1)
+        .map_err(err)
+}
+
+/// What the panels of a chart share: the chart, its x range, and per
+/// panel the prepared lines, y range, legend entries and whether it has a
+/// legend.
+struct Layout<'c> {
+    chart: &'c Panels,
+    look: Look,
+    x_range: (f64, f64),
+    series: Vec<Vec<Prepared>>,
+    y_ranges: Vec<(f64, f64)>,
+    entries: Vec<Vec<Entry>>,
+    legends: Vec<bool>,
+}
+
+impl Layout<'_> {
+    /// Where each panel's legend goes inside its plot on `areas` (`None`
+    /// for a panel without one), or `None` if some legend has no position
+    /// free of data.
+    fn inside<DB: DrawingBackend>(
+        &self,
+        stack: &[Slot<DB>],
+    ) -> Result<Option<Vec<Option<SeriesLabelPosition>>>, String> {
+        let metrics = self.look.legend();
+        let measure = |t: &str| text_size(t, metrics.font);
+        let mut positions = Vec::with_capacity(stack.len());
+        for (i, slot) in stack.iter().enumerate() {
+            if !self.legends[i] {
+                positions.push(None);
+                continue;
+            }
+            let c = panel_chart(&slot.area, self.x_range, self.y_ranges[i], &slot.frame)?;
+            let size = legend::inside_size(&labels(&self.entries[i]), &metrics, &measure);
+            let series = &self.series[i];
+            let lines: Vec<&[(f64, f64)]> = series.iter().map(|s| s.points.as_slice()).collect();
+            let bands: Vec<&[(f64, f64)]> = series.iter().map(|s| s.band.as_slice()).collect();
+            let plot = c.plotting_area().dim_in_pixel();
+            match legend::legend_corner(&lines, &bands, self.x_range, self.y_ranges[i], plot, size)
+            {
+                Some(p) => positions.push(Some(p)),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(positions))
+    }
+
+    /// One panel on `area`: its grid, bands, lines and markers, and its
+    /// legend inside the plot at `legend`, if given.
+    fn panel<DB: DrawingBackend>(
+        &self,
+        slot: &Slot<DB>,
+        i: usize,
+        legend: Option<SeriesLabelPosition>,
+    ) -> Result<(), String> {
+        let (chart, x_range, y_range) = (self.chart, self.x_range, self.y_ranges[i]);
+        let (look, series) = (self.look, &self.series[i]);
+        let (area, frame) = (&slot.area, &slot.frame);
+        let last = i + 1 == chart.panels.len();
+        let mut c = panel_chart(area, x_range, y_range, frame)?;
+        let x_fmt = |v: &f64| {
+            if frame.x_labels {
+                label(&chart.x, *v)
+            } else {
+                String::new()
+            }
+        };
+        let y_fmt = |v: &f64| label(&chart.panels[i].y, *v);
         let mut mesh = c.configure_mesh();
-        mesh.x_labels(ticks(&chart.x, x_range))
-            .y_labels(ticks(&panel.y, y_range).min(if n > 2 { 5 } else { 8 }))
+        mesh.x_labels(frame.x_ticks)
+            .y_labels(frame.y_ticks)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
-            .y_desc(panel.y.label.as_str())
-            .axis_desc_style(axis_font.clone())
-            .label_style(tick_font.clone())
+            .axis_desc_style((FAMILY, look.axis()).into_font())
+            .label_style((FAMILY, look.tick()).into_font())
             .light_line_style(RGBColor(235, 235, 235))
             .bold_line_style(RGBColor(215, 215, 215));
         if last {
             mesh.x_desc(chart.x.label.as_str());
         }
+        if !frame.caption {
+            mesh.y_desc(frame.y_desc.as_str());
+        }
         mesh.draw().map_err(err)?;
+        if frame.caption {
+            let style = TextStyle::from((FAMILY, look.axis()).into_font()).color(&BLACK);
+            let at = (
+                (frame.left + frame.y_area) as i32,
+                frame.top.saturating_sub(look.axis() + 2) as i32,
+            );
+            area.draw(&Text::new(frame.y_desc.clone(), at, style))
+                .map_err(err)?;
+        }
         for s in series {
             if s.band.len() > 2 {
                 c.draw_series(std::iter::once(Polygon::new(
@@ -419,128 +659,628 @@ fn draw_panels<DB: DrawingBackend>(
                 .map_err(err)?;
             }
         }
-        for (j, s) in series.iter().enumerate() {
+        let sample = look.sample_line();
+        let radius = look.px(3).max(2);
+        for (s, entry) in series.iter().zip(&self.entries[i]) {
             let color = s.color;
             // Wide strokes draw long miter spikes where a dense line turns
             // back on itself: dense series get a hairline.
             let width = if s.points.len() > 1000 { 1 } else { 2 };
-            let label = match same_as(series, j) {
-                Some(first) => format!("{} (= {first})", s.label),
-                None => s.label.clone(),
-            };
             c.draw_series(LineSeries::new(
                 s.points.iter().copied(),
                 color.stroke_width(width),
             ))
             .map_err(err)?
-            .label(label)
+            .label(entry.label.as_str())
             .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+                PathElement::new(vec![(x, y), (x + sample, y)], color.stroke_width(3))
             });
             if s.markers {
-                c.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                    .map_err(err)?;
+                c.draw_series(
+                    s.points
+                        .iter()
+                        .map(|&p| Circle::new(p, radius, color.filled())),
+                )
+                .map_err(err)?;
             }
         }
-        if series.iter().any(|s| !s.label.is_empty()) && (i == 0 || series.len() > 1) {
-            // Lines cross corners between their points: sample each segment.
-            let all: Vec<(f64, f64)> = series
-                .iter()
-                .flat_map(|s| {
-                    s.points.windows(2).flat_map(|w| {
-                        (0..16).map(move |k| {
-                            let t = f64::from(k) / 16.0;
-                            (
-                                w[0].0 + (w[1].0 - w[0].0) * t,
-                                w[0].1 + (w[1].1 - w[0].1) * t,
-                            )
-                        })
-                    })
-                })
-                .chain(series.iter().flat_map(|s| s.points.last().copied()))
-                .collect();
+        if let Some(position) = legend {
+            let metrics = look.legend();
             c.configure_series_labels()
-                .position(legend_corner(&all, x_range, y_range))
+                .position(position)
                 .background_style(WHITE.mix(0.9))
                 .border_style(RGBColor(180, 180, 180))
-                .label_font((FAMILY, 16).into_font())
-                .margin(12)
+                .label_font((FAMILY, metrics.font).into_font())
+                .legend_area_size(metrics.sample)
+                .margin(metrics.margin)
                 .draw()
                 .map_err(err)?;
         }
+        Ok(())
+    }
+
+    /// The panels on `body` with their legends in a strip right of them or
+    /// below them, for when some legend has no free position inside its
+    /// plot. A legend is drawn for the first panel with one, and for each
+    /// later panel whose entries differ from the last legend's; on the
+    /// right, each next to its panel.
+    fn outside<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (w, h) = body.dim_in_pixel();
+        let mut shown: Vec<usize> = Vec::new();
+        for i in 0..self.series.len() {
+            if self.legends[i]
+                && shown
+                    .last()
+                    .is_none_or(|&k| self.entries[k] != self.entries[i])
+            {
+                shown.push(i);
+            }
+        }
+        // The top of each panel's plot in the body (the strip takes no
+        // height from the panels on the right).
+        let slots = self.stack(body);
+        let tops: Vec<u32> = slots.iter().map(|s| s.offset + s.frame.top).collect();
+        let metrics = self.look.legend();
+        let texts: Vec<Vec<String>> = shown.iter().map(|&i| labels(&self.entries[i])).collect();
+        let legends: Vec<(&[String], u32)> = shown
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                // Down to the next legend's panel.
+                let end = shown.get(k + 1).map_or(h, |&next| slots[next].offset);
+                (
+                    texts[k].as_slice(),
+                    end.saturating_sub(tops[i] + metrics.gap),
+                )
+            })
+            .collect();
+        let measure = |t: &str| text_size(t, metrics.font);
+        let strip = legend::strip((w, h), &legends, &metrics, &measure);
+        let (plots, room) = match strip.side {
+            Side::Right => body.split_horizontally(w.saturating_sub(strip.thickness)),
+            Side::Below => body.split_vertically(h.saturating_sub(strip.thickness)),
+        };
+        for (i, slot) in self.stack(&plots).iter().enumerate() {
+            self.panel(slot, i, None)?;
+        }
+        let mut below = metrics.gap as i32;
+        for (block, &i) in strip.blocks.iter().zip(&shown) {
+            let at = match strip.side {
+                Side::Right => (0, tops[i] as i32),
+                Side::Below => {
+                    let x = (room.dim_in_pixel().0.saturating_sub(block.size.0) / 2) as i32;
+                    let at = (x, below);
+                    below += (block.size.1 + metrics.gap) as i32;
+                    at
+                }
+            };
+            legend_box(&room, at, block, &self.entries[i], self.look)?;
+        }
+        Ok(())
+    }
+}
+
+/// A legend laid out outside the plots (see [`legend::strip`]), its top
+/// left corner at `at` in `area`; it looks like the legends plotters draws
+/// inside them.
+fn legend_box<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    at: (i32, i32),
+    block: &legend::Block,
+    entries: &[Entry],
+    look: Look,
+) -> Result<(), String> {
+    let m = look.legend();
+    let corner = (at.0 + block.size.0 as i32, at.1 + block.size.1 as i32);
+    area.draw(&Rectangle::new([at, corner], WHITE.filled()))
+        .map_err(err)?;
+    area.draw(&Rectangle::new([at, corner], RGBColor(180, 180, 180)))
+        .map_err(err)?;
+    let style = TextStyle::from((FAMILY, m.font).into_font()).color(&BLACK);
+    let step = (m.sample + block.column_width + m.gap) as i32;
+    for (k, (lines, entry)) in block.lines.iter().zip(entries).enumerate() {
+        let (row, column) = (k / block.columns, k % block.columns);
+        let x = at.0 + m.margin as i32 + column as i32 * step;
+        let y = at.1 + block.row_tops[row] as i32;
+        // As plotters does: the sample across the middle of the first
+        // line's text.
+        let first = lines.first().map_or("", String::as_str);
+        let middle = y + text_size(first, m.font).1 as i32 / 2;
+        area.draw(&PathElement::new(
+            vec![(x, middle), (x + look.sample_line(), middle)],
+            entry.color.stroke_width(3),
+        ))
+        .map_err(err)?;
+        for (j, line) in lines.iter().enumerate() {
+            let y = y + j as i32 * m.line() as i32;
+            area.draw(&Text::new(
+                line.clone(),
+                (x + m.sample as i32, y),
+                style.clone(),
+            ))
+            .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+impl<'c> Layout<'c> {
+    /// The layout of `chart` with `look`; `None` if it has no point to
+    /// draw.
+    fn of(chart: &'c Panels, look: Look) -> Option<Layout<'c>> {
+        let series: Vec<Vec<Prepared>> = chart
+            .panels
+            .iter()
+            .map(|p| {
+                p.series
+                    .iter()
+                    .map(|s| prepare(&chart.x, &p.y, s))
+                    .collect()
+            })
+            .collect();
+        if series.iter().flatten().all(|s| s.points.is_empty()) {
+            return None;
+        }
+        let x_range = range(
+            &chart.x,
+            series
+                .iter()
+                .flatten()
+                .flat_map(|s| s.points.iter().map(|p| p.0)),
+        );
+        Some(Layout {
+            chart,
+            look,
+            x_range,
+            y_ranges: chart
+                .panels
+                .iter()
+                .zip(&series)
+                .map(|(panel, series)| {
+                    range(
+                        &panel.y,
+                        series
+                            .iter()
+                            .flat_map(|s| s.points.iter().chain(&s.band).map(|p| p.1)),
+                    )
+                })
+                .collect(),
+            entries: series.iter().map(|s| entries(s)).collect(),
+            legends: series
+                .iter()
+                .enumerate()
+                .map(|(i, s)| s.iter().any(|s| !s.label.is_empty()) && (i == 0 || s.len() > 1))
+                .collect(),
+            series,
+        })
+    }
+
+    /// How panel `i` is framed, on an area `w` pixels wide in a stack that
+    /// `shared` describes (`last`: the bottom panel, which has the x axis's
+    /// description). At 1200x800, as designed: margins of 12 above, 4
+    /// below (8 for the last), 15 left and 30 right, label areas of 28
+    /// below (55) and 95 left, 8 ticks on x and 8 on y (5 with more than
+    /// two panels). On smaller canvases the margins shrink, the label areas
+    /// keep room for their text and the axes get fewer ticks, so that tick
+    /// labels do not run into each other.
+    fn frame(&self, i: usize, w: u32, last: bool, shared: &Shared) -> Frame {
+        let look = self.look;
+        let (tick, axis) = (look.tick(), look.axis());
+        let (x_range, y_range) = (self.x_range, self.y_ranges[i]);
+        let (x, y) = (&self.chart.x, &self.chart.panels[i].y);
+        let caption = shared.caption;
+        let (top, bottom, x_area, x_labels) = self.around(shared.even, last, caption);
+        let stacked = if self.chart.panels.len() > 2 { 5 } else { 8 };
+        let y_ticks = fitting_ticks(
+            y,
+            y_range,
+            ticks(y, y_range).min(stacked),
+            shared.plot,
+            (tick, tick / 2),
+            false,
+        );
+        let desc_width = if caption { 0 } else { axis + look.px(6).max(4) };
+        let y_area = look
+            .px(95)
+            .max(desc_width + widest_tick(y, y_range, y_ticks, tick) + LABEL_DISTANCE + 2);
+        // The last x tick label may stand out right of the plot by half
+        // its width.
+        let x_design = ticks(x, x_range);
+        let right = look
+            .px(30)
+            .max(widest_tick(x, x_range, x_design, tick) / 2 + 2);
+        let left = look.px(15);
+        let plot_w = w.saturating_sub(left + right + y_area);
+        let x_ticks = fitting_ticks(x, x_range, x_design, plot_w, (tick, tick), true);
+        let room = if caption { plot_w } else { shared.room };
+        Frame {
+            top,
+            bottom,
+            left,
+            right,
+            x_area,
+            y_area,
+            x_ticks,
+            y_ticks,
+            x_labels,
+            y_desc: fitted_desc(&y.label, axis, room),
+            caption,
+        }
+    }
+
+    /// What a panel has above and below its plot, in a stack of panels
+    /// `even` pixels high on average, with its y axis's description a
+    /// `caption` above the plot or not: the top and bottom margins, the x
+    /// label area and whether it has x tick labels.
+    fn around(&self, even: u32, last: bool, caption: bool) -> (u32, u32, u32, bool) {
+        let look = self.look;
+        let (tick, axis) = (look.tick(), look.axis());
+        let top = if caption {
+            look.px(12).max(axis + 4)
+        } else {
+            look.px(12)
+        };
+        let bottom = look.px(if last { 8 } else { 4 });
+        // The x axis is shared: on short panels, only the bottom one's has
+        // tick labels.
+        let x_labels = last || even >= 8 * (tick * 5 / 4);
+        let x_area = if last {
+            look.px(55).max(LABEL_DISTANCE + tick + 4 + axis + 2)
+        } else if x_labels {
+            look.px(28).max(LABEL_DISTANCE + tick + 3)
+        } else {
+            6
+        };
+        (top, bottom, x_area, x_labels)
+    }
+
+    /// What the panels stacked on an area `h` pixels high share: plots of
+    /// equal height (the last panel, which has the x axis's description,
+    /// is the highest), and y axis descriptions drawn along the axes,
+    /// centred on the plots, unless one of them, even without its unit,
+    /// is longer than the plots' middles are apart: then all of them are
+    /// captions above the plots, so that none runs into its neighbour's.
+    fn shared(&self, h: u32) -> Shared {
+        let n = self.chart.panels.len().max(1);
+        let even = h / n as u32;
+        let plot = |caption: bool| {
+            let around: Vec<u32> = (0..n)
+                .map(|i| {
+                    let (top, bottom, x_area, _) = self.around(even, i + 1 == n, caption);
+                    top + bottom + x_area
+                })
+                .collect();
+            let plot = h.saturating_sub(around.iter().sum()) / n as u32;
+            // From one plot's middle to the next's; a single plot has the
+            // whole height.
+            let apart = plot + around[..n - 1].iter().copied().min().unwrap_or(around[0]);
+            (plot, apart.saturating_sub(self.look.px(6)))
+        };
+        let (along, room) = plot(false);
+        let axis = self.look.axis();
+        let caption = self
+            .chart
+            .panels
+            .iter()
+            .any(|p| text_size(&fitted_desc(&p.y.label, axis, room), axis).0 > room);
+        Shared {
+            even,
+            plot: if caption { plot(true).0 } else { along },
+            caption,
+            room,
+        }
+    }
+
+    /// The panels, stacked on `body`, with their legends inside the plots
+    /// if every legend has a position there free of data, else outside.
+    fn draw<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let stack = self.stack(body);
+        match self.inside(&stack)? {
+            Some(positions) => {
+                for (i, position) in positions.into_iter().enumerate() {
+                    self.panel(&stack[i], i, position)?;
+                }
+                Ok(())
+            }
+            None => self.outside(body),
+        }
+    }
+
+    /// The panels stacked on `area`, each framed, their plots equally high
+    /// (the last panel, which has the x axis's description, is the
+    /// highest). Frames are sized for the height of an even split.
+    fn stack<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Vec<Slot<DB>> {
+        let n = self.chart.panels.len();
+        let (w, h) = area.dim_in_pixel();
+        let shared = self.shared(h);
+        let frames: Vec<Frame> = (0..n)
+            .map(|i| self.frame(i, w, i + 1 == n, &shared))
+            .collect();
+        let around: Vec<u32> = frames.iter().map(|f| f.top + f.bottom + f.x_area).collect();
+        let plot = shared.plot;
+        let mut offsets = Vec::with_capacity(n);
+        let mut offset = 0;
+        for a in &around {
+            offsets.push(offset);
+            offset += plot + a;
+        }
+        let breaks: Vec<i32> = offsets.iter().skip(1).map(|&o| o as i32).collect();
+        let areas = area.split_by_breakpoints::<i32, i32, _, _>([], breaks);
+        areas
+            .into_iter()
+            .zip(frames)
+            .zip(offsets)
+            .map(|((area, frame), offset)| Slot {
+                area,
+                frame,
+                offset,
+            })
+            .collect()
+    }
+}
+
+/// "no data to plot" on `body`.
+fn no_data<DB: DrawingBackend>(body: &DrawingArea<DB, Shift>, look: Look) -> Result<(), String> {
+    let style =
+        TextStyle::from((FAMILY, look.text(24)).into_font()).color(&RGBColor(120, 120, 120));
+    let at = look.px(40) as i32;
+    body.draw(&Text::new("no data to plot", (at, at), style))
+        .map_err(err)
+}
+
+fn draw_panels<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    chart: &Panels,
+) -> Result<(), String> {
+    let look = Look::of(root.dim_in_pixel());
+    let body = header(&root, &chart.title, &chart.subtitle, look)?;
+    match Layout::of(chart, look) {
+        Some(layout) => layout.draw(&body)?,
+        None => return no_data(&body, look),
     }
     root.present().map_err(err)
 }
 
-fn draw_bars<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Bars) -> Result<(), String> {
-    let body = header(&root, &chart.title, &chart.subtitle)?;
-    let values: Vec<f64> = chart
+/// A text style at `size` pixels anchored at `h` and `v`.
+fn anchored(size: u32, h: HPos, v: VPos) -> TextStyle<'static> {
+    TextStyle::from((FAMILY, size).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(h, v))
+}
+
+/// The top of a value axis from `lo` that shows `top` with `room` pixels
+/// to spare of `length`, and at least `hi`.
+fn headroom(lo: f64, hi: f64, top: f64, room: u32, length: u32) -> f64 {
+    let spare = (f64::from(room) / f64::from(length.max(1))).min(0.5);
+    hi.max(lo + (top - lo) / (1.0 - spare))
+}
+
+/// What a bar chart's drawing needs: the chart, its look, its bars'
+/// transformed values and value range, and the bars' names, value labels
+/// and their sizes.
+struct BarLayout<'c> {
+    chart: &'c Bars,
+    look: Look,
+    lo: f64,
+    hi: f64,
+    top: f64,
+    names: Vec<String>,
+    /// Widest name, at the tick size.
+    name_width: u32,
+    /// Each bar's value label (empty for a bar not drawn), its text size,
+    /// and the widest.
+    values: Vec<String>,
+    value_size: u32,
+    value_width: u32,
+}
+
+impl BarLayout<'_> {
+    /// Bars standing on the x axis, named below it: the design, drawn if
+    /// each name and value fits the width of its bar's slot; returns
+    /// whether it was drawn.
+    fn upright<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> Result<bool, String> {
+        let (chart, look, lo) = (self.chart, self.look, self.lo);
+        let (tick, axis) = (look.text(16), look.axis());
+        let (_, h) = body.dim_in_pixel();
+        let margin = look.px(20);
+        let x_area = look.px(50).max(LABEL_DISTANCE + tick + 4);
+        let plot_h = h.saturating_sub(2 * margin + x_area);
+        // Room above the highest bar for its value.
+        let room = self.value_size + look.px(4);
+        let hi = headroom(lo, self.hi, self.top, room, plot_h);
+        let y_ticks = fitting_ticks(
+            &chart.y,
+            (lo, hi),
+            ticks(&chart.y, (lo, hi)),
+            plot_h,
+            (tick, tick / 2),
+            false,
+        );
+        let y_area = look.px(100).max(
+            axis + look.px(6).max(4)
+                + widest_tick(&chart.y, (lo, hi), y_ticks, tick)
+                + LABEL_DISTANCE
+                + 2,
+        );
+        let n = chart.bars.len() as u32;
+        let mut c = ChartBuilder::on(body)
+            .margin(margin)
+            .x_label_area_size(x_area)
+            .y_label_area_size(y_area)
+            .build_cartesian_2d((0..n.saturating_sub(1)).into_segmented(), lo..hi)
+            .map_err(err)?;
+        let slot = c.plotting_area().dim_in_pixel().0 / n.max(1);
+        if self.name_width.max(self.value_width) + look.px(10).max(4) > slot {
+            return Ok(false);
+        }
+        let x_fmt = |v: &SegmentValue<u32>| match v {
+            SegmentValue::CenterOf(i) => self.names.get(*i as usize).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let y_fmt = |v: &f64| label(&chart.y, *v);
+        c.configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n as usize)
+            .x_label_formatter(&x_fmt)
+            .y_labels(y_ticks)
+            .y_label_formatter(&y_fmt)
+            .y_desc(chart.y.label.as_str())
+            .axis_desc_style((FAMILY, axis).into_font())
+            .label_style((FAMILY, tick).into_font())
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()
+            .map_err(err)?;
+        let side = look.px(40).min(slot / 4);
+        let style = anchored(self.value_size, HPos::Center, VPos::Bottom);
+        for (i, (_, color_index, value)) in chart.bars.iter().enumerate() {
+            let Some(v) = transform(&chart.y, *value) else {
+                continue;
+            };
+            let i = i as u32;
+            let mut bar = Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), lo),
+                    (SegmentValue::Exact(i + 1), v),
+                ],
+                color(*color_index).filled(),
+            );
+            bar.set_margin(0, 0, side, side);
+            c.draw_series(std::iter::once(bar)).map_err(err)?;
+            c.draw_series(std::iter::once(Text::new(
+                self.values[i as usize].clone(),
+                (SegmentValue::CenterOf(i), v + (hi - lo) * 0.01),
+                style.clone(),
+            )))
+            .map_err(err)?;
+        }
+        Ok(true)
+    }
+
+    /// Bars lying along the x axis, first at the top, named left of it:
+    /// for names too long to fit under upright bars (eight strategies, or
+    /// a small canvas).
+    fn across<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (chart, look, lo) = (self.chart, self.look, self.lo);
+        let (tick, axis) = (look.text(16), look.axis());
+        let (w, _) = body.dim_in_pixel();
+        let margin = look.px(20);
+        let x_area = look.px(55).max(LABEL_DISTANCE + tick + 4 + axis + 2);
+        let y_area = self.name_width + LABEL_DISTANCE + look.px(6).max(4);
+        // Room right of the longest bar for its value.
+        let plot_w = w.saturating_sub(2 * margin + y_area);
+        let room = self.value_width + look.px(12).max(6);
+        let hi = headroom(lo, self.hi, self.top, room, plot_w);
+        let x_ticks = fitting_ticks(
+            &chart.y,
+            (lo, hi),
+            ticks(&chart.y, (lo, hi)),
+            plot_w,
+            (tick, look.px(12).max(6)),
+            true,
+        );
+        let n = chart.bars.len() as u32;
+        let mut c = ChartBuilder::on(body)
+            .margin(margin)
+            .x_label_area_size(x_area)
+            .y_label_area_size(y_area)
+            .build_cartesian_2d(lo..hi, (0..n.saturating_sub(1)).into_segmented())
+            .map_err(err)?;
+        let slot = c.plotting_area().dim_in_pixel().1 / n.max(1);
+        // The first bar at the top.
+        let row = |i: usize| n - 1 - i as u32;
+        let y_fmt = |v: &SegmentValue<u32>| match v {
+            SegmentValue::CenterOf(j) if *j < n => self.names[(n - 1 - j) as usize].clone(),
+            _ => String::new(),
+        };
+        let x_fmt = |v: &f64| label(&chart.y, *v);
+        c.configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n as usize)
+            .y_label_formatter(&y_fmt)
+            .x_labels(x_ticks)
+            .x_label_formatter(&x_fmt)
+            .x_desc(chart.y.label.as_str())
+            .axis_desc_style((FAMILY, axis).into_font())
+            .label_style((FAMILY, tick).into_font())
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()
+            .map_err(err)?;
+        let side = look.px(40).min(slot / 4);
+        let style = anchored(self.value_size, HPos::Left, VPos::Center);
+        let offset = look.px(6).max(3) as i32;
+        for (i, (_, color_index, value)) in chart.bars.iter().enumerate() {
+            let Some(v) = transform(&chart.y, *value) else {
+                continue;
+            };
+            let j = row(i);
+            let mut bar = Rectangle::new(
+                [
+                    (lo, SegmentValue::Exact(j)),
+                    (v, SegmentValue::Exact(j + 1)),
+                ],
+                color(*color_index).filled(),
+            );
+            bar.set_margin(side, side, 0, 0);
+            c.draw_series(std::iter::once(bar)).map_err(err)?;
+            let text = EmptyElement::at((v, SegmentValue::CenterOf(j)))
+                + Text::new(self.values[i].clone(), (offset, 0), style.clone());
+            c.draw_series(std::iter::once(text)).map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+/// The layout of `chart` with `look`; `None` if no bar can be drawn.
+fn bar_layout(chart: &Bars, look: Look) -> Option<BarLayout<'_>> {
+    let drawn: Vec<f64> = chart
         .bars
         .iter()
         .filter_map(|b| transform(&chart.y, b.2))
         .collect();
-    if values.is_empty() {
-        let style = TextStyle::from((FAMILY, 24).into_font()).color(&RGBColor(120, 120, 120));
-        body.draw(&Text::new("no data to plot", (40, 40), style))
-            .map_err(err)?;
-        return Ok(());
+    if drawn.is_empty() {
+        return None;
     }
-    let (lo, hi) = range(&chart.y, values.iter().copied());
-    let top = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let hi = if chart.y.log { top + 0.25 } else { hi * 1.08 };
-    let n = chart.bars.len() as u32;
-    let mut c = ChartBuilder::on(&body)
-        .margin(20)
-        .x_label_area_size(50)
-        .y_label_area_size(100)
-        .build_cartesian_2d((0..n.saturating_sub(1)).into_segmented(), lo..hi)
-        .map_err(err)?;
+    let (lo, hi) = range(&chart.y, drawn.iter().copied());
+    let tick = look.text(16);
+    let value_size = look.text(17);
+    let values: Vec<String> = chart.bars.iter().map(|b| chart.y.unit.tick(b.2)).collect();
     let names: Vec<String> = chart.bars.iter().map(|b| b.0.clone()).collect();
-    let x_fmt = |v: &SegmentValue<u32>| match v {
-        SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
-        _ => String::new(),
+    let widest = |texts: &[String], size: u32| {
+        texts
+            .iter()
+            .map(|t| text_size(t, size).0)
+            .max()
+            .unwrap_or(0)
     };
-    let y_fmt = |v: &f64| label(&chart.y, *v);
-    c.configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n as usize)
-        .x_label_formatter(&x_fmt)
-        .y_labels(ticks(&chart.y, (lo, hi)))
-        .y_label_formatter(&y_fmt)
-        .y_desc(chart.y.label.as_str())
-        .axis_desc_style((FAMILY, 18).into_font())
-        .label_style((FAMILY, 16).into_font())
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .draw()
-        .map_err(err)?;
-    for (i, (_, color_index, value)) in chart.bars.iter().enumerate() {
-        let Some(v) = transform(&chart.y, *value) else {
-            continue;
-        };
-        let i = i as u32;
-        let mut bar = Rectangle::new(
-            [
-                (SegmentValue::Exact(i), lo),
-                (SegmentValue::Exact(i + 1), v),
-            ],
-            color(*color_index).filled(),
-        );
-        bar.set_margin(0, 0, 40, 40);
-        c.draw_series(std::iter::once(bar)).map_err(err)?;
-        let text = chart.y.unit.tick(*value);
-        let style = TextStyle::from((FAMILY, 17).into_font()).color(&BLACK).pos(
-            plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Bottom,
-            ),
-        );
-        c.draw_series(std::iter::once(Text::new(
-            text,
-            (SegmentValue::CenterOf(i), v + (hi - lo) * 0.01),
-            style,
-        )))
-        .map_err(err)?;
+    Some(BarLayout {
+        chart,
+        look,
+        lo,
+        // The design's headroom for the values above the bars.
+        hi: if chart.y.log {
+            drawn.iter().copied().fold(f64::NEG_INFINITY, f64::max) + 0.25
+        } else {
+            hi * 1.08
+        },
+        top: drawn.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        name_width: widest(&names, tick),
+        value_width: widest(&values, value_size),
+        names,
+        values,
+        value_size,
+    })
+}
+
+fn draw_bars<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Bars) -> Result<(), String> {
+    let look = Look::of(root.dim_in_pixel());
+    let body = header(&root, &chart.title, &chart.subtitle, look)?;
+    let Some(layout) = bar_layout(chart, look) else {
+        return no_data(&body, look);
+    };
+    if !layout.upright(&body)? {
+        layout.across(&body)?;
     }
     root.present().map_err(err)
 }
@@ -548,6 +1288,7 @@ fn draw_bars<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Bars) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::strategy::StrategyKind;
 
     #[test]
     fn thinning_keeps_peaks_and_order() {
@@ -604,6 +1345,241 @@ mod tests {
             &t[..3]
         );
         assert_eq!(t.iter().map(|p| p.1).fold(0.0, f64::max), 10_000.0);
+    }
+
+    /// A one-panel chart of `lines`, one series each, on a 0-100 range.
+    fn chart_of(lines: Vec<Vec<(f64, f64)>>) -> Panels {
+        let names = StrategyKind::ALL.iter().map(|k| k.name());
+        Panels {
+            title: "legend".to_owned(),
+            subtitle: String::new(),
+            x: Axis::linear("x", super::super::Unit::Plain),
+            panels: vec![super::super::Panel {
+                y: Axis::linear("y", super::super::Unit::Plain),
+                series: lines
+                    .into_iter()
+                    .zip(names)
+                    .enumerate()
+                    .map(|(color, (points, name))| Series {
+                        label: name.to_owned(),
+                        color,
+                        points,
+                        band: None,
+                        markers: false,
+                    })
+                    .collect(),
+            }],
+        }
+    }
+
+    /// Where `chart`'s legends go inside its plots on a 1200x800 canvas,
+    /// `None` for outside them.
+    fn inside_on_1200x800(chart: &Panels) -> Option<Vec<Option<SeriesLabelPosition>>> {
+        register_font();
+        let layout = Layout::of(chart, Look::of((1200, 800))).unwrap();
+        let mut rgb = vec![255u8; 1200 * 800 * 3];
+        let root = BitMapBackend::with_buffer(&mut rgb, (1200, 800)).into_drawing_area();
+        let body = header(&root, &chart.title, &chart.subtitle, Look::of((1200, 800))).unwrap();
+        layout.inside(&layout.stack(&body)).unwrap()
+    }
+
+    #[test]
+    fn eight_lines_zigzagging_over_the_whole_plot_push_the_legend_outside() {
+        // Each line from the left edge to the right one, between the bottom
+        // and the top 20 times, each a little right of the last: no box of
+        // the legend's size is free of data.
+        let zigzag = |k: usize| -> Vec<(f64, f64)> {
+            (0..=40)
+                .map(|i| {
+                    let x = (i as f64 * 2.5 + k as f64 * 0.3).min(100.0);
+                    (
+                        x,
+                        if (i + k).is_multiple_of(2) {
+                            0.0
+                        } else {
+                            100.0
+                        },
+                    )
+                })
+                .collect()
+        };
+        let chart = chart_of((0..8).map(zigzag).collect());
+        assert_eq!(inside_on_1200x800(&chart), None);
+    }
+
+    #[test]
+    fn a_chart_with_a_free_corner_keeps_its_legend_inside() {
+        // Eight lines in the lower half: the upper corners are free.
+        let flat = |k: usize| -> Vec<(f64, f64)> {
+            (0..=10)
+                .map(|i| (f64::from(i) * 10.0, k as f64 * 5.0 + f64::from(i % 2)))
+                .collect()
+        };
+        let mut lines: Vec<Vec<(f64, f64)>> = (0..8).map(flat).collect();
+        // The top of the range, at the far right.
+        lines[0].push((100.0, 100.0));
+        assert_eq!(
+            inside_on_1200x800(&chart_of(lines)),
+            Some(vec![Some(SeriesLabelPosition::UpperLeft)])
+        );
+    }
+
+    #[test]
+    fn sizes_are_the_design_at_1200x800_and_scale_down_not_up() {
+        let design = Look::of((1200, 800));
+        assert_eq!((design.title(), design.axis(), design.tick()), (30, 18, 15));
+        assert_eq!(design.px(95), 95);
+        assert_eq!(Look::of((2400, 1600)), design);
+        // Half the height: half the sizes, but no text under LEAST_TEXT.
+        let small = Look::of((1200, 400));
+        assert_eq!(small.px(30), 15);
+        assert_eq!(small.tick(), LEAST_TEXT);
+        assert_eq!(Look::of((400, 300)).title(), LEAST_TEXT + 4);
+    }
+
+    #[test]
+    fn ticks_thin_out_until_their_labels_fit() {
+        register_font();
+        let axis = Axis::linear("t", super::super::Unit::Seconds);
+        let range = (0.0, 40.0);
+        assert_eq!(fitting_ticks(&axis, range, 8, 1000, (15, 15), true), 8);
+        let few = fitting_ticks(&axis, range, 8, 100, (10, 10), true);
+        assert!(few < 8, "{few}");
+        // Each pair of neighbouring labels has room, at the count chosen.
+        let points = key_points(range, few);
+        assert!(points.len() >= 2, "{points:?}");
+        let scale = 100.0 / 40.0;
+        for p in points.windows(2) {
+            let widths: u32 = p.iter().map(|&v| text_size(&label(&axis, v), 10).0).sum();
+            assert!(
+                (p[1] - p[0]) * scale >= f64::from(widths) / 2.0 + 10.0,
+                "{p:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_y_description_too_long_for_its_panel_loses_its_unit() {
+        register_font();
+        let long = "simulated memory (bytes)";
+        assert_eq!(fitted_desc(long, 18, 500), long);
+        assert_eq!(fitted_desc(long, 18, 100), "simulated memory");
+        assert_eq!(
+            fitted_desc("requests in flight", 18, 10),
+            "requests in flight"
+        );
+    }
+
+    /// Three panels of four lines (the blog's timeline) on `size`: the
+    /// layout and the frames of its stack.
+    fn timeline_frames(size: (u32, u32)) -> Vec<(Frame, u32)> {
+        register_font();
+        let line = |k: usize| Series {
+            label: format!("s{k}"),
+            color: k,
+            points: (0..50)
+                .map(|i| (f64::from(i), f64::from(i * (k as i32 + 1))))
+                .collect(),
+            band: None,
+            markers: false,
+        };
+        let panel = |name: &str| super::super::Panel {
+            y: Axis::linear(name, super::super::Unit::Count),
+            series: (0..4).map(line).collect(),
+        };
+        let chart = Panels {
+            title: "Timeline of one run".to_owned(),
+            subtitle: "blog: 100,000 requests, limit 500, latency uniform(0.1, 0.2), seed 1, \
+                       CPython 3.12, cpu cpython-3.12"
+                .to_owned(),
+            x: Axis::linear("virtual time (s)", super::super::Unit::Seconds),
+            panels: vec![
+                panel("live tasks"),
+                panel("requests in flight"),
+                panel("simulated memory (bytes)"),
+            ],
+        };
+        let look = Look::of(size);
+        let layout = Layout::of(&chart, look).unwrap();
+        let mut rgb = vec![255u8; size.0 as usize * size.1 as usize * 3];
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        let body = header(&root, &chart.title, &chart.subtitle, look).unwrap();
+        layout
+            .stack(&body)
+            .into_iter()
+            .map(|slot| (slot.frame, slot.area.dim_in_pixel().1))
+            .collect()
+    }
+
+    #[test]
+    fn at_1200x800_panels_are_framed_as_designed_and_their_plots_equally_high() {
+        let frames = timeline_frames((1200, 800));
+        for (i, (f, _)) in frames.iter().enumerate() {
+            let last = i == 2;
+            assert_eq!((f.top, f.left, f.right), (12, 15, 30));
+            assert_eq!(f.bottom, if last { 8 } else { 4 });
+            assert_eq!(f.x_area, if last { 55 } else { 28 });
+            assert_eq!((f.y_area, f.x_ticks, f.y_ticks), (95, 8, 5));
+            assert!(f.x_labels && !f.caption);
+        }
+        assert_eq!(frames[2].0.y_desc, "simulated memory (bytes)");
+        let plot = |(f, h): &(Frame, u32)| h - f.top - f.bottom - f.x_area;
+        assert_eq!(plot(&frames[0]), plot(&frames[1]));
+        // The last takes what the even split leaves over.
+        assert!(
+            plot(&frames[2]).abs_diff(plot(&frames[0])) < 3,
+            "{frames:?}"
+        );
+    }
+
+    #[test]
+    fn on_a_small_canvas_panels_share_the_x_labels_and_caption_their_y_axes() {
+        let frames = timeline_frames((400, 300));
+        let (first, last) = (&frames[0].0, &frames[2].0);
+        assert!(!first.x_labels && last.x_labels);
+        assert!(last.x_ticks >= 2 && last.y_ticks >= 2);
+        // "requests in flight" is longer than the plots' middles are apart.
+        assert!(frames.iter().all(|(f, _)| f.caption), "{frames:?}");
+        // Room for the caption above the plot.
+        assert!(first.top >= Look::of((400, 300)).axis());
+        // Wide and short: the width does not give the plots height (the
+        // y axis descriptions ran into each other there).
+        let frames = timeline_frames((2000, 300));
+        assert!(frames.iter().all(|(f, _)| f.caption), "{frames:?}");
+    }
+
+    /// Whether `names`' bars stand upright on a canvas of `size`.
+    fn upright(names: &[&str], size: (u32, u32)) -> bool {
+        register_font();
+        let chart = Bars {
+            title: "Peak memory per strategy".to_owned(),
+            subtitle: String::new(),
+            y: Axis::log("peak memory (bytes)", super::super::Unit::Bytes),
+            bars: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| ((*n).to_owned(), i, 1e6 * (i + 1) as f64))
+                .collect(),
+        };
+        let mut rgb = vec![255u8; size.0 as usize * size.1 as usize * 3];
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        let look = Look::of(size);
+        let body = header(&root, &chart.title, &chart.subtitle, look).unwrap();
+        bar_layout(&chart, look).unwrap().upright(&body).unwrap()
+    }
+
+    #[test]
+    fn bars_lie_down_when_their_names_do_not_fit_under_them() {
+        let four = [
+            "batching",
+            "semaphore_in_task",
+            "gated_spawn_callback",
+            "gated_spawn",
+        ];
+        assert!(upright(&four, (1200, 800)));
+        assert!(!upright(&four, (400, 300)));
+        let eight: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
+        assert!(!upright(&eight, (1200, 800)));
     }
 
     #[test]

@@ -108,14 +108,42 @@ fn unwritable_chart_folder_is_a_clean_error() {
 
 #[test]
 fn bad_size_is_refused_with_the_expected_form() {
-    let out = bpsim()
-        .args(["run", "--plot", "--size", "12x8"])
+    // Well formed but too small: 200x150 was the smallest size accepted
+    // until charts had to be legible.
+    for size in ["12x8", "200x150", "399x300"] {
+        let out = bpsim()
+            .args(["run", "--plot", "--size", size])
+            .arg(root().join("tests/scenarios/ties.toml"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{size}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("WIDTHxHEIGHT"), "{stderr}");
+        assert!(stderr.contains("between 400x300 and"), "{stderr}");
+    }
+}
+
+#[test]
+fn charts_at_the_smallest_size() {
+    let out = tempfile::tempdir().unwrap();
+    bpsim()
+        .args([
+            "run",
+            "--plot",
+            "--no-write",
+            "--size",
+            "400x300",
+            "--output-dir",
+        ])
+        .arg(out.path())
         .arg(root().join("tests/scenarios/ties.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("WIDTHxHEIGHT"), "{stderr}");
+        .assert()
+        .success();
+    for name in ["memory", "timeline", "total_time"] {
+        let (w, h, colours) = inspect_png(&out.path().join(format!("ties/{name}.png")));
+        assert_eq!((w, h), (400, 300), "{name}");
+        assert!(colours > 20, "{name} has only {colours} colours");
+    }
 }
 
 /// A sweep whose values are listed out of order, with a second swept
