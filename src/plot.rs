@@ -9,10 +9,13 @@
 //!
 //! [`charts`] builds the charts users ask for from run and sweep results.
 
+mod bars;
 pub mod charts;
 mod draw;
 mod format;
 mod legend;
+mod look;
+mod panels;
 
 use std::path::Path;
 
