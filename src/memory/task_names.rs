@@ -67,11 +67,12 @@ impl TaskNumbers {
             next: 1,
             class,
             change,
-            // Classes stay below 64 (20 decimal digits, 3 int digits); the
-            // rest of the table is never read.
-            bytes: std::array::from_fn(|c| match NameClass::try_from(c) {
-                Ok(class) if class < 64 => scheme.class_bytes(class),
-                _ => 0,
+            // Only the classes some number has are ever read.
+            bytes: std::array::from_fn(|c| {
+                NameClass::try_from(c)
+                    .ok()
+                    .and_then(|class| scheme.class_bytes(class))
+                    .unwrap_or(0)
             }),
         }
     }
@@ -118,19 +119,22 @@ impl TaskNames {
         }
     }
 
-    /// The bytes of a name of class `class`.
-    fn class_bytes(self, class: NameClass) -> u8 {
-        match self {
-            TaskNames::InTask => 0,
-            TaskNames::Str => 54 + class,
-            TaskNames::Int if class == 0 => 0,
-            TaskNames::Int => 24 + 4 * class,
+    /// The bytes of a name of class `class`; `None` for a class no task
+    /// number has (above 20 decimal digits or 3 int digits).
+    fn class_bytes(self, class: NameClass) -> Option<u8> {
+        match (self, class) {
+            (TaskNames::InTask, 0) => Some(0),
+            (TaskNames::Str, 1..=20) => Some(54 + class),
+            (TaskNames::Int, 0) => Some(0),
+            (TaskNames::Int, 1..=3) => Some(24 + 4 * class),
+            _ => None,
         }
     }
 
     /// The bytes of task `n`'s name (`n` from 1).
     pub fn bytes(self, n: u64) -> u8 {
         self.class_bytes(self.class_from(n).0)
+            .expect("class_from gives a class of some number")
     }
 }
 
