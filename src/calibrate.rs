@@ -886,7 +886,7 @@ mod tests {
             memory.remove(*key);
         }
         let out = "# 3.12.1: a comment\nclient_coroutine = 344\nclient_await = 112\n\
-                   timeout_and_timer = 440\ntimeout_handle = 184\n# another\n\
+                   timeout_and_timer = 440\ntimeout_handle = 208\n# another\n\
                    client_frame = 280\nworker_frame = 176\ntuple20 = 200\n\
                    timeout_error = 536\nservice_error = 160\n";
         add_server_keys(&mut doc, out).unwrap();
