@@ -18,6 +18,12 @@ cpu = "none", [model] python = the interpreter's minor version, the same
 strategy parameters given to both sides, server draws from bpsim's own
 attempt_draws (`examples/server_draws.rs`, as tests/common/harness.rs
 writes them). Found a real gap: sleep(0)'s memory (2026-12-07).
+
+A memory case more than 3 % off is looked at twice: CPython's own peak
+moves by a few KB with where its objects land (`within_spread`), so the
+disagreeing strategies run again with the heap padded five ways, and the
+case counts as a disagreement only if bpsim is more than 3 % outside the
+peaks seen (logged as `mem_spread`; the rest as `within_spread`).
 """
 
 import argparse
@@ -439,6 +445,60 @@ def compare(case, ours, theirs):
     return diffs
 
 
+# Heap pads for a memory disagreement's second look (`within_spread`).
+SPREAD_PADS = (0, 300, 1000, 3000, 5000)
+
+
+def padded(cmd, pad, strategy):
+    """`cmd` (a harness run) for one strategy, in one process that first
+    keeps `pad` objects of assorted sizes: later objects land elsewhere."""
+    args, i = [], 2
+    while i < len(cmd):
+        if cmd[i] == "--strategy":
+            i += 2
+            continue
+        args.append(cmd[i])
+        i += 1
+    prog = ("import runpy, sys; "
+            f"_pad = [bytes(j % 480) for j in range({pad})]; "
+            f"sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    return [cmd[0], "-c", prog, cmd[1], *args, "--strategy", strategy]
+
+
+def within_spread(case, cmd, ours, theirs, diffs):
+    """CPython's traced peak depends on where its objects land, by a few KB
+    at small peaks: a set of tasks (a TaskGroup's, asyncio's registry)
+    resizes by its keys' address hashes, and the same program with a
+    different argv gave 29,187 or 31,235 B (mem2613_224, gated_spawn,
+    3.13). For each strategy more than 3 % off, run CPython again with
+    `SPREAD_PADS` objects allocated first, and keep the disagreement only
+    if bpsim is more than 3 % outside the peaks seen. The spread goes into
+    the case's `mem_spread`: [min, max, bpsim's distance from it in %]."""
+    ours_peak = {r["strategy"]: r["peak_memory_bytes"] for r in ours[0]["results"]}
+    first = {r["strategy"]: r["peak_memory_bytes"] for r in theirs["results"]}
+    kept = []
+    for line in diffs:
+        name = line.split(":", 1)[0]
+        if "peak memory" not in line or name not in first:
+            kept.append(line)
+            continue
+        peaks = [first[name]]
+        for pad in SPREAD_PADS:
+            out, err, _ = run_harness(padded(cmd, pad, name))
+            if out is not None:
+                peaks.append(out["results"][0]["peak_memory_bytes"])
+        lo, hi, pred = min(peaks), max(peaks), ours_peak[name]
+        dist = 100.0 * (pred - lo) / lo if pred < lo else (
+            100.0 * (pred - hi) / hi if pred > hi else 0.0)
+        case.setdefault("mem_spread", {})[name] = [lo, hi, round(dist, 3)]
+        if abs(dist) > 3.0:
+            kept.append(f"{line}; CPython's spread {lo}..{hi}, bpsim {dist:+.2f}% outside")
+        else:
+            case.setdefault("within_spread", []).append(
+                f"{line}; within CPython's spread {lo}..{hi} (+-3 %)")
+    return kept
+
+
 def run_case(case, d, tag, shrink=3):
     """Run one case; a case whose run passes 2^24 s is shrunk (fewer
     requests) up to `shrink` times before it is skipped."""
@@ -465,6 +525,8 @@ def run_case1(case, d, tag):
     if theirs is None:
         return {"status": "harness_error", "err": err.strip()[-2000:], "toml": toml, "cmd": cmd}
     diffs = compare(case, ours, theirs)
+    if case["kind"] == "mem" and diffs and SPREAD_PADS:
+        diffs = within_spread(case, cmd, ours, theirs, diffs)
     stats = {}
     if "server" in case:
         for res in theirs["results"]:
