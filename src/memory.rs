@@ -11,6 +11,7 @@
 
 pub mod blocks;
 pub mod container;
+pub mod free_lists;
 pub mod profile;
 pub mod task_names;
 

@@ -18,6 +18,7 @@ use super::task_group::GroupState;
 use super::wait::WaitSetState;
 use crate::memory::blocks::Blocks;
 use crate::memory::container::{PyDeque, PyList, PySet};
+use crate::memory::free_lists::{FreeLists, Pooled};
 use crate::memory::{Ledger, Obj, Profile, TaskNumbers};
 use crate::server::station::{Station, StationConfig};
 
@@ -173,8 +174,12 @@ pub enum RunError {
 /// An entry of the ready queue: what a CPython `Handle` would call.
 #[derive(Clone, Copy)]
 pub(crate) enum Handle {
-    /// `Task.__step` (first step, or `__wakeup` after an awaited future).
+    /// `Task.__step` called without arguments: a task's first step, or its
+    /// next after `asyncio.sleep(0)` (a `TaskStepMethWrapper`).
     Step(TaskId),
+    /// `Task.__wakeup(fut)` after an awaited future: a step whose Handle's
+    /// `args` is the 1-tuple `(fut,)` ([`Pooled::Tuple1`]).
+    Wakeup(TaskId),
     /// A fired `TimerHandle`: `futures._set_result_unless_cancelled(fut)`.
     SetResult(u32),
     /// The next done callback of a finished task (they run in registration
@@ -206,10 +211,11 @@ impl PackedHandle {
     fn new(handle: Handle) -> Self {
         let (kind, index) = match handle {
             Handle::Step(t) => (0, t.index() as u32),
-            Handle::SetResult(f) => (1, f),
-            Handle::Done(t) => (2, t.index() as u32),
-            Handle::Timeout(t) => (3, handle_index(t as usize)),
-            Handle::Response(r) => (4, handle_index(r as usize)),
+            Handle::Wakeup(t) => (1, t.index() as u32),
+            Handle::SetResult(f) => (2, f),
+            Handle::Done(t) => (3, t.index() as u32),
+            Handle::Timeout(t) => (4, handle_index(t as usize)),
+            Handle::Response(r) => (5, handle_index(r as usize)),
         };
         debug_assert!(index <= Self::MAX_INDEX);
         PackedHandle(kind << Self::SHIFT | index)
@@ -220,17 +226,22 @@ impl PackedHandle {
         let index = self.0 & Self::MAX_INDEX;
         match self.0 >> Self::SHIFT {
             0 => Handle::Step(TaskId::from_index(index as usize)),
-            1 => Handle::SetResult(index),
-            2 => Handle::Done(TaskId::from_index(index as usize)),
-            3 => Handle::Timeout(index),
+            1 => Handle::Wakeup(TaskId::from_index(index as usize)),
+            2 => Handle::SetResult(index),
+            3 => Handle::Done(TaskId::from_index(index as usize)),
+            4 => Handle::Timeout(index),
             _ => Handle::Response(index),
         }
     }
 
-    /// The task a `Step` handle steps.
+    /// The task a `Step` or `Wakeup` handle steps, and whether it is a
+    /// `Wakeup` (kinds 0 and 1: one test for both).
     #[inline(always)]
-    fn step_task(self) -> Option<usize> {
-        (self.0 >> Self::SHIFT == 0).then_some(self.0 as usize)
+    fn step_task(self) -> Option<(usize, bool)> {
+        (self.0 >> (Self::SHIFT + 1) == 0).then_some((
+            (self.0 & Self::MAX_INDEX) as usize,
+            self.0 >> Self::SHIFT != 0,
+        ))
     }
 }
 
@@ -338,8 +349,13 @@ pub(crate) struct State {
     free_contexts: u32,
     /// Freed `FutureIter`s CPython keeps for reuse.
     free_future_iters: u32,
+    /// Freed 1- and 2-tuples and floats CPython keeps for reuse.
+    free_lists: FreeLists,
 }
 
+/// The parts of a sleep's `TimerHandle` that CPython keeps on free lists
+/// when it is freed: its `args` `(fut, None)` and its deadline float.
+const SLEEP_TIMER_POOLED: i64 = Pooled::Tuple2.bytes() + Pooled::Float.bytes();
 /// A `contextvars.Context` object as tracemalloc counts it (with its GC
 /// header): 64 bytes on CPython 3.11-3.13.
 const CONTEXT_BYTES: i64 = 64;
@@ -509,6 +525,7 @@ impl State {
             objects_freed: 0,
             free_contexts: 0,
             free_future_iters: 0,
+            free_lists: FreeLists::default(),
         }
     }
 
@@ -612,7 +629,15 @@ impl State {
     /// `loop.call_soon`: a new Handle at the back of the ready queue.
     #[inline]
     pub(crate) fn call_soon(&mut self, handle: Handle) {
-        self.alloc(Obj::Handle);
+        // A wake-up's `(fut,)` and a done callback's `(task,)` (the `handle`
+        // size's last 48 B, as a step's `TaskStepMethWrapper` is) come from
+        // the 1-tuple free list when it holds one.
+        if matches!(handle, Handle::Wakeup(_) | Handle::Done(_)) {
+            self.alloc_with(Obj::Handle, -Pooled::Tuple1.bytes());
+            self.free_lists.tuple1_made(&mut self.mem);
+        } else {
+            self.alloc(Obj::Handle);
+        }
         self.enqueue(handle);
     }
 
@@ -635,7 +660,25 @@ impl State {
     /// `loop.call_at(when, _set_result_unless_cancelled, fut)`.
     #[inline(always)]
     pub(crate) fn call_at(&mut self, when: f64, fut: u32) {
-        self.call_at_target(when, fut);
+        self.alloc_sleep_timer();
+        self.schedule(when, fut);
+    }
+
+    /// Charge a sleep's `TimerHandle` ([`State::call_at`]): its
+    /// `(fut, None)` and its deadline (in the `timer_handle` size) come from
+    /// their free lists when they hold one.
+    #[inline(always)]
+    fn alloc_sleep_timer(&mut self) {
+        self.alloc_with(Obj::TimerHandle, -SLEEP_TIMER_POOLED);
+        self.free_lists.timer_made(&mut self.mem);
+    }
+
+    /// A sleep's `TimerHandle` ([`State::call_at`]) is freed: its
+    /// `(fut, None)` and its deadline go onto their free lists.
+    #[inline(always)]
+    pub(crate) fn free_sleep_timer(&mut self) {
+        self.free_with(Obj::TimerHandle, -SLEEP_TIMER_POOLED);
+        self.free_lists.timer_freed(&mut self.mem);
     }
 
     /// `loop.call_at(when, ...)` for a timer target (a future, or a
@@ -643,6 +686,12 @@ impl State {
     #[inline(always)]
     pub(crate) fn call_at_target(&mut self, when: f64, target: u32) {
         self.alloc(Obj::TimerHandle);
+        self.schedule(when, target);
+    }
+
+    /// Push a timer for `target` at `when` onto the heap.
+    #[inline(always)]
+    fn schedule(&mut self, when: f64, target: u32) {
         self.heap_list.push(&mut self.mem);
         // The prefetch hint: the future's waiter is the task calling (sleep
         // or an `asyncio.timeout`).
@@ -966,6 +1015,7 @@ impl State {
             .running
             .get(self.queue.next_handle + SLOT_DISTANCE)
             .and_then(|h| h.step_task())
+            .map(|(t, _)| t)
         {
             prefetch(self.tasks.as_ptr().wrapping_add(t).cast());
         }
@@ -974,6 +1024,7 @@ impl State {
             .running
             .get(self.queue.next_handle + CORO_DISTANCE)
             .and_then(|h| h.step_task())
+            .map(|(t, _)| t)
             && let Some(coro) = self.tasks.get(t).and_then(|slot| slot.coro(&self.coros))
         {
             coro.prefetch();
@@ -993,18 +1044,24 @@ impl State {
         self.ready_deque.pop_front(&mut self.mem);
         // Steps, most handles, tested first: one test instead of the jump
         // table's five instructions.
-        if let Some(t) = packed.step_task() {
-            self.free(Obj::Handle);
+        if let Some((t, wakeup)) = packed.step_task() {
+            // Without a branch on which of the two it is (they alternate
+            // in most runs): a first step's `TaskStepMethWrapper` is freed,
+            // a wake-up's `(fut,)` goes onto the free list.
+            self.free_with(Obj::Handle, -Pooled::Tuple1.bytes() * i64::from(wakeup));
+            self.free_lists
+                .tuples1_freed(u32::from(wakeup), &mut self.mem);
             return Some(self.begin_step::<TIMED>(TaskId::from_index(t)));
         }
         Some(match packed.get() {
-            Handle::Step(_) => unreachable!("steps are run above"),
+            Handle::Step(_) | Handle::Wakeup(_) => unreachable!("steps are run above"),
             Handle::SetResult(fut) => {
                 self.set_result(fut);
                 Action::None
             }
             Handle::Done(task) => {
-                self.free(Obj::Handle);
+                self.free_with(Obj::Handle, -Pooled::Tuple1.bytes());
+                self.free_lists.tuples1_freed(1, &mut self.mem);
                 self.run_done_callback::<TIMED>(task)
             }
             Handle::Timeout(t) => {
@@ -1034,7 +1091,7 @@ impl State {
             {
                 coro.prefetch();
             }
-            self.call_soon(Handle::Step(waiter));
+            self.call_soon(Handle::Wakeup(waiter));
         }
     }
 
@@ -1486,6 +1543,36 @@ mod tests {
         assert_eq!(st.mem.current() - base, 300 * CONTEXT_BYTES + future);
     }
 
+    /// A sleep's `TimerHandle` leaves its `(fut, None)` (56 B) and its
+    /// deadline (24 B) on CPython's free lists, which keep 2,000 2-tuples
+    /// and 100 floats (and its Context on the Contexts' list of 255): 150
+    /// sleeps ended leave 150 x (56 + 64) + 100 x 24 B charged, and the
+    /// next 150 take them back, so that the 150 live ones are charged their
+    /// whole size again, 50 of them with a new float.
+    #[test]
+    fn a_sleeps_args_and_deadline_stay_charged_on_their_free_lists() {
+        let mut st = State::new(Config::default());
+        let base = st.mem.current();
+        let timer = st.config.profile.size(Obj::TimerHandle);
+        for _ in 0..150 {
+            st.alloc_sleep_timer();
+        }
+        assert_eq!(st.mem.current() - base, 150 * timer);
+        for _ in 0..150 {
+            st.free_sleep_timer();
+        }
+        assert_eq!(
+            st.mem.current() - base,
+            150 * (56 + CONTEXT_BYTES) + 100 * 24
+        );
+        for _ in 0..150 {
+            st.alloc_sleep_timer();
+        }
+        assert_eq!(st.mem.current() - base, 150 * timer);
+        assert_eq!(st.mem.peak() - base, 150 * timer);
+        assert_eq!(SLEEP_TIMER_POOLED, 56 + 24);
+    }
+
     /// The ready queue holds one handle per live task when every task is
     /// created at once.
     #[test]
@@ -1496,6 +1583,7 @@ mod tests {
             let task = TaskId::from_index(index as usize);
             for handle in [
                 Handle::Step(task),
+                Handle::Wakeup(task),
                 Handle::SetResult(index),
                 Handle::Done(task),
                 Handle::Timeout(index),
@@ -1503,9 +1591,9 @@ mod tests {
             ] {
                 let packed = PackedHandle::new(handle);
                 let same = match (packed.get(), handle) {
-                    (Handle::Step(a), Handle::Step(b)) | (Handle::Done(a), Handle::Done(b)) => {
-                        a == b
-                    }
+                    (Handle::Step(a), Handle::Step(b))
+                    | (Handle::Wakeup(a), Handle::Wakeup(b))
+                    | (Handle::Done(a), Handle::Done(b)) => a == b,
                     (Handle::SetResult(a), Handle::SetResult(b))
                     | (Handle::Timeout(a), Handle::Timeout(b))
                     | (Handle::Response(a), Handle::Response(b)) => a == b,
@@ -1514,7 +1602,11 @@ mod tests {
                 assert!(same, "index {index}");
                 assert_eq!(
                     packed.step_task(),
-                    matches!(handle, Handle::Step(_)).then_some(index as usize)
+                    match handle {
+                        Handle::Step(_) => Some((index as usize, false)),
+                        Handle::Wakeup(_) => Some((index as usize, true)),
+                        _ => None,
+                    }
                 );
             }
         }

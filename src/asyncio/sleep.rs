@@ -96,7 +96,7 @@ impl State {
                     return Poll::Pending;
                 }
                 self.drop_future(fut);
-                self.free(Obj::TimerHandle);
+                self.free_sleep_timer();
                 self.free(Obj::SleepCoroutine);
                 Poll::Ready(())
             }

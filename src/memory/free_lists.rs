@@ -1,0 +1,221 @@
+//! CPython's free lists of small tuples and floats, as `tracemalloc` sees
+//! them.
+//!
+//! A freed 1-tuple, 2-tuple or float does not go back to the allocator: it
+//! goes onto its type's free list (up to 2,000 tuples of each length, 100
+//! floats, in CPython 3.11-3.13), where tracemalloc still counts it, and
+//! the next tuple of that length (float) is taken from there before any new
+//! memory. So after a burst of frees (a timer heap's worth of sleeps
+//! ending in one iteration, every `(fut,)` of their wake-ups) their bytes
+//! stay traced until as many new ones have been made.
+//!
+//! The objects whose profile sizes hold such parts (see
+//! `profiles/README.md`): a `call_soon(callback, arg)` Handle's `args`, the
+//! 1-tuple `(fut,)` of a task's wake-up or `(task,)` of a done callback
+//! (48 B); a sleep's `TimerHandle`, its `args` `(fut, None)` (56 B) and its
+//! deadline float (24 B). The Context and `FutureIter` free lists are kept
+//! by the loop itself (`State::copy_contexts`, `State::await_new_future`).
+//!
+//! The model counts only these parts. CPython's other tuples and floats
+//! (an iteration's `end_time`, a call's argument tuple) take from and give
+//! back to the same lists; they are short-lived and few per request, so
+//! they leave the counts here about where they are.
+
+use super::Ledger;
+
+/// A kind of object that CPython keeps on a free list when freed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Pooled {
+    /// A 1-tuple: 48 bytes with its GC header.
+    Tuple1 = 0,
+    /// A 2-tuple: 56 bytes with its GC header.
+    Tuple2 = 1,
+    /// A float: 24 bytes (no GC header).
+    Float = 2,
+}
+
+impl Pooled {
+    /// Bytes of one, as tracemalloc counts it (3.11-3.13).
+    pub const fn bytes(self) -> i64 {
+        match self {
+            Pooled::Tuple1 => 48,
+            Pooled::Tuple2 => 56,
+            Pooled::Float => 24,
+        }
+    }
+
+    /// How many the free list keeps: `PyTuple_MAXFREELIST` (2,000 per
+    /// length) and `PyFloat_MAXFREELIST` (100) in 3.11 and 3.12,
+    /// `Py_tuple_MAXFREELIST` and `Py_floats_MAXFREELIST` in 3.13.
+    pub const fn capacity(self) -> u32 {
+        match self {
+            Pooled::Tuple1 | Pooled::Tuple2 => 2000,
+            Pooled::Float => 100,
+        }
+    }
+}
+
+/// How many freed 1-tuples, and freed sleeps' 2-tuples and floats,
+/// CPython's free lists hold (still traced).
+///
+/// A sleep's 2-tuple and float are made and freed together, so their two
+/// lists move together, except when the floats' list (the shorter) is full
+/// or empty: then the 2-tuples' list gains or loses one alone. So it is
+/// kept as the floats' count and the 2-tuples' excess over it, and each
+/// make or free is one test and one increment, with the rest in a path
+/// taken only at those ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FreeLists {
+    /// 1-tuples on their free list.
+    tuples1: u32,
+    /// Floats on their free list.
+    floats: u32,
+    /// 2-tuples on their free list beyond `floats`: at most the difference
+    /// of the two capacities, since both lists fill and empty together
+    /// until the floats' is full or empty.
+    tuples2_beyond: u32,
+}
+
+/// The most 2-tuples the 2-tuples' list holds beyond the floats'.
+const TUPLES2_BEYOND: u32 = Pooled::Tuple2.capacity() - Pooled::Float.capacity();
+
+impl FreeLists {
+    /// A 1-tuple is made: from its free list if it holds one (memory
+    /// already traced), else new memory, charged to `mem`.
+    #[inline(always)]
+    pub fn tuple1_made(&mut self, mem: &mut Ledger) {
+        if self.tuples1 > 0 {
+            self.tuples1 -= 1;
+        } else {
+            mem.alloc_uncounted(Pooled::Tuple1.bytes());
+        }
+    }
+
+    /// `n` 1-tuples (0 or 1) are freed: onto their free list (still
+    /// traced) unless the list is full, when they are freed for real,
+    /// credited to `mem`.
+    #[inline(always)]
+    pub fn tuples1_freed(&mut self, n: u32, mem: &mut Ledger) {
+        debug_assert!(n <= 1);
+        let held = self.tuples1 + n;
+        if held > Pooled::Tuple1.capacity() {
+            mem.free(Pooled::Tuple1.bytes());
+        } else {
+            self.tuples1 = held;
+        }
+    }
+
+    /// A sleep's 2-tuple and float are made ([`FreeLists::tuple1_made`]).
+    #[inline(always)]
+    pub fn timer_made(&mut self, mem: &mut Ledger) {
+        if self.floats > 0 {
+            // The 2-tuples' list holds at least as many.
+            self.floats -= 1;
+        } else {
+            mem.alloc_uncounted(Pooled::Float.bytes());
+            if self.tuples2_beyond > 0 {
+                self.tuples2_beyond -= 1;
+            } else {
+                mem.alloc_uncounted(Pooled::Tuple2.bytes());
+            }
+        }
+    }
+
+    /// A sleep's 2-tuple and float are freed ([`FreeLists::tuples1_freed`]).
+    #[inline(always)]
+    pub fn timer_freed(&mut self, mem: &mut Ledger) {
+        if self.floats < Pooled::Float.capacity() {
+            // Then the 2-tuples' list is not full either.
+            self.floats += 1;
+        } else {
+            mem.free(Pooled::Float.bytes());
+            if self.tuples2_beyond < TUPLES2_BEYOND {
+                self.tuples2_beyond += 1;
+            } else {
+                mem.free(Pooled::Tuple2.bytes());
+            }
+        }
+    }
+
+    /// Objects of `kind` its free list holds now.
+    pub fn held(&self, kind: Pooled) -> u32 {
+        match kind {
+            Pooled::Tuple1 => self.tuples1,
+            Pooled::Tuple2 => self.floats + self.tuples2_beyond,
+            Pooled::Float => self.floats,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_freed_tuple_stays_traced_until_one_is_made_again() {
+        let mut f = FreeLists::default();
+        let mut mem = Ledger::with_baseline(0);
+        // Nothing to reuse at first: a new one is new memory.
+        f.tuple1_made(&mut mem);
+        assert_eq!(mem.current(), 48);
+        // Freed, it is kept: its bytes stay traced.
+        f.tuples1_freed(1, &mut mem);
+        assert_eq!((mem.current(), f.held(Pooled::Tuple1)), (48, 1));
+        // A sleep's parts have their own lists.
+        f.timer_made(&mut mem);
+        assert_eq!(mem.current(), 48 + 56 + 24);
+        // The next 1-tuple reuses the freed one; the one after is new.
+        f.tuple1_made(&mut mem);
+        assert_eq!((mem.current(), f.held(Pooled::Tuple1)), (48 + 80, 0));
+        f.tuple1_made(&mut mem);
+        assert_eq!(mem.current(), 2 * 48 + 80);
+        assert_eq!(mem.peak(), 2 * 48 + 80);
+    }
+
+    /// The lists keep 100 floats and 2,000 2-tuples: past that, a sleep's
+    /// parts are freed for real, its float first.
+    #[test]
+    fn a_full_free_list_frees_for_real() {
+        let mut f = FreeLists::default();
+        let mut mem = Ledger::with_baseline(0);
+        for _ in 0..2001 {
+            f.timer_made(&mut mem);
+        }
+        assert_eq!(mem.current(), 2001 * 80);
+        for _ in 0..100 {
+            f.timer_freed(&mut mem);
+        }
+        assert_eq!(mem.current(), 2001 * 80, "all kept");
+        f.timer_freed(&mut mem);
+        assert_eq!(f.held(Pooled::Float), 100);
+        assert_eq!(mem.current(), 2001 * 80 - 24, "the 101st float is freed");
+        for _ in 0..1900 {
+            f.timer_freed(&mut mem);
+        }
+        assert_eq!((f.held(Pooled::Float), f.held(Pooled::Tuple2)), (100, 2000));
+        assert_eq!(mem.current(), 100 * 24 + 2000 * 56);
+        // Made again: the held ones first, then new memory.
+        for _ in 0..100 {
+            f.timer_made(&mut mem);
+        }
+        assert_eq!(mem.current(), 100 * 24 + 2000 * 56);
+        f.timer_made(&mut mem);
+        assert_eq!(
+            mem.current(),
+            100 * 24 + 2000 * 56 + 24,
+            "a new float, a held 2-tuple"
+        );
+        for _ in 0..2000 {
+            f.tuple1_made(&mut mem);
+        }
+        for _ in 0..2000 {
+            f.tuples1_freed(1, &mut mem);
+        }
+        f.tuple1_made(&mut mem);
+        f.tuple1_made(&mut mem);
+        f.tuples1_freed(1, &mut mem);
+        f.tuples1_freed(1, &mut mem);
+        assert_eq!(f.held(Pooled::Tuple1), 2000);
+    }
+}
