@@ -524,7 +524,7 @@ impl State {
     /// [`State::alloc`] of `obj` and `extra` bytes that belong to it (a
     /// task's name), in one charge.
     #[inline]
-    fn alloc_with(&mut self, obj: Obj, extra: i64) {
+    pub(crate) fn alloc_with(&mut self, obj: Obj, extra: i64) {
         let mut bytes = self.own_size(obj) + extra;
         if obj.copies_context() && self.free_contexts > 0 {
             self.free_contexts -= 1;
@@ -544,7 +544,7 @@ impl State {
     /// [`State::free`] of `obj` and `extra` bytes charged with it
     /// ([`State::alloc_with`]).
     #[inline]
-    fn free_with(&mut self, obj: Obj, extra: i64) {
+    pub(crate) fn free_with(&mut self, obj: Obj, extra: i64) {
         let mut bytes = self.own_size(obj) + extra;
         if obj.copies_context() && self.free_contexts < CONTEXT_FREELIST {
             self.free_contexts += 1;
