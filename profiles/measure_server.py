@@ -47,12 +47,30 @@ behind, measured on the harness's virtual clock:
   after the responses came first, the heap kept from compaction by armed
   timers);
 * ``tuple20``: what a freed 20-item tuple keeps traced (``batching``'s
-  batch at C = 20).
+  batch at C = 20);
+* ``timeout_first``: how much larger than the rest the process's first
+  ``Timeout`` objects are, in order (a list: the 1st, the 2nd, ...; then
+  0): a new instance of a class takes an attribute array sized by the
+  class's shared keys, which give up a slot with each instance made until
+  only the attributes' own are left (CPython's ``init_inline_values``,
+  3.13's inline values).  The traced memory inside ``async with
+  asyncio.timeout(None):`` for the process's k-th Timeout less that for
+  its 60th, measured first, in this fresh interpreter;
+* ``timeout_exit``: the peak of ``async with``'s exit when the response
+  came first (the ``Timeout.__aexit__`` coroutine, which cancels the
+  timer), above the traced memory read in the attempt's ``finally``
+  clause, just before it;
+* ``timeout_raise``: the peak of an expired timeout's exit (its
+  ``__aexit__`` coroutine raising ``TimeoutError`` from the
+  ``CancelledError``, with their tracebacks) above the traced memory read
+  in the ``except`` clause that catches it.  Both with one call at a
+  time, from one task (``measure_exits``).
 
 Usage: ``python3.1X profiles/measure_server.py`` (prints the keys for that
 interpreter's profile).
 """
 
+import array
 import asyncio
 import gc
 import linecache
@@ -429,7 +447,157 @@ def measure_exception(error):
     raise RuntimeError("the exception reading did not settle")
 
 
+def measure_timeout_first(n=60):
+    """The first-instance sizes of ``asyncio.timeouts.Timeout``: for k = 1,
+    2, ..., the traced memory inside ``async with asyncio.timeout(None):``
+    (a Timeout with the attributes of an armed one, and no timer) around
+    the process's k-th Timeout, less that around its n-th, until that is
+    0. Must run before anything else in the process makes a Timeout."""
+    readings = array.array("q", bytes(8 * n))
+
+    async def timeouts():
+        # One reading first: the tuple it returns goes to the free list,
+        # where the next readings' come from.
+        tracemalloc.get_traced_memory()
+        for i in range(n):
+            async with asyncio.timeout(None):
+                readings[i] = tracemalloc.get_traced_memory()[0]
+
+    tracemalloc.start()
+    try:
+        _virtual_run(timeouts())
+    finally:
+        tracemalloc.stop()
+    extra = [r - readings[-1] for r in readings]
+    while extra and extra[-1] == 0:
+        extra.pop()
+    if any(b > a for a, b in zip(extra, extra[1:])) or extra[-1:] == [0] \
+            or len(extra) > n // 2:
+        raise RuntimeError(f"first Timeouts not shrinking to a fixed size: "
+                           f"{extra}")
+    return extra
+
+
+# Readings of the client's exits: (tag, traced memory, peak since the
+# previous reading) each; every reading resets the peak.
+_EXIT_READ = array.array("q", bytes(8 * 3 * 8 * 1000))
+_EXIT_N = [0]
+_START, _FINALLY, _AFTER, _EXCEPT = 1, 2, 3, 4
+
+
+def _exit_read(tag):
+    current, peak = tracemalloc.get_traced_memory()
+    i = _EXIT_N[0]
+    _EXIT_READ[3 * i:3 * i + 3] = array.array("q", (tag, current, peak))
+    del current, peak
+    _EXIT_N[0] = i + 1
+    tracemalloc.reset_peak()
+
+
+def _exit_deliver(conn):
+    conn.future.set_result(None)
+
+
+class _ExitConn:
+    """``server_trace.Conn`` whose ``fut`` takes a reading when the
+    client's ``finally`` clause clears it."""
+
+    __slots__ = ("future", "sent_at", "work", "handle", "event")
+
+    @property
+    def fut(self):
+        return self.future
+
+    @fut.setter
+    def fut(self, value):
+        self.future = value
+        if value is None:
+            _exit_read(_FINALLY)
+
+
+class _ExitLink:
+    """Answers every attempt in the next loop iteration (``answer``), with
+    Handles built before tracing, or never."""
+
+    def __init__(self, n, answer):
+        self.conns = [_ExitConn() for _ in range(n)]
+        self.sent = 0
+        self.answer = answer
+
+    def send(self, loop, work):
+        conn = self.conns[self.sent]
+        self.sent += 1
+        if self.answer:
+            loop._ready.append(conn.handle)
+        return conn
+
+
+class _ExitSrv:
+    """No retries; ``retries`` is read when a call starts and in its
+    ``except`` clause, ``error_rate`` right after ``async with``: each
+    takes a reading."""
+
+    error_rate_value = 0.0
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+
+    @property
+    def retries(self):
+        _exit_read(_EXCEPT if _EXIT_N[0] and _EXIT_READ[3 * _EXIT_N[0] - 3]
+                   == _FINALLY else _START)
+        return 0
+
+    @property
+    def error_rate(self):
+        _exit_read(_AFTER)
+        return self.error_rate_value
+
+
+def _exit_transients(answer, k=300):
+    """Per call of ``server_call`` (one at a time, ``k`` in a row from one
+    task; each attempt answered in the next iteration, or timed out at
+    0.5 s): the peak between the ``finally`` clause and the next reading
+    above the ``finally`` clause's reading (``answer``), or above the
+    ``except`` clause's (timed out). The most common value after the
+    first 20 calls."""
+    server_trace.LINK = link = _ExitLink(k, answer)
+    server_trace.SRV = _ExitSrv(1000.0 if answer else 0.5)
+    req = (0.1, ((0.0, 0.0),))
+
+    async def calls():
+        loop = asyncio.get_running_loop()
+        for conn in link.conns:
+            conn.handle = asyncio.Handle(_exit_deliver, (conn,), loop, None)
+        gc.collect()
+        _EXIT_N[0] = 0
+        tracemalloc.start()
+        for _ in range(k):
+            await server_trace.server_call(req)
+        tracemalloc.stop()
+
+    _virtual_run(calls())
+    reads = [tuple(_EXIT_READ[3 * i:3 * i + 3]) for i in range(_EXIT_N[0])]
+    want = (_FINALLY, _AFTER) if answer else (_FINALLY, _EXCEPT)
+    values = []
+    for (tag_a, cur_a, _), (tag_b, cur_b, peak_b) in zip(reads, reads[1:]):
+        if (tag_a, tag_b) == want:
+            values.append(peak_b - (cur_a if answer else cur_b))
+    if len(values) != k:
+        raise RuntimeError(f"expected {k} exits, read {len(values)}")
+    values = values[20:]
+    return max(set(values), key=values.count)
+
+
+def measure_exits():
+    """``timeout_exit`` and ``timeout_raise`` (see the module's
+    docstring)."""
+    return _exit_transients(answer=True), _exit_transients(answer=False)
+
+
 def main():
+    # First: it needs a process that has made no Timeout yet.
+    first = measure_timeout_first()
     total_none, client, waiting = measure(None)
     total_timeout, _, _ = measure(1000.0)
     print(f"# {sys.version.split()[0]}: per waiting attempt {total_none:.1f} B "
@@ -453,6 +621,10 @@ def main():
     print(f"tuple20 = {round(measure_tuple20())}")
     print(f"timeout_error = {measure_exception(error=False)}")
     print(f"service_error = {measure_exception(error=True)}")
+    print(f"timeout_first = {first}")
+    timeout_exit, timeout_raise = measure_exits()
+    print(f"timeout_exit = {timeout_exit}")
+    print(f"timeout_raise = {timeout_raise}")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ pub use event_loop::{
     Config, Report, RunError, Sample, SemaphoreFlavor, free_thread_cache, keep, release, run, time,
 };
 pub use future::{AwaitFuture, PyFuture, create_future};
-pub use io::{IoOutcome, IoRequest, keep_freed, keep_sized, request};
+pub use io::{IoOutcome, IoRequest, keep_freed, keep_sized, request, timeout_error_clause};
 pub use queue::{Get, Put, Queue};
 pub use semaphore::{Acquire, Enter, Semaphore};
 pub use sleep::{Sleep, sleep};

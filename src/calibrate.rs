@@ -539,8 +539,9 @@ fn progress(what: &str) {
 
 /// The `[server]` client's keys that `measure_server.py` prints as
 /// `key = value` lines (beside comments), in a profile's order. It prints
-/// `timeout_and_timer`, from which `timeout` is derived.
-const SERVER_KEYS: [&str; 9] = [
+/// `timeout_and_timer`, from which `timeout` is derived, and
+/// [`SERVER_LIST_KEYS`] as `key = [a, b, ...]`.
+const SERVER_KEYS: [&str; 11] = [
     "client_coroutine",
     "client_await",
     "timeout_and_timer",
@@ -550,13 +551,26 @@ const SERVER_KEYS: [&str; 9] = [
     "tuple20",
     "timeout_error",
     "service_error",
+    "timeout_exit",
+    "timeout_raise",
 ];
+
+/// The keys of [`SERVER_KEYS`]'s lines whose value is a list of whole
+/// numbers of bytes.
+const SERVER_LIST_KEYS: [&str; 1] = ["timeout_first"];
 
 /// Put `measure_server.py`'s keys into the `[memory]` table of `doc`
 /// (`measure_memory.py`'s output): `timeout` is its `timeout_and_timer`
 /// less the table's `timer_handle`, as in the shipped profiles.
 fn add_server_keys(doc: &mut toml::Table, server_text: &str) -> Result<(), String> {
     let mut values = std::collections::BTreeMap::new();
+    let mut lists = std::collections::BTreeMap::new();
+    let bytes = |value: &str, line: &str| {
+        value
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("not a whole number of bytes: {line:?}"))
+    };
     for line in server_text.lines().map(str::trim) {
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -564,11 +578,21 @@ fn add_server_keys(doc: &mut toml::Table, server_text: &str) -> Result<(), Strin
         let (key, value) = line
             .split_once('=')
             .ok_or_else(|| format!("unexpected line {line:?}"))?;
-        let value: i64 = value
-            .trim()
-            .parse()
-            .map_err(|_| format!("not a whole number of bytes: {line:?}"))?;
-        values.insert(key.trim().to_owned(), value);
+        let (key, value) = (key.trim(), value.trim());
+        if SERVER_LIST_KEYS.contains(&key) {
+            let items = value
+                .strip_prefix('[')
+                .and_then(|v| v.strip_suffix(']'))
+                .ok_or_else(|| format!("not a list: {line:?}"))?;
+            let list = items
+                .split(',')
+                .filter(|item| !item.trim().is_empty())
+                .map(|item| bytes(item, line))
+                .collect::<Result<Vec<i64>, String>>()?;
+            lists.insert(key.to_owned(), list);
+        } else {
+            values.insert(key.to_owned(), bytes(value, line)?);
+        }
     }
     let memory = doc
         .get_mut("memory")
@@ -586,6 +610,11 @@ fn add_server_keys(doc: &mut toml::Table, server_text: &str) -> Result<(), Strin
             (key, value)
         };
         memory.insert(key.to_owned(), toml::Value::Integer(value));
+    }
+    for key in SERVER_LIST_KEYS {
+        let list = lists.remove(key).ok_or_else(|| format!("no {key}"))?;
+        let list = list.into_iter().map(toml::Value::Integer).collect();
+        memory.insert(key.to_owned(), toml::Value::Array(list));
     }
     Ok(())
 }
@@ -882,18 +911,29 @@ mod tests {
         let shipped = include_str!("../profiles/cpython-3.12.toml");
         let mut doc: toml::Table = toml::from_str(shipped).unwrap();
         let memory = doc["memory"].as_table_mut().unwrap();
-        for key in SERVER_KEYS.iter().chain(&["timeout"]) {
+        for key in SERVER_KEYS
+            .iter()
+            .chain(&SERVER_LIST_KEYS)
+            .chain(&["timeout"])
+        {
             memory.remove(*key);
         }
         let out = "# 3.12.1: a comment\nclient_coroutine = 344\nclient_await = 112\n\
                    timeout_and_timer = 440\ntimeout_handle = 208\n# another\n\
                    client_frame = 280\nworker_frame = 176\ntuple20 = 200\n\
-                   timeout_error = 536\nservice_error = 160\n";
+                   timeout_error = 536\nservice_error = 160\n\
+                   timeout_first = [208, 200, 192, 184, 176, 168, 160, 144, 136, 128, 120, \
+                   112, 104, 96, 88, 72, 64, 56, 48, 40, 32, 24, 16]\n\
+                   timeout_exit = 216\ntimeout_raise = 312\n";
         add_server_keys(&mut doc, out).unwrap();
         let text = toml::to_string(&doc).unwrap();
         let p = profile::parse(&text).unwrap().memory;
         assert_eq!(p, profile::parse(shipped).unwrap().memory);
         assert!(add_server_keys(&mut doc, "client_coroutine = 344\n").is_err());
         assert!(add_server_keys(&mut doc, "client_coroutine = lots\n").is_err());
+        let no_list = out.replace("timeout_first", "# timeout_first");
+        assert!(add_server_keys(&mut doc, &no_list).is_err());
+        let bad_list = out.replace("[208,", "[lots,");
+        assert!(add_server_keys(&mut doc, &bad_list).is_err());
     }
 }

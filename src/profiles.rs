@@ -390,9 +390,12 @@ mod tests {
                 Obj::Tuple20,
                 Obj::TimeoutError,
                 Obj::ServiceError,
+                Obj::TimeoutExit,
+                Obj::TimeoutRaise,
             ] {
                 assert_eq!(p.size(obj), 0, "{v} {obj:?}");
             }
+            assert!(p.timeout_first.is_empty(), "{v}");
             assert_eq!(p.cancelled_timeout_credit(), 0, "{v}");
         }
     }

@@ -18,7 +18,7 @@ use super::task_group::GroupState;
 use super::wait::WaitSetState;
 use crate::memory::blocks::Blocks;
 use crate::memory::container::{PyDeque, PyList, PySet};
-use crate::memory::free_lists::{FreeLists, Pooled};
+use crate::memory::free_lists::FreeLists;
 use crate::memory::{Ledger, Obj, Profile, TaskNumbers};
 use crate::server::station::{Station, StationConfig};
 
@@ -178,7 +178,7 @@ pub(crate) enum Handle {
     /// next after `asyncio.sleep(0)` (a `TaskStepMethWrapper`).
     Step(TaskId),
     /// `Task.__wakeup(fut)` after an awaited future: a step whose Handle's
-    /// `args` is the 1-tuple `(fut,)` ([`Pooled::Tuple1`]).
+    /// `args` is the 1-tuple `(fut,)` ([`crate::memory::free_lists::Pooled::Tuple1`]).
     Wakeup(TaskId),
     /// A fired `TimerHandle`: `futures._set_result_unless_cancelled(fut)`.
     SetResult(u32),
@@ -353,9 +353,6 @@ pub(crate) struct State {
     free_lists: FreeLists,
 }
 
-/// The parts of a sleep's `TimerHandle` that CPython keeps on free lists
-/// when it is freed: its `args` `(fut, None)` and its deadline float.
-const SLEEP_TIMER_POOLED: i64 = Pooled::Tuple2.bytes() + Pooled::Float.bytes();
 /// A `contextvars.Context` object as tracemalloc counts it (with its GC
 /// header): 64 bytes on CPython 3.11-3.13.
 const CONTEXT_BYTES: i64 = 64;
@@ -477,6 +474,7 @@ impl State {
                 ..CpuCosts::NONE
             };
         let own_sizes = config.profile.without_future_iters(FUTURE_ITER_BYTES);
+        let free_lists = FreeLists::for_profile(&config.profile);
         let task_numbers = TaskNumbers::new(config.profile.task_names);
         State {
             now: 0.0,
@@ -525,7 +523,7 @@ impl State {
             objects_freed: 0,
             free_contexts: 0,
             free_future_iters: 0,
-            free_lists: FreeLists::default(),
+            free_lists,
         }
     }
 
@@ -541,7 +539,7 @@ impl State {
     /// [`State::alloc`] of `obj` and `extra` bytes that belong to it (a
     /// task's name), in one charge.
     #[inline]
-    fn alloc_with(&mut self, obj: Obj, extra: i64) {
+    pub(crate) fn alloc_with(&mut self, obj: Obj, extra: i64) {
         let mut bytes = self.own_size(obj) + extra;
         if obj.copies_context() && self.free_contexts > 0 {
             self.free_contexts -= 1;
@@ -561,7 +559,7 @@ impl State {
     /// [`State::free`] of `obj` and `extra` bytes charged with it
     /// ([`State::alloc_with`]).
     #[inline]
-    fn free_with(&mut self, obj: Obj, extra: i64) {
+    pub(crate) fn free_with(&mut self, obj: Obj, extra: i64) {
         let mut bytes = self.own_size(obj) + extra;
         if obj.copies_context() && self.free_contexts < CONTEXT_FREELIST {
             self.free_contexts += 1;
@@ -633,7 +631,7 @@ impl State {
         // size's last 48 B, as a step's `TaskStepMethWrapper` is) come from
         // the 1-tuple free list when it holds one.
         if matches!(handle, Handle::Wakeup(_) | Handle::Done(_)) {
-            self.alloc_with(Obj::Handle, -Pooled::Tuple1.bytes());
+            self.alloc_with(Obj::Handle, -self.free_lists.tuple1_bytes());
             self.free_lists.tuple1_made(&mut self.mem);
         } else {
             self.alloc(Obj::Handle);
@@ -669,7 +667,7 @@ impl State {
     /// their free lists when they hold one.
     #[inline(always)]
     fn alloc_sleep_timer(&mut self) {
-        self.alloc_with(Obj::TimerHandle, -SLEEP_TIMER_POOLED);
+        self.alloc_with(Obj::TimerHandle, -self.free_lists.timer_bytes());
         self.free_lists.timer_made(&mut self.mem);
     }
 
@@ -677,7 +675,7 @@ impl State {
     /// `(fut, None)` and its deadline go onto their free lists.
     #[inline(always)]
     pub(crate) fn free_sleep_timer(&mut self) {
-        self.free_with(Obj::TimerHandle, -SLEEP_TIMER_POOLED);
+        self.free_with(Obj::TimerHandle, -self.free_lists.timer_bytes());
         self.free_lists.timer_freed(&mut self.mem);
     }
 
@@ -1048,7 +1046,10 @@ impl State {
             // Without a branch on which of the two it is (they alternate
             // in most runs): a first step's `TaskStepMethWrapper` is freed,
             // a wake-up's `(fut,)` goes onto the free list.
-            self.free_with(Obj::Handle, -Pooled::Tuple1.bytes() * i64::from(wakeup));
+            self.free_with(
+                Obj::Handle,
+                -self.free_lists.tuple1_bytes() * i64::from(wakeup),
+            );
             self.free_lists
                 .tuples1_freed(u32::from(wakeup), &mut self.mem);
             return Some(self.begin_step::<TIMED>(TaskId::from_index(t)));
@@ -1060,7 +1061,7 @@ impl State {
                 Action::None
             }
             Handle::Done(task) => {
-                self.free_with(Obj::Handle, -Pooled::Tuple1.bytes());
+                self.free_with(Obj::Handle, -self.free_lists.tuple1_bytes());
                 self.free_lists.tuples1_freed(1, &mut self.mem);
                 self.run_done_callback::<TIMED>(task)
             }
@@ -1570,7 +1571,7 @@ mod tests {
         }
         assert_eq!(st.mem.current() - base, 150 * timer);
         assert_eq!(st.mem.peak() - base, 150 * timer);
-        assert_eq!(SLEEP_TIMER_POOLED, 56 + 24);
+        assert_eq!(st.free_lists.timer_bytes(), 56 + 24);
     }
 
     /// The ready queue holds one handle per live task when every task is

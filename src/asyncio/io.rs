@@ -47,6 +47,13 @@ pub(crate) struct IoState {
     pub(crate) cancelled: usize,
     /// Scratch buffer for due responses.
     pub(crate) due: Vec<u32>,
+    /// `asyncio.timeout` calls so far: the Timeout objects made
+    /// (`Profile::timeout_first`).
+    timeouts_made: usize,
+    /// The first-instance bytes of the Timeout whose expiry the running
+    /// task has just met, held until its `except` clause ends
+    /// ([`timeout_error_clause`]).
+    expired_first: i64,
 }
 
 /// One `asyncio.timeout` handle.
@@ -65,6 +72,9 @@ pub(crate) struct TimeoutSlot {
     queued: bool,
     /// The request is over (its task resumed).
     closed: bool,
+    /// The bytes of its Timeout beyond [`Obj::Timeout`]'s: one of the
+    /// process's first instances (`Profile::timeout_first`).
+    first: u32,
 }
 
 impl IoState {
@@ -77,6 +87,8 @@ impl IoState {
             free_timeouts: Vec::new(),
             cancelled: 0,
             due: Vec::new(),
+            timeouts_made: 0,
+            expired_first: 0,
         }
     }
 
@@ -124,6 +136,27 @@ pub fn keep_freed(obj: Obj) -> bool {
         }
         bytes != 0
     })
+}
+
+/// The `except` clause that catches an expired timeout's `TimeoutError`
+/// (after [`request`] returned [`IoOutcome::TimedOut`]), charged and
+/// credited at once: what the clause holds ([`Obj::TimeoutError`]) and,
+/// at the raise just before it, the `__aexit__` coroutine and the rest of
+/// [`Obj::TimeoutRaise`] on top; then the first-instance bytes of the
+/// expired Timeout (`Profile::timeout_first`), which the clause held.
+pub fn timeout_error_clause() {
+    with_loop(|st| {
+        let raise = st.config.profile.size(Obj::TimeoutRaise);
+        if st.config.profile.size(Obj::TimeoutError) + raise != 0 {
+            st.alloc_with(Obj::TimeoutError, raise);
+            st.free_with(Obj::TimeoutError, raise);
+        }
+        let first = st
+            .io
+            .as_mut()
+            .map_or(0, |io| std::mem::take(&mut io.expired_first));
+        st.mem.free(first);
+    });
 }
 
 /// `async with asyncio.timeout(timeout): await <request of work seconds>`.
@@ -179,10 +212,18 @@ impl State {
         let t = timeout.map(|delay| {
             let when = self.now + delay;
             let soon = when <= self.now;
+            let first = self
+                .config
+                .profile
+                .timeout_first
+                .get(self.io.as_ref().map_or(0, |io| io.timeouts_made))
+                .map_or(0, |&b| b.max(0));
             let io = self.io();
+            io.timeouts_made += 1;
             let slot = TimeoutSlot {
                 in_heap: !soon,
                 queued: soon,
+                first: first as u32,
                 ..TimeoutSlot::default()
             };
             let t = match io.free_timeouts.pop() {
@@ -195,7 +236,7 @@ impl State {
                     (io.timeouts.len() - 1) as u32
                 }
             };
-            self.alloc(Obj::Timeout);
+            self.alloc_with(Obj::Timeout, first);
             if soon {
                 self.call_soon(Handle::Timeout(t));
             } else {
@@ -233,10 +274,30 @@ impl State {
         if !self.futures.done(fut) {
             return Poll::Pending;
         }
+        let exit = Obj::TimeoutExit;
+        if let Some(t) = t
+            && !self.io().timeouts[t as usize].fired
+            && self.config.profile.size(exit) != 0
+        {
+            // `Timeout.__aexit__` cancelling the timer, while the attempt's
+            // objects (its future too) are all alive: a peak only.
+            self.alloc(exit);
+            self.free(exit);
+        }
         self.drop_future(fut);
         let mut outcome = IoOutcome::Responded;
         if let Some(t) = t {
-            self.free(Obj::Timeout);
+            let first = i64::from(self.io().timeouts[t as usize].first);
+            let fired = self.io().timeouts[t as usize].fired;
+            if fired {
+                // The `except` clause still holds the Timeout (through
+                // the traceback): its first-instance bytes go with the
+                // clause.
+                self.free(Obj::Timeout);
+                self.io().expired_first += first;
+            } else {
+                self.free_with(Obj::Timeout, first);
+            }
             let credit = self.config.profile.cancelled_timeout_credit();
             let io = self.io();
             let slot = &mut io.timeouts[t as usize];

@@ -21,7 +21,7 @@
 //! back to the same lists; they are short-lived and few per request, so
 //! they leave the counts here about where they are.
 
-use super::Ledger;
+use super::{Ledger, Profile};
 
 /// A kind of object that CPython keeps on a free list when freed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,12 +75,44 @@ pub struct FreeLists {
     /// of the two capacities, since both lists fill and empty together
     /// until the floats' is full or empty.
     tuples2_beyond: u32,
+    /// Bytes of a 1-tuple, a 2-tuple and a float ([`Pooled::bytes`]), or 0
+    /// for all three ([`FreeLists::for_profile`]).
+    sizes: [i64; 3],
 }
 
 /// The most 2-tuples the 2-tuples' list holds beyond the floats'.
 const TUPLES2_BEYOND: u32 = Pooled::Tuple2.capacity() - Pooled::Float.capacity();
 
 impl FreeLists {
+    /// The free lists of a run with `profile`'s sizes. A profile whose
+    /// `handle` is smaller than a 1-tuple, or whose `timer_handle` is
+    /// smaller than its 2-tuple, float and Context, has not measured them
+    /// inside (a test's, or a hand-made one): its lists then hold 0-byte
+    /// objects, so that no object is charged less than nothing.
+    pub fn for_profile(profile: &Profile) -> Self {
+        /// A `contextvars.Context`, which a TimerHandle also holds.
+        const CONTEXT: i64 = 64;
+        let sizes = [Pooled::Tuple1, Pooled::Tuple2, Pooled::Float].map(Pooled::bytes);
+        let holds =
+            profile.handle >= sizes[0] && profile.timer_handle >= sizes[1] + sizes[2] + CONTEXT;
+        FreeLists {
+            sizes: if holds { sizes } else { [0; 3] },
+            ..FreeLists::default()
+        }
+    }
+
+    /// Bytes of the 1-tuple in a wake-up's or a done callback's Handle.
+    #[inline(always)]
+    pub fn tuple1_bytes(&self) -> i64 {
+        self.sizes[0]
+    }
+
+    /// Bytes of the 2-tuple and the float in a sleep's TimerHandle.
+    #[inline(always)]
+    pub fn timer_bytes(&self) -> i64 {
+        self.sizes[1] + self.sizes[2]
+    }
+
     /// A 1-tuple is made: from its free list if it holds one (memory
     /// already traced), else new memory, charged to `mem`.
     #[inline(always)]
@@ -88,7 +120,7 @@ impl FreeLists {
         if self.tuples1 > 0 {
             self.tuples1 -= 1;
         } else {
-            mem.alloc_uncounted(Pooled::Tuple1.bytes());
+            mem.alloc_uncounted(self.sizes[0]);
         }
     }
 
@@ -100,7 +132,7 @@ impl FreeLists {
         debug_assert!(n <= 1);
         let held = self.tuples1 + n;
         if held > Pooled::Tuple1.capacity() {
-            mem.free(Pooled::Tuple1.bytes());
+            mem.free(self.sizes[0]);
         } else {
             self.tuples1 = held;
         }
@@ -113,11 +145,11 @@ impl FreeLists {
             // The 2-tuples' list holds at least as many.
             self.floats -= 1;
         } else {
-            mem.alloc_uncounted(Pooled::Float.bytes());
+            mem.alloc_uncounted(self.sizes[2]);
             if self.tuples2_beyond > 0 {
                 self.tuples2_beyond -= 1;
             } else {
-                mem.alloc_uncounted(Pooled::Tuple2.bytes());
+                mem.alloc_uncounted(self.sizes[1]);
             }
         }
     }
@@ -129,11 +161,11 @@ impl FreeLists {
             // Then the 2-tuples' list is not full either.
             self.floats += 1;
         } else {
-            mem.free(Pooled::Float.bytes());
+            mem.free(self.sizes[2]);
             if self.tuples2_beyond < TUPLES2_BEYOND {
                 self.tuples2_beyond += 1;
             } else {
-                mem.free(Pooled::Tuple2.bytes());
+                mem.free(self.sizes[1]);
             }
         }
     }
@@ -152,9 +184,31 @@ impl FreeLists {
 mod tests {
     use super::*;
 
+    fn real() -> FreeLists {
+        let p =
+            crate::experiment::config_for_version(crate::scenario::PythonVersion::V3_12).profile;
+        let f = FreeLists::for_profile(&p);
+        assert_eq!((f.tuple1_bytes(), f.timer_bytes()), (48, 80));
+        f
+    }
+
+    /// A profile too small to hold the parts keeps lists of 0-byte ones.
+    #[test]
+    fn a_profile_without_the_parts_charges_nothing_for_them() {
+        let mut p =
+            crate::experiment::config_for_version(crate::scenario::PythonVersion::V3_12).profile;
+        p.handle = 40;
+        let mut f = FreeLists::for_profile(&p);
+        assert_eq!((f.tuple1_bytes(), f.timer_bytes()), (0, 0));
+        let mut mem = Ledger::with_baseline(0);
+        f.tuple1_made(&mut mem);
+        f.timer_made(&mut mem);
+        assert_eq!(mem.peak(), 0);
+    }
+
     #[test]
     fn a_freed_tuple_stays_traced_until_one_is_made_again() {
-        let mut f = FreeLists::default();
+        let mut f = real();
         let mut mem = Ledger::with_baseline(0);
         // Nothing to reuse at first: a new one is new memory.
         f.tuple1_made(&mut mem);
@@ -177,7 +231,7 @@ mod tests {
     /// parts are freed for real, its float first.
     #[test]
     fn a_full_free_list_frees_for_real() {
-        let mut f = FreeLists::default();
+        let mut f = real();
         let mut mem = Ledger::with_baseline(0);
         for _ in 0..2001 {
             f.timer_made(&mut mem);

@@ -112,6 +112,20 @@ pub enum Obj {
     /// The same for an attempt that failed with an error: the exception and
     /// its traceback.
     ServiceError,
+    /// What the exit of `async with asyncio.timeout(T)` holds at its peak
+    /// when the response came first, above what the attempt holds just
+    /// before it: the `Timeout.__aexit__` coroutine, which cancels the
+    /// timer. Charged and credited at once, when the attempt's task
+    /// resumes (it only raises a peak). Found 2026-12-07 by a
+    /// differential test against CPython: one request under a timeout
+    /// that never fires was 3.6 % under on 3.12.
+    TimeoutExit,
+    /// What an expired timeout's exit holds at its peak beyond the
+    /// `except` clause that catches its `TimeoutError`
+    /// ([`Obj::TimeoutError`]): the `Timeout.__aexit__` coroutine raising
+    /// `TimeoutError` from the `CancelledError`, with their tracebacks.
+    /// Charged and credited with [`Obj::TimeoutError`], as part of it.
+    TimeoutRaise,
 }
 
 /// Per-version sizes in bytes. Field names are the keys of `[memory]` in a
@@ -229,6 +243,28 @@ pub struct Profile {
     /// (2026-12-07), [`parse`] sets 0 (not charged, as before).
     #[serde(default = "unmeasured")]
     pub async_with_exit: i64,
+    /// See [`Obj::TimeoutExit`]. In a profile measured before it was
+    /// (2026-12-07), [`parse`] sets 0 (not charged, as before).
+    #[serde(default = "unmeasured")]
+    pub timeout_exit: i64,
+    /// See [`Obj::TimeoutRaise`]. In a profile measured before it was
+    /// (2026-12-07), [`parse`] sets 0 (not charged, as before).
+    #[serde(default = "unmeasured")]
+    pub timeout_raise: i64,
+    /// How many bytes more than [`Obj::Timeout`] the process's first
+    /// `Timeout` objects hold, in order: the 1st, the 2nd, ...; every later
+    /// one holds none. A new instance of a class takes an attribute array
+    /// sized by the class's shared keys, which give up one slot with each
+    /// instance made until only the attributes' own are left (208 B more
+    /// for the first on 3.11 and 3.12, 216 on 3.13, 8 B less for each
+    /// next, over the first 23-24). The harness runs each strategy in a
+    /// fresh interpreter, so a run's k-th timeout is the process's k-th
+    /// Timeout (`src/asyncio/io.rs` counts them). Charged with the
+    /// Timeout and credited with it; an expired one's, after the `except`
+    /// clause that catches its `TimeoutError`. Empty in a profile measured
+    /// before it was (2026-12-07): not charged, as before.
+    #[serde(default)]
+    pub timeout_first: Vec<i64>,
 }
 
 /// A key the profile file does not have (resolved by [`parse`]). Plain
@@ -266,6 +302,8 @@ impl Profile {
         fallback(&mut self.timeout_error, 0);
         fallback(&mut self.service_error, 0);
         fallback(&mut self.async_with_exit, 0);
+        fallback(&mut self.timeout_exit, 0);
+        fallback(&mut self.timeout_raise, 0);
     }
 }
 
@@ -362,6 +400,8 @@ impl Profile {
             Obj::Tuple20 => self.tuple20,
             Obj::TimeoutError => self.timeout_error,
             Obj::ServiceError => self.service_error,
+            Obj::TimeoutExit => self.timeout_exit,
+            Obj::TimeoutRaise => self.timeout_raise,
         }
     }
 }
@@ -510,6 +550,8 @@ mod tests {
             Obj::Tuple20,
             Obj::TimeoutError,
             Obj::ServiceError,
+            Obj::TimeoutExit,
+            Obj::TimeoutRaise,
         ];
         for obj in &all {
             match obj {
@@ -536,7 +578,9 @@ mod tests {
                 | Obj::WorkerFrame
                 | Obj::Tuple20
                 | Obj::TimeoutError
-                | Obj::ServiceError => {}
+                | Obj::ServiceError
+                | Obj::TimeoutExit
+                | Obj::TimeoutRaise => {}
             }
         }
         all

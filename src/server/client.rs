@@ -108,9 +108,13 @@ impl Iterator for AttemptDraws {
 /// waits; its
 /// frame object ([`Obj::ClientFrame`]) from the first failed attempt until
 /// it returns; each failure's exceptions ([`Obj::TimeoutError`],
-/// [`Obj::ServiceError`]) while its `except` clause runs; and the failed
-/// attempt's future, which the `fut` local keeps through the backoff until
-/// the next attempt's `loop.create_future()` replaces it.
+/// [`Obj::ServiceError`], with [`Obj::TimeoutRaise`] and the expired
+/// Timeout's first-instance bytes: [`asyncio::timeout_error_clause`])
+/// while its `except` clause runs; and the failed attempt's future, which
+/// the `fut` local keeps through the `except` clause and the backoff until
+/// the next attempt's `loop.create_future()` replaces it or the coroutine
+/// returns (until 2026-12-07 the last attempt's was credited when its task
+/// resumed, 144 B short in its `except` clause on 3.12).
 pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
     // The client's coroutine, from its first step until it returns.
     asyncio::keep(Obj::ClientCoroutine);
@@ -142,25 +146,25 @@ pub async fn call(spec: ServerSpec, seed: u64, i: u64, work: f64) -> Attempts {
             if !frame {
                 frame = asyncio::keep_sized(Obj::ClientFrame);
             }
-            if attempt < spec.retries {
-                // The engine credited the attempt's future when the task
-                // resumed; `fut` keeps it.
-                asyncio::keep(Obj::Future);
-                kept_future = true;
-            }
-            let exception = if status == Status::Timeout {
-                Obj::TimeoutError
-            } else {
-                Obj::ServiceError
-            };
-            if asyncio::keep_sized(exception) {
-                asyncio::release(exception);
+            // The engine credited the attempt's future when the task
+            // resumed; `fut` keeps it through the `except` clause, and
+            // through the backoff until the next attempt replaces it, or
+            // until the coroutine returns.
+            asyncio::keep(Obj::Future);
+            kept_future = true;
+            if status == Status::Timeout {
+                asyncio::timeout_error_clause();
+            } else if asyncio::keep_sized(Obj::ServiceError) {
+                asyncio::release(Obj::ServiceError);
             }
         }
         if status == Status::Ok || attempt == spec.retries {
             break;
         }
         asyncio::sleep(spec.backoff.delay(attempt, jitter)).await;
+    }
+    if kept_future {
+        asyncio::release(Obj::Future);
     }
     if frame {
         asyncio::release(Obj::ClientFrame);
@@ -195,6 +199,157 @@ async fn request_replacing(work: f64, timeout: Option<f64>, kept: &mut bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::Profile;
+    use crate::server::{Backoff, BackoffKind, Discipline, Jitter};
+
+    /// The 3.12 profile with every size 0 (and no first Timeouts): only
+    /// the containers' storage is charged.
+    fn zero_profile() -> Profile {
+        let text = crate::profiles::text("3.12").unwrap();
+        let mut memory = false;
+        let zeroed: String = text
+            .lines()
+            .map(|line| {
+                if line.starts_with('[') {
+                    memory = line == "[memory]";
+                }
+                match line.split_once(" = ") {
+                    Some((key, value)) if memory && value.parse::<i64>().is_ok() => {
+                        format!("{key} = 0\n")
+                    }
+                    Some((key, value)) if memory && value.starts_with('[') => {
+                        format!("{key} = []\n")
+                    }
+                    _ => format!("{line}\n"),
+                }
+            })
+            .collect();
+        crate::memory::profile::parse(&zeroed).unwrap().memory
+    }
+
+    /// One attempt per call, under a 1 s timeout, `calls` calls in a row
+    /// from the main task, each needing `work` seconds of service: the
+    /// run's peak and final memory.
+    fn run_calls(profile: Profile, calls: u64, work: f64) -> (i64, i64) {
+        let spec = ServerSpec {
+            capacity: None,
+            discipline: Discipline::Fifo,
+            error_rate: 0.0,
+            timeout: Some(1.0),
+            retries: 0,
+            backoff: Backoff {
+                kind: BackoffKind::Fixed,
+                base: 0.1,
+                max: 0.1,
+                jitter: Jitter::None,
+            },
+        };
+        let config = asyncio::Config {
+            profile,
+            station: Some(spec.station()),
+            ..asyncio::Config::default()
+        };
+        let report = asyncio::run(&config, async move {
+            for i in 0..calls {
+                call(spec, 1, i, work).await;
+            }
+        })
+        .unwrap();
+        (report.peak_memory_bytes, report.final_memory_bytes)
+    }
+
+    /// The process's first Timeouts are larger (`timeout_first`), the
+    /// exit of `async with asyncio.timeout()` peaks above the attempt's
+    /// objects (`timeout_exit` when the response comes first,
+    /// `timeout_raise` with `timeout_error` when it expires), and the
+    /// last attempt's future is held through its `except` clause: each
+    /// charged only where CPython holds it, and all credited by the end.
+    /// Each check compares a profile with the key against one without it
+    /// whose large sizes put the peak at the same moment.
+    #[test]
+    fn timeouts_charge_first_instances_exit_peaks_and_the_future_in_the_except_clause() {
+        let zero = zero_profile();
+        let with = |f: &dyn Fn(&mut Profile)| {
+            let mut p = zero.clone();
+            f(&mut p);
+            p
+        };
+        for (calls, work) in [(1, 0.5), (3, 0.5), (1, 2.0), (3, 2.0)] {
+            let expires = work > 1.0;
+            let checks: [(&str, Profile, Profile, i64); 5] = [
+                // Each call's Timeout is freed before the next is made (a
+                // first one of 1,000 in the base keeps its peak at the
+                // first call too, where the timer heap is smaller).
+                (
+                    "timeout_first",
+                    with(&|p| {
+                        p.timeout = 10_000;
+                        p.timeout_first = vec![1_000];
+                    }),
+                    with(&|p| {
+                        p.timeout = 10_000;
+                        p.timeout_first = vec![6_000, 2_000];
+                    }),
+                    5_000,
+                ),
+                // Only when the response came first.
+                (
+                    "timeout_exit",
+                    with(&|p| p.client_coroutine = 10_000),
+                    with(&|p| {
+                        p.client_coroutine = 10_000;
+                        p.timeout_exit = 3_000;
+                    }),
+                    if expires { 0 } else { 3_000 },
+                ),
+                // On top of the except clause.
+                (
+                    "timeout_raise",
+                    with(&|p| p.timeout_error = 10_000),
+                    with(&|p| {
+                        p.timeout_error = 10_000;
+                        p.timeout_raise = 3_000;
+                    }),
+                    if expires { 3_000 } else { 0 },
+                ),
+                // An expired Timeout's first-instance bytes, until its
+                // except clause ends.
+                (
+                    "timeout_first in the except clause",
+                    with(&|p| {
+                        p.timeout = 10_000;
+                        p.timeout_error = 30_000;
+                        p.timeout_first = vec![1_000];
+                    }),
+                    with(&|p| {
+                        p.timeout = 10_000;
+                        p.timeout_error = 30_000;
+                        p.timeout_first = vec![6_000];
+                    }),
+                    5_000,
+                ),
+                // The future, while the attempt waits and, expired, in the
+                // except clause (where the peak would be 10,000 lower
+                // without it).
+                (
+                    "future",
+                    with(&|p| p.timeout_error = 10_000),
+                    with(&|p| {
+                        p.timeout_error = 10_000;
+                        p.future = 20_000;
+                    }),
+                    20_000,
+                ),
+            ];
+            for (what, base, variant, want) in checks {
+                let (base_peak, base_end) = run_calls(base, calls, work);
+                let (peak, end) = run_calls(variant, calls, work);
+                let case = format!("{what}: {calls} call(s) of {work} s");
+                assert_eq!(peak - base_peak, want, "{case}");
+                assert_eq!(end, base_end, "{case}: final memory");
+            }
+        }
+    }
 
     #[test]
     fn draws_are_per_request_and_reproducible() {
