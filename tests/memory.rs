@@ -10,6 +10,15 @@
 //! table of errors is always printed. [`KNOWN_GAPS`] lists the points that
 //! are understood to fall outside it, each with its reason and its own bound.
 //!
+//! CPython's peak itself moves with where its objects land: a set of tasks
+//! resizes its table by its keys' address hashes, so the same program gives
+//! peaks some KB apart from one heap layout to another (sliding_window at
+//! 1,000 zero latencies, C = 100, on 3.12: 220,057 or 228,201 B). A point
+//! farther off than the tolerance is run again for that strategy alone with
+//! the heap padded first ([`harness::SPREAD_PADS`]), and judged by bpsim's
+//! distance from the range of peaks seen (CPython's spread), as
+//! `conformance/difftest.py` judges memory.
+//!
 //! Then the `[server]` grid ([`server_cases`]): the same with each request
 //! sent to a downstream service (`--server --tracemalloc`: the harness
 //! records the service's decisions in an untraced run and replays them
@@ -53,20 +62,36 @@ fn latencies(n: usize, seed: u64) -> Vec<f64> {
 /// Points outside the tolerance that are understood and not yet modelled,
 /// on every version, with why: (strategy, C, bound in percent, why). They
 /// are still printed; they must stay within their own bound.
-const KNOWN_GAPS: [(&str, u64, f64, &str); 2] = [
-    ("adaptive_limit", 1, 5.0, ADAPTIVE_GAP),
-    ("sliding_window", 1, 5.0, WAIT_GAP),
-];
+///
+/// None since 2026-12-07. The last two, at C = 1 with a bound of 5 %, had
+/// been within the tolerance since the baseline gained asyncio.Runner's
+/// 144 B SIGINT handler (that day -0.2 .. -1.8 % and -2.2 .. +0.5 %), and
+/// are held to it now. What they leave out is still left out:
+/// - `adaptive_limit`: CPython's peak is at the end of main's step, which
+///   creates the next task while the finished one is still alive (its
+///   TaskGroup callback runs after main's wake-up), 1.1-1.2 KB above both
+///   ends of that iteration; bpsim credits the handle that woke main and
+///   its future (296 B on 3.12) as main resumes, where CPython holds them
+///   until the next handle is popped, and models no loop locals (112 B)
+///   (profiles/README.md, "Handles alive while they run").
+/// - `sliding_window`: CPython's peak is inside a task's last step, up to
+///   272 B above both ends of its iteration; bpsim models none of these
+///   transients inside a step (112-568 B by phase).
+///
+/// `python3.X profiles/probe_memory.py timeline` shows both.
+const KNOWN_GAPS: [(&str, u64, f64, &str); 0] = [];
 
-const ADAPTIVE_GAP: &str = "0.2-0.5 KB under at peaks of 18 KB (0.0-0.6 KB before the baseline gained asyncio.Runner's 144 B SIGINT handler; the byte figures below are from then): CPython's peak is at the end of main's step, which creates the next task while the finished one is still alive (its TaskGroup callback runs after main's wake-up), 1.1-1.2 KB above both ends of that iteration; at iterations' ends bpsim is within 260 B, but in that step it credits the handle that woke main and its future (296 B on 3.12) as main resumes, where CPython holds them until the next handle is popped, and it models no loop locals (112 B) (profiles/README.md, \"Handles alive while they run\"; python3.X profiles/probe_memory.py timeline)";
-const WAIT_GAP: &str = "up to 0.3 KB under at a peak of 12 KB (0.1-0.4 KB before the baseline gained asyncio.Runner's 144 B SIGINT handler; the byte figures below are from then): CPython's peak is inside a step, the last step of a task, up to 272 B above both ends of its iteration, where bpsim's is at the end of the timer's iteration; bpsim models none of these transients inside a step (112-568 B by phase), and at iterations' ends it is 42-194 B over (3.12) or 50-246 B under (3.11, 3.13), of which the free lists' share moves by 104 B between phases (python3.X profiles/probe_memory.py timeline)";
-
-/// The bound of the points whose latencies are all 0 (`C/0s` in the
-/// table), every strategy.
-const ZERO_BOUND: f64 = 7.0;
-
-const ZERO_GAP: &str = "latencies of 0 (asyncio.sleep(0) through its __sleep0 generator, charged as measured: sleep_zero); 4-10 % under before that (found by a differential test against CPython); semaphore_in_task at C = 1,000 was 4 % under until the bound __aexit__ (64 B) that `async with sem` holds while its body runs was charged (async_with_exit, 2026-12-07); at C = 100, 2-6 % under until CPython's 1-tuple, 2-tuple and float free lists were modelled (src/memory/free_lists.rs, 2026-12-07: freed 1-tuples, the done-callback Handles' args, were 4.8 KB of batching's 5.2 KB gap on 3.12), now -1.2 .. +0.2 %; left: sliding_window on 3.12 at C = 100, -3.6 %, not located; at C = 1,000, +0.1-0.5 % until task names were charged by number (task_names, 2026-12-07: tasks 2-256 have 0-byte names on 3.12+, cached small ints) (profiles/README.md, \"Zero latencies at high concurrency\")";
-
+/// The points whose latencies are all 0 (`C/0s` in the table) are held to
+/// the tolerance like the others. They were a known gap with a bound of
+/// 7 % until 2026-12-07: 4-10 % under before `asyncio.sleep(0)`'s
+/// `__sleep0` generator was charged (`sleep_zero`); `semaphore_in_task` at
+/// C = 1,000 4 % under before the bound `__aexit__` of `async with sem`
+/// (`async_with_exit`); at C = 100, 2-6 % under before CPython's 1-tuple,
+/// 2-tuple and float free lists were modelled (`src/memory/free_lists.rs`);
+/// `sliding_window` at C = 100 on 3.12, -3.6 %, was the task WeakSet's
+/// table doubling (512 -> 1,024 slots, 8,192 B) in CPython's run and not in
+/// another heap layout, now judged against CPython's spread
+/// (profiles/README.md, "Zero latencies at high concurrency").
 fn known_gap(strategy: &str, c: u64) -> Option<(f64, &'static str)> {
     KNOWN_GAPS
         .iter()
@@ -150,12 +175,25 @@ fn main() -> ExitCode {
                     .expect("simulation completes")
                     .report
                     .peak_memory_bytes as f64;
-                let gap = if zero {
-                    Some((ZERO_BOUND, ZERO_GAP))
-                } else {
-                    known_gap(name, c)
+                let gap = known_gap(name, c);
+                let spread = || {
+                    harness::SPREAD_PADS
+                        .iter()
+                        .filter_map(|&pad| {
+                            let json = harness::run_padded(
+                                py,
+                                &trace,
+                                c,
+                                &[kind],
+                                &params,
+                                &["--tracemalloc"],
+                                Some(pad),
+                            );
+                            json.ok()?["results"][0]["peak_memory_bytes"].as_f64()
+                        })
+                        .collect()
                 };
-                let (err, verdict) = tally.judge(ours, real, gap, tolerance);
+                let (err, verdict) = tally.judge(ours, real, gap, tolerance, spread);
                 println!(
                     "{:<8} {:>7} {:>5}  {:<21} {:>13} {:>13} {:>+6.2}%{verdict}",
                     full,
@@ -174,13 +212,13 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "memory: worst error outside known gaps {:.2}% (tolerance {tolerance}%)",
-        tally.worst
+        "memory: worst error outside known gaps {:.2}% (tolerance {tolerance}%); judged against CPython's spread: {}",
+        tally.worst, tally.spread
     );
     let srv = server(&pythons, dir.path(), tolerance);
     println!(
-        "memory [server]: worst error outside known gaps {:.2}% (tolerance {tolerance}%)",
-        srv.worst
+        "memory [server]: worst error outside known gaps {:.2}% (tolerance {tolerance}%); judged against CPython's spread: {}",
+        srv.worst, srv.spread
     );
     let (passed, failed) = (tally.passed + srv.passed, tally.failed + srv.failed);
     println!("{passed} passed, {failed} failed");
@@ -202,21 +240,20 @@ struct ServerCase {
 /// The seed of the server cases' failure draws.
 const SERVER_SEED: u64 = 7;
 
-/// Points of the `[server]` grid outside the tolerance (or within 0.5 % of
-/// it, CPython's own run-to-run jitter at these peaks: some of its figures
-/// move by 144 bytes between runs), not yet modelled, on every version:
-/// (case name, limit, strategy, bound in percent, why). bpsim predicts too
-/// little on every one. The same strategies at C = 100 are judged by the
-/// tolerance like every other point.
-const SERVER_GAPS: [(&str, u64, &str, f64, &str); 1] =
-    [("FIFO, timeouts", 10, "rate_limited", 5.0, SET_TABLE_GAP)];
-
-/// Until 2026-12-07 `batching`, `sliding_window` and `adaptive_limit` at
-/// this point were known gaps too (-1.5 .. -5.3 %, bounds 3.5-6 %): a fresh
-/// interpreter's first Timeouts are larger (each 8 B smaller than the one
-/// before over the first 23-24, 208-216 B more for the first), now charged
-/// (`timeout_first`, profiles/README.md); they are at -2.0 .. +0.8 %.
-const SET_TABLE_GAP: &str = "3.13 only (-3.5 %; 3.11 and 3.12 within 0.4 %): the task sets' tables are rebuilt larger over the run (TaskGroup._tasks 512 -> 1,024 B and the task WeakSet +432 B between iterations 1,080 and 6,350, the deficit growing from about -0.3 to +1.0 KB), not modelled, and not free lists (the FutureIter's is modelled; floats and 2-tuples left on theirs come to about 300 B at a batch boundary on 3.13); -3.7 % until the first Timeouts' larger attribute arrays were charged (timeout_first, 2026-12-07)";
+/// Points of the `[server]` grid outside the tolerance, not yet modelled,
+/// on every version: (case name, limit, strategy, bound in percent, why).
+///
+/// None since 2026-12-07. Until then `batching`, `sliding_window` and
+/// `adaptive_limit` with timeouts at C = 10 were known gaps (-1.5 .. -5.3 %,
+/// bounds 3.5-6 %) until a fresh interpreter's first, larger Timeouts were
+/// charged (`timeout_first`, profiles/README.md); and `rate_limited` there,
+/// -3.5 % on 3.13 only (bound 5 %), where the task sets' tables were
+/// rebuilt larger over CPython's run (TaskGroup._tasks 512 -> 1,024 B, the
+/// task WeakSet +432 B), which bpsim does not model. That depends on the
+/// tasks' addresses: over six heap layouts CPython peaks at 33,739-34,763
+/// B there, and bpsim's 33,723 is 0.05 % below the range (-2.99 % against
+/// the first run), so the point is judged like the others.
+const SERVER_GAPS: [(&str, u64, &str, f64, &str); 0] = [];
 
 fn server_gap(case: &str, limit: u64, strategy: &str) -> Option<(f64, &'static str)> {
     SERVER_GAPS
@@ -356,7 +393,24 @@ fn server(pythons: &[String], dir: &Path, tolerance: f64) -> Tally {
                 let ours = out.report.peak_memory_bytes as f64;
                 let timeouts: u64 = out.requests.iter().map(|q| u64::from(q.timeouts)).sum();
                 let gap = server_gap(case.name, case.c, name);
-                let (err, verdict) = tally.judge(ours, real, gap, tolerance);
+                let spread = || {
+                    harness::SPREAD_PADS
+                        .iter()
+                        .filter_map(|&pad| {
+                            let json = harness::run_padded(
+                                py,
+                                &trace,
+                                case.c,
+                                &[kind],
+                                &params,
+                                &args,
+                                Some(pad),
+                            );
+                            json.ok()?["results"][0]["peak_memory_bytes"].as_f64()
+                        })
+                        .collect()
+                };
+                let (err, verdict) = tally.judge(ours, real, gap, tolerance, spread);
                 println!(
                     "{:<8} {:<16} {:>6} {:>4}  {:<21} {:>11} {:>11} {:>+6.2}% {:>9}{verdict}",
                     full, case.name, case.n, case.c, name, real, ours, err, timeouts,
@@ -372,37 +426,63 @@ fn server(pythons: &[String], dir: &Path, tolerance: f64) -> Tally {
 struct Tally {
     passed: usize,
     failed: usize,
-    /// The largest error outside the known gaps, in percent.
+    /// The largest error outside the known gaps, in percent, against
+    /// CPython's spread where it was measured.
     worst: f64,
+    /// Points judged against CPython's spread (farther off than the
+    /// tolerance from its first run).
+    spread: usize,
 }
 
 impl Tally {
     /// Count bpsim's peak `ours` against CPython's `real`: within `gap`'s
     /// bound if it is a known gap, else within `tolerance` (and then part
-    /// of the worst error). Returns the error in percent and what to print
-    /// after it.
+    /// of the worst error). A point farther off than `tolerance` is judged
+    /// instead by its distance from the range of `real` and the peaks that
+    /// `spread` measures (the same run in other heap layouts). Returns the
+    /// error against `real` in percent and what to print after it.
     fn judge(
         &mut self,
         ours: f64,
         real: f64,
         gap: Option<(f64, &str)>,
         tolerance: f64,
+        spread: impl FnOnce() -> Vec<f64>,
     ) -> (f64, String) {
         let err = 100.0 * (ours - real) / real;
+        let mut judged = err;
+        let mut note = String::new();
+        if err.abs() > tolerance {
+            self.spread += 1;
+            let peaks = spread();
+            let lo = peaks.iter().copied().fold(real, f64::min);
+            let hi = peaks.iter().copied().fold(real, f64::max);
+            judged = if ours < lo {
+                100.0 * (ours - lo) / lo
+            } else if ours > hi {
+                100.0 * (ours - hi) / hi
+            } else {
+                0.0
+            };
+            note = format!(
+                "  CPython's spread {lo}..{hi} over {} layouts: {judged:+.2}%",
+                peaks.len() + 1
+            );
+        }
         let bound = gap.map_or(tolerance, |(b, _)| b);
         if gap.is_none() {
-            self.worst = self.worst.max(err.abs());
+            self.worst = self.worst.max(judged.abs());
         }
-        let ok = err.abs() <= bound;
+        let ok = judged.abs() <= bound;
         if ok {
             self.passed += 1;
         } else {
             self.failed += 1;
         }
         let verdict = match (ok, gap) {
-            (false, _) => "  FAIL".to_string(),
-            (true, Some((_, why))) => format!("  known gap: {why}"),
-            (true, None) => String::new(),
+            (false, _) => format!("{note}  FAIL"),
+            (true, Some((_, why))) => format!("{note}  known gap: {why}"),
+            (true, None) => note,
         };
         (err, verdict)
     }

@@ -46,8 +46,40 @@ pub(crate) fn run(
     params: &StrategyParams,
     extra: &[&str],
 ) -> Result<Value, String> {
+    run_padded(python, trace, c, kinds, params, extra, None)
+}
+
+/// The heap paddings [`run_padded`] tries: how many objects the process
+/// keeps before the harness starts (`conformance/difftest.py`'s
+/// `SPREAD_PADS`).
+#[allow(dead_code)] // Used by the memory test, not by the conformance test.
+pub(crate) const SPREAD_PADS: [u32; 5] = [0, 300, 1000, 3000, 5000];
+
+/// [`run`], but with `pad`, in a process that first keeps `pad` objects
+/// of assorted sizes (through `python -c`, which then runs the harness as
+/// `__main__`), so that the objects the traced run allocates land at other
+/// addresses. CPython's traced peak depends on where they land, by a few
+/// KB at small peaks: a set of tasks (a TaskGroup's, asyncio's task
+/// registry) resizes its table by its keys' address hashes. The memory
+/// test judges bpsim against the peaks of several paddings (CPython's
+/// spread), as `conformance/difftest.py` does.
+pub(crate) fn run_padded(
+    python: &str,
+    trace: &Path,
+    c: u64,
+    kinds: &[StrategyKind],
+    params: &StrategyParams,
+    extra: &[&str],
+    pad: Option<u32>,
+) -> Result<Value, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/harness.py");
     let mut cmd = Command::new(python);
+    if let Some(pad) = pad {
+        cmd.arg("-c").arg(format!(
+            "import runpy, sys; _pad = [bytes(j % 480) for j in range({pad})]; \
+             sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+        ));
+    }
     cmd.arg(script)
         .arg("--trace")
         .arg(trace)
