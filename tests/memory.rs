@@ -43,7 +43,7 @@ mod python;
 use bpsim::experiment::config_for_version;
 use bpsim::scenario::PythonVersion;
 use bpsim::server::{Backoff, BackoffKind, Discipline, Jitter, ServerSpec};
-use bpsim::strategy::{StrategyKind, Workload, simulate};
+use bpsim::strategy::{StrategyKind, StrategyParams, Workload, simulate};
 
 fn latencies(n: usize, seed: u64) -> Vec<f64> {
     let mut x = seed;
@@ -176,23 +176,7 @@ fn main() -> ExitCode {
                     .report
                     .peak_memory_bytes as f64;
                 let gap = known_gap(name, c);
-                let spread = || {
-                    harness::SPREAD_PADS
-                        .iter()
-                        .filter_map(|&pad| {
-                            let json = harness::run_padded(
-                                py,
-                                &trace,
-                                c,
-                                &[kind],
-                                &params,
-                                &["--tracemalloc"],
-                                Some(pad),
-                            );
-                            json.ok()?["results"][0]["peak_memory_bytes"].as_f64()
-                        })
-                        .collect()
-                };
+                let spread = || spread_peaks(py, &trace, c, kind, &params, &["--tracemalloc"]);
                 let (err, verdict) = tally.judge(ours, real, gap, tolerance, spread);
                 println!(
                     "{:<8} {:>7} {:>5}  {:<21} {:>13} {:>13} {:>+6.2}%{verdict}",
@@ -393,23 +377,7 @@ fn server(pythons: &[String], dir: &Path, tolerance: f64) -> Tally {
                 let ours = out.report.peak_memory_bytes as f64;
                 let timeouts: u64 = out.requests.iter().map(|q| u64::from(q.timeouts)).sum();
                 let gap = server_gap(case.name, case.c, name);
-                let spread = || {
-                    harness::SPREAD_PADS
-                        .iter()
-                        .filter_map(|&pad| {
-                            let json = harness::run_padded(
-                                py,
-                                &trace,
-                                case.c,
-                                &[kind],
-                                &params,
-                                &args,
-                                Some(pad),
-                            );
-                            json.ok()?["results"][0]["peak_memory_bytes"].as_f64()
-                        })
-                        .collect()
-                };
+                let spread = || spread_peaks(py, &trace, case.c, kind, &params, &args);
                 let (err, verdict) = tally.judge(ours, real, gap, tolerance, spread);
                 println!(
                     "{:<8} {:<16} {:>6} {:>4}  {:<21} {:>11} {:>11} {:>+6.2}% {:>9}{verdict}",
@@ -419,6 +387,26 @@ fn server(pythons: &[String], dir: &Path, tolerance: f64) -> Tally {
         }
     }
     tally
+}
+
+/// CPython's traced peaks for `kind` alone, run as [`harness::run`] runs
+/// it, in each heap layout of [`harness::SPREAD_PADS`] (a failed run is
+/// left out).
+fn spread_peaks(
+    python: &str,
+    trace: &Path,
+    c: u64,
+    kind: StrategyKind,
+    params: &StrategyParams,
+    extra: &[&str],
+) -> Vec<f64> {
+    harness::SPREAD_PADS
+        .iter()
+        .filter_map(|&pad| {
+            let json = harness::run_padded(python, trace, c, &[kind], params, extra, Some(pad));
+            json.ok()?["results"][0]["peak_memory_bytes"].as_f64()
+        })
+        .collect()
 }
 
 /// One grid's comparisons so far.
