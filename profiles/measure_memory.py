@@ -28,6 +28,7 @@ import collections
 import contextvars
 import datetime
 import gc
+import itertools
 import json
 import os
 import platform
@@ -678,6 +679,14 @@ def task_names():
     return "str" if sys.version_info < (3, 12) else "int"
 
 
+def batched():
+    """How `batching`'s batches are made: "limit" (3.12+, itertools.batched
+    makes a tuple for the limit's items and cuts it to the batch's) or
+    "exact" (3.11, the conformance harness's stand-in: a tuple of exactly
+    the batch's items)."""
+    return "limit" if hasattr(itertools, "batched") else "exact"
+
+
 def main_name_bytes():
     """The traced bytes of main's name (task 1): the str "Task-1" on 3.11; on
     3.12+ the int 1, a cached small int (nothing allocated)."""
@@ -705,6 +714,7 @@ def render(values, command):
         lines.append(f"{k} = {values[k]}")
         if k == "task":
             lines.append(f'task_names = "{task_names()}"')
+            lines.append(f'batched = "{batched()}"')
     return "\n".join(lines) + "\n"
 
 

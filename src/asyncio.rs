@@ -59,6 +59,7 @@ mod semaphore;
 mod sleep;
 mod task;
 mod task_group;
+mod tuples;
 mod wait;
 
 pub use cpu::CpuCosts;
@@ -82,4 +83,5 @@ pub use task::{
     current_task_created,
 };
 pub use task_group::{Join, TaskGroup};
+pub use tuples::{tuple_cut, tuple_freed, tuple_lists, tuple_made};
 pub use wait::{ReturnWhen, TaskSet, Wait};

@@ -15,7 +15,7 @@ pub mod free_lists;
 pub mod profile;
 pub mod task_names;
 
-pub use profile::{Obj, Profile};
+pub use profile::{Batches, Obj, Profile};
 pub use task_names::{TaskNames, TaskNumbers};
 
 /// Running totals of simulated Python memory.

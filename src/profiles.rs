@@ -400,6 +400,33 @@ mod tests {
         }
     }
 
+    /// The shipped profiles say how `batching`'s batch tuples are made
+    /// (3.11: the harness's stand-in, exact; 3.12+: `itertools.batched`,
+    /// for the whole limit first); a profile without the key charges none.
+    #[test]
+    fn batch_tuples_by_version_and_without_the_key() {
+        use crate::memory::Batches;
+        for v in VERSIONS {
+            let text = text(v).unwrap();
+            let p = profile::parse(text).unwrap().memory;
+            let made = if v == "3.11" {
+                Batches::Exact
+            } else {
+                Batches::Limit
+            };
+            assert_eq!(p.batched, made, "{v}");
+            let old: String = text
+                .lines()
+                .filter(|l| !l.starts_with("batched"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(
+                profile::parse(&old).unwrap().memory.batched,
+                Batches::Uncharged
+            );
+        }
+    }
+
     #[test]
     fn cpu_profiles_by_name_and_by_path() {
         let base = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -662,6 +662,12 @@ impl State {
         self.schedule(when, fut);
     }
 
+    /// The loop's free lists of tuples and floats, and the ledger they
+    /// charge: for the tuples a program makes itself (`super::tuples`).
+    pub(crate) fn free_lists_and_ledger(&mut self) -> (&mut FreeLists, &mut Ledger) {
+        (&mut self.free_lists, &mut self.mem)
+    }
+
     /// Charge a sleep's `TimerHandle` ([`State::call_at`]): its
     /// `(fut, None)` and its deadline (in the `timer_handle` size) come from
     /// their free lists when they hold one.

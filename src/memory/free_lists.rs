@@ -16,10 +16,11 @@
 //! deadline float (24 B). The Context and `FutureIter` free lists are kept
 //! by the loop itself (`State::copy_contexts`, `State::await_new_future`).
 //!
-//! The model counts only these parts. CPython's other tuples and floats
-//! (an iteration's `end_time`, a call's argument tuple) take from and give
-//! back to the same lists; they are short-lived and few per request, so
-//! they leave the counts here about where they are.
+//! The model counts only these parts, and the tuples a program makes
+//! itself ([`TupleLists`]: `itertools.batched`'s batches, of any length). CPython's other tuples and floats (an iteration's
+//! `end_time`, a call's argument tuple) take from and give back to the
+//! same lists; they are short-lived and few per request, so they leave
+//! the counts here about where they are.
 
 use super::{Ledger, Profile};
 
@@ -54,6 +55,22 @@ impl Pooled {
             Pooled::Float => 100,
         }
     }
+}
+
+/// The most items of a tuple that CPython keeps on a free list when it is
+/// freed (`PyTuple_MAXSAVESIZE`, 3.11-3.13).
+pub const TUPLE_SAVED_ITEMS: u64 = 20;
+
+/// Bytes of a tuple of `items` items, as tracemalloc counts it: the GC
+/// header (16), the head of a variable-size object (24) and a pointer per
+/// item (64-bit CPython 3.11-3.13; [`Pooled::Tuple1`] and
+/// [`Pooled::Tuple2`] are its first two). Counted as at most 2^56 items
+/// (512 PiB, far past any memory CPython could get before its
+/// `MemoryError`), so that a limit near 2^64 cannot overflow the ledger.
+pub const fn tuple_bytes(items: u64) -> i64 {
+    const MOST: u64 = 1 << 56;
+    let items = if items > MOST { MOST } else { items };
+    40 + 8 * items as i64
 }
 
 /// How many freed 1-tuples, and freed sleeps' 2-tuples and floats,
@@ -180,6 +197,88 @@ impl FreeLists {
     }
 }
 
+/// The free lists of the tuples a program makes itself
+/// (`itertools.batched`'s batches, of any length), beside the loop's
+/// [`FreeLists`]: their 1-tuples share its list of wake-ups' `(fut,)`,
+/// longer ones have one list per length up to [`TUPLE_SAVED_ITEMS`]. Their
+/// 2-tuples have a list of their own here, not the sleeps' (whose 2-tuples
+/// move with their floats in [`FreeLists`]): only a batch of 2, at C = 2,
+/// would share it.
+#[derive(Clone, Debug, Default)]
+pub struct TupleLists {
+    /// Freed tuples of 2 to 20 items, by length (0 and 1 unused).
+    sized: [u32; TUPLE_SAVED_ITEMS as usize + 1],
+    /// Whether a new tuple of 20 items is taken from its free list: not on
+    /// 3.11 and 3.12, which put a freed one there but take from the lists
+    /// only below 20 items (a profile whose `tuple20` is not 0); 3.13 does.
+    takes_20: bool,
+}
+
+impl TupleLists {
+    /// Empty lists, for `profile`'s CPython.
+    pub fn for_profile(profile: &Profile) -> Self {
+        TupleLists {
+            takes_20: profile.tuple20 == 0,
+            ..TupleLists::default()
+        }
+    }
+
+    /// The list of tuples of `items` items (the loop's 1-tuples' in
+    /// `shared`, when its profile charges those,
+    /// [`FreeLists::for_profile`]), and whether a new tuple of that length
+    /// is taken from it; `None` for no list.
+    fn list<'a>(
+        &'a mut self,
+        items: u64,
+        shared: &'a mut FreeLists,
+    ) -> Option<(&'a mut u32, bool)> {
+        match items {
+            1 if shared.sizes[0] != 0 => Some((&mut shared.tuples1, true)),
+            n if (1..=TUPLE_SAVED_ITEMS).contains(&n) => Some((
+                &mut self.sized[n as usize],
+                n < TUPLE_SAVED_ITEMS || self.takes_20,
+            )),
+            _ => None,
+        }
+    }
+
+    /// A program makes a tuple of `items` items (`PyTuple_New`), charged to
+    /// `mem` as one allocation unless its length's free list holds one
+    /// that the version takes back. The empty tuple is a singleton.
+    pub fn made(&mut self, items: u64, shared: &mut FreeLists, mem: &mut Ledger) {
+        if items == 0 {
+            return;
+        }
+        match self.list(items, shared) {
+            Some((held, true)) if *held > 0 => *held -= 1,
+            _ => mem.alloc(tuple_bytes(items)),
+        }
+    }
+
+    /// A tuple of `items` items that a program made ([`TupleLists::made`])
+    /// is freed: onto its length's free list (still traced) if it has at
+    /// most [`TUPLE_SAVED_ITEMS`] and the list is not full, else credited
+    /// to `mem`.
+    pub fn freed(&mut self, items: u64, shared: &mut FreeLists, mem: &mut Ledger) {
+        if items == 0 {
+            return;
+        }
+        match self.list(items, shared) {
+            Some((held, _)) if *held < Pooled::Tuple1.capacity() => *held += 1,
+            _ => mem.free(tuple_bytes(items)),
+        }
+    }
+
+    /// Freed tuples of `items` items that the lists hold.
+    pub fn held(&self, items: u64, shared: &FreeLists) -> u32 {
+        match items {
+            1 if shared.sizes[0] != 0 => shared.tuples1,
+            n if (1..=TUPLE_SAVED_ITEMS).contains(&n) => self.sized[n as usize],
+            _ => 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +370,53 @@ mod tests {
         f.tuples1_freed(1, &mut mem);
         f.tuples1_freed(1, &mut mem);
         assert_eq!(f.held(Pooled::Tuple1), 2000);
+    }
+
+    /// A program's own tuples (`itertools.batched`'s batches) go through
+    /// the free list of their length, up to 20 items: a freed one stays
+    /// traced and the next of its length takes it back. 1-tuples share the
+    /// wake-ups' list. 3.11 and 3.12 put a freed 20-item tuple on its list
+    /// but never take one from there (`tuple20` in their profiles).
+    #[test]
+    fn a_programs_tuples_go_through_the_list_of_their_length() {
+        let mut f = real();
+        let p = crate::experiment::config_for_version(crate::scenario::PythonVersion::V3_12);
+        let mut t = TupleLists::for_profile(&p.profile);
+        let mut mem = Ledger::with_baseline(0);
+        t.made(5, &mut f, &mut mem);
+        assert_eq!(mem.current(), tuple_bytes(5));
+        t.freed(5, &mut f, &mut mem);
+        assert_eq!((mem.current(), t.held(5, &f)), (80, 1));
+        t.made(5, &mut f, &mut mem);
+        assert_eq!((mem.current(), t.held(5, &f)), (80, 0));
+        // Longer than 20 items: no list.
+        t.made(21, &mut f, &mut mem);
+        assert_eq!(mem.current(), 80 + 208);
+        t.freed(21, &mut f, &mut mem);
+        assert_eq!((mem.current(), t.held(21, &f)), (80, 0));
+        // A 1-tuple freed by the program is the next wake-up's args.
+        t.made(1, &mut f, &mut mem);
+        t.freed(1, &mut f, &mut mem);
+        f.tuple1_made(&mut mem);
+        assert_eq!(mem.current(), 80 + 48);
+        // 20 items on 3.12: kept when freed, never taken back.
+        for _ in 0..3 {
+            t.made(20, &mut f, &mut mem);
+            t.freed(20, &mut f, &mut mem);
+        }
+        assert_eq!((mem.current(), t.held(20, &f)), (128 + 3 * 200, 3));
+        assert_eq!(mem.allocations(), 1 + 1 + 1 + 3);
+        // 3.13 takes it back.
+        let p = crate::experiment::config_for_version(crate::scenario::PythonVersion::V3_13);
+        let (mut f, mut t) = (
+            FreeLists::for_profile(&p.profile),
+            TupleLists::for_profile(&p.profile),
+        );
+        let mut mem = Ledger::with_baseline(0);
+        for _ in 0..3 {
+            t.made(20, &mut f, &mut mem);
+            t.freed(20, &mut f, &mut mem);
+        }
+        assert_eq!((mem.current(), t.held(20, &f)), (200, 1));
     }
 }

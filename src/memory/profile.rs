@@ -128,6 +128,31 @@ pub enum Obj {
     TimeoutRaise,
 }
 
+/// How the version's `itertools.batched` makes the tuple of each batch that
+/// `batching` takes (the key `batched` of a profile). The tuple is held
+/// while its batch runs, until the next batch replaces it, and goes through
+/// CPython's tuple free lists like any tuple
+/// ([`crate::memory::free_lists::TupleLists`]).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Batches {
+    /// Not charged (a profile without the key), but for a freed 20-item
+    /// tuple ([`Obj::Tuple20`]).
+    #[default]
+    #[serde(skip)]
+    Uncharged,
+    /// A tuple of exactly the batch's items: the conformance harness's
+    /// stand-in on CPython 3.11, which has no `itertools.batched`.
+    Exact,
+    /// CPython 3.12+: `batched_next` makes a tuple for the limit's items,
+    /// fills it and cuts it to the batch's length (the last batch); the
+    /// call that finds the input exhausted makes one and frees it. Below
+    /// about 200 requests a batch, that empty tuple for a limit of
+    /// thousands can be the run's peak (found 2026-12-07 by the
+    /// differential memory test: one request at C = 1,720 was 53 % under).
+    Limit,
+}
+
 /// Per-version sizes in bytes. Field names are the keys of `[memory]` in a
 /// profile file.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -144,6 +169,12 @@ pub struct Profile {
     /// in `task`.
     #[serde(default)]
     pub task_names: TaskNames,
+    /// How `batching`'s `itertools.batched` makes each batch's tuple
+    /// ([`Batches`]). A profile without the key (measured before
+    /// 2026-12-07) charges no batch tuple, only a freed 20-item one
+    /// ([`Obj::Tuple20`]).
+    #[serde(default)]
+    pub batched: Batches,
     /// The Task object alone, one pymalloc block (part of `task`). With the
     /// coroutine sizes (each one block too) it decides whether a new Task
     /// lands at a freed Task's address ([`crate::memory::blocks`]). 0
