@@ -3,7 +3,10 @@
 //! `cargo run --release --example mem_timeline -- <strategy> <trace> <C> <3.11|3.12|3.13>`.
 //!
 //! The strategies' parameters are the memory test's (`plan` in
-//! `tests/common/harness.rs`), as the probe sets them for CPython.
+//! `tests/common/harness.rs`), as the probe sets them for CPython. Or
+//! `... -- <strategy> <scenario.toml>`: that scenario's workload, limit,
+//! parameters and model (a differential test's case, whose harness command
+//! gives CPython the same).
 
 use std::sync::Arc;
 
@@ -18,7 +21,15 @@ mod harness;
 fn main() {
     let mut args = std::env::args().skip(1);
     let kind = StrategyKind::parse(&args.next().expect("strategy")).expect("a strategy");
-    let trace = std::fs::read_to_string(args.next().expect("trace")).expect("trace file");
+    let source = args.next().expect("a trace or a scenario");
+    if source.ends_with(".toml") {
+        let mut scenario = bpsim::scenario::Scenario::load(&source).expect("a valid scenario");
+        scenario.strategies = vec![kind];
+        let (_, outcomes) = bpsim::experiment::run_traced(&scenario, 1).expect("runs");
+        print(&outcomes[0].report);
+        return;
+    }
+    let trace = std::fs::read_to_string(source).expect("trace file");
     let c: u64 = args.next().expect("C").parse().expect("C");
     let version = args.next().expect("version");
     let version = PythonVersion::ALL
@@ -35,8 +46,13 @@ fn main() {
     let mut config = config_for_version(version);
     config.timeline = true;
     let o = simulate(kind, &w, &config).expect("runs");
-    for (i, s) in o.report.timeline.iter().enumerate() {
+    print(&o.report);
+}
+
+/// Each iteration's number, time and memory, then the peak.
+fn print(report: &bpsim::asyncio::Report) {
+    for (i, s) in report.timeline.iter().enumerate() {
         println!("{} {} {}", i + 1, s.time_s, s.memory_bytes);
     }
-    println!("peak {}", o.report.peak_memory_bytes);
+    println!("peak {}", report.peak_memory_bytes);
 }
