@@ -7,8 +7,8 @@
 //! (`conformance/harness.py --tracemalloc`), and bpsim predicts the peak
 //! from the version's memory profile. Every prediction must be within
 //! `BPSIM_MEMORY_TOLERANCE` percent (default 3) of the measured peak. The
-//! table of errors is always printed. [`KNOWN_GAPS`] lists the points that
-//! are understood to fall outside it, each with its reason and its own bound.
+//! table of errors is always printed. No point has a bound of its own any
+//! more ("Retired gaps" below tells which had one, and why).
 //!
 //! CPython's peak itself moves with where its objects land: a set of tasks
 //! resizes its table by its keys' address hashes, so the same program gives
@@ -24,7 +24,7 @@
 //! records the service's decisions in an untraced run and replays them
 //! traced, so that only the client program's objects are counted; see
 //! `conformance/README.md`), against bpsim's `[server]` with the same
-//! failure draws. Its known gaps are [`SERVER_GAPS`].
+//! failure draws.
 //!
 //! Interpreters are found as in the conformance test. Without any, the test
 //! prints a SKIPPED line and passes. `BPSIM_CONFORMANCE_QUICK=1` skips the
@@ -59,45 +59,35 @@ fn latencies(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-/// Points outside the tolerance that are understood and not yet modelled,
-/// on every version, with why: (strategy, C, bound in percent, why). They
-/// are still printed; they must stay within their own bound.
-///
-/// None since 2026-12-07. The last two, at C = 1 with a bound of 5 %, had
-/// been within the tolerance since the baseline gained asyncio.Runner's
-/// 144 B SIGINT handler (that day -0.2 .. -1.8 % and -2.2 .. +0.5 %), and
-/// are held to it now. What they leave out is still left out:
-/// - `adaptive_limit`: CPython's peak is at the end of main's step, which
-///   creates the next task while the finished one is still alive (its
-///   TaskGroup callback runs after main's wake-up), 1.1-1.2 KB above both
-///   ends of that iteration; bpsim credits the handle that woke main and
-///   its future (296 B on 3.12) as main resumes, where CPython holds them
-///   until the next handle is popped, and models no loop locals (112 B)
-///   (profiles/README.md, "Handles alive while they run").
-/// - `sliding_window`: CPython's peak is inside a task's last step, up to
-///   272 B above both ends of its iteration; bpsim models none of these
-///   transients inside a step (112-568 B by phase).
-///
-/// `python3.X profiles/probe_memory.py timeline` shows both.
-const KNOWN_GAPS: [(&str, u64, f64, &str); 0] = [];
-
-/// The points whose latencies are all 0 (`C/0s` in the table) are held to
-/// the tolerance like the others. They were a known gap with a bound of
-/// 7 % until 2026-12-07: 4-10 % under before `asyncio.sleep(0)`'s
-/// `__sleep0` generator was charged (`sleep_zero`); `semaphore_in_task` at
-/// C = 1,000 4 % under before the bound `__aexit__` of `async with sem`
-/// (`async_with_exit`); at C = 100, 2-6 % under before CPython's 1-tuple,
-/// 2-tuple and float free lists were modelled (`src/memory/free_lists.rs`);
-/// `sliding_window` at C = 100 on 3.12, -3.6 %, was the task WeakSet's
-/// table doubling (512 -> 1,024 slots, 8,192 B) in CPython's run and not in
-/// another heap layout, now judged against CPython's spread
-/// (profiles/README.md, "Zero latencies at high concurrency").
-fn known_gap(strategy: &str, c: u64) -> Option<(f64, &'static str)> {
-    KNOWN_GAPS
-        .iter()
-        .find(|(s, gc, _, _)| *s == strategy && *gc == c)
-        .map(|(_, _, bound, why)| (*bound, *why))
-}
+// Retired gaps. Until 2026-12-07 some points were known gaps, each held
+// to a bound of its own above the tolerance, with its reason printed
+// beside it. Since then every point is held to the tolerance, against
+// CPython's spread where its first run is farther. The `[server]` grid's
+// are told at `server_cases`; the plain grid's were:
+// - `adaptive_limit` and `sliding_window` at C = 1 (bound 5 %), within the
+//   tolerance since the baseline gained asyncio.Runner's 144 B SIGINT
+//   handler (that day -0.2 .. -1.8 % and -2.2 .. +0.5 %). What they leave
+//   out is still left out. `adaptive_limit`: CPython's peak is at the end
+//   of main's step, which creates the next task while the finished one is
+//   still alive (its TaskGroup callback runs after main's wake-up),
+//   1.1-1.2 KB above both ends of that iteration; bpsim credits the handle
+//   that woke main and its future (296 B on 3.12) as main resumes, where
+//   CPython holds them until the next handle is popped, and models no
+//   loop locals (112 B) (profiles/README.md, "Handles alive while they
+//   run"). `sliding_window`: CPython's peak is inside a task's last step,
+//   up to 272 B above both ends of its iteration; bpsim models none of
+//   these transients inside a step (112-568 B by phase).
+//   `python3.X profiles/probe_memory.py timeline` shows both.
+// - The zero latencies (`C/0s` in the table, bound 7 %): 4-10 % under
+//   before `asyncio.sleep(0)`'s `__sleep0` generator was charged
+//   (`sleep_zero`); `semaphore_in_task` at C = 1,000 4 % under before the
+//   bound `__aexit__` of `async with sem` (`async_with_exit`); at C = 100,
+//   2-6 % under before CPython's 1-tuple, 2-tuple and float free lists
+//   were modelled (`src/memory/free_lists.rs`); `sliding_window` at C =
+//   100 on 3.12, -3.6 %, is the task WeakSet's table doubling (512 ->
+//   1,024 slots, 8,192 B) in CPython's run and not in another heap
+//   layout: within CPython's spread (profiles/README.md, "Zero latencies
+//   at high concurrency").
 
 fn version(full: &str) -> PythonVersion {
     PythonVersion::ALL
@@ -175,9 +165,8 @@ fn main() -> ExitCode {
                     .expect("simulation completes")
                     .report
                     .peak_memory_bytes as f64;
-                let gap = known_gap(name, c);
                 let spread = || spread_peaks(py, &trace, c, kind, &params, &["--tracemalloc"]);
-                let (err, verdict) = tally.judge(ours, real, gap, tolerance, spread);
+                let (err, verdict) = tally.judge(ours, real, tolerance, spread);
                 println!(
                     "{:<8} {:>7} {:>5}  {:<21} {:>13} {:>13} {:>+6.2}%{verdict}",
                     full,
@@ -196,12 +185,12 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "memory: worst error outside known gaps {:.2}% (tolerance {tolerance}%); judged against CPython's spread: {}",
+        "memory: worst error {:.2}% (tolerance {tolerance}%); judged against CPython's spread: {}",
         tally.worst, tally.spread
     );
     let srv = server(&pythons, dir.path(), tolerance);
     println!(
-        "memory [server]: worst error outside known gaps {:.2}% (tolerance {tolerance}%); judged against CPython's spread: {}",
+        "memory [server]: worst error {:.2}% (tolerance {tolerance}%); judged against CPython's spread: {}",
         srv.worst, srv.spread
     );
     let (passed, failed) = (tally.passed + srv.passed, tally.failed + srv.failed);
@@ -224,12 +213,15 @@ struct ServerCase {
 /// The seed of the server cases' failure draws.
 const SERVER_SEED: u64 = 7;
 
-/// Points of the `[server]` grid outside the tolerance, not yet modelled,
-/// on every version: (case name, limit, strategy, bound in percent, why).
+/// FIFO at a capacity of half the limit (requests queue about as long as
+/// they are served), with a timeout that the slower ones miss, one retry
+/// after a fixed pause; and failures retried with exponential backoff and
+/// full jitter under a timeout that never fires (its timer is still armed
+/// and cancelled). Latencies uniform in [0.1, 0.2) s.
 ///
-/// None since 2026-12-07. Until then `batching`, `sliding_window` and
-/// `adaptive_limit` with timeouts at C = 10 were known gaps (-1.5 .. -5.3 %,
-/// bounds 3.5-6 %) until a fresh interpreter's first, larger Timeouts were
+/// Known gaps of this grid until 2026-12-07 (see "Retired gaps"):
+/// `batching`, `sliding_window` and `adaptive_limit` with timeouts at
+/// C = 10 (-1.5 .. -5.3 %, bounds 3.5-6 %) until a fresh interpreter's first, larger Timeouts were
 /// charged (`timeout_first`, profiles/README.md); and `rate_limited` there,
 /// -3.5 % on 3.13 only (bound 5 %), where the task sets' tables were
 /// rebuilt larger over CPython's run (TaskGroup._tasks 512 -> 1,024 B, the
@@ -237,20 +229,6 @@ const SERVER_SEED: u64 = 7;
 /// tasks' addresses: over six heap layouts CPython peaks at 33,739-34,763
 /// B there, and bpsim's 33,723 is 0.05 % below the range (-2.99 % against
 /// the first run), so the point is judged like the others.
-const SERVER_GAPS: [(&str, u64, &str, f64, &str); 0] = [];
-
-fn server_gap(case: &str, limit: u64, strategy: &str) -> Option<(f64, &'static str)> {
-    SERVER_GAPS
-        .iter()
-        .find(|(c, l, s, _, _)| *c == case && *l == limit && *s == strategy)
-        .map(|(_, _, _, bound, why)| (*bound, *why))
-}
-
-/// FIFO at a capacity of half the limit (requests queue about as long as
-/// they are served), with a timeout that the slower ones miss, one retry
-/// after a fixed pause; and failures retried with exponential backoff and
-/// full jitter under a timeout that never fires (its timer is still armed
-/// and cancelled). Latencies uniform in [0.1, 0.2) s.
 fn server_cases() -> Vec<ServerCase> {
     let timeouts = |c: u64| ServerSpec {
         capacity: Some(c / 2),
@@ -376,9 +354,8 @@ fn server(pythons: &[String], dir: &Path, tolerance: f64) -> Tally {
                 let out = simulate(kind, &workload, &config).expect("simulation completes");
                 let ours = out.report.peak_memory_bytes as f64;
                 let timeouts: u64 = out.requests.iter().map(|q| u64::from(q.timeouts)).sum();
-                let gap = server_gap(case.name, case.c, name);
                 let spread = || spread_peaks(py, &trace, case.c, kind, &params, &args);
-                let (err, verdict) = tally.judge(ours, real, gap, tolerance, spread);
+                let (err, verdict) = tally.judge(ours, real, tolerance, spread);
                 println!(
                     "{:<8} {:<16} {:>6} {:>4}  {:<21} {:>11} {:>11} {:>+6.2}% {:>9}{verdict}",
                     full, case.name, case.n, case.c, name, real, ours, err, timeouts,
@@ -414,8 +391,8 @@ fn spread_peaks(
 struct Tally {
     passed: usize,
     failed: usize,
-    /// The largest error outside the known gaps, in percent, against
-    /// CPython's spread where it was measured.
+    /// The largest error, in percent, against CPython's spread where it
+    /// was measured.
     worst: f64,
     /// Points judged against CPython's spread (farther off than the
     /// tolerance from its first run).
@@ -423,17 +400,15 @@ struct Tally {
 }
 
 impl Tally {
-    /// Count bpsim's peak `ours` against CPython's `real`: within `gap`'s
-    /// bound if it is a known gap, else within `tolerance` (and then part
-    /// of the worst error). A point farther off than `tolerance` is judged
-    /// instead by its distance from the range of `real` and the peaks that
-    /// `spread` measures (the same run in other heap layouts). Returns the
-    /// error against `real` in percent and what to print after it.
+    /// Count bpsim's peak `ours` against CPython's `real`: within
+    /// `tolerance`, or, for a point farther off, within `tolerance` of the
+    /// range of `real` and the peaks that `spread` measures (the same run
+    /// in other heap layouts). Returns the error against `real` in percent
+    /// and what to print after it.
     fn judge(
         &mut self,
         ours: f64,
         real: f64,
-        gap: Option<(f64, &str)>,
         tolerance: f64,
         spread: impl FnOnce() -> Vec<f64>,
     ) -> (f64, String) {
@@ -457,21 +432,13 @@ impl Tally {
                 peaks.len() + 1
             );
         }
-        let bound = gap.map_or(tolerance, |(b, _)| b);
-        if gap.is_none() {
-            self.worst = self.worst.max(judged.abs());
-        }
-        let ok = judged.abs() <= bound;
-        if ok {
+        self.worst = self.worst.max(judged.abs());
+        if judged.abs() <= tolerance {
             self.passed += 1;
+            (err, note)
         } else {
             self.failed += 1;
+            (err, format!("{note}  FAIL"))
         }
-        let verdict = match (ok, gap) {
-            (false, _) => format!("{note}  FAIL"),
-            (true, Some((_, why))) => format!("{note}  known gap: {why}"),
-            (true, None) => note,
-        };
-        (err, verdict)
     }
 }
