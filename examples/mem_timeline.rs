@@ -45,6 +45,8 @@ fn main() {
     let w = Workload::new(Arc::from(lat), c).with_params(params);
     let mut config = config_for_version(version);
     config.timeline = true;
+    // The harness reads its latencies from a list: no float a request.
+    config.drawn_latencies = false;
     let o = simulate(kind, &w, &config).expect("runs");
     print(&o.report);
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::asyncio::{Config, CpuCosts, RunError, SemaphoreFlavor};
-use crate::latency::{self, LatencyError};
+use crate::latency::{self, LatencyError, LatencySource};
 use crate::metrics::StrategyResult;
 use crate::report::{RunReport, ScenarioInfo};
 use crate::scenario::{MemoryFile, PythonVersion, Scenario};
@@ -66,15 +66,19 @@ pub fn config_for_version(version: PythonVersion) -> Config {
         timeline: false,
         station: None,
         expected_tasks: 0,
+        drawn_latencies: true,
     }
 }
 
 /// The engine configuration for a scenario's model: its version's
 /// semaphore rule, its memory profile (its version's shipped one, or its
-/// `memory` file's) and its CPU costs.
+/// `memory` file's) and its CPU costs. A scenario that replays a trace
+/// models a program that reads its latencies from a list, one with a
+/// distribution a program that draws each ([`Config::drawn_latencies`]).
 pub fn config_for(scenario: &Scenario) -> Config {
     let mut config = config_for_version(scenario.model.python);
     config.cpu = scenario.model.cpu.costs();
+    config.drawn_latencies = matches!(scenario.latency, LatencySource::Distribution(_));
     if let Some(file) = &scenario.model.memory {
         config.profile = (*file.sizes).clone();
     }

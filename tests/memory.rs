@@ -40,6 +40,7 @@ mod harness;
 #[path = "common/python.rs"]
 mod python;
 
+use bpsim::asyncio::Config;
 use bpsim::experiment::config_for_version;
 use bpsim::scenario::PythonVersion;
 use bpsim::server::{Backoff, BackoffKind, Discipline, Jitter, ServerSpec};
@@ -156,7 +157,11 @@ fn main() -> ExitCode {
                 }
             };
             let full = json["python"].as_str().unwrap_or("?").to_string();
-            let config = config_for_version(version(&full));
+            // The harness reads its latencies from a list: no float a request.
+            let config = Config {
+                drawn_latencies: false,
+                ..config_for_version(version(&full))
+            };
             for r in json["results"].as_array().expect("results") {
                 let name = r["strategy"].as_str().expect("strategy");
                 let real = r["peak_memory_bytes"].as_i64().expect("peak") as f64;

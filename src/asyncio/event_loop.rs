@@ -78,7 +78,22 @@ pub struct Config {
     /// buffers that hold an entry per task grow toward it and stop there,
     /// instead of doubling past it: only bpsim's own memory depends on it.
     pub expected_tasks: usize,
+    /// Whether the program draws each request's latency as the request
+    /// sleeps, as the blog's `asyncio.sleep(random.uniform(a, b))` does: a
+    /// new float (24 B) that the sleep holds, part of the profile's
+    /// `sleep_coroutine`. False for a program that reads its latencies from
+    /// a list made before tracing started (a recorded trace; the conformance
+    /// harness): its sleeps then hold no float of their own, and the loop
+    /// charges every sleep that much less (the program's other sleeps, such
+    /// as `rate_limited`'s pacing, one at a time, with it). Requests to a
+    /// [`Config::station`] do not sleep, and the sleeps between their
+    /// attempts hold a float they compute, so a run with one charges it
+    /// either way.
+    pub drawn_latencies: bool,
 }
+
+/// The latency float of a drawn request's sleep ([`Config::drawn_latencies`]).
+pub(crate) const LATENCY_FLOAT_BYTES: i64 = 24;
 
 impl Default for Config {
     fn default() -> Self {
@@ -92,6 +107,7 @@ impl Default for Config {
             timeline: false,
             station: None,
             expected_tasks: 0,
+            drawn_latencies: true,
         }
     }
 }
@@ -473,7 +489,13 @@ impl State {
                 select_rounding: config.cpu.select_rounding,
                 ..CpuCosts::NONE
             };
-        let own_sizes = config.profile.without_future_iters(FUTURE_ITER_BYTES);
+        let mut own_sizes = config.profile.without_future_iters(FUTURE_ITER_BYTES);
+        if !config.drawn_latencies
+            && config.station.is_none()
+            && own_sizes.sleep_coroutine >= LATENCY_FLOAT_BYTES
+        {
+            own_sizes.sleep_coroutine -= LATENCY_FLOAT_BYTES;
+        }
         let free_lists = FreeLists::for_profile(&config.profile);
         let task_numbers = TaskNumbers::new(config.profile.task_names);
         State {
@@ -1556,6 +1578,23 @@ mod tests {
     /// sleeps ended leave 150 x (56 + 64) + 100 x 24 B charged, and the
     /// next 150 take them back, so that the 150 live ones are charged their
     /// whole size again, 50 of them with a new float.
+    /// A program that reads its latencies from a list (a replayed trace)
+    /// holds no float of its own while a request sleeps; one that draws
+    /// them (the blog's `random.uniform`) holds one a sleep.
+    #[test]
+    fn a_listed_latency_holds_no_float_of_its_own() {
+        let peak = |drawn_latencies| {
+            let config = Config {
+                drawn_latencies,
+                ..Config::default()
+            };
+            run(&config, async { crate::asyncio::sleep(1.0).await })
+                .expect("runs")
+                .peak_memory_bytes
+        };
+        assert_eq!(peak(true) - peak(false), LATENCY_FLOAT_BYTES);
+    }
+
     #[test]
     fn a_sleeps_args_and_deadline_stay_charged_on_their_free_lists() {
         let mut st = State::new(Config::default());
